@@ -1,0 +1,415 @@
+package secaudit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+
+	"github.com/secaudit/secaudit/semconv"
+)
+
+// ScopeName is the instrumentation scope of records emitted by an Auditor.
+const ScopeName = "github.com/secaudit/secaudit"
+
+// Version is secaudit's version, recorded as the instrumentation scope version.
+const Version = "0.1.0"
+
+// EnvIncludeUsernames is the environment variable that enables user.name
+// (see [WithUsernames]).
+const EnvIncludeUsernames = "SECAUDIT_INCLUDE_USERNAMES"
+
+// ErrInvalidEvent is returned by [Auditor.Emit] for an event it refuses to
+// emit: an empty name or a severity outside 1–24.
+var ErrInvalidEvent = errors.New("secaudit: invalid event")
+
+// Auditor emits audit events as OpenTelemetry log records. It is safe for
+// concurrent use. A nil *Auditor is a no-op.
+type Auditor struct {
+	logger           log.Logger
+	includeUsernames bool
+
+	emitted atomic.Uint64
+	invalid atomic.Uint64
+	panics  atomic.Uint64
+}
+
+// Stats counts what an Auditor did.
+type Stats struct {
+	// Emitted is the number of records handed to the logger.
+	Emitted uint64
+	// Invalid is the number of calls refused for misuse (nothing emitted),
+	// plus attributes dropped for an empty key.
+	Invalid uint64
+	// Panics is the number of emits during which the logger pipeline
+	// panicked; the panic was recovered and the record is lost.
+	Panics uint64
+}
+
+// Option configures an [Auditor].
+type Option interface {
+	apply(config) config
+}
+
+type optionFunc func(config) config
+
+func (f optionFunc) apply(c config) config { return f(c) }
+
+type config struct {
+	provider  log.LoggerProvider
+	usernames *bool
+}
+
+// WithLoggerProvider sets the provider the Auditor's logger comes from. The
+// default is the global provider (otel.GetLoggerProvider) at construction. A
+// nil provider is ignored.
+func WithLoggerProvider(p log.LoggerProvider) Option {
+	return optionFunc(func(c config) config {
+		if p != nil {
+			c.provider = p
+		}
+		return c
+	})
+}
+
+// WithUsernames enables or disables user.name on events. The default is off
+// (user names are personal data); SECAUDIT_INCLUDE_USERNAMES=true enables it
+// when this option is not given.
+func WithUsernames(enabled bool) Option {
+	return optionFunc(func(c config) config {
+		c.usernames = &enabled
+		return c
+	})
+}
+
+// New returns an Auditor. It fails only when an environment variable it reads
+// holds an invalid value; the error names the variable.
+func New(opts ...Option) (*Auditor, error) {
+	var c config
+	for _, o := range opts {
+		c = o.apply(c)
+	}
+	if c.provider == nil {
+		c.provider = otel.GetLoggerProvider()
+	}
+	include := false
+	if c.usernames != nil {
+		include = *c.usernames
+	} else if v, ok := os.LookupEnv(EnvIncludeUsernames); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("secaudit: %s=%q: want true or false", EnvIncludeUsernames, v)
+		}
+		include = b
+	}
+	return &Auditor{
+		logger: c.provider.Logger(ScopeName,
+			log.WithInstrumentationVersion(Version),
+			log.WithSchemaURL(semconv.SchemaURL)),
+		includeUsernames: include,
+	}, nil
+}
+
+// UsernamesEnabled reports whether the Auditor emits user.name.
+func (a *Auditor) UsernamesEnabled() bool { return a != nil && a.includeUsernames }
+
+// Stats returns the Auditor's counters.
+func (a *Auditor) Stats() Stats {
+	if a == nil {
+		return Stats{}
+	}
+	return Stats{Emitted: a.emitted.Load(), Invalid: a.invalid.Load(), Panics: a.panics.Load()}
+}
+
+// Model identifies the record an event is about.
+type Model struct {
+	// Name is the model, table or resource type, e.g. "account".
+	Name string
+	// ID is the record's id.
+	ID string
+	// ChangedFields are the names of the fields an update changed. Values
+	// are never recorded.
+	ChangedFields []string
+}
+
+// Event is a custom security event for [Auditor.Emit].
+type Event struct {
+	// Name is the event name (required), e.g. "security.mfa_disabled".
+	Name string
+	// Severity defaults to INFO. Use the semconv Severity* constants.
+	Severity log.Severity
+	// Body defaults to Name.
+	Body string
+	// Action and Outcome fill audit.action and audit.outcome when set.
+	Action  string
+	Outcome string
+	// User is the acting user; when zero, the request's user (see SetUser).
+	User User
+	// Model is the record acted on, when any.
+	Model Model
+	// Err, when set, becomes exception.message and exception.type (scrubbed
+	// downstream).
+	Err error
+	// Attributes are added last. A key set here replaces the request fact
+	// of the same key.
+	Attributes []attribute.KeyValue
+
+	// Set by the typed calls only.
+	reason        string
+	rule          string
+	noRequestUser bool
+}
+
+// Emit emits a custom event. It returns ErrInvalidEvent (and emits nothing)
+// when the name is empty or the severity is outside 1–24.
+func (a *Auditor) Emit(ctx context.Context, e Event) error {
+	if a == nil {
+		return nil
+	}
+	if e.Name == "" || e.Severity < 0 || e.Severity > log.SeverityFatal4 {
+		a.invalid.Add(1)
+		return fmt.Errorf("%w: name %q, severity %d", ErrInvalidEvent, e.Name, e.Severity)
+	}
+	if e.Severity == 0 {
+		e.Severity = semconv.SeverityInfo
+	}
+	if e.Body == "" {
+		e.Body = e.Name
+	}
+	a.emit(ctx, &e)
+	return nil
+}
+
+// LoginSucceeded records that u authenticated (auth.login.success). It also
+// records u as the request's user (see [SetUser]).
+func (a *Auditor) LoginSucceeded(ctx context.Context, u User, attrs ...attribute.KeyValue) {
+	if a == nil {
+		return
+	}
+	SetUser(ctx, u)
+	a.emit(ctx, &Event{
+		Name: semconv.EventLoginSuccess, Body: semconv.EventLoginSuccess, Severity: semconv.SeverityInfo,
+		Action: semconv.ActionLogin, Outcome: semconv.OutcomeSuccess, User: u, Attributes: attrs,
+	})
+}
+
+// LoginFailed records a failed authentication (auth.login.failed). u is
+// whatever the application knows of the claimed identity (often only the
+// name, emitted only when usernames are enabled); reason is a short code
+// such as "bad_password" and must never contain the credential.
+func (a *Auditor) LoginFailed(ctx context.Context, u User, reason string, attrs ...attribute.KeyValue) {
+	if a == nil {
+		return
+	}
+	a.emit(ctx, &Event{
+		Name: semconv.EventLoginFailed, Body: semconv.EventLoginFailed, Severity: semconv.SeverityWarning,
+		Action: semconv.ActionLogin, Outcome: semconv.OutcomeFailure, User: u, Attributes: attrs,
+		reason: reason, noRequestUser: true,
+	})
+}
+
+// Logout records a logout: auth.logout.success when u (or the request's
+// user) is known, auth.logout.unknown otherwise.
+func (a *Auditor) Logout(ctx context.Context, u User, attrs ...attribute.KeyValue) {
+	if a == nil {
+		return
+	}
+	if u.IsZero() {
+		u = RequestFromContext(ctx).User()
+	}
+	e := Event{
+		Name: semconv.EventLogoutSuccess, Body: semconv.BodyLogout, Severity: semconv.SeverityInfo,
+		Action: semconv.ActionLogout, Outcome: semconv.OutcomeSuccess, User: u, Attributes: attrs,
+	}
+	if u.IsZero() {
+		e.Name, e.Outcome = semconv.EventLogoutUnknown, ""
+	}
+	a.emit(ctx, &e)
+}
+
+// ModelCreated records that the application created m (model.create).
+func (a *Auditor) ModelCreated(ctx context.Context, m Model, attrs ...attribute.KeyValue) {
+	a.model(ctx, semconv.EventModelCreate, semconv.ActionCreate, m, attrs)
+}
+
+// ModelUpdated records that the application changed m (model.update), with
+// the names of the changed fields.
+func (a *Auditor) ModelUpdated(ctx context.Context, m Model, attrs ...attribute.KeyValue) {
+	a.model(ctx, semconv.EventModelUpdate, semconv.ActionUpdate, m, attrs)
+}
+
+// ModelDeleted records that the application deleted m (model.delete).
+func (a *Auditor) ModelDeleted(ctx context.Context, m Model, attrs ...attribute.KeyValue) {
+	a.model(ctx, semconv.EventModelDelete, semconv.ActionDelete, m, attrs)
+}
+
+// ModelAccessed records that the application read m (model.access).
+func (a *Auditor) ModelAccessed(ctx context.Context, m Model, attrs ...attribute.KeyValue) {
+	a.model(ctx, semconv.EventModelAccess, semconv.ActionAccess, m, attrs)
+}
+
+func (a *Auditor) model(ctx context.Context, name, action string, m Model, attrs []attribute.KeyValue) {
+	if a == nil {
+		return
+	}
+	a.emit(ctx, &Event{
+		Name: name, Body: semconv.BodyModelEvent, Severity: semconv.SeverityInfo,
+		Action: action, Outcome: semconv.OutcomeSuccess, Model: m, Attributes: attrs,
+	})
+}
+
+// AuthzDenied records that the request's user was refused an action on m
+// (authz.denied). reason is a short code such as "not_owner".
+func (a *Auditor) AuthzDenied(ctx context.Context, m Model, reason string, attrs ...attribute.KeyValue) {
+	a.security(ctx, semconv.EventAuthzDenied, semconv.ActionAuthorize, m, "", reason, attrs)
+}
+
+// RateLimited records that the client exceeded a rate limit
+// (security.rate_limited); rule names the limit.
+func (a *Auditor) RateLimited(ctx context.Context, rule string, attrs ...attribute.KeyValue) {
+	a.security(ctx, semconv.EventRateLimited, semconv.ActionRateLimit, Model{}, rule, "", attrs)
+}
+
+// SignatureInvalid records a request with an invalid signature
+// (security.signature_invalid); reason is a short code.
+func (a *Auditor) SignatureInvalid(ctx context.Context, reason string, attrs ...attribute.KeyValue) {
+	a.security(ctx, semconv.EventSignatureInvalid, semconv.ActionVerify, Model{}, "", reason, attrs)
+}
+
+// SuspiciousRequest records a request that matched an attack or probe
+// pattern (security.suspicious_request); rule names the pattern.
+func (a *Auditor) SuspiciousRequest(ctx context.Context, rule string, attrs ...attribute.KeyValue) {
+	a.security(ctx, semconv.EventSuspiciousRequest, semconv.ActionInspect, Model{}, rule, "", attrs)
+}
+
+func (a *Auditor) security(ctx context.Context, name, action string, m Model, rule, reason string, attrs []attribute.KeyValue) {
+	if a == nil {
+		return
+	}
+	a.emit(ctx, &Event{
+		Name: name, Body: name, Severity: semconv.SeverityWarning,
+		Action: action, Outcome: semconv.OutcomeFailure, Model: m, Attributes: attrs,
+		rule: rule, reason: reason,
+	})
+}
+
+// now is replaced in tests.
+var now = time.Now
+
+// maxInline is the number of attributes built on the stack; more spill to
+// the heap.
+const maxInline = 24
+
+// emit builds and emits one record. Names, severities and bodies are valid
+// here (typed calls set them; Emit validated them).
+func (a *Auditor) emit(ctx context.Context, e *Event) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	defer func() {
+		if recover() != nil {
+			a.panics.Add(1)
+		}
+	}()
+	if !a.logger.Enabled(ctx, log.EnabledParameters{Severity: e.Severity, EventName: e.Name}) {
+		return
+	}
+	var buf [maxInline]attribute.KeyValue
+	attrs := buf[:0]
+	add := func(kv attribute.KeyValue) { attrs = append(attrs, kv) }
+	addString := func(k attribute.Key, v string) {
+		if v != "" && !hasKey(e.Attributes, k) {
+			attrs = append(attrs, k.String(v))
+		}
+	}
+
+	add(semconv.AuditSchemaVersionKey.String(semconv.SchemaVersion))
+	addString(semconv.AuditActionKey, e.Action)
+	addString(semconv.AuditOutcomeKey, e.Outcome)
+	addString(semconv.AuditReasonKey, e.reason)
+	addString(semconv.SecurityRuleNameKey, e.rule)
+	addString(semconv.AuditModelNameKey, e.Model.Name)
+	addString(semconv.AuditModelIDKey, e.Model.ID)
+	if len(e.Model.ChangedFields) > 0 {
+		if fields := a.fieldNames(e.Model.ChangedFields); len(fields) > 0 {
+			add(semconv.AuditModelChangedFieldsKey.StringSlice(fields))
+		}
+	}
+
+	req := RequestFromContext(ctx)
+	u := e.User
+	if u.IsZero() && !e.noRequestUser {
+		u = req.User()
+	}
+	addString(semconv.UserIDKey, u.ID)
+	if a.includeUsernames {
+		addString(semconv.UserNameKey, u.Name)
+	}
+	if req != nil {
+		addString(semconv.AuditRequestIDKey, req.ID)
+		addString(semconv.ClientAddressKey, req.ClientAddress)
+		addString(semconv.NetworkPeerAddressKey, req.PeerAddress)
+		addString(semconv.HTTPRequestMethodKey, req.Method)
+		addString(semconv.URLPathKey, req.Path)
+		addString(semconv.HTTPRouteKey, req.Route())
+		addString(semconv.SessionIDKey, req.SessionID)
+	}
+	for _, kv := range e.Attributes {
+		if kv.Key == "" {
+			a.invalid.Add(1)
+			continue
+		}
+		add(kv)
+	}
+
+	var r log.Record
+	t := now()
+	r.SetTimestamp(t)
+	r.SetObservedTimestamp(t)
+	r.SetEventName(e.Name)
+	r.SetSeverity(e.Severity)
+	r.SetSeverityText(semconv.SeverityText(e.Severity))
+	r.SetBody(attribute.StringValue(e.Body))
+	if e.Err != nil {
+		r.SetErr(e.Err)
+	}
+	r.AddAttributes(attrs...)
+	a.logger.Emit(ctx, r)
+	a.emitted.Add(1)
+}
+
+// fieldNames returns names without empty entries, counting those as invalid.
+func (a *Auditor) fieldNames(names []string) []string {
+	for i, n := range names {
+		if n == "" {
+			out := make([]string, 0, len(names)-1)
+			out = append(out, names[:i]...)
+			for _, m := range names[i+1:] {
+				if m != "" {
+					out = append(out, m)
+				} else {
+					a.invalid.Add(1)
+				}
+			}
+			a.invalid.Add(1)
+			return out
+		}
+	}
+	return names
+}
+
+func hasKey(attrs []attribute.KeyValue, k attribute.Key) bool {
+	for _, kv := range attrs {
+		if kv.Key == k {
+			return true
+		}
+	}
+	return false
+}

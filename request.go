@@ -1,0 +1,117 @@
+package secaudit
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// User identifies the acting user of an event.
+type User struct {
+	// ID is the application's stable id of the user (emitted as user.id).
+	ID string
+	// Name is the login name; emitted as user.name only when usernames are
+	// enabled ([WithUsernames]), because it is personal data.
+	Name string
+}
+
+// IsZero reports whether u identifies nobody.
+func (u User) IsZero() bool { return u.ID == "" && u.Name == "" }
+
+// Request holds the facts about the HTTP request an event belongs to. The
+// instrumentation middleware creates one per request and stores it in the
+// request's context with [ContextWithRequest]; every event emitted with that
+// context carries these facts.
+//
+// Fields are set before the Request is stored in a context and must not be
+// changed afterwards, except through the methods, which are safe for
+// concurrent use.
+type Request struct {
+	// ID is the request id: 32 lowercase hex characters (audit.request_id).
+	ID string
+	// ClientAddress is the client address resolved with trusted proxies.
+	ClientAddress string
+	// PeerAddress is the socket peer's address.
+	PeerAddress string
+	// Method is the HTTP method.
+	Method string
+	// Path is the URL path, without the query.
+	Path string
+	// SessionID is the opaque audit session id, when enabled.
+	SessionID string
+
+	route atomic.Pointer[string]
+	user  atomic.Pointer[User]
+}
+
+// SetRoute records the request's route pattern (e.g. "/api/accounts/{id}").
+// Routers call it once they have matched; a nil Request ignores it.
+func (r *Request) SetRoute(route string) {
+	if r == nil || route == "" {
+		return
+	}
+	r.route.Store(&route)
+}
+
+// Route returns the route pattern recorded with SetRoute, or "".
+func (r *Request) Route() string {
+	if r == nil {
+		return ""
+	}
+	if p := r.route.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// SetUser records who is acting in this request. The last call wins; a zero
+// User clears it. A nil Request ignores it.
+func (r *Request) SetUser(u User) {
+	if r == nil {
+		return
+	}
+	if u.IsZero() {
+		r.user.Store(nil)
+		return
+	}
+	r.user.Store(&u)
+}
+
+// User returns the user recorded with SetUser, or the zero User.
+func (r *Request) User() User {
+	if r == nil {
+		return User{}
+	}
+	if p := r.user.Load(); p != nil {
+		return *p
+	}
+	return User{}
+}
+
+type requestKey struct{}
+
+// ContextWithRequest returns a copy of ctx that carries req.
+func ContextWithRequest(ctx context.Context, req *Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, req)
+}
+
+// RequestFromContext returns the Request stored in ctx, or nil.
+func RequestFromContext(ctx context.Context) *Request {
+	if ctx == nil {
+		return nil
+	}
+	req, _ := ctx.Value(requestKey{}).(*Request)
+	return req
+}
+
+// SetUser records u as the acting user of the request in ctx, so that the
+// request's http.response event and every later event of the request carry
+// it. Call it from the application's authentication middleware or handler. It
+// reports whether ctx carried a request.
+func SetUser(ctx context.Context, u User) bool {
+	req := RequestFromContext(ctx)
+	if req == nil {
+		return false
+	}
+	req.SetUser(u)
+	return true
+}

@@ -1,0 +1,223 @@
+package semconv
+
+import (
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+	upstream "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// SchemaVersion is the version of secaudit's event schema, carried by every
+// event as [AuditSchemaVersionKey] and in the JSONL envelope as
+// attributes.schema_version. A major bump means a breaking change; a minor
+// bump only adds events or attributes.
+const SchemaVersion = "1.0"
+
+// SchemaURL is the OpenTelemetry semantic-conventions schema the reused
+// upstream keys come from.
+const SchemaURL = upstream.SchemaURL
+
+// Event names (the log record's EventName and the JSONL event_name).
+const (
+	// EventHTTPResponseSuccess: a 1xx or 2xx response, logged only when OK
+	// responses are enabled, and sampled.
+	EventHTTPResponseSuccess = "http.response.success"
+	// EventHTTPResponseRedirect: a 3xx response, gated like success.
+	EventHTTPResponseRedirect = "http.response.redirect"
+	// EventHTTPResponseClientError: a 4xx response; always logged, never sampled.
+	EventHTTPResponseClientError = "http.response.client_error"
+	// EventHTTPResponseServerError: a 5xx response or a handler panic; always logged.
+	EventHTTPResponseServerError = "http.response.server_error"
+
+	// EventLoginSuccess: a user authenticated.
+	EventLoginSuccess = "auth.login.success"
+	// EventLoginFailed: an authentication attempt failed.
+	EventLoginFailed = "auth.login.failed"
+	// EventLogoutSuccess: a known user logged out.
+	EventLogoutSuccess = "auth.logout.success"
+	// EventLogoutUnknown: a logout without a known user.
+	EventLogoutUnknown = "auth.logout.unknown"
+
+	// EventModelCreate: the application created a record.
+	EventModelCreate = "model.create"
+	// EventModelUpdate: the application changed a record (field names only).
+	EventModelUpdate = "model.update"
+	// EventModelDelete: the application deleted a record.
+	EventModelDelete = "model.delete"
+	// EventModelAccess: the application read a sensitive record.
+	EventModelAccess = "model.access"
+
+	// EventAuthzDenied: an authenticated user was refused an action.
+	EventAuthzDenied = "authz.denied"
+
+	// EventRateLimited: a client exceeded a rate limit.
+	EventRateLimited = "security.rate_limited"
+	// EventSignatureInvalid: a request carried an invalid signature (webhook, token, …).
+	EventSignatureInvalid = "security.signature_invalid"
+	// EventSuspiciousRequest: a request matched a probe or attack pattern.
+	EventSuspiciousRequest = "security.suspicious_request"
+
+	// EventMalformedRecord: the exporter's replacement for a record that could
+	// not be encoded or was larger than the record limit. It carries none of
+	// the original content.
+	EventMalformedRecord = "audit.logging.malformed_record"
+)
+
+// Record bodies. The body is a short, stable string (it becomes the Loki line).
+const (
+	BodyHTTPResponse    = "http.response"
+	BodyLogout          = "auth.logout"
+	BodyModelEvent      = "model.event"
+	BodyMalformedRecord = EventMalformedRecord
+)
+
+// Severities, with the reference's severity texts.
+const (
+	SeverityInfo     = log.SeverityInfo  // 9
+	SeverityWarning  = log.SeverityWarn  // 13
+	SeverityError    = log.SeverityError // 17
+	SeverityCritical = log.SeverityFatal // 21
+
+	SeverityTextInfo     = "INFO"
+	SeverityTextWarning  = "WARNING"
+	SeverityTextError    = "ERROR"
+	SeverityTextCritical = "CRITICAL"
+)
+
+// SeverityText returns the severity text secaudit uses for s: INFO for 9–12,
+// WARNING for 13–16, ERROR for 17–20, CRITICAL for 21–24, DEBUG below 9 (and
+// TRACE below 5), and "" for an undefined severity.
+func SeverityText(s log.Severity) string {
+	switch {
+	case s >= log.SeverityFatal1 && s <= log.SeverityFatal4:
+		return SeverityTextCritical
+	case s >= log.SeverityError1:
+		return SeverityTextError
+	case s >= log.SeverityWarn1:
+		return SeverityTextWarning
+	case s >= log.SeverityInfo1:
+		return SeverityTextInfo
+	case s >= log.SeverityDebug1:
+		return "DEBUG"
+	case s >= log.SeverityTrace1:
+		return "TRACE"
+	}
+	return ""
+}
+
+// Outcome values of [AuditOutcomeKey].
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+)
+
+// Action values of [AuditActionKey].
+const (
+	ActionResponse  = "response"
+	ActionLogin     = "login"
+	ActionLogout    = "logout"
+	ActionCreate    = "create"
+	ActionUpdate    = "update"
+	ActionDelete    = "delete"
+	ActionAccess    = "access"
+	ActionAuthorize = "authorize"
+	ActionRateLimit = "rate_limit"
+	ActionVerify    = "verify"
+	ActionInspect   = "inspect"
+	ActionMalformed = "malformed"
+)
+
+// Parse status values of [AuditRequestBodyParseStatusKey].
+const (
+	BodyParseTooLarge         = "too_large"
+	BodyParseInvalidJSON      = "invalid_json"
+	BodyParseUnsupportedShape = "unsupported_shape"
+)
+
+// Attribute keys reused from OpenTelemetry's semantic conventions (v1.43.0).
+const (
+	// ClientAddressKey: string. The client's address, resolved with trusted
+	// proxies; never the raw leftmost X-Forwarded-For. PII.
+	ClientAddressKey = upstream.ClientAddressKey
+	// NetworkPeerAddressKey: string. The socket peer, always. PII.
+	NetworkPeerAddressKey = upstream.NetworkPeerAddressKey
+	// HTTPRequestMethodKey: string, e.g. "POST".
+	HTTPRequestMethodKey = upstream.HTTPRequestMethodKey
+	// HTTPResponseStatusCodeKey: int, e.g. 403.
+	HTTPResponseStatusCodeKey = upstream.HTTPResponseStatusCodeKey
+	// HTTPRouteKey: string. The low-cardinality route pattern, e.g. "/api/accounts/{id}".
+	HTTPRouteKey = upstream.HTTPRouteKey
+	// URLPathKey: string. The request path, never the query.
+	URLPathKey = upstream.URLPathKey
+	// URLFullKey: string. scheme://host/path, without query or credentials.
+	URLFullKey = upstream.URLFullKey
+	// URLQueryKey: string. Opt-in only, and scrubbed: queries carry secrets.
+	URLQueryKey = upstream.URLQueryKey
+	// UserAgentOriginalKey: string. Client-controlled: never trust it.
+	UserAgentOriginalKey = upstream.UserAgentOriginalKey
+	// UserIDKey: string. The application's id of the acting user. PII.
+	UserIDKey = upstream.UserIDKey
+	// UserNameKey: string. Only when usernames are enabled (off by default). PII.
+	UserNameKey = upstream.UserNameKey
+	// SessionIDKey: string. Opt-in; an opaque audit session id, never the
+	// framework's session key.
+	SessionIDKey = upstream.SessionIDKey
+	// ExceptionTypeKey: string. The Go type of a panic value or error.
+	ExceptionTypeKey = upstream.ExceptionTypeKey
+	// ExceptionMessageKey: string. Scrubbed: error texts carry DSNs and tokens.
+	ExceptionMessageKey = upstream.ExceptionMessageKey
+	// ExceptionStacktraceKey: string. Scrubbed.
+	ExceptionStacktraceKey = upstream.ExceptionStacktraceKey
+	// SecurityRuleNameKey: string. The rule that flagged a suspicious request.
+	SecurityRuleNameKey = upstream.SecurityRuleNameKey
+	// ServiceNameKey: string, a resource attribute.
+	ServiceNameKey = upstream.ServiceNameKey
+)
+
+// Attribute keys of the audit namespace.
+const (
+	// AuditRequestIDKey: string, 32 lowercase hex characters generated per
+	// request. A client's X-Request-Id is never trusted.
+	AuditRequestIDKey = attribute.Key("audit.request_id")
+	// AuditSchemaVersionKey: string, [SchemaVersion].
+	AuditSchemaVersionKey = attribute.Key("audit.schema_version")
+	// AuditActionKey: string, one of the Action* values (or an application's own).
+	AuditActionKey = attribute.Key("audit.action")
+	// AuditOutcomeKey: string, [OutcomeSuccess] or [OutcomeFailure].
+	AuditOutcomeKey = attribute.Key("audit.outcome")
+	// AuditReasonKey: string. A short, application-chosen reason, e.g.
+	// "bad_password" for a failed login. Never a secret.
+	AuditReasonKey = attribute.Key("audit.reason")
+	// AuditDurationKey: int, the handler's duration in nanoseconds.
+	AuditDurationKey = attribute.Key("audit.duration_ns")
+	// AuditModelNameKey: string, the model (table, resource type) acted on.
+	AuditModelNameKey = attribute.Key("audit.model.name")
+	// AuditModelIDKey: string, the id of the record acted on.
+	AuditModelIDKey = attribute.Key("audit.model.id")
+	// AuditModelChangedFieldsKey: []string, the names of changed fields — never values.
+	AuditModelChangedFieldsKey = attribute.Key("audit.model.changed_fields")
+	// AuditRequestBodyKey: map. Opt-in capture of allowlisted top-level JSON
+	// fields of the request body, scrubbed.
+	AuditRequestBodyKey = attribute.Key("audit.request.body")
+	// AuditRequestBodyParseStatusKey: string, why a body was not captured:
+	// one of the BodyParse* values.
+	AuditRequestBodyParseStatusKey = attribute.Key("audit.request.body.parse_status")
+	// AuditRedactedCountKey: int, how many values the scrubber replaced in this record.
+	AuditRedactedCountKey = attribute.Key("audit.redacted_count")
+	// AuditSampleRateKey: float, the sampling rate applied to a kept record.
+	AuditSampleRateKey = attribute.Key("audit.sample_rate")
+)
+
+// JSONL envelope attribute names: the exporter writes these first inside
+// "attributes", mirroring the reference's envelope.
+const (
+	// EnvelopeEventTypeKey equals the envelope's event_name.
+	EnvelopeEventTypeKey = "event_type"
+	// EnvelopeSchemaVersionKey is copied from [AuditSchemaVersionKey].
+	EnvelopeSchemaVersionKey = "schema_version"
+)
+
+// Redacted is the replacement for a scrubbed value.
+const Redacted = "[REDACTED]"
+
+// Truncated marks a value shortened by a limit.
+const Truncated = "[TRUNCATED]"

@@ -1,0 +1,5 @@
+// Package envconf reads secaudit's SECAUDIT_* environment variables. Every
+// function returns (value, set, error): set is false when the variable is
+// unset or empty, and an invalid value is an error that names the variable,
+// so a misconfigured service stops at start-up instead of auditing wrongly.
+package envconf

@@ -1,0 +1,32 @@
+// Package sampling holds the one sampling decision shared by the middleware
+// (which skips work early) and the sampling processor (which enforces it on
+// every record), so both always agree: a trace's OK-response events are kept
+// or dropped together.
+package sampling
+
+import (
+	"encoding/binary"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Keep reports whether a record of the trace id should be kept at rate
+// (0..1). Rate ≥ 1 keeps everything and rate ≤ 0 nothing. The decision uses
+// the trace id's low 8 bytes (random in W3C trace ids) as a uniform number,
+// like OpenTelemetry's TraceIDRatioBased sampler. An invalid (zero) trace id
+// is decided by fallback, which callers pass from their own random source.
+func Keep(id trace.TraceID, rate float64, fallback uint64) bool {
+	if rate >= 1 {
+		return true
+	}
+	if !(rate > 0) {
+		return false
+	}
+	x := fallback
+	if id.IsValid() {
+		x = binary.BigEndian.Uint64(id[8:16])
+	}
+	// Compare the top 63 bits with rate·2^63: exact enough, no float of x.
+	bound := uint64(rate * (1 << 63))
+	return x>>1 < bound
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package secaudit_test
+
+const raceEnabled = false

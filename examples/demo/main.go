@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/secaudit/secaudit/setup"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	traffic := flag.Duration("traffic", 0, "drive a mix of normal use and attacks for this long, print a summary and exit")
+	flag.Parse()
+
+	ctx := context.Background()
+	counter := newEventCounter()
+	opts := []setup.Option{setup.WithProcessor(counter)}
+	if _, ok := os.LookupEnv("OTEL_SERVICE_NAME"); !ok {
+		opts = append(opts, setup.WithServiceName("secaudit-demo"))
+	}
+	pipeline, err := setup.New(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	tp, err := newTracerProvider(ctx, slices.Contains(pipeline.Exporters(), setup.ExporterOTLP))
+	if err != nil {
+		_ = pipeline.Shutdown(ctx)
+		return err
+	}
+
+	app := newApp(pipeline.Auditor())
+	audited, err := auditHTTP(app.routes(), pipeline.Auditor())
+	if err != nil {
+		_ = pipeline.Shutdown(ctx)
+		_ = tp.Shutdown(ctx)
+		return err
+	}
+	handler := otelhttp.NewHandler(recoverPanics(audited), "demo",
+		otelhttp.WithTracerProvider(tp),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
+	)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		_ = pipeline.Shutdown(ctx)
+		_ = tp.Shutdown(ctx)
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(os.Stderr, "demo: serving on http://%s (exporters: %v)\n", ln.Addr(), pipeline.Exporters())
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(stop)
+
+	var summary map[string]int
+	if *traffic > 0 {
+		trafficDone := make(chan struct{})
+		trafficCtx, cancel := context.WithTimeout(ctx, *traffic)
+		go func() {
+			defer close(trafficDone)
+			driveTraffic(trafficCtx, "http://"+ln.Addr().String())
+		}()
+		select {
+		case <-trafficDone:
+		case <-stop:
+		}
+		cancel()
+		<-trafficDone
+	} else {
+		select {
+		case <-stop:
+		case err := <-served:
+			if !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+		}
+	}
+
+	// Drain requests, then flush every pending event and span.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	errs := []error{srv.Shutdown(shutdownCtx)}
+	errs = append(errs, pipeline.Shutdown(shutdownCtx), tp.Shutdown(shutdownCtx))
+	if *traffic > 0 {
+		summary = counter.snapshot()
+		printSummary(os.Stderr, summary)
+	}
+	return errors.Join(errs...)
+}
+
+// recoverPanics answers 500 to a request whose handler panicked (after the
+// audit middleware has recorded it), so one bad handler never takes the
+// connection down silently. http.ErrAbortHandler keeps its meaning.
+func recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				http.Error(w, "internal server error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

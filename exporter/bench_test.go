@@ -1,0 +1,97 @@
+package exporter_test
+
+import (
+	"context"
+	"io"
+	"runtime"
+	"testing"
+
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutlog"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/secaudit/secaudit/exporter"
+)
+
+// benchBatchSize records per Export call.
+const benchBatchSize = 32
+
+// BenchmarkExport exports the same batch of realistic client_error records
+// (12 attributes, service resource, trace ids) with the JSONL exporter and
+// with the upstream stdoutlog exporter, both to io.Discard, and reports the
+// cost per record.
+func BenchmarkExport(b *testing.B) {
+	jsonl, err := exporter.NewJSONL(exporter.WithWriter(io.Discard))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := stdoutlog.New(stdoutlog.WithWriter(io.Discard))
+	if err != nil {
+		b.Fatal(err)
+	}
+	records := batchOf(benchBatchSize)
+	for _, bc := range []struct {
+		name string
+		exp  sdklog.Exporter
+	}{
+		{"JSONL", jsonl},
+		{"stdoutlog", stdout},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			b.ReportAllocs()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			iterations := 0
+			for b.Loop() {
+				if err := bc.exp.Export(ctx, records); err != nil {
+					b.Fatal(err)
+				}
+				iterations++
+			}
+			runtime.ReadMemStats(&after)
+			perRecord := float64(iterations * len(records))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/perRecord, "ns/record")
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/perRecord, "allocs/record")
+		})
+	}
+}
+
+// BenchmarkExportParallel: concurrent Exports of single records contend on
+// the exporter's lock.
+func BenchmarkExportParallel(b *testing.B) {
+	jsonl, err := exporter.NewJSONL(exporter.WithWriter(io.Discard))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		records := batchOf(1)
+		ctx := context.Background()
+		for pb.Next() {
+			if err := jsonl.Export(ctx, records); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkAppendRecord encodes one record into a reused buffer.
+func BenchmarkAppendRecord(b *testing.B) {
+	cases := map[string]sdklog.Record{"client_error": clientErrorFactory().NewRecord()}
+	for _, tc := range goldenCases() {
+		if tc.name == "nested_values" || tc.name == "oversize" {
+			cases[tc.name] = tc.record(nil)
+		}
+	}
+	for name, rec := range cases {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 1<<19)
+			for b.Loop() {
+				buf = exporter.AppendRecord(buf[:0], &rec, 0)
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}

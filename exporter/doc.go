@@ -1,0 +1,92 @@
+// Package exporter holds secaudit's JSONL exporter: an
+// [go.opentelemetry.io/otel/sdk/log.Exporter] that writes every log record
+// as one line of JSON, to stdout, any [io.Writer] or an append-only file.
+// OTLP export needs no code here: use otlploghttp next to it.
+//
+// # Wiring
+//
+// [NewJSONL] takes [WithWriter] (default [os.Stdout]) or [WithFile], and
+// [WithMaxRecordBytes]. Hand the exporter to a simple processor for
+// synchronous, one-write-per-event logging, or to a batch processor; each
+// Export call writes its whole batch with one Write:
+//
+//	exp, err := exporter.NewJSONL(exporter.WithFile("/var/log/app/audit.jsonl"))
+//	...
+//	provider := sdklog.NewLoggerProvider(
+//		sdklog.WithResource(res),
+//		sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)),
+//	)
+//
+// The setup package does this from SECAUDIT_JSONL_PATH and
+// OTEL_LOGS_EXPORTER; this package reads no environment variables.
+//
+// # The envelope
+//
+// Each line is one compact JSON object with its keys in this order:
+//
+//	{"timestamp":1767225600000000000,"observed_timestamp":1767225600000001000,
+//	 "severity_text":"WARNING","severity_number":13,"body":"http.response",
+//	 "resource":{"service.name":"shop"},
+//	 "instrumentation_scope":{"name":"github.com/secaudit/secaudit","version":"0.1.0"},
+//	 "attributes":{"event_type":"http.response.client_error","schema_version":"1.0",...},
+//	 "event_name":"http.response.client_error",
+//	 "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","trace_flags":1}
+//
+// Field by field:
+//
+//   - timestamp and observed_timestamp are Unix nanoseconds; each takes the
+//     other's value when the record leaves it unset.
+//   - severity_text is the record's, or secaudit's text for its severity
+//     number (INFO, WARNING, ERROR, CRITICAL; see semconv.SeverityText).
+//   - body is a JSON string for a string body, the JSON value of any other
+//     body, and "" when the record has none.
+//   - resource is the flat map of resource attributes (dotted keys, typed
+//     values); instrumentation_scope has the scope name and, when set, its
+//     version.
+//   - attributes starts with event_type (the record's EventName) and
+//     schema_version (the record's audit.schema_version, else
+//     semconv.SchemaVersion), followed by every record attribute in record
+//     order. Attributes named event_type or schema_version are dropped: the
+//     envelope owns them.
+//   - event_name equals attributes.event_type.
+//   - trace_id, span_id (lowercase hex) and trace_flags (1 if sampled, else
+//     0) appear only when the record has a valid trace and span id.
+//
+// Attribute values keep their types: bool, integer and float as JSON
+// numbers and literals, strings, slices as arrays, maps as objects (nested
+// to any depth), byte slices as base64 strings, empty values as null. When
+// a map (or the record's attributes, which the SDK keeps unde-duplicated
+// under WithAllowKeyDuplication) holds a key more than once, only the last
+// value is written, so no object has duplicate keys.
+//
+// # Guarantees
+//
+// Every line is valid UTF-8 JSON followed by a single '\n', whatever the
+// record holds: invalid UTF-8 is replaced by U+FFFD; quotes, backslashes,
+// control characters and U+2028/U+2029 are escaped, so a value cannot
+// break a line or forge another record. Other non-ASCII text is written as
+// UTF-8; '<', '>' and '&' are not escaped.
+//
+// A record that JSON cannot represent (a NaN or infinite float) or whose
+// line would exceed the record limit (default [DefaultMaxRecordBytes]) is
+// replaced by an audit.logging.malformed_record line at ERROR severity with
+// the record's timestamps, resource and scope, and none of its attributes,
+// body or trace ids. If even that is too long, the resource is cut to
+// service.name (at most 256 runes) and the scope dropped; failing that, a
+// last-resort line with no resource at all is written, which always fits.
+// Replacements are counted in [JSONL.Stats]. Records are never dropped
+// silently: a failed write is returned by Export and counted.
+//
+// # Performance
+//
+// Encoding is hand-written append-style code over one reused buffer: a
+// record of up to 32 scalar attributes costs no allocation. [AppendRecord]
+// exposes the encoder for other writers.
+//
+// # Concurrency and zero value
+//
+// All [JSONL] methods are safe for concurrent use; concurrent Exports are
+// serialised and each writes its batch in one Write call. After Shutdown,
+// Export returns [ErrShutdown] and ForceFlush and Shutdown return nil. The
+// zero JSONL (and a nil *JSONL) writes nothing: Export returns nil.
+package exporter

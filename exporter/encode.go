@@ -1,0 +1,722 @@
+package exporter
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/secaudit/secaudit/semconv"
+)
+
+var (
+	// errUnencodable: the record holds a value JSON cannot represent (NaN,
+	// ±Inf, an attribute type this encoder does not know).
+	errUnencodable = errors.New("record holds a value JSON cannot represent")
+	// errTooLarge: the line would exceed the record limit.
+	errTooLarge = errors.New("record exceeds the record limit")
+)
+
+const (
+	// inlineAttributes is how many record attributes are gathered on the
+	// stack; records with more cost one allocation.
+	inlineAttributes = 32
+	// quadraticDedupMax is the longest key list de-duplicated without a map
+	// (see dupIndex); it is bounded by the 64 bits of dupIndex.maybe.
+	quadraticDedupMax = 64
+	// maxFallbackSchemaVersionBytes bounds the record's schema version that
+	// a malformed_record line may carry.
+	maxFallbackSchemaVersionBytes = 64
+	// maxFallbackServiceNameRunes bounds service.name in the minimal
+	// malformed_record line.
+	maxFallbackServiceNameRunes = 256
+)
+
+// fallback stages, tried in order when a record cannot be encoded as is.
+const (
+	fallbackFull       = iota // resource and scope kept
+	fallbackMinimal           // resource cut to service.name, no scope
+	fallbackLastResort        // no resource, no scope; always fits
+)
+
+// AppendRecord appends the JSONL line of r, including its trailing '\n', to
+// dst and returns the extended buffer. The line is either the envelope of r
+// or, when r holds a value JSON cannot represent (NaN, ±Inf) or its envelope
+// would be longer than maxRecordBytes (bytes, without the newline), an
+// audit.logging.malformed_record line that carries none of r's content.
+//
+// maxRecordBytes ≤ 0 means [DefaultMaxRecordBytes]; a positive value below
+// [MinMaxRecordBytes] is raised to it. A nil r appends nothing.
+//
+// AppendRecord does not allocate when dst has room for the line and r has
+// at most 32 attributes of scalar types (string, bool, int, float); reading
+// slice, map and byte-slice values costs the copies the attribute package
+// makes. It is safe for concurrent use with distinct dst buffers.
+func AppendRecord(dst []byte, r *sdklog.Record, maxRecordBytes int) []byte {
+	dst, _ = appendRecord(dst, r, maxRecordBytes, nil)
+	return dst
+}
+
+// appendRecord is AppendRecord that also reports whether r was replaced by
+// a malformed_record line, and may reuse the resource and scope encoded for
+// an earlier record (cache may be nil).
+func appendRecord(dst []byte, r *sdklog.Record, maxRecordBytes int, cache *originCache) (out []byte, malformed bool) {
+	if r == nil {
+		return dst, false
+	}
+	limit := normalizeMaxRecordBytes(maxRecordBytes)
+
+	var inline [inlineAttributes]attribute.KeyValue
+	attrs := inline[:0]
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		attrs = append(attrs, kv)
+		return true
+	})
+	ts, observed := timestamps(r)
+	version := schemaVersion(attrs)
+
+	start := len(dst)
+	e := encoder{buf: dst, limit: start + limit}
+	e.envelope(r, attrs, ts, observed, version, cache)
+	if e.err == nil {
+		return append(e.buf, '\n'), false
+	}
+
+	if len(version) > maxFallbackSchemaVersionBytes {
+		version = semconv.SchemaVersion
+	}
+	for stage := fallbackFull; stage <= fallbackLastResort; stage++ {
+		e.buf, e.err = e.buf[:start], nil
+		if stage == fallbackLastResort {
+			// Fits in MinMaxRecordBytes by construction (see
+			// TestLastResortFitsMinimum); never let it fail.
+			e.limit = math.MaxInt
+		}
+		e.fallback(r, stage, ts, observed, version)
+		if e.err == nil {
+			break
+		}
+	}
+	return append(e.buf, '\n'), true
+}
+
+func normalizeMaxRecordBytes(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultMaxRecordBytes
+	case n < MinMaxRecordBytes:
+		return MinMaxRecordBytes
+	}
+	return n
+}
+
+// timestamps returns the envelope's timestamp and observed_timestamp in Unix
+// nanoseconds: each falls back to the other when zero, and both are 0 when
+// the record has neither.
+func timestamps(r *sdklog.Record) (ts, observed int64) {
+	t, o := r.Timestamp(), r.ObservedTimestamp()
+	if t.IsZero() {
+		t = o
+	}
+	if o.IsZero() {
+		o = t
+	}
+	if !t.IsZero() {
+		ts = t.UnixNano()
+	}
+	if !o.IsZero() {
+		observed = o.UnixNano()
+	}
+	return ts, observed
+}
+
+// schemaVersion returns the effective (last) audit.schema_version attribute
+// if it is a non-empty string, else [semconv.SchemaVersion].
+func schemaVersion(attrs []attribute.KeyValue) string {
+	for i := len(attrs) - 1; i >= 0; i-- {
+		if attrs[i].Key != semconv.AuditSchemaVersionKey {
+			continue
+		}
+		if v := attrs[i].Value; v.Type() == attribute.STRING && v.AsString() != "" {
+			return v.AsString()
+		}
+		break
+	}
+	return semconv.SchemaVersion
+}
+
+// encoder appends JSON to buf and stops at the first error: a value JSON
+// cannot hold, or buf growing past limit (an absolute length).
+type encoder struct {
+	buf   []byte
+	limit int
+	err   error
+}
+
+func (e *encoder) raw(s string) { e.buf = append(e.buf, s...) }
+
+func (e *encoder) int(n int64) { e.buf = strconv.AppendInt(e.buf, n, 10) }
+
+func (e *encoder) checkSize() {
+	if e.err == nil && len(e.buf) > e.limit {
+		e.err = errTooLarge
+	}
+}
+
+// string appends s as a JSON string. Escaping never shrinks a string, so a
+// string longer than the remaining room fails before it is copied.
+func (e *encoder) string(s string) {
+	if e.err != nil {
+		return
+	}
+	if len(s) > e.limit-len(e.buf) {
+		e.err = errTooLarge
+		return
+	}
+	e.buf = appendString(e.buf, s)
+	e.checkSize()
+}
+
+func (e *encoder) float(f float64) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		e.err = errUnencodable
+		return
+	}
+	e.buf = appendFloat(e.buf, f)
+}
+
+func (e *encoder) envelope(r *sdklog.Record, attrs []attribute.KeyValue, ts, observed int64, version string, cache *originCache) {
+	e.raw(`{"timestamp":`)
+	e.int(ts)
+	e.raw(`,"observed_timestamp":`)
+	e.int(observed)
+	e.raw(`,"severity_text":`)
+	text := r.SeverityText()
+	if text == "" {
+		text = semconv.SeverityText(r.Severity())
+	}
+	e.string(text)
+	e.raw(`,"severity_number":`)
+	e.int(int64(r.Severity()))
+	e.raw(`,"body":`)
+	if body := r.Body(); body.Type() == attribute.EMPTY {
+		e.raw(`""`)
+	} else {
+		e.value(body)
+	}
+	e.origin(r.Resource(), r.InstrumentationScope(), cache)
+	e.raw(`,"attributes":{"` + semconv.EnvelopeEventTypeKey + `":`)
+	e.string(r.EventName())
+	e.raw(`,"` + semconv.EnvelopeSchemaVersionKey + `":`)
+	e.string(version)
+	e.members(attrs, true, true)
+	e.raw(`},"event_name":`)
+	e.string(r.EventName())
+	if tid, sid := r.TraceID(), r.SpanID(); tid.IsValid() && sid.IsValid() {
+		e.raw(`,"trace_id":"`)
+		e.buf = hex.AppendEncode(e.buf, tid[:])
+		e.raw(`","span_id":"`)
+		e.buf = hex.AppendEncode(e.buf, sid[:])
+		e.raw(`","trace_flags":`)
+		if r.TraceFlags().IsSampled() {
+			e.raw("1")
+		} else {
+			e.raw("0")
+		}
+	}
+	e.raw("}")
+	e.checkSize()
+}
+
+// fallback appends the malformed_record line of the given stage. It uses
+// only the record's timestamps, resource, scope and the (bounded) schema
+// version.
+func (e *encoder) fallback(r *sdklog.Record, stage int, ts, observed int64, version string) {
+	e.raw(`{"timestamp":`)
+	e.int(ts)
+	e.raw(`,"observed_timestamp":`)
+	e.int(observed)
+	e.raw(`,"severity_text":`)
+	e.string(semconv.SeverityTextError)
+	e.raw(`,"severity_number":`)
+	e.int(int64(semconv.SeverityError))
+	e.raw(`,"body":`)
+	e.string(semconv.BodyMalformedRecord)
+	switch stage {
+	case fallbackFull:
+		e.raw(`,"resource":`)
+		e.resource(r.Resource())
+		e.raw(`,"instrumentation_scope":`)
+		e.scope(r.InstrumentationScope())
+	case fallbackMinimal:
+		e.raw(`,"resource":{`)
+		if name, ok := serviceName(r.Resource()); ok {
+			e.string(string(semconv.ServiceNameKey))
+			e.raw(":")
+			e.string(truncateRunes(name, maxFallbackServiceNameRunes))
+		}
+		e.raw("}")
+	}
+	e.raw(`,"attributes":{"` + semconv.EnvelopeEventTypeKey + `":`)
+	e.string(semconv.EventMalformedRecord)
+	e.raw(`,"` + semconv.EnvelopeSchemaVersionKey + `":`)
+	e.string(version)
+	e.raw(`},"event_name":`)
+	e.string(semconv.EventMalformedRecord)
+	e.raw("}")
+	e.checkSize()
+}
+
+// originCache keeps the encoded resource and instrumentation scope of the
+// last record. Records of one LoggerProvider share both, so an exporter
+// encodes them once instead of per record. Resources are immutable, which
+// makes the pointer a sound key. Not safe for concurrent use.
+type originCache struct {
+	res           *resource.Resource
+	name, version string
+	encoded       []byte // `,"resource":{…},"instrumentation_scope":{…}`
+	valid         bool
+}
+
+// origin appends the resource and instrumentation_scope members, from cache
+// when it holds them.
+func (e *encoder) origin(res *resource.Resource, scope instrumentation.Scope, cache *originCache) {
+	if e.err != nil {
+		return
+	}
+	if cache != nil && cache.valid && cache.res == res && cache.name == scope.Name && cache.version == scope.Version {
+		e.buf = append(e.buf, cache.encoded...)
+		e.checkSize()
+		return
+	}
+	mark := len(e.buf)
+	e.raw(`,"resource":`)
+	e.resource(res)
+	e.raw(`,"instrumentation_scope":`)
+	e.scope(scope)
+	e.checkSize()
+	if cache != nil && e.err == nil {
+		*cache = originCache{
+			res:     res,
+			name:    scope.Name,
+			version: scope.Version,
+			encoded: append(cache.encoded[:0], e.buf[mark:]...),
+			valid:   true,
+		}
+	}
+}
+
+func serviceName(res *resource.Resource) (string, bool) {
+	if res == nil {
+		return "", false
+	}
+	v, ok := res.Set().Value(semconv.ServiceNameKey)
+	if !ok || v.Type() != attribute.STRING {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+// truncateRunes returns s cut to at most n runes (an invalid byte counts as
+// one rune).
+func truncateRunes(s string, n int) string {
+	count := 0
+	for i := range s {
+		if count == n {
+			return s[:i]
+		}
+		count++
+	}
+	return s
+}
+
+// resource appends the resource attributes as a flat object. The SDK's
+// resource is a set: keys are unique and sorted, so they are written as
+// they come, unless a key is not valid UTF-8: distinct keys may then become
+// the same text once invalid bytes are replaced, and the (rare) slow path
+// de-duplicates them like any map.
+func (e *encoder) resource(res *resource.Resource) {
+	mark := len(e.buf)
+	e.raw("{")
+	if res != nil {
+		iter := res.Iter()
+		for iter.Next() {
+			if e.err != nil {
+				return
+			}
+			i, kv := iter.IndexedAttribute()
+			if !utf8.ValidString(string(kv.Key)) {
+				e.buf = e.buf[:mark+1]
+				e.members(res.Attributes(), false, false)
+				break
+			}
+			if i > 0 {
+				e.raw(",")
+			}
+			e.string(string(kv.Key))
+			e.raw(":")
+			e.value(kv.Value)
+		}
+	}
+	e.raw("}")
+}
+
+func (e *encoder) scope(s instrumentation.Scope) {
+	e.raw(`{"name":`)
+	e.string(s.Name)
+	if s.Version != "" {
+		e.raw(`,"version":`)
+		e.string(s.Version)
+	}
+	e.raw("}")
+}
+
+// members appends the key-value pairs of kvs as object members, dropping
+// every pair whose key occurs again later in kvs (the last value wins).
+// comma says whether a member precedes them. At the top level of
+// "attributes", the envelope-owned keys event_type and schema_version are
+// dropped too.
+func (e *encoder) members(kvs []attribute.KeyValue, comma, topLevel bool) {
+	dups := newDupIndex(kvs)
+	for i := range kvs {
+		if e.err != nil {
+			return
+		}
+		key := string(kvs[i].Key)
+		if topLevel && (key == semconv.EnvelopeEventTypeKey || key == semconv.EnvelopeSchemaVersionKey) {
+			continue
+		}
+		if dups.shadowed(kvs, i) {
+			continue
+		}
+		if comma {
+			e.raw(",")
+		}
+		comma = true
+		e.string(key)
+		e.raw(":")
+		e.value(kvs[i].Value)
+	}
+}
+
+// dupIndex answers whether a later pair has the same key as written, that
+// is after invalid UTF-8 is replaced: "\xff" and "\xfe" both become "\ufffd".
+//
+// Short lists (up to 64 pairs) of valid UTF-8 keys cost no allocation: one
+// backward pass over a 64-bit set of key fingerprints marks the pairs whose
+// fingerprint recurs later, and only those are compared. Short lists with
+// an invalid key compare the written text pairwise. Longer lists use a map
+// of each key's last position (an allocation).
+type dupIndex struct {
+	last  map[string]int // long lists
+	maybe uint64         // short valid lists: bit i: a later pair may share kvs[i]'s key
+	lossy bool           // some key is not valid UTF-8
+}
+
+func newDupIndex(kvs []attribute.KeyValue) dupIndex {
+	lossy := false
+	for i := range kvs {
+		if !utf8.ValidString(string(kvs[i].Key)) {
+			lossy = true
+			break
+		}
+	}
+	if len(kvs) > quadraticDedupMax {
+		last := make(map[string]int, len(kvs))
+		for i := range kvs {
+			last[writtenKey(kvs[i].Key, lossy)] = i
+		}
+		return dupIndex{last: last, lossy: lossy}
+	}
+	if lossy {
+		return dupIndex{lossy: true}
+	}
+	var seen, maybe uint64
+	for i := len(kvs) - 1; i >= 0; i-- {
+		bit := uint64(1) << fingerprint(kvs[i].Key)
+		if seen&bit != 0 {
+			maybe |= 1 << i
+		}
+		seen |= bit
+	}
+	return dupIndex{maybe: maybe}
+}
+
+// fingerprint hashes a key to 0..63 from its length and three of its bytes.
+func fingerprint(k attribute.Key) uint {
+	n := len(k)
+	if n == 0 {
+		return 0
+	}
+	return (uint(n) ^ uint(k[0])<<1 ^ uint(k[n/2])*3 ^ uint(k[n-1])*5) & 63
+}
+
+func (d dupIndex) shadowed(kvs []attribute.KeyValue, i int) bool {
+	switch {
+	case d.last != nil:
+		return d.last[writtenKey(kvs[i].Key, d.lossy)] != i
+	case d.lossy:
+		for j := i + 1; j < len(kvs); j++ {
+			if sameText(string(kvs[i].Key), string(kvs[j].Key)) {
+				return true
+			}
+		}
+		return false
+	case d.maybe&(1<<i) == 0:
+		return false
+	}
+	key := kvs[i].Key
+	for j := i + 1; j < len(kvs); j++ {
+		if kvs[j].Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// writtenKey is k with each invalid UTF-8 byte replaced by U+FFFD, as
+// appendString writes it; lossy false promises k is valid.
+func writtenKey(k attribute.Key, lossy bool) string {
+	if !lossy || utf8.ValidString(string(k)) {
+		return string(k)
+	}
+	var b strings.Builder
+	for _, r := range string(k) {
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// sameText reports whether a and b are written as the same JSON text: the
+// same runes, counting each invalid byte as U+FFFD.
+func sameText(a, b string) bool {
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			return false
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return a == "" && b == ""
+}
+
+// value appends v as JSON: scalars as JSON scalars, every slice kind as an
+// array, MAP as an object, BYTESLICE as a base64 string, EMPTY as null.
+func (e *encoder) value(v attribute.Value) {
+	if e.err != nil {
+		return
+	}
+	switch v.Type() {
+	case attribute.EMPTY:
+		e.raw("null")
+	case attribute.BOOL:
+		e.buf = strconv.AppendBool(e.buf, v.AsBool())
+	case attribute.INT64:
+		e.int(v.AsInt64())
+	case attribute.FLOAT64:
+		e.float(v.AsFloat64())
+	case attribute.STRING:
+		e.string(v.AsString())
+	case attribute.BOOLSLICE:
+		e.raw("[")
+		for i, b := range v.AsBoolSlice() {
+			if i > 0 {
+				e.raw(",")
+			}
+			e.buf = strconv.AppendBool(e.buf, b)
+		}
+		e.raw("]")
+	case attribute.INT64SLICE:
+		e.raw("[")
+		for i, n := range v.AsInt64Slice() {
+			if i > 0 {
+				e.raw(",")
+			}
+			e.int(n)
+		}
+		e.raw("]")
+	case attribute.FLOAT64SLICE:
+		e.raw("[")
+		for i, f := range v.AsFloat64Slice() {
+			if i > 0 {
+				e.raw(",")
+			}
+			e.float(f)
+			if e.err != nil {
+				return
+			}
+		}
+		e.raw("]")
+	case attribute.STRINGSLICE:
+		e.raw("[")
+		for i, s := range v.AsStringSlice() {
+			if i > 0 {
+				e.raw(",")
+			}
+			e.string(s)
+			if e.err != nil {
+				return
+			}
+		}
+		e.raw("]")
+	case attribute.BYTESLICE:
+		b := v.AsByteSlice()
+		if base64.StdEncoding.EncodedLen(len(b)) > e.limit-len(e.buf) {
+			e.err = errTooLarge
+			return
+		}
+		e.raw(`"`)
+		e.buf = base64.StdEncoding.AppendEncode(e.buf, b)
+		e.raw(`"`)
+	case attribute.SLICE:
+		e.raw("[")
+		for i, el := range v.AsSlice() {
+			if i > 0 {
+				e.raw(",")
+			}
+			e.value(el)
+			if e.err != nil {
+				return
+			}
+		}
+		e.raw("]")
+	case attribute.MAP:
+		e.raw("{")
+		e.members(v.AsMap(), false, false)
+		e.raw("}")
+	default:
+		e.err = errUnencodable
+	}
+	e.checkSize()
+}
+
+// appendFloat appends a finite f as the shortest decimal that reads back as
+// f, in plain notation for magnitudes in [1e-6, 1e21) and exponent notation
+// otherwise (the JavaScript convention), with a one-digit exponent kept
+// short: 1e-7, not 1e-07.
+func appendFloat(dst []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// strconv writes at least two exponent digits: "e-07" → "e-7".
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+const hexDigits = "0123456789abcdef"
+
+// plainASCII marks the ASCII bytes copied as they are inside a JSON string:
+// printable characters except the quote and the backslash.
+var plainASCII = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < 0x7f; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
+const replacementChar = "\uFFFD"
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plainWord reports whether all eight bytes of w (len(w) == 8) are plain
+// ASCII: none below 0x20, none at or above 0x7f, no quote, no backslash.
+// It is exact: the word tricks below can only misreport a byte above one
+// that already matches.
+func plainWord(w string) bool {
+	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+	below20 := (x - lsb*0x20) &^ x       // high bit set where a byte < 0x20
+	quote := zeroBytes(x ^ lsb*'"')      // where a byte == '"'
+	backslash := zeroBytes(x ^ lsb*'\\') // where a byte == '\\'
+	atLeast7f := x | (x&^msb + lsb)      // where a byte >= 0x7f (no carries: high bits cleared first)
+	return (below20|quote|backslash|atLeast7f)&msb == 0
+}
+
+// zeroBytes has the high bit set in the bytes where v has a zero byte (and
+// possibly above one).
+func zeroBytes(v uint64) uint64 { return (v - lsb) &^ v }
+
+// appendString appends s as a JSON string that is valid UTF-8 whatever s
+// holds: an invalid byte becomes U+FFFD; quote and backslash are escaped;
+// control characters (C0, DEL, C1) and U+2028/U+2029 are escaped as \n, \r,
+// \t or \u00XX/\u20XX; other characters are copied as UTF-8.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0 // s[start:i] is pending, to be copied verbatim
+	for i := 0; i < len(s); {
+		// Skip eight plain ASCII bytes at a time (plainWord, inlined by hand).
+		for i+8 <= len(s) {
+			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			q, bs := x^(lsb*'"'), x^(lsb*'\\')
+			if ((x-lsb*0x20)&^x|(q-lsb)&^q|(bs-lsb)&^bs|x|(x&^msb+lsb))&msb != 0 {
+				break
+			}
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if plainASCII[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, replacementChar...)
+		case r <= 0x9f, r == 0x2028, r == 0x2029:
+			// C1 controls and the JavaScript line terminators.
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u',
+				hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

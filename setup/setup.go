@@ -1,0 +1,245 @@
+package setup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/envconf"
+	auditconv "github.com/secaudit/secaudit/semconv"
+)
+
+// Exporter names accepted by [WithExporters] and OTEL_LOGS_EXPORTER.
+const (
+	ExporterJSONL = "jsonl"
+	ExporterOTLP  = "otlp"
+	ExporterNone  = "none"
+)
+
+// Pipeline is a running secaudit pipeline. Its methods are safe for
+// concurrent use.
+type Pipeline struct {
+	provider  *sdklog.LoggerProvider
+	auditor   *secaudit.Auditor
+	exporters []string
+}
+
+// LoggerProvider returns the pipeline's provider, for other emitters (for
+// example the otelslog bridge): their records are scrubbed and exported too.
+func (p *Pipeline) LoggerProvider() *sdklog.LoggerProvider { return p.provider }
+
+// Auditor returns the pipeline's Auditor.
+func (p *Pipeline) Auditor() *secaudit.Auditor { return p.auditor }
+
+// Exporters returns the names of the active exporters.
+func (p *Pipeline) Exporters() []string { return append([]string(nil), p.exporters...) }
+
+// Shutdown flushes every pending record to the exporters and stops the
+// pipeline. It honours ctx's deadline; later calls are no-ops.
+func (p *Pipeline) Shutdown(ctx context.Context) error {
+	if p == nil || p.provider == nil {
+		return nil
+	}
+	return p.provider.Shutdown(ctx)
+}
+
+// ForceFlush exports every pending record.
+func (p *Pipeline) ForceFlush(ctx context.Context) error {
+	if p == nil || p.provider == nil {
+		return nil
+	}
+	return p.provider.ForceFlush(ctx)
+}
+
+// New builds the pipeline. It returns an error naming the option or
+// environment variable when a setting is invalid, and builds nothing then.
+func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.resource(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	var exporting []sdklog.Processor
+	var closers []func(context.Context) error
+	fail := func(err error) (*Pipeline, error) {
+		for _, cl := range closers {
+			_ = cl(context.Background())
+		}
+		return nil, err
+	}
+	for _, name := range c.exporters {
+		switch name {
+		case ExporterJSONL:
+			var jopts []exporter.Option
+			switch {
+			case c.jsonlWriter != nil:
+				jopts = append(jopts, exporter.WithWriter(c.jsonlWriter))
+			case c.jsonlPath != "":
+				jopts = append(jopts, exporter.WithFile(c.jsonlPath))
+			}
+			exp, err := exporter.NewJSONL(jopts...)
+			if err != nil {
+				return fail(fmt.Errorf("setup: jsonl exporter (%s): %w", c.jsonlSource, err))
+			}
+			closers = append(closers, exp.Shutdown)
+			exporting = append(exporting, sdklog.NewSimpleProcessor(exp))
+		case ExporterOTLP:
+			exp, err := otlploghttp.New(ctx, c.otlpOptions()...)
+			if err != nil {
+				return fail(fmt.Errorf("setup: otlp exporter: %w", err))
+			}
+			closers = append(closers, exp.Shutdown)
+			exporting = append(exporting, sdklog.NewBatchProcessor(exp))
+		}
+	}
+
+	exporting = append(exporting, c.extra...)
+	var next sdklog.Processor
+	switch len(exporting) {
+	case 0:
+		next = nil
+	case 1:
+		next = exporting[0]
+	default:
+		next = fanout(exporting)
+	}
+
+	popts := []sdklog.LoggerProviderOption{
+		sdklog.WithResource(res),
+		// Keys are de-duplicated by the JSONL encoder and are unique in
+		// Auditor records; the SDK's own de-duplication doubles the cost
+		// of every record.
+		sdklog.WithAllowKeyDuplication(),
+	}
+	if next != nil {
+		chain, err := c.chain(next)
+		if err != nil {
+			return fail(err)
+		}
+		popts = append(popts, sdklog.WithProcessor(chain))
+	}
+	provider := sdklog.NewLoggerProvider(popts...)
+
+	aopts := append([]secaudit.Option{secaudit.WithLoggerProvider(provider)}, c.auditorOptions...)
+	auditor, err := secaudit.New(aopts...)
+	if err != nil {
+		_ = provider.Shutdown(context.Background())
+		return nil, err
+	}
+	return &Pipeline{provider: provider, auditor: auditor, exporters: c.exporters}, nil
+}
+
+func (c *config) resource(ctx context.Context) (*resource.Resource, error) {
+	attrs := append([]attribute.KeyValue(nil), c.resourceAttrs...)
+	if c.serviceName != "" {
+		attrs = append(attrs, auditconv.ServiceNameKey.String(c.serviceName))
+	}
+	res, err := resource.New(ctx,
+		resource.WithAttributes(defaultServiceName()),
+		resource.WithFromEnv(),
+		resource.WithAttributes(attrs...),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("setup: invalid %s or %s: %w", envconf.ResourceAttributes, envconf.ServiceName, err)
+	}
+	return res, nil
+}
+
+func defaultServiceName() attribute.KeyValue {
+	name := "unknown_service"
+	if exe, err := os.Executable(); err == nil {
+		base := exe[strings.LastIndexByte(exe, os.PathSeparator)+1:]
+		name += ":" + base
+	}
+	return auditconv.ServiceNameKey.String(name)
+}
+
+func (c *config) otlpOptions() []otlploghttp.Option {
+	opts := append([]otlploghttp.Option(nil), c.otlpOpts...)
+	if !c.otlpCompressionFromEnv {
+		// gzip by default: audit volume compresses ~10×.
+		opts = append([]otlploghttp.Option{otlploghttp.WithCompression(otlploghttp.GzipCompression)}, opts...)
+	}
+	return opts
+}
+
+// validateOTLPEnv checks the OTLP variables otlploghttp would otherwise
+// report only through otel.Handle at export time.
+func validateOTLPEnv() (compressionSet bool, err error) {
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"} {
+		if v, ok := envconf.String(name); ok {
+			switch strings.ToLower(v) {
+			case "gzip", "none":
+				compressionSet = true
+			default:
+				return false, fmt.Errorf("setup: invalid %s=%q: want gzip or none", name, v)
+			}
+		}
+	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		if v, ok := envconf.String(name); ok {
+			u, perr := url.Parse(v)
+			if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return false, fmt.Errorf("setup: invalid %s=%q: want a URL such as http://127.0.0.1:4318", name, v)
+			}
+		}
+	}
+	return compressionSet, nil
+}
+
+// fanout hands each record to several exporting processors in turn.
+type fanout []sdklog.Processor
+
+var _ sdklog.Processor = fanout(nil)
+
+func (f fanout) Enabled(ctx context.Context, p sdklog.EnabledParameters) bool {
+	for _, p2 := range f {
+		if p2.Enabled(ctx, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f fanout) OnEmit(ctx context.Context, r *sdklog.Record) error {
+	var errs []error
+	for _, p := range f {
+		if err := p.OnEmit(ctx, r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (f fanout) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, p := range f {
+		errs = append(errs, p.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+func (f fanout) ForceFlush(ctx context.Context) error {
+	var errs []error
+	for _, p := range f {
+		errs = append(errs, p.ForceFlush(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+var _ io.Writer = (*os.File)(nil)

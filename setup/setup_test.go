@@ -1,0 +1,236 @@
+package setup_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/setup"
+)
+
+// clearEnv unsets every variable the pipeline reads, for the test's duration.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "OTEL_") || strings.HasPrefix(k, "SECAUDIT_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+func TestEnvParsing(t *testing.T) {
+	tests := []struct {
+		name          string
+		env           map[string]string
+		opts          []setup.Option
+		wantErrNaming string
+		wantExporters []string
+	}{
+		{name: "default is jsonl", wantExporters: []string{"jsonl"}},
+		{name: "otlp", env: map[string]string{"OTEL_LOGS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}, wantExporters: []string{"otlp"}},
+		{name: "comma list", env: map[string]string{"OTEL_LOGS_EXPORTER": " otlp , jsonl ", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}, wantExporters: []string{"otlp", "jsonl"}},
+		{name: "none", env: map[string]string{"OTEL_LOGS_EXPORTER": "none"}, wantExporters: nil},
+		{name: "option beats env", env: map[string]string{"OTEL_LOGS_EXPORTER": "bogus"}, opts: []setup.Option{setup.WithExporters("none")}, wantExporters: nil},
+		{name: "unknown exporter", env: map[string]string{"OTEL_LOGS_EXPORTER": "kafka"}, wantErrNaming: "OTEL_LOGS_EXPORTER"},
+		{name: "none combined", env: map[string]string{"OTEL_LOGS_EXPORTER": "none,jsonl"}, wantErrNaming: "OTEL_LOGS_EXPORTER"},
+		{name: "bad option", opts: []setup.Option{setup.WithExporters("stdout2")}, wantErrNaming: "WithExporters"},
+		{name: "bad compression", env: map[string]string{"OTEL_LOGS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, wantErrNaming: "OTEL_EXPORTER_OTLP_COMPRESSION"},
+		{name: "bad endpoint", env: map[string]string{"OTEL_LOGS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "127.0.0.1:4318"}, wantErrNaming: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"},
+		{name: "bad resource attributes", env: map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, wantErrNaming: "OTEL_RESOURCE_ATTRIBUTES"},
+		{name: "bad jsonl path", env: map[string]string{"SECAUDIT_JSONL_PATH": "/nonexistent-dir/x/events.jsonl"}, wantErrNaming: "SECAUDIT_JSONL_PATH"},
+		{name: "bad usernames flag", env: map[string]string{"SECAUDIT_INCLUDE_USERNAMES": "sometimes"}, wantErrNaming: "SECAUDIT_INCLUDE_USERNAMES"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			opts := append([]setup.Option{setup.WithJSONLWriter(io.Discard)}, tt.opts...)
+			if _, ok := tt.env["SECAUDIT_JSONL_PATH"]; ok {
+				opts = tt.opts
+			}
+			p, err := setup.New(context.Background(), opts...)
+			if tt.wantErrNaming != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErrNaming) {
+					t.Fatalf("err = %v, want an error naming %s", err, tt.wantErrNaming)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Shutdown(context.Background())
+			if got := p.Exporters(); strings.Join(got, ",") != strings.Join(tt.wantExporters, ",") {
+				t.Fatalf("exporters %v, want %v", got, tt.wantExporters)
+			}
+		})
+	}
+}
+
+func TestServiceNamePrecedence(t *testing.T) {
+	tests := []struct {
+		name string
+		env  string
+		opt  string
+		want string
+	}{
+		{"env", "from-env", "", "from-env"},
+		{"option beats env", "from-env", "from-option", "from-option"},
+		{"default names the program", "", "", "unknown_service:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			if tt.env != "" {
+				t.Setenv("OTEL_SERVICE_NAME", tt.env)
+			}
+			var buf bytes.Buffer
+			opts := []setup.Option{setup.WithJSONLWriter(&buf)}
+			if tt.opt != "" {
+				opts = append(opts, setup.WithServiceName(tt.opt))
+			}
+			p, err := setup.New(context.Background(), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Auditor().LoginSucceeded(context.Background(), secaudit.User{ID: "1"})
+			if err := p.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var line struct {
+				Resource map[string]any `json:"resource"`
+			}
+			if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+				t.Fatalf("%v: %q", err, buf.String())
+			}
+			got, _ := line.Resource["service.name"].(string)
+			if !strings.HasPrefix(got, tt.want) || (tt.want != "unknown_service:" && got != tt.want) {
+				t.Fatalf("service.name %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// otlpSink is an OTLP/HTTP logs endpoint that counts the records it receives.
+type otlpSink struct {
+	mu       sync.Mutex
+	records  int
+	gzipSeen bool
+}
+
+func (s *otlpSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body := io.Reader(r.Body)
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		body = zr
+		s.mu.Lock()
+		s.gzipSeen = true
+		s.mu.Unlock()
+	}
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var req collogs.ExportLogsServiceRequest
+	if err := proto.Unmarshal(raw, &req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	n := 0
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			n += len(sl.LogRecords)
+		}
+	}
+	s.mu.Lock()
+	s.records += n
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	out, _ := proto.Marshal(&collogs.ExportLogsServiceResponse{})
+	w.Write(out)
+}
+
+func TestShutdownFlushesEveryRecord(t *testing.T) {
+	clearEnv(t)
+	sink := &otlpSink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	t.Setenv("OTEL_LOGS_EXPORTER", "otlp,jsonl")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	t.Setenv("SECAUDIT_JSONL_PATH", path)
+
+	p, err := setup.New(context.Background(), setup.WithServiceName("flush-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1500 // below the batch queue size: nothing may be dropped
+	audit := p.Auditor()
+	for range n {
+		audit.LoginFailed(context.Background(), secaudit.User{Name: "u"}, "bad_password")
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	got, gz := sink.records, sink.gzipSeen
+	sink.mu.Unlock()
+	if got != n {
+		t.Fatalf("collector received %d records, want %d", got, n)
+	}
+	if !gz {
+		t.Fatal("OTLP export was not gzip-compressed by default")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lines := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if !json.Valid(sc.Bytes()) {
+			t.Fatalf("invalid JSON line %q", sc.Text())
+		}
+		lines++
+	}
+	if lines != n {
+		t.Fatalf("JSONL file has %d lines, want %d", lines, n)
+	}
+	// Shutdown is idempotent.
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+}
+
+func TestNilPipelineIsSafe(t *testing.T) {
+	var p *setup.Pipeline
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -173,16 +173,21 @@ func (e *encoder) checkSize() {
 
 // string appends s as a JSON string. Escaping never shrinks a string, so a
 // string longer than the remaining room fails before it is copied.
-func (e *encoder) string(s string) {
+func (e *encoder) string(s string) { e.key(s) }
+
+// key appends s as a JSON string like string does, and reports whether it
+// replaced invalid UTF-8.
+func (e *encoder) key(s string) (replaced bool) {
 	if e.err != nil {
-		return
+		return false
 	}
 	if len(s) > e.limit-len(e.buf) {
 		e.err = errTooLarge
-		return
+		return false
 	}
-	e.buf = appendString(e.buf, s)
+	e.buf, replaced = appendStringReporting(e.buf, s)
 	e.checkSize()
+	return replaced
 }
 
 func (e *encoder) float(f float64) {
@@ -353,15 +358,14 @@ func (e *encoder) resource(res *resource.Resource) {
 				return
 			}
 			i, kv := iter.IndexedAttribute()
-			if !utf8.ValidString(string(kv.Key)) {
-				e.buf = e.buf[:mark+1]
-				e.members(res.Attributes(), false, false)
-				break
-			}
 			if i > 0 {
 				e.raw(",")
 			}
-			e.string(string(kv.Key))
+			if e.key(string(kv.Key)) {
+				e.buf = e.buf[:mark+1]
+				e.membersPass(res.Attributes(), false, false, true)
+				break
+			}
 			e.raw(":")
 			e.value(kv.Value)
 		}
@@ -384,11 +388,25 @@ func (e *encoder) scope(s instrumentation.Scope) {
 // comma says whether a member precedes them. At the top level of
 // "attributes", the envelope-owned keys event_type and schema_version are
 // dropped too.
+//
+// Keys are compared as bytes, which is exact while they are valid UTF-8.
+// If writing a key had to replace invalid bytes, the members are written
+// again, comparing keys as written (see dupIndex).
 func (e *encoder) members(kvs []attribute.KeyValue, comma, topLevel bool) {
-	dups := newDupIndex(kvs)
+	mark := len(e.buf)
+	if e.membersPass(kvs, comma, topLevel, false) {
+		e.buf = e.buf[:mark]
+		e.membersPass(kvs, comma, topLevel, true)
+	}
+}
+
+// membersPass writes the members once and reports whether a key held
+// invalid UTF-8 while lossy was false (the pass is then incomplete).
+func (e *encoder) membersPass(kvs []attribute.KeyValue, comma, topLevel, lossy bool) (redo bool) {
+	dups := newDupIndex(kvs, lossy)
 	for i := range kvs {
 		if e.err != nil {
-			return
+			return false
 		}
 		key := string(kvs[i].Key)
 		if topLevel && (key == semconv.EnvelopeEventTypeKey || key == semconv.EnvelopeSchemaVersionKey) {
@@ -401,10 +419,13 @@ func (e *encoder) members(kvs []attribute.KeyValue, comma, topLevel bool) {
 			e.raw(",")
 		}
 		comma = true
-		e.string(key)
+		if e.key(key) && !lossy {
+			return true
+		}
 		e.raw(":")
 		e.value(kvs[i].Value)
 	}
+	return false
 }
 
 // dupIndex answers whether a later pair has the same key as written, that
@@ -412,23 +433,16 @@ func (e *encoder) members(kvs []attribute.KeyValue, comma, topLevel bool) {
 //
 // Short lists (up to 64 pairs) of valid UTF-8 keys cost no allocation: one
 // backward pass over a 64-bit set of key fingerprints marks the pairs whose
-// fingerprint recurs later, and only those are compared. Short lists with
-// an invalid key compare the written text pairwise. Longer lists use a map
-// of each key's last position (an allocation).
+// fingerprint recurs later, and only those are compared. Short lossy lists
+// (some key is not valid UTF-8) compare the written text pairwise. Longer
+// lists use a map of each key's last position (an allocation).
 type dupIndex struct {
 	last  map[string]int // long lists
 	maybe uint64         // short valid lists: bit i: a later pair may share kvs[i]'s key
-	lossy bool           // some key is not valid UTF-8
+	lossy bool           // compare keys as written (some key is not valid UTF-8)
 }
 
-func newDupIndex(kvs []attribute.KeyValue) dupIndex {
-	lossy := false
-	for i := range kvs {
-		if !utf8.ValidString(string(kvs[i].Key)) {
-			lossy = true
-			break
-		}
-	}
+func newDupIndex(kvs []attribute.KeyValue, lossy bool) dupIndex {
 	if len(kvs) > quadraticDedupMax {
 		last := make(map[string]int, len(kvs))
 		for i := range kvs {
@@ -638,22 +652,9 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plainWord reports whether all eight bytes of w (len(w) == 8) are plain
-// ASCII: none below 0x20, none at or above 0x7f, no quote, no backslash.
-// It is exact: the word tricks below can only misreport a byte above one
-// that already matches.
-func plainWord(w string) bool {
-	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-	below20 := (x - lsb*0x20) &^ x       // high bit set where a byte < 0x20
-	quote := zeroBytes(x ^ lsb*'"')      // where a byte == '"'
-	backslash := zeroBytes(x ^ lsb*'\\') // where a byte == '\\'
-	atLeast7f := x | (x&^msb + lsb)      // where a byte >= 0x7f (no carries: high bits cleared first)
-	return (below20|quote|backslash|atLeast7f)&msb == 0
-}
-
-// zeroBytes has the high bit set in the bytes where v has a zero byte (and
-// possibly above one).
+// zeroBytes has the high bit set in the bytes where v has a zero byte
+// (and possibly in bytes above such a byte, which only matters when one is
+// zero already).
 func zeroBytes(v uint64) uint64 { return (v - lsb) &^ v }
 
 // appendString appends s as a JSON string that is valid UTF-8 whatever s
@@ -661,15 +662,25 @@ func zeroBytes(v uint64) uint64 { return (v - lsb) &^ v }
 // control characters (C0, DEL, C1) and U+2028/U+2029 are escaped as \n, \r,
 // \t or \u00XX/\u20XX; other characters are copied as UTF-8.
 func appendString(dst []byte, s string) []byte {
+	dst, _ = appendStringReporting(dst, s)
+	return dst
+}
+
+// appendStringReporting is appendString that also reports whether s held
+// invalid UTF-8.
+func appendStringReporting(dst []byte, s string) (_ []byte, replaced bool) {
 	dst = append(dst, '"')
 	start := 0 // s[start:i] is pending, to be copied verbatim
 	for i := 0; i < len(s); {
-		// Skip eight plain ASCII bytes at a time (plainWord, inlined by hand).
+		// Skip eight plain ASCII bytes at a time: stop at a word with a byte
+		// below 0x20, a quote, a backslash, or a byte at or above 0x7f (the
+		// last test adds 1 to each byte with its high bit cleared first, so
+		// no carry crosses bytes, and 0x7f turns into 0x80).
 		for i+8 <= len(s) {
 			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
 				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-			q, bs := x^(lsb*'"'), x^(lsb*'\\')
-			if ((x-lsb*0x20)&^x|(q-lsb)&^q|(bs-lsb)&^bs|x|(x&^msb+lsb))&msb != 0 {
+			below20 := (x - lsb*0x20) &^ x
+			if (below20|zeroBytes(x^(lsb*'"'))|zeroBytes(x^(lsb*'\\'))|x|(x&^msb+lsb))&msb != 0 {
 				break
 			}
 			i += 8
@@ -705,6 +716,7 @@ func appendString(dst []byte, s string) []byte {
 		case r == utf8.RuneError && size == 1:
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, replacementChar...)
+			replaced = true
 		case r <= 0x9f, r == 0x2028, r == 0x2029:
 			// C1 controls and the JavaScript line terminators.
 			dst = append(dst, s[start:i]...)
@@ -718,5 +730,5 @@ func appendString(dst []byte, s string) []byte {
 		start = i
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, '"'), replaced
 }

@@ -112,7 +112,7 @@ func TestDupIndex(t *testing.T) {
 				for i := range kvs {
 					kvs[i] = attribute.Int(fmt.Sprintf("audit.k%d", i%period), i)
 				}
-				d := newDupIndex(kvs)
+				d := newDupIndex(kvs, false)
 				if (d.last != nil) != (n > quadraticDedupMax) {
 					t.Errorf("map fallback used = %v for %d keys", d.last != nil, n)
 				}
@@ -140,7 +140,7 @@ func TestDupIndexInvalidUTF8(t *testing.T) {
 		for i := len(kvs); i < n; i++ {
 			kvs = append(kvs, attribute.Int(fmt.Sprintf("filler%d", i), i))
 		}
-		d := newDupIndex(kvs)
+		d := newDupIndex(kvs, true)
 		for i, want := range []bool{true, true, false, false} {
 			if got := d.shadowed(kvs, i); got != want {
 				t.Errorf("n=%d: shadowed(%d) = %v, want %v", n, i, got, want)
@@ -255,39 +255,60 @@ func TestSchemaVersion(t *testing.T) {
 	}
 }
 
-// TestPlainWord checks the eight-byte scan against the byte table: every
-// byte value at every position, and random words.
-func TestPlainWord(t *testing.T) {
-	reference := func(w string) bool {
-		for i := 0; i < len(w); i++ {
-			if w[i] >= utf8.RuneSelf || !plainASCII[w[i]] {
-				return false
-			}
+// referenceString is a plain rune-by-rune version of appendString's
+// contract, to check the word-at-a-time fast path against.
+func referenceString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s { // an invalid byte comes as U+FFFD
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
 		}
-		return true
 	}
-	for pos := range 8 {
+	b.WriteByte('"')
+	return b.String()
+}
+
+// TestAppendStringWordScan puts every byte value at every position of
+// strings long enough for the eight-byte scan, and random strings of the
+// bytes that matter, and compares with referenceString.
+func TestAppendStringWordScan(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		if got, want := string(appendString(nil, s)), referenceString(s); got != want {
+			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+	for pos := range 17 {
 		for b := range 256 {
-			w := []byte("abcdefgh")
+			w := []byte("abcdefghijklmnopq")
 			w[pos] = byte(b)
-			if got, want := plainWord(string(w)), reference(string(w)); got != want {
-				t.Errorf("plainWord(%q) = %v, want %v", w, got, want)
-			}
+			check(string(w))
 		}
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	interesting := []byte{0x00, 0x1f, 0x20, '"', '\\', 0x7e, 0x7f, 0x80, 0xff, 'a', 'z', '0'}
-	for range 100000 {
-		w := make([]byte, 8)
+	interesting := []byte{0x00, 0x1f, 0x20, '"', '\\', 0x7e, 0x7f, 0x80, 0xc2, 0x85, 0xe2, 0x80, 0xa8, 0xff, 'a'}
+	for range 50000 {
+		w := make([]byte, 8+rng.IntN(17))
 		for i := range w {
-			if rng.IntN(2) == 0 {
+			if rng.IntN(4) == 0 {
 				w[i] = interesting[rng.IntN(len(interesting))]
 			} else {
 				w[i] = byte(rng.IntN(256))
 			}
 		}
-		if got, want := plainWord(string(w)), reference(string(w)); got != want {
-			t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
-		}
+		check(string(w))
 	}
 }

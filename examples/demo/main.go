@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/secaudit/secaudit/instrumentation"
 	"github.com/secaudit/secaudit/setup"
 )
 
@@ -48,13 +49,16 @@ func run() error {
 	}
 
 	app := newApp(pipeline.Auditor())
-	audited, err := auditHTTP(app.routes(), pipeline.Auditor())
+	audit, err := instrumentation.New(
+		instrumentation.WithAuditor(pipeline.Auditor()),
+		instrumentation.WithSuspiciousRequests(true),
+	)
 	if err != nil {
 		_ = pipeline.Shutdown(ctx)
 		_ = tp.Shutdown(ctx)
 		return err
 	}
-	handler := otelhttp.NewHandler(recoverPanics(audited), "demo",
+	handler := otelhttp.NewHandler(recoverPanics(audit.Wrap(app.routes())), "demo",
 		otelhttp.WithTracerProvider(tp),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),

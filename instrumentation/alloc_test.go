@@ -1,0 +1,83 @@
+package instrumentation
+
+import (
+	"io"
+	"net/http"
+	"testing"
+
+	"go.opentelemetry.io/otel/log/noop"
+
+	"github.com/secaudit/secaudit"
+)
+
+// discardWriter is a ResponseWriter that allocates nothing per request.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+
+// allocsOver returns the allocations per request of h beyond those of the
+// bare handler.
+func allocsOver(t *testing.T, h http.Handler) float64 {
+	t.Helper()
+	req := benchRequest()
+	w := &discardWriter{h: http.Header{"Content-Type": {""}}}
+	run := func(h http.Handler) float64 {
+		return testing.AllocsPerRun(200, func() {
+			w.code = 0
+			h.ServeHTTP(w, req)
+			if w.code != http.StatusOK {
+				t.Fatalf("status %d", w.code)
+			}
+		})
+	}
+	return run(h) - run(bareHandler())
+}
+
+// TestAllocationBudget locks the allocations the audit path adds per
+// request. Middleware alone (a no-op provider, so nothing is built past
+// Enabled): the per-request state (request facts + response observer, one
+// allocation), the request id, the context value, the request copy
+// WithContext makes, url.full, and the application's SetUser (the root
+// package stores the user behind a pointer). Full pipeline: the same plus
+// the Logs API record's attribute overflow, the SDK record and its
+// attribute growth; the processor chain and the JSONL exporter allocate
+// nothing for this event.
+func TestAllocationBudget(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	clearEnv(t)
+	noopAuditor, err := secaudit.New(secaudit.WithLoggerProvider(noop.NewLoggerProvider()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, _ := newPipeline(t, io.Discard)
+	tests := []struct {
+		name   string
+		a      *secaudit.Auditor
+		opts   []Option
+		budget float64
+	}{
+		{"middleware, OK responses off", noopAuditor, nil, 5},
+		{"middleware, event built up to Enabled", noopAuditor, []Option{WithLogOKResponses(true)}, 6},
+		{"full pipeline to JSONL", full, []Option{WithLogOKResponses(true)}, 12},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := New(append([]Option{WithAuditor(tt.a)}, tt.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := allocsOver(t, m.Wrap(bareHandler()))
+			if got > tt.budget {
+				t.Fatalf("%v allocations per request over bare, budget %v", got, tt.budget)
+			}
+			t.Logf("%v allocations per request over bare (budget %v)", got, tt.budget)
+		})
+	}
+}

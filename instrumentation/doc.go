@@ -1,0 +1,106 @@
+// Package instrumentation is secaudit's net/http middleware: one audit
+// event per request, and the request facts every other audit event of the
+// request carries.
+//
+// [New] builds a [Middleware] from options and the SECAUDIT_* environment;
+// [Middleware.Wrap] wraps a handler. [NewMiddleware] and [NewHandler] are
+// the same as a func(http.Handler) http.Handler and a wrapped handler. Put
+// the middleware inside otelhttp, so that the request context carries the
+// server span and every event its trace and span ids:
+//
+//	audit, err := instrumentation.New(instrumentation.WithAuditor(auditor))
+//	if err != nil { ... }
+//	srv.Handler = otelhttp.NewHandler(audit.Wrap(mux), "server")
+//
+// # Per request
+//
+// A request whose path matches an ignore pattern passes through untouched.
+// Any other request gets a [secaudit.Request] in its context before the
+// handler runs: a generated 32-hex request id (a client's X-Request-Id is
+// never used), the client and peer addresses, the method and the path. So
+// an auth, model or security event the application emits with the request's
+// context (see [secaudit.Auditor]) carries the same request id, addresses
+// and trace as the response event. The application names the acting user
+// with [secaudit.SetUser] from its authentication middleware or handler; the
+// response event reads it after the handler, so a user resolved during the
+// request counts. user.id is always emitted; user.name only when the
+// Auditor's usernames are enabled.
+//
+// After the handler — deferred, so a panicking handler is audited too — the
+// middleware emits one http.response.* event through the Auditor:
+// success (1xx–2xx) and redirect (3xx) at INFO only when OK responses are
+// logged and the request's trace is sampled (the same decision as the
+// sampling processor's, so the two agree), client_error (4xx) at WARNING
+// and server_error (5xx) at ERROR always, unless the status is ignored. A
+// panic is a server_error with exception.type, exception.message and
+// exception.stacktrace (the processor chain scrubs them), and the panic
+// continues; http.ErrAbortHandler is not treated as an error. The event
+// carries http.response.status_code, url.full (scheme://host/path, no
+// query), user_agent.original, audit.duration_ns (handler time), and, when
+// enabled, audit.request.body or its parse status and session.id, besides
+// the request facts the Auditor adds.
+//
+// # Client address
+//
+// network.peer.address is the socket peer. client.address is the peer too,
+// unless trusted proxies are configured: then X-Forwarded-For is read right
+// to left, every hop must be inside a trusted network, and the client is the
+// entry the count of trusted proxies points at; anything unverifiable falls
+// back to the peer. The leftmost entry, which the client controls, is never
+// taken on trust. IPv6 zone ids are dropped.
+//
+// # Route
+//
+// http.route is the ServeMux pattern without method and host
+// ("/api/accounts/{id}"). When the wrapped handler is an *http.ServeMux, the
+// pattern is resolved before the handler runs (mux.Handler), so events the
+// application emits during the request carry the route; after the handler
+// the pattern the mux recorded on the request replaces it (the innermost
+// one when muxes are nested and pass the request on unchanged). Any other
+// router either calls Request.SetRoute itself (events during the request
+// then carry it) or gives [WithRouteFunc], read after the handler, in which
+// case only the response event is sure to carry the route.
+//
+// # Request bodies
+//
+// Opt-in capture ([WithRequestBodies]) records allowlisted top-level fields
+// of JSON bodies as audit.request.body, or why it could not
+// (audit.request.body.parse_status: too_large, invalid_json,
+// unsupported_shape). Forms and multipart bodies are never touched; a
+// declared Content-Length above the cap is not read at all; at most cap+1
+// bytes are read, and the handler still reads the complete body. Values are
+// scrubbed by the processor chain, like every attribute; keep the allowlist
+// to fields an auditor needs.
+//
+// # Configuration
+//
+// Each option has an environment variable, used when the option is not
+// given (option > environment > default); a bad value fails [New] with an
+// error naming the variable:
+//
+//	SECAUDIT_LOG_OK_RESPONSES      WithLogOKResponses      default false
+//	SECAUDIT_SAMPLE_RATE           WithSampleRate          default 1
+//	SECAUDIT_IGNORE_PATHS          WithIgnorePaths         comma-separated RE2
+//	SECAUDIT_IGNORE_STATUS_CODES   WithIgnoreStatusCodes   e.g. 301,302
+//	SECAUDIT_TRUSTED_PROXY_CIDRS   WithTrustedProxies      set with the count
+//	SECAUDIT_TRUSTED_PROXY_COUNT   WithTrustedProxies      int >= 1
+//	SECAUDIT_LOG_REQUEST_BODIES    WithRequestBodies       default false
+//	SECAUDIT_BODY_FIELDS           WithBodyFields          required for capture
+//	SECAUDIT_BODY_PATHS            WithBodyPaths           default all paths
+//	SECAUDIT_MAX_BODY_BYTES        WithMaxBodyBytes        default 4096
+//	SECAUDIT_EMIT_SESSION_ID       WithSessionIDs          default: on with a source
+//	SECAUDIT_INCLUDE_USERNAMES     (the default Auditor's secaudit.WithUsernames)
+//
+// [WithSessionIDSource] and [WithSuspiciousRequests] have no variable.
+//
+// # Failure
+//
+// The audit path never fails a request: panics in the route func or the
+// session id source are recovered and counted, the Auditor recovers panics
+// of the log pipeline, and the handler's own panics go on unchanged.
+// [Middleware.Stats] counts requests, ignored and sampled-out responses,
+// emitted events and recovered panics.
+//
+// This package depends on the OpenTelemetry Logs API only; export is the
+// LoggerProvider's business.
+package instrumentation

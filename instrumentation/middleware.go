@@ -1,0 +1,421 @@
+package instrumentation
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/internal/bodycapture"
+	"github.com/secaudit/secaudit/internal/clientip"
+	"github.com/secaudit/secaudit/internal/probe"
+	"github.com/secaudit/secaudit/internal/respwriter"
+	"github.com/secaudit/secaudit/internal/sampling"
+	"github.com/secaudit/secaudit/semconv"
+)
+
+// SessionIDSource gives the opaque audit session id of a request: an id the
+// application keeps in its session for auditing (for instance a random id
+// minted at login), never the session cookie or the framework's session
+// key. It is called before the handler and, when it returned "", once more
+// after it (so a session created by the request, such as at login, is on
+// the response event). It must be safe for concurrent use; a panic is
+// recovered and counted.
+type SessionIDSource interface {
+	AuditSessionID(r *http.Request) string
+}
+
+// SessionIDFunc adapts a function to [SessionIDSource].
+type SessionIDFunc func(r *http.Request) string
+
+// AuditSessionID returns f(r).
+func (f SessionIDFunc) AuditSessionID(r *http.Request) string { return f(r) }
+
+var _ SessionIDSource = SessionIDFunc(nil)
+
+// Middleware audits HTTP requests. Build it with [New]; it is immutable and
+// safe for concurrent use. A nil *Middleware wraps nothing.
+type Middleware struct {
+	auditor      *secaudit.Auditor
+	logOK        bool
+	sampleRate   float64
+	ignorePaths  []*regexp.Regexp
+	ignoreStatus statusSet
+	resolver     *clientip.Resolver
+	body         *bodycapture.Capturer
+	routeFunc    func(*http.Request) string
+	sessions     SessionIDSource
+	suspicious   bool
+
+	stats counters
+}
+
+// Stats counts what a Middleware did. Requests = Emitted + IgnoredStatus +
+// OKNotLogged + SampledOut (each audited request ends in exactly one).
+type Stats struct {
+	// Requests audited (not on an ignored path).
+	Requests uint64
+	// IgnoredPaths: requests passed through untouched (WithIgnorePaths).
+	IgnoredPaths uint64
+	// IgnoredStatus: requests whose status is ignored (WithIgnoreStatusCodes).
+	IgnoredStatus uint64
+	// OKNotLogged: 1xx–3xx responses while OK responses are not logged.
+	OKNotLogged uint64
+	// SampledOut: 1xx–3xx responses dropped by the sample rate.
+	SampledOut uint64
+	// Emitted: http.response events handed to the Auditor.
+	Emitted uint64
+	// Suspicious: security.suspicious_request events handed to the Auditor.
+	Suspicious uint64
+	// Panics: handler panics audited as server_error (then re-panicked).
+	Panics uint64
+	// CallbackPanics: panics recovered from the route func or the session
+	// id source.
+	CallbackPanics uint64
+	// AuditPanics: panics recovered while recording a request (its events
+	// may be lost); expected to stay 0.
+	AuditPanics uint64
+}
+
+type counters struct {
+	requests, ignoredPaths, ignoredStatus, okNotLogged, sampledOut,
+	emitted, suspicious, panics, callbackPanics, auditPanics atomic.Uint64
+}
+
+// statusSet is a set of HTTP status codes 100–599.
+type statusSet [10]uint64
+
+func (s *statusSet) add(code int) {
+	if code >= 0 && code < 640 {
+		s[code>>6] |= 1 << (code & 63)
+	}
+}
+
+func (s *statusSet) has(code int) bool {
+	return code >= 0 && code < 640 && s[code>>6]&(1<<(code&63)) != 0
+}
+
+// New returns a Middleware configured by opts and, for what they leave
+// unset, by the SECAUDIT_* environment (see the package documentation). An
+// invalid option or environment value is an error that names it.
+func New(opts ...Option) (*Middleware, error) { return resolve(opts) }
+
+// NewMiddleware returns the Middleware of [New] as a net/http middleware
+// function.
+func NewMiddleware(opts ...Option) (func(http.Handler) http.Handler, error) {
+	m, err := New(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return m.Wrap, nil
+}
+
+// NewHandler returns h audited by the Middleware of [New].
+func NewHandler(h http.Handler, opts ...Option) (http.Handler, error) {
+	m, err := New(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return m.Wrap(h), nil
+}
+
+// Wrap returns next audited by m. A nil m returns next.
+func (m *Middleware) Wrap(next http.Handler) http.Handler {
+	if m == nil {
+		return next
+	}
+	return &handler{m: m, next: next}
+}
+
+// Stats returns m's counters.
+func (m *Middleware) Stats() Stats {
+	if m == nil {
+		return Stats{}
+	}
+	c := &m.stats
+	return Stats{
+		Requests: c.requests.Load(), IgnoredPaths: c.ignoredPaths.Load(),
+		IgnoredStatus: c.ignoredStatus.Load(), OKNotLogged: c.okNotLogged.Load(),
+		SampledOut: c.sampledOut.Load(), Emitted: c.emitted.Load(),
+		Suspicious: c.suspicious.Load(), Panics: c.panics.Load(),
+		CallbackPanics: c.callbackPanics.Load(), AuditPanics: c.auditPanics.Load(),
+	}
+}
+
+type handler struct {
+	m    *Middleware
+	next http.Handler
+}
+
+var _ http.Handler = (*handler)(nil)
+
+// exchange is the per-request state: one allocation holds the request facts
+// and the response observer.
+type exchange struct {
+	req      secaudit.Request
+	writer   respwriter.Writer
+	start    time.Time
+	upfront  string // route resolved before the handler, if any
+	rule     string // suspicious-request rule matched, if any
+	bodyAttr attribute.KeyValue
+
+	// Taken before the handler, which may rewrite its request in place.
+	https       bool
+	host        string
+	escapedPath string
+	userAgent   string
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := h.m
+	for _, re := range m.ignorePaths {
+		if re.MatchString(r.URL.Path) {
+			m.stats.ignoredPaths.Add(1)
+			h.next.ServeHTTP(w, r)
+			return
+		}
+	}
+	m.stats.requests.Add(1)
+
+	x := &exchange{start: time.Now()}
+	origin := m.resolver.Resolve(r.RemoteAddr, r.Header[clientip.HeaderXForwardedFor])
+	x.req.ID = newRequestID()
+	x.req.ClientAddress = origin.Client
+	x.req.PeerAddress = origin.Peer
+	x.req.Method = r.Method
+	x.req.Path = r.URL.Path
+	x.https, x.host, x.escapedPath = r.TLS != nil, r.Host, r.URL.EscapedPath()
+	x.userAgent = firstValue(r.Header, "User-Agent")
+	if m.sessions != nil {
+		x.req.SessionID = m.sessionID(r)
+	}
+	if m.suspicious {
+		x.rule = probe.Match(r.URL)
+	}
+
+	r2 := r.WithContext(secaudit.ContextWithRequest(r.Context(), &x.req))
+	if m.body != nil {
+		kv, body := m.body.Capture(r)
+		x.bodyAttr = kv
+		if body != nil {
+			r2.Body = body
+		}
+	}
+	if mux, ok := h.next.(*http.ServeMux); ok {
+		_, pattern := mux.Handler(r2)
+		x.upfront = routeFromPattern(pattern)
+		x.req.SetRoute(x.upfront)
+	}
+	ww := x.writer.Reset(w)
+
+	completed := false
+	defer func() {
+		if r2.MultipartForm != nil {
+			r.MultipartForm = r2.MultipartForm // so net/http removes its temp files
+		}
+		if completed {
+			m.record(r2, x, nil)
+			return
+		}
+		p := recover()
+		m.record(r2, x, p)
+		if p != nil {
+			panic(p)
+		}
+	}()
+	h.next.ServeHTTP(ww, r2)
+	completed = true
+}
+
+// record emits the request's events after the handler. p is the value the
+// handler panicked with, if any.
+func (m *Middleware) record(r *http.Request, x *exchange, p any) {
+	defer func() {
+		if recover() != nil { // fail open: the request is not the audit's to break
+			m.stats.auditPanics.Add(1)
+		}
+	}()
+	duration := time.Since(x.start)
+	ctx := r.Context()
+	m.resolveRoute(r, x)
+
+	if x.rule != "" {
+		m.auditor.SuspiciousRequest(ctx, x.rule)
+		m.stats.suspicious.Add(1)
+	}
+
+	panicked := p != nil && p != http.ErrAbortHandler
+	status := x.writer.Status()
+	switch {
+	case status != 0:
+	case panicked:
+		status = http.StatusInternalServerError
+	case x.writer.Hijacked() && r.Header.Get("Upgrade") != "":
+		status = http.StatusSwitchingProtocols
+	default:
+		status = http.StatusOK
+	}
+	if m.ignoreStatus.has(status) {
+		m.stats.ignoredStatus.Add(1)
+		return
+	}
+
+	e := secaudit.Event{Body: semconv.BodyHTTPResponse, Action: semconv.ActionResponse}
+	switch {
+	case panicked || status >= 500:
+		e.Name, e.Severity, e.Outcome = semconv.EventHTTPResponseServerError, semconv.SeverityError, semconv.OutcomeFailure
+	case status >= 400:
+		e.Name, e.Severity, e.Outcome = semconv.EventHTTPResponseClientError, semconv.SeverityWarning, semconv.OutcomeFailure
+	default:
+		if !m.logOK {
+			m.stats.okNotLogged.Add(1)
+			return
+		}
+		if m.sampleRate < 1 && !sampling.Keep(trace.SpanContextFromContext(ctx).TraceID(), m.sampleRate, rand.Uint64()) {
+			m.stats.sampledOut.Add(1)
+			return
+		}
+		e.Severity = semconv.SeverityInfo
+		if status >= 300 {
+			e.Name = semconv.EventHTTPResponseRedirect
+		} else {
+			e.Name, e.Outcome = semconv.EventHTTPResponseSuccess, semconv.OutcomeSuccess
+		}
+	}
+
+	buf := attrPool.Get().(*attrBuffer)
+	defer buf.release()
+	attrs := append(buf[:0],
+		semconv.HTTPResponseStatusCodeKey.Int(status),
+		semconv.URLFullKey.String(x.fullURL()),
+		semconv.AuditDurationKey.Int64(int64(duration)),
+	)
+	if x.userAgent != "" {
+		attrs = append(attrs, semconv.UserAgentOriginalKey.String(x.userAgent))
+	}
+	if x.bodyAttr.Key != "" {
+		attrs = append(attrs, x.bodyAttr)
+	}
+	if m.sessions != nil && x.req.SessionID == "" {
+		if sid := m.sessionID(r); sid != "" {
+			attrs = append(attrs, semconv.SessionIDKey.String(sid))
+		}
+	}
+	if panicked {
+		m.stats.panics.Add(1)
+		attrs = append(attrs,
+			semconv.ExceptionTypeKey.String(fmt.Sprintf("%T", p)),
+			semconv.ExceptionMessageKey.String(panicMessage(p)),
+			semconv.ExceptionStacktraceKey.String(string(debug.Stack())),
+		)
+	}
+	e.Attributes = attrs
+	if m.auditor.Emit(ctx, e) == nil {
+		m.stats.emitted.Add(1)
+	}
+}
+
+// attrBuffer holds the response event's attributes. Auditor.Emit lets the
+// contents of its Event escape to the heap, so a stack array would be
+// moved to the heap on every event; the Auditor copies the attributes into
+// the record before Emit returns, so a pooled buffer can be reused.
+type attrBuffer [10]attribute.KeyValue
+
+var attrPool = sync.Pool{New: func() any { return new(attrBuffer) }}
+
+func (b *attrBuffer) release() {
+	clear(b[:]) // drop references to request data
+	attrPool.Put(b)
+}
+
+// resolveRoute settles http.route after the handler: the route func when
+// configured; else a route the application set during the request (other
+// than the one resolved up front); else the pattern the ServeMux set on the
+// request, which is the innermost mux's when muxes are nested.
+func (m *Middleware) resolveRoute(r *http.Request, x *exchange) {
+	if m.routeFunc != nil {
+		if route := m.callRouteFunc(r); route != "" {
+			x.req.SetRoute(route)
+			return
+		}
+	}
+	if cur := x.req.Route(); cur != "" && cur != x.upfront {
+		return
+	}
+	if r.Pattern != "" {
+		x.req.SetRoute(routeFromPattern(r.Pattern))
+	}
+}
+
+func (m *Middleware) callRouteFunc(r *http.Request) (route string) {
+	defer func() {
+		if recover() != nil {
+			m.stats.callbackPanics.Add(1)
+			route = ""
+		}
+	}()
+	return m.routeFunc(r)
+}
+
+func (m *Middleware) sessionID(r *http.Request) (id string) {
+	defer func() {
+		if recover() != nil {
+			m.stats.callbackPanics.Add(1)
+			id = ""
+		}
+	}()
+	return m.sessions.AuditSessionID(r)
+}
+
+// routeFromPattern turns a ServeMux pattern ("GET example.com/items/{id}")
+// into an http.route ("/items/{id}"): the path part, without method or host.
+func routeFromPattern(pattern string) string {
+	if i := strings.IndexByte(pattern, '/'); i >= 0 {
+		return pattern[i:]
+	}
+	return ""
+}
+
+// firstValue is Header.Get for a key already in canonical form.
+func firstValue(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// fullURL is scheme://host/path: no userinfo, no query, no fragment.
+func (x *exchange) fullURL() string {
+	scheme := "http://"
+	if x.https {
+		scheme = "https://"
+	}
+	return scheme + x.host + x.escapedPath
+}
+
+// panicMessage formats a panic value; fmt recovers a panicking Error or
+// String method of the value itself.
+func panicMessage(p any) string { return fmt.Sprint(p) }
+
+// newRequestID returns 32 lowercase hex characters from the runtime's
+// ChaCha8 generator (seeded from the OS): unique and unpredictable enough
+// for correlation, and never taken from the client.
+func newRequestID() string {
+	var raw [16]byte
+	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
+	var out [32]byte
+	hex.Encode(out[:], raw[:])
+	return string(out[:])
+}

@@ -1,0 +1,142 @@
+package clientip
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+)
+
+// HeaderXForwardedFor is the only header consulted.
+const HeaderXForwardedFor = "X-Forwarded-For"
+
+// Resolver resolves client addresses. The zero value (and a nil *Resolver)
+// trusts no proxy: the client is the peer.
+type Resolver struct {
+	trusted []netip.Prefix
+	count   int
+}
+
+// ErrConfig is wrapped by New's errors.
+var ErrConfig = errors.New("clientip: invalid trusted proxy configuration")
+
+// New returns a Resolver that trusts count proxies inside the given
+// networks. Both empty/zero means no proxy is trusted. One without the other,
+// a count below 1 with networks, or a network of no family is an error.
+func New(trusted []netip.Prefix, count int) (*Resolver, error) {
+	switch {
+	case len(trusted) == 0 && count == 0:
+		return &Resolver{}, nil
+	case len(trusted) == 0 || count == 0:
+		return nil, fmt.Errorf("%w: trusted proxy networks and count must be configured together", ErrConfig)
+	case count < 1:
+		return nil, fmt.Errorf("%w: trusted proxy count %d, want >= 1", ErrConfig, count)
+	}
+	out := make([]netip.Prefix, len(trusted))
+	for i, p := range trusted {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("%w: invalid network %q", ErrConfig, p.String())
+		}
+		out[i] = p.Masked()
+	}
+	return &Resolver{trusted: out, count: count}, nil
+}
+
+// Result is a resolved request origin. Empty strings mean unknown.
+type Result struct {
+	// Client is the client address (canonical text, zone dropped).
+	Client string
+	// Peer is the socket peer's address: canonical when it parses, else
+	// the peer text as the server reported it.
+	Peer string
+	// Forwarded reports whether Client came from X-Forwarded-For through
+	// trusted proxies (the reference's trusted_route; never emitted).
+	Forwarded bool
+}
+
+// PeerHost returns the host part of an http.Request.RemoteAddr: the address
+// of "host:port" or "[v6]:port", or remoteAddr itself when it has no port.
+func PeerHost(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
+}
+
+// Resolve returns the origin of a request whose socket peer is
+// remoteAddr (http.Request.RemoteAddr: "host:port", or a bare address) and
+// whose X-Forwarded-For header lines are xff, in order.
+func (r *Resolver) Resolve(remoteAddr string, xff []string) Result {
+	host := PeerHost(remoteAddr)
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return Result{Peer: host}
+	}
+	peerText := canonical(peer, host)
+	res := Result{Client: peerText, Peer: peerText}
+	if r == nil || r.count == 0 || !r.isTrusted(peer) {
+		return res
+	}
+	// Walk the entries right to left across all header lines (a later
+	// line holds later hops), skipping empty items.
+	need := r.count // entries to consume: N-1 hops, then the candidate
+	line := len(xff) - 1
+	rest := ""
+	if line >= 0 {
+		rest = xff[line]
+	}
+	for need > 0 {
+		var item string
+		for {
+			for rest == "" && line > 0 {
+				line--
+				rest = xff[line]
+			}
+			if rest == "" {
+				return res // fewer than N entries
+			}
+			if i := strings.LastIndexByte(rest, ','); i >= 0 {
+				item, rest = rest[i+1:], rest[:i]
+			} else {
+				item, rest = rest, ""
+			}
+			if item = strings.TrimSpace(item); item != "" {
+				break
+			}
+		}
+		addr, err := netip.ParseAddr(item)
+		if err != nil {
+			return res
+		}
+		need--
+		if need == 0 {
+			return Result{Client: canonical(addr, item), Peer: peerText, Forwarded: true}
+		}
+		if !r.isTrusted(addr) {
+			return res
+		}
+	}
+	return res
+}
+
+func (r *Resolver) isTrusted(a netip.Addr) bool {
+	a = a.WithZone("")
+	for _, p := range r.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// canonical returns the canonical text of a without its zone, reusing the
+// text it was parsed from when that is already canonical (no allocation).
+func canonical(a netip.Addr, parsed string) string {
+	var buf [64]byte
+	b := a.WithZone("").AppendTo(buf[:0])
+	if string(b) == parsed {
+		return parsed
+	}
+	return string(b)
+}

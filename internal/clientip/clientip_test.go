@@ -1,0 +1,251 @@
+package clientip
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+)
+
+type vector struct {
+	ID string `json:"id"`
+	In struct {
+		RemoteAddr *string  `json:"remote_addr"`
+		XFF        *string  `json:"xff"`
+		CIDRs      []string `json:"cidrs"`
+		Count      int      `json:"count"`
+	} `json:"in"`
+	Expect struct {
+		IP           *string `json:"ip"`
+		TrustedRoute bool    `json:"trusted_route"`
+		Error        string  `json:"error"`
+	} `json:"expect"`
+}
+
+func loadVectors(t *testing.T) []vector {
+	t.Helper()
+	f, err := os.Open("testdata/ip-vectors.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []vector
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var v vector
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			t.Fatalf("%s: %v", sc.Text(), err)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		t.Fatal("no vectors")
+	}
+	return out
+}
+
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if !strings.Contains(s, "/") {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// TestReferenceVectors runs every IP vector of the reference. The peer is
+// given verbatim as RemoteAddr (a bare address has no port, which PeerHost
+// accepts). Adapted: IP-07 ("8.8.8.8:1234") — the reference rejects a
+// host:port REMOTE_ADDR, but Go's RemoteAddr is host:port by contract, so
+// the peer is 8.8.8.8 here. IP-33's invalid CIDR is a parse error before
+// New (the instrumentation package tests the message).
+func TestReferenceVectors(t *testing.T) {
+	adapted := map[string]string{"IP-07": "8.8.8.8"}
+	for _, v := range loadVectors(t) {
+		t.Run(v.ID, func(t *testing.T) {
+			prefixes, perr := parsePrefixes(v.In.CIDRs)
+			if v.Expect.Error != "" {
+				if perr != nil {
+					return // IP-33: the CIDR does not parse
+				}
+				if _, err := New(prefixes, v.In.Count); !errors.Is(err, ErrConfig) {
+					t.Fatalf("New error = %v, want ErrConfig", err)
+				}
+				return
+			}
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			r, err := New(prefixes, v.In.Count)
+			if err != nil {
+				t.Fatal(err)
+			}
+			remote := ""
+			if v.In.RemoteAddr != nil {
+				remote = *v.In.RemoteAddr
+			}
+			var xff []string
+			if v.In.XFF != nil {
+				xff = []string{*v.In.XFF}
+			}
+			want := *v.Expect.IP
+			wantForwarded := v.Expect.TrustedRoute
+			if a, ok := adapted[v.ID]; ok {
+				want = a
+			}
+			got := r.Resolve(remote, xff)
+			if got.Client != want || got.Forwarded != wantForwarded {
+				t.Fatalf("Resolve(%q, %q) = %+v, want client %q forwarded %v", remote, xff, got, want, wantForwarded)
+			}
+			// The same vector with a port on the peer, as net/http sets it.
+			if a, err := netip.ParseAddr(remote); err == nil {
+				withPort := netip.AddrPortFrom(a, 4321).String()
+				if got2 := r.Resolve(withPort, xff); got2 != got {
+					t.Fatalf("with port %q: %+v, want %+v", withPort, got2, got)
+				}
+			}
+		})
+	}
+}
+
+func TestResolveAdversarial(t *testing.T) {
+	ten, _ := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, 1)
+	two, _ := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}, 2)
+	v6, _ := New([]netip.Prefix{netip.MustParsePrefix("fe80::/10")}, 1)
+	tests := []struct {
+		name   string
+		r      *Resolver
+		remote string
+		xff    []string
+		want   Result
+	}{
+		{"no config ignores XFF", &Resolver{}, "203.0.113.9:1", []string{"1.2.3.4"}, Result{Client: "203.0.113.9", Peer: "203.0.113.9"}},
+		{"nil resolver", nil, "203.0.113.9:1", []string{"1.2.3.4"}, Result{Client: "203.0.113.9", Peer: "203.0.113.9"}},
+		{"spoofed leftmost ignored", ten, "10.0.0.1:1", []string{"6.6.6.6, 7.7.7.7"}, Result{Client: "7.7.7.7", Peer: "10.0.0.1", Forwarded: true}},
+		{"multiple header lines: last line is rightmost", ten, "10.0.0.1:1", []string{"6.6.6.6", "7.7.7.7"}, Result{Client: "7.7.7.7", Peer: "10.0.0.1", Forwarded: true}},
+		{"empty last line skipped", ten, "10.0.0.1:1", []string{"7.7.7.7", ""}, Result{Client: "7.7.7.7", Peer: "10.0.0.1", Forwarded: true}},
+		{"hop across lines", two, "10.0.0.1:1", []string{"1.1.1.1, 8.8.8.8", "10.9.9.9"}, Result{Client: "8.8.8.8", Peer: "10.0.0.1", Forwarded: true}},
+		{"untrusted hop across lines", two, "10.0.0.1:1", []string{"1.1.1.1, 8.8.8.8", "9.9.9.9"}, Result{Client: "10.0.0.1", Peer: "10.0.0.1"}},
+		{"only commas", ten, "10.0.0.1:1", []string{" , ,, "}, Result{Client: "10.0.0.1", Peer: "10.0.0.1"}},
+		{"host:port entry rejected", ten, "10.0.0.1:1", []string{"8.8.8.8:80"}, Result{Client: "10.0.0.1", Peer: "10.0.0.1"}},
+		{"leading zeros rejected", ten, "10.0.0.1:1", []string{"010.0.0.1"}, Result{Client: "10.0.0.1", Peer: "10.0.0.1"}},
+		{"v6 canonicalised", ten, "10.0.0.1:1", []string{"2001:0DB8::0001"}, Result{Client: "2001:db8::1", Peer: "10.0.0.1", Forwarded: true}},
+		{"zone dropped from client", ten, "10.0.0.1:1", []string{"fe80::1%eth0"}, Result{Client: "fe80::1", Peer: "10.0.0.1", Forwarded: true}},
+		{"zoned peer matches its network", v6, "[fe80::2%eth0]:1", []string{"2001:db8::5"}, Result{Client: "2001:db8::5", Peer: "fe80::2", Forwarded: true}},
+		{"v4-mapped peer does not match v4 network", ten, "[::ffff:10.0.0.1]:1", []string{"8.8.8.8"}, Result{Client: "::ffff:10.0.0.1", Peer: "::ffff:10.0.0.1"}},
+		{"v4-mapped hop does not match v4 network", two, "10.0.0.1:1", []string{"8.8.8.8, ::ffff:10.0.0.2"}, Result{Client: "10.0.0.1", Peer: "10.0.0.1"}},
+		{"bracketed v6 peer with port", ten, "[2001:db8::1]:443", nil, Result{Client: "2001:db8::1", Peer: "2001:db8::1"}},
+		{"unparsable peer kept raw as peer only", ten, "not-an-ip", []string{"8.8.8.8"}, Result{Peer: "not-an-ip"}},
+		{"CR/LF in entry rejected", ten, "10.0.0.1:1", []string{"8.8.8.8\r\nX: y"}, Result{Client: "10.0.0.1", Peer: "10.0.0.1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.r.Resolve(tt.remote, tt.xff); got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	p := []netip.Prefix{netip.MustParsePrefix("10.1.2.3/8")}
+	tests := []struct {
+		name    string
+		give    []netip.Prefix
+		count   int
+		wantErr bool
+	}{
+		{"none", nil, 0, false},
+		{"both", p, 1, false},
+		{"count only", nil, 1, true},
+		{"networks only", p, 0, true},
+		{"negative count", p, -1, true},
+		{"invalid prefix", []netip.Prefix{{}}, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.give, tt.count)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrConfig) {
+				t.Fatalf("err %v does not wrap ErrConfig", err)
+			}
+		})
+	}
+	r, _ := New(p, 1)
+	if got := r.Resolve("10.200.0.1:1", []string{"8.8.8.8"}); got.Client != "8.8.8.8" {
+		t.Fatalf("host bits not masked: %+v", got)
+	}
+}
+
+func TestResolveAllocatesOnlyTheResult(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	r, _ := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, 2)
+	xff := []string{"1.1.1.1, 8.8.8.8, 10.0.0.2"}
+	allocs := testing.AllocsPerRun(100, func() {
+		if r.Resolve("10.0.0.3:1", xff).Client != "8.8.8.8" {
+			panic("wrong")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Resolve allocates %v times for canonical input, want 0", allocs)
+	}
+}
+
+// BenchmarkResolveHugeHeader bounds the cost of an attacker-sized header:
+// only the N rightmost entries are looked at.
+func BenchmarkResolveHugeHeader(b *testing.B) {
+	r, _ := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, 2)
+	for _, n := range []int{1, 100, 10000} {
+		xff := []string{strings.Repeat("6.6.6.6, ", n) + "8.8.8.8, 10.0.0.2"}
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Resolve("10.0.0.3:1", xff)
+			}
+		})
+	}
+}
+
+// FuzzResolve: whatever the peer and header, the client is empty or a
+// canonical address, it is the peer unless it came through trusted proxies,
+// and it never carries a zone.
+func FuzzResolve(f *testing.F) {
+	f.Add("10.0.0.1:1", "1.1.1.1, 8.8.8.8, 10.0.0.2")
+	f.Add("[fe80::1%eth0]:1", "fe80::2%x, ,,")
+	f.Add("bogus", "8.8.8.8")
+	r, _ := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fe80::/10")}, 2)
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		got := r.Resolve(remote, []string{xff})
+		if got.Client != "" {
+			a, err := netip.ParseAddr(got.Client)
+			if err != nil || a.String() != got.Client || a.Zone() != "" {
+				t.Fatalf("client %q is not a canonical zoneless address", got.Client)
+			}
+		}
+		if !got.Forwarded && got.Client != "" && got.Client != got.Peer {
+			t.Fatalf("client %q without forwarding differs from peer %q", got.Client, got.Peer)
+		}
+		if got.Forwarded && !strings.Contains(xff, ",") {
+			t.Fatalf("count 2 satisfied by a header without two entries: %q -> %+v", xff, got)
+		}
+	})
+}

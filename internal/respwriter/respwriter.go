@@ -1,0 +1,180 @@
+package respwriter
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+)
+
+// Writer observes a handler's response. Its zero value is not usable; get
+// one from [Wrap].
+type Writer struct {
+	rw       http.ResponseWriter
+	status   int
+	bytes    int64
+	hijacked bool
+}
+
+var (
+	_ http.ResponseWriter = (*Writer)(nil)
+	_ io.StringWriter     = (*Writer)(nil)
+)
+
+// Status returns the first final status the handler sent, or 0 when it sent
+// none (net/http then sends 200 when the handler returns, unless the
+// connection was hijacked).
+func (w *Writer) Status() int { return w.status }
+
+// BytesWritten returns the number of body bytes the handler wrote.
+func (w *Writer) BytesWritten() int64 { return w.bytes }
+
+// Hijacked reports whether the handler took over the connection through
+// http.Hijacker on the handed writer.
+func (w *Writer) Hijacked() bool { return w.hijacked }
+
+// Unwrap returns the original writer, for [http.ResponseController].
+func (w *Writer) Unwrap() http.ResponseWriter { return w.rw }
+
+// Header returns the original writer's header map.
+func (w *Writer) Header() http.Header { return w.rw.Header() }
+
+// WriteHeader records the first final status and passes code on.
+func (w *Writer) WriteHeader(code int) {
+	if w.status == 0 && !w.hijacked && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
+		w.status = code
+	}
+	w.rw.WriteHeader(code)
+}
+
+// Write records an implicit 200 and counts the bytes written.
+func (w *Writer) Write(p []byte) (int, error) {
+	w.implicitOK()
+	n, err := w.rw.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// WriteString writes s without a copy when the original writer supports it.
+func (w *Writer) WriteString(s string) (int, error) {
+	w.implicitOK()
+	var n int
+	var err error
+	if sw, ok := w.rw.(io.StringWriter); ok {
+		n, err = sw.WriteString(s)
+	} else {
+		n, err = w.rw.Write([]byte(s))
+	}
+	w.bytes += int64(n)
+	return n, err
+}
+
+// FlushError flushes through the original writer's chain (see
+// [http.ResponseController.Flush]); it records an implicit 200 first.
+// [http.ResponseController] prefers this method to Flush.
+func (w *Writer) FlushError() error {
+	w.implicitOK()
+	return http.NewResponseController(w.rw).Flush()
+}
+
+func (w *Writer) implicitOK() {
+	if w.status == 0 && !w.hijacked {
+		w.status = http.StatusOK
+	}
+}
+
+func (w *Writer) flush() {
+	w.implicitOK()
+	w.rw.(http.Flusher).Flush()
+}
+
+func (w *Writer) hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := w.rw.(http.Hijacker).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return c, rw, err
+}
+
+func (w *Writer) readFrom(r io.Reader) (int64, error) {
+	w.implicitOK()
+	n, err := w.rw.(io.ReaderFrom).ReadFrom(r)
+	w.bytes += n
+	return n, err
+}
+
+// The handed writer is one of eight types, one per combination of the
+// optional interfaces. Each is a struct holding only a *Writer, so it fits
+// in an interface value without an allocation of its own.
+
+type (
+	plain struct{ *Writer }
+	f     struct{ *Writer }
+	h     struct{ *Writer }
+	r     struct{ *Writer }
+	fh    struct{ *Writer }
+	fr    struct{ *Writer }
+	hr    struct{ *Writer }
+	fhr   struct{ *Writer }
+)
+
+func (w f) Flush()                                       { w.flush() }
+func (w h) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hijack() }
+func (w r) ReadFrom(src io.Reader) (int64, error)        { return w.readFrom(src) }
+
+func (w fh) Flush()                                       { w.flush() }
+func (w fh) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hijack() }
+
+func (w fr) Flush()                                { w.flush() }
+func (w fr) ReadFrom(src io.Reader) (int64, error) { return w.readFrom(src) }
+
+func (w hr) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hijack() }
+func (w hr) ReadFrom(src io.Reader) (int64, error)        { return w.readFrom(src) }
+
+func (w fhr) Flush()                                       { w.flush() }
+func (w fhr) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.hijack() }
+func (w fhr) ReadFrom(src io.Reader) (int64, error)        { return w.readFrom(src) }
+
+var (
+	_ http.ResponseWriter = plain{}
+	_ http.Flusher        = f{}
+	_ http.Hijacker       = h{}
+	_ io.ReaderFrom       = r{}
+	_ http.Flusher        = fhr{}
+	_ http.Hijacker       = fhr{}
+	_ io.ReaderFrom       = fhr{}
+)
+
+// Wrap returns a new observer of rw and the writer to hand to the handler
+// in its place.
+func Wrap(rw http.ResponseWriter) (*Writer, http.ResponseWriter) {
+	w := new(Writer)
+	return w, w.Reset(rw)
+}
+
+// Reset makes w observe rw from scratch (so a Writer can live inside a
+// larger per-request struct) and returns the writer to hand to the handler
+// in rw's place. The returned writer does not allocate.
+func (w *Writer) Reset(rw http.ResponseWriter) http.ResponseWriter {
+	*w = Writer{rw: rw}
+	_, isF := rw.(http.Flusher)
+	_, isH := rw.(http.Hijacker)
+	_, isR := rw.(io.ReaderFrom)
+	switch {
+	case isF && isH && isR:
+		return fhr{w}
+	case isF && isH:
+		return fh{w}
+	case isF && isR:
+		return fr{w}
+	case isH && isR:
+		return hr{w}
+	case isF:
+		return f{w}
+	case isH:
+		return h{w}
+	case isR:
+		return r{w}
+	}
+	return plain{w}
+}

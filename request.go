@@ -2,7 +2,7 @@ package secaudit
 
 import (
 	"context"
-	"sync/atomic"
+	"sync"
 )
 
 // User identifies the acting user of an event.
@@ -24,7 +24,8 @@ func (u User) IsZero() bool { return u.ID == "" && u.Name == "" }
 //
 // Fields are set before the Request is stored in a context and must not be
 // changed afterwards, except through the methods, which are safe for
-// concurrent use.
+// concurrent use and do not allocate. A Request must not be copied after
+// first use.
 type Request struct {
 	// ID is the request id: 32 lowercase hex characters (audit.request_id).
 	ID string
@@ -39,8 +40,9 @@ type Request struct {
 	// SessionID is the opaque audit session id, when enabled.
 	SessionID string
 
-	route atomic.Pointer[string]
-	user  atomic.Pointer[User]
+	mu    sync.RWMutex // guards route and user
+	route string
+	user  User
 }
 
 // SetRoute records the request's route pattern (e.g. "/api/accounts/{id}").
@@ -49,7 +51,9 @@ func (r *Request) SetRoute(route string) {
 	if r == nil || route == "" {
 		return
 	}
-	r.route.Store(&route)
+	r.mu.Lock()
+	r.route = route
+	r.mu.Unlock()
 }
 
 // Route returns the route pattern recorded with SetRoute, or "".
@@ -57,10 +61,9 @@ func (r *Request) Route() string {
 	if r == nil {
 		return ""
 	}
-	if p := r.route.Load(); p != nil {
-		return *p
-	}
-	return ""
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.route
 }
 
 // SetUser records who is acting in this request. The last call wins; a zero
@@ -69,11 +72,9 @@ func (r *Request) SetUser(u User) {
 	if r == nil {
 		return
 	}
-	if u.IsZero() {
-		r.user.Store(nil)
-		return
-	}
-	r.user.Store(&u)
+	r.mu.Lock()
+	r.user = u
+	r.mu.Unlock()
 }
 
 // User returns the user recorded with SetUser, or the zero User.
@@ -81,10 +82,9 @@ func (r *Request) User() User {
 	if r == nil {
 		return User{}
 	}
-	if p := r.user.Load(); p != nil {
-		return *p
-	}
-	return User{}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.user
 }
 
 type requestKey struct{}

@@ -42,8 +42,8 @@ func allocsOver(t *testing.T, h http.Handler) float64 {
 // request. Middleware alone (a no-op provider, so nothing is built past
 // Enabled): the per-request state (request facts + response observer, one
 // allocation), the request id, the context value, the request copy
-// WithContext makes, url.full, and the application's SetUser (the root
-// package stores the user behind a pointer). Full pipeline: the same plus
+// WithContext makes and url.full (the application's SetUser allocates
+// nothing). Full pipeline: the same plus
 // the Logs API record's attribute overflow, the SDK record and its
 // attribute growth; the processor chain and the JSONL exporter allocate
 // nothing for this event.
@@ -63,9 +63,9 @@ func TestAllocationBudget(t *testing.T) {
 		opts   []Option
 		budget float64
 	}{
-		{"middleware, OK responses off", noopAuditor, nil, 5},
-		{"middleware, event built up to Enabled", noopAuditor, []Option{WithLogOKResponses(true)}, 6},
-		{"full pipeline to JSONL", full, []Option{WithLogOKResponses(true)}, 12},
+		{"middleware, OK responses off", noopAuditor, nil, 4},
+		{"middleware, event built up to Enabled", noopAuditor, []Option{WithLogOKResponses(true)}, 5},
+		{"full pipeline to JSONL", full, []Option{WithLogOKResponses(true)}, 11},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

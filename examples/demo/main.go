@@ -15,6 +15,7 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/secaudit/secaudit/instrumentation"
 	"github.com/secaudit/secaudit/setup"
@@ -48,21 +49,12 @@ func run() error {
 		return err
 	}
 
-	app := newApp(pipeline.Auditor())
-	audit, err := instrumentation.New(
-		instrumentation.WithAuditor(pipeline.Auditor()),
-		instrumentation.WithSuspiciousRequests(true),
-	)
+	handler, err := newHandler(pipeline, tp)
 	if err != nil {
 		_ = pipeline.Shutdown(ctx)
 		_ = tp.Shutdown(ctx)
 		return err
 	}
-	handler := otelhttp.NewHandler(recoverPanics(audit.Wrap(app.routes())), "demo",
-		otelhttp.WithTracerProvider(tp),
-		otelhttp.WithPropagators(propagation.TraceContext{}),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
-	)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -113,6 +105,25 @@ func run() error {
 		printSummary(os.Stderr, summary)
 	}
 	return errors.Join(errs...)
+}
+
+// newHandler is the demo's whole HTTP stack: otelhttp (server spans,
+// incoming traceparent) around a panic recoverer around secaudit's audit
+// middleware around the application's mux.
+func newHandler(pipeline *setup.Pipeline, tp *sdktrace.TracerProvider) (http.Handler, error) {
+	app := newApp(pipeline.Auditor())
+	audit, err := instrumentation.New(
+		instrumentation.WithAuditor(pipeline.Auditor()),
+		instrumentation.WithSuspiciousRequests(true),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return otelhttp.NewHandler(recoverPanics(audit.Wrap(app.routes())), "demo",
+		otelhttp.WithTracerProvider(tp),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
+	), nil
 }
 
 // recoverPanics answers 500 to a request whose handler panicked (after the

@@ -1,0 +1,501 @@
+//go:build integration
+
+// Integration tests against the real OpenTelemetry Collector and Loki that
+// tools/stack builds and starts (see tools/README.md). Run them with
+//
+//	tools/stack start && set -a && . "$(tools/stack env --path)" && set +a
+//	go test -race -tags integration -run Integration ./examples/demo
+//
+// .ci/run does exactly that.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/secaudit/secaudit/semconv"
+	"github.com/secaudit/secaudit/setup"
+)
+
+// stack holds where the running Collector and Loki are.
+type stack struct {
+	lokiURL, logsFile, tracesFile string
+}
+
+func stackFromEnv(t *testing.T) stack {
+	t.Helper()
+	s := stack{
+		lokiURL:    os.Getenv("SECAUDIT_LOKI_URL"),
+		logsFile:   os.Getenv("SECAUDIT_OTELCOL_LOGS_FILE"),
+		tracesFile: os.Getenv("SECAUDIT_OTELCOL_TRACES_FILE"),
+	}
+	if s.lokiURL == "" || s.logsFile == "" || s.tracesFile == "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" {
+		t.Fatal("the integration tests need a running stack: tools/stack start, then source its stack.env")
+	}
+	return s
+}
+
+// emitted records what the pipeline handed to its exporters.
+type emitted struct {
+	mu      sync.Mutex
+	records []emittedRecord
+}
+
+type emittedRecord struct {
+	name, requestID, traceID, spanID string
+}
+
+func (e *emitted) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+func (e *emitted) Shutdown(context.Context) error                         { return nil }
+func (e *emitted) ForceFlush(context.Context) error                       { return nil }
+func (e *emitted) OnEmit(_ context.Context, r *sdklog.Record) error {
+	rec := emittedRecord{name: r.EventName(), traceID: r.TraceID().String(), spanID: r.SpanID().String()}
+	r.WalkAttributes(func(kv attributeKV) bool {
+		if kv.Key == semconv.AuditRequestIDKey {
+			rec.requestID = kv.Value.AsString()
+		}
+		return true
+	})
+	e.mu.Lock()
+	e.records = append(e.records, rec)
+	e.mu.Unlock()
+	return nil
+}
+
+func (e *emitted) byName() map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]int{}
+	for _, r := range e.records {
+		out[r.name]++
+	}
+	return out
+}
+
+// Secrets the traffic sends; none may reach the Collector or Loki.
+var secrets = []string{"wonderland", "builder", "Tr0ub4dor&3-zq", "4111111111111111", "4111 1111 1111 1111",
+	"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpdC10ZXN0In0.aXQtc2lnbmF0dXJl"}
+
+const callerTraceID = "5bf92f3577b34da6a3ce929d0e0e4736"
+
+// driveScript sends a fixed mix that exercises every event the dashboard
+// shows, with the secrets above in passwords, bodies and headers.
+func driveScript(t *testing.T, base string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	do := func(method, path, body string, want int, header ...string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s = %d, want %d", method, path, resp.StatusCode, want)
+		}
+	}
+	bearer := "Bearer " + secrets[5]
+	for range 3 {
+		do("POST", "/login", `{"username":"alice","password":"Tr0ub4dor&3-zq"}`, 401, "Authorization", bearer)
+		do("POST", "/login", `{"username":"mallory","password":"Tr0ub4dor&3-zq"}`, 401)
+	}
+	do("POST", "/login", `{"username":"alice","password":"wonderland"}`, 200,
+		"traceparent", "00-"+callerTraceID+"-00f067aa0ba902b7-01")
+	do("GET", "/api/accounts/1", "", 200)
+	do("GET", "/api/accounts/2", "", 403)
+	do("GET", "/api/accounts/999", "", 404)
+	do("PATCH", "/api/accounts/1", `{"nickname":"it-nick"}`, 200)
+	do("POST", "/api/transfers", `{"from":1,"to":2,"amount":5,"memo":"card 4111 1111 1111 1111","password":"wonderland"}`, 201)
+	do("POST", "/api/transfers", `{"from":1,`, 400)
+	do("GET", "/panic", "", 500)
+	do("GET", "/healthz", "", 200)
+	do("GET", "/.env", "", 404)
+	do("GET", "/wp-login.php", "", 404)
+	do("POST", "/logout", "", 204)
+	do("POST", "/logout", "", 204)
+	do("POST", "/login", `{"username":"bob","password":"builder"}`, 200)
+	do("GET", "/api/accounts/1", "", 403)
+	do("POST", "/logout", "", 204)
+}
+
+func TestIntegrationCollectorAndLoki(t *testing.T) {
+	st := stackFromEnv(t)
+	service := fmt.Sprintf("secaudit-it-%d", time.Now().UnixNano())
+	t.Setenv("OTEL_SERVICE_NAME", service)
+	t.Setenv("OTEL_LOGS_EXPORTER", "otlp")
+	t.Setenv("SECAUDIT_LOG_OK_RESPONSES", "true")
+	t.Setenv("SECAUDIT_LOG_REQUEST_BODIES", "true")
+	t.Setenv("SECAUDIT_BODY_FIELDS", "from,to,amount,memo,password,username")
+
+	ctx := context.Background()
+	got := &emitted{}
+	pipeline, err := setup.New(ctx, setup.WithProcessor(got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := newTracerProvider(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHandler(pipeline, tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	driveScript(t, srv.URL)
+	srv.Close()
+	if err := pipeline.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	want := got.byName()
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+	for _, name := range []string{semconv.EventLoginFailed, semconv.EventLoginSuccess, semconv.EventAuthzDenied,
+		semconv.EventHTTPResponseServerError, semconv.EventSuspiciousRequest, semconv.EventModelUpdate, semconv.EventLogoutUnknown} {
+		if want[name] == 0 {
+			t.Fatalf("the script emitted no %s event: %v", name, want)
+		}
+	}
+
+	// 1. The Collector's file output: every event exactly once, each
+	// linked to a span the Collector received, no secret anywhere.
+	var collected []collectedLog
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		collected = readCollectorLogs(t, st.logsFile, service)
+		if len(collected) >= total || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(collected) != total {
+		t.Fatalf("collector file holds %d records of %s, emitted %d", len(collected), service, total)
+	}
+	seen := map[string]bool{}
+	gotNames := map[string]int{}
+	for _, r := range collected {
+		key := r.name + "|" + r.requestID + "|" + r.spanID
+		if seen[key] {
+			t.Fatalf("record %s arrived twice", key)
+		}
+		seen[key] = true
+		gotNames[r.name]++
+	}
+	for name, n := range want {
+		if gotNames[name] != n {
+			t.Errorf("collector has %d %s, emitted %d", gotNames[name], name, n)
+		}
+	}
+	spans := readCollectorSpans(t, st.tracesFile)
+	callerSeen := false
+	for _, r := range collected {
+		if !spans[r.traceID+"/"+r.spanID] {
+			t.Errorf("%s event (request %s) links to span %s/%s the Collector never received", r.name, r.requestID, r.traceID, r.spanID)
+		}
+		callerSeen = callerSeen || (r.traceID == callerTraceID && r.name == semconv.EventLoginSuccess)
+	}
+	if !callerSeen {
+		t.Error("the login with a caller's traceparent did not continue the caller's trace")
+	}
+	raw, err := os.ReadFile(st.logsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNoSecrets(t, "collector file", raw)
+
+	// 2. Loki: every event exactly once, selectable by event name, with
+	// trace_id as structured metadata; no secret.
+	var streams lokiResult
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		streams = queryLoki(t, st.lokiURL, fmt.Sprintf(`{service_name=%q}`, service))
+		if streams.count() >= total || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if n := streams.count(); n != total {
+		t.Fatalf("Loki holds %d lines of %s, emitted %d", n, service, total)
+	}
+	for _, v := range streams.labelled("trace_id") {
+		if !spans[v+"/"] && !traceKnown(spans, v) {
+			t.Errorf("Loki line with trace_id %s unknown to the Collector", v)
+		}
+	}
+	if n := len(streams.labelled("trace_id")); n != total {
+		t.Errorf("%d of %d Loki lines carry trace_id", n, total)
+	}
+	for name, n := range want {
+		sel := queryLoki(t, st.lokiURL, fmt.Sprintf(`{service_name=%q} | event_name=%q`, service, name))
+		if sel.count() != n {
+			t.Errorf("Loki selects %d lines with event_name=%q, emitted %d", sel.count(), name, n)
+		}
+	}
+	assertNoSecrets(t, "Loki", streams.raw)
+
+	t.Logf("%d events of %d kinds arrived exactly once in the Collector file and in Loki, each linked to a received span: %v", total, len(want), want)
+
+	// 3. Every LogQL query of the shipped dashboard returns data.
+	for _, q := range dashboardQueries(t) {
+		expr := strings.NewReplacer(`$service`, service, `$__auto`, "1m", `$__range`, "1h").Replace(q.expr)
+		res := queryLoki(t, st.lokiURL, expr)
+		if res.count() == 0 && res.series() == 0 {
+			t.Errorf("dashboard panel %q returns no data: %s", q.title, expr)
+		}
+		t.Logf("panel %q: %d lines, %d series", q.title, res.count(), res.series())
+	}
+}
+
+func traceKnown(spans map[string]bool, traceID string) bool {
+	for k := range spans {
+		if strings.HasPrefix(k, traceID+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func assertNoSecrets(t *testing.T, where string, data []byte) {
+	t.Helper()
+	for _, s := range secrets {
+		if bytes.Contains(data, []byte(s)) {
+			t.Errorf("%s contains the secret %q", where, s)
+		}
+	}
+}
+
+type collectedLog struct{ name, requestID, traceID, spanID string }
+
+// readCollectorLogs parses the Collector's file exporter output (OTLP JSON,
+// one export request per line) and returns the records of service.
+func readCollectorLogs(t *testing.T, path, service string) []collectedLog {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []collectedLog
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var req struct {
+			ResourceLogs []struct {
+				Resource  struct{ Attributes []otlpKV }
+				ScopeLogs []struct {
+					LogRecords []struct {
+						EventName  string
+						TraceID    string `json:"traceId"`
+						SpanID     string `json:"spanId"`
+						Attributes []otlpKV
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+			t.Fatalf("collector logs file: %v", err)
+		}
+		for _, rl := range req.ResourceLogs {
+			if otlpString(rl.Resource.Attributes, "service.name") != service {
+				continue
+			}
+			for _, sl := range rl.ScopeLogs {
+				for _, lr := range sl.LogRecords {
+					out = append(out, collectedLog{name: lr.EventName, requestID: otlpString(lr.Attributes, "audit.request_id"),
+						traceID: lr.TraceID, spanID: lr.SpanID})
+				}
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// readCollectorSpans returns "traceID/spanID" of every span in the file.
+func readCollectorSpans(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var req struct {
+			ResourceSpans []struct {
+				ScopeSpans []struct {
+					Spans []struct {
+						TraceID string `json:"traceId"`
+						SpanID  string `json:"spanId"`
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(line, &req); err != nil {
+			t.Fatalf("collector traces file: %v", err)
+		}
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					out[s.TraceID+"/"+s.SpanID] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+type otlpKV struct {
+	Key   string
+	Value struct {
+		StringValue string
+	}
+}
+
+func otlpString(kvs []otlpKV, key string) string {
+	for _, kv := range kvs {
+		if kv.Key == key {
+			return kv.Value.StringValue
+		}
+	}
+	return ""
+}
+
+// lokiResult is a query_range answer.
+type lokiResult struct {
+	raw  []byte
+	Data struct {
+		ResultType string
+		Result     []struct {
+			Stream map[string]string
+			Metric map[string]string
+			Values [][]json.RawMessage
+		}
+	}
+}
+
+func (r lokiResult) count() int {
+	if r.Data.ResultType != "streams" {
+		return 0
+	}
+	n := 0
+	for _, s := range r.Data.Result {
+		n += len(s.Values)
+	}
+	return n
+}
+
+func (r lokiResult) series() int {
+	if r.Data.ResultType != "matrix" {
+		return 0
+	}
+	return len(r.Data.Result)
+}
+
+// labelled returns the value of label for every line that has it.
+func (r lokiResult) labelled(label string) []string {
+	var out []string
+	for _, s := range r.Data.Result {
+		if v, ok := s.Stream[label]; ok && v != "" {
+			for range s.Values {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+func queryLoki(t *testing.T, base, query string) lokiResult {
+	t.Helper()
+	q := url.Values{}
+	q.Set("query", query)
+	q.Set("start", fmt.Sprint(time.Now().Add(-time.Hour).UnixNano()))
+	q.Set("end", fmt.Sprint(time.Now().Add(time.Minute).UnixNano()))
+	q.Set("limit", "5000")
+	q.Set("step", "15s")
+	resp, err := http.Get(base + "/loki/api/v1/query_range?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Loki %s: %d %s", query, resp.StatusCode, body)
+	}
+	var r lokiResult
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("Loki answer: %v", err)
+	}
+	r.raw = body
+	return r
+}
+
+type panelQuery struct{ title, expr string }
+
+// dashboardQueries returns the LogQL of every panel of the shipped dashboard.
+func dashboardQueries(t *testing.T) []panelQuery {
+	t.Helper()
+	data, err := os.ReadFile("../grafana/dashboards/secaudit-overview.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		t.Fatal(err)
+	}
+	var out []panelQuery
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			if tg.Expr != "" {
+				out = append(out, panelQuery{p.Title, tg.Expr})
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("dashboard has no queries")
+	}
+	return out
+}
+

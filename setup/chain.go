@@ -1,7 +1,22 @@
 package setup
 
-import sdklog "go.opentelemetry.io/otel/sdk/log"
+import (
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 
-// defaultChain is the slot for the processor chain (scrub → limit →
-// filter/sample) in front of the exporting processors.
-func defaultChain(next sdklog.Processor) (sdklog.Processor, error) { return next, nil }
+	"github.com/secaudit/secaudit/processor"
+)
+
+// WithProcessorOptions passes options to the processor chain (scrubbing,
+// limits, filtering, sampling, enrichment); they override the chain's
+// SECAUDIT_* variables.
+func WithProcessorOptions(opts ...processor.Option) Option {
+	return optionFunc(func(c config) config {
+		c.processorOptions = append(c.processorOptions, opts...)
+		return c
+	})
+}
+
+// chain builds the processor chain in front of the exporting processors.
+func (c *config) chain(next sdklog.Processor) (*processor.Chain, error) {
+	return processor.NewChain(next, c.processorOptions...)
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/processor"
 )
 
 // Option configures [New].
@@ -38,9 +39,9 @@ type config struct {
 	otlpOpts               []otlploghttp.Option
 	otlpCompressionFromEnv bool
 
-	auditorOptions []secaudit.Option
-	extra          []sdklog.Processor
-	chain          func(next sdklog.Processor) (sdklog.Processor, error)
+	auditorOptions   []secaudit.Option
+	extra            []sdklog.Processor
+	processorOptions []processor.Option
 }
 
 // WithServiceName sets service.name, overriding OTEL_SERVICE_NAME.
@@ -145,7 +146,7 @@ func parseExporters(names []string, source string) ([]string, error) {
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{chain: defaultChain}
+	var c config
 	for _, o := range opts {
 		c = o.apply(c)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/processor"
 	auditconv "github.com/secaudit/secaudit/semconv"
 )
 
@@ -33,7 +34,12 @@ type Pipeline struct {
 	provider  *sdklog.LoggerProvider
 	auditor   *secaudit.Auditor
 	exporters []string
+	chain     *processor.Chain
 }
+
+// Processors returns the pipeline's processor chain (nil when no exporter
+// is configured), whose Stats count every redaction and every dropped record.
+func (p *Pipeline) Processors() *processor.Chain { return p.chain }
 
 // LoggerProvider returns the pipeline's provider, for other emitters (for
 // example the otelslog bridge): their records are scrubbed and exported too.
@@ -74,6 +80,7 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		return nil, err
 	}
 
+	p := &Pipeline{}
 	var exporting []sdklog.Processor
 	var closers []func(context.Context) error
 	fail := func(err error) (*Pipeline, error) {
@@ -129,9 +136,10 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	if next != nil {
 		chain, err := c.chain(next)
 		if err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("setup: %w", err))
 		}
 		popts = append(popts, sdklog.WithProcessor(chain))
+		p.chain = chain
 	}
 	provider := sdklog.NewLoggerProvider(popts...)
 
@@ -141,7 +149,8 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		_ = provider.Shutdown(context.Background())
 		return nil, err
 	}
-	return &Pipeline{provider: provider, auditor: auditor, exporters: c.exporters}, nil
+	p.provider, p.auditor, p.exporters = provider, auditor, c.exporters
+	return p, nil
 }
 
 func (c *config) resource(ctx context.Context) (*resource.Resource, error) {

@@ -1,0 +1,715 @@
+package processor
+
+import (
+	"slices"
+	"strings"
+)
+
+// Detector selects built-in secret detectors of the [Scrubber]. Each one
+// finds a secret inside any string value (attributes at any depth, the body,
+// exception.message/stacktrace, url.query) and replaces only the secret's
+// span with "[REDACTED]", so the rest of an error message survives:
+// "dial postgres://app:[REDACTED]@db:5432 failed". Detectors are
+// combinable bits; all are on by default.
+type Detector uint16
+
+const (
+	// DetectBearerToken: the token after "Bearer " (any case), when it is at
+	// least 8 token characters and not a plain lowercase word.
+	DetectBearerToken Detector = 1 << iota
+	// DetectJWT: a JSON Web Token, "eyJ…" header, payload and signature.
+	DetectJWT
+	// DetectAWSAccessKeyID: AKIA/ASIA/ABIA/ACCA followed by 16 of A–Z0–9,
+	// standing alone.
+	DetectAWSAccessKeyID
+	// DetectAWSSecretKey: a standalone run of exactly 40 base64 characters
+	// (A–Za–z0–9/+) with upper case, lower case and a digit, not starting
+	// with "/" and with at most three "/" (so URL paths and hex digests
+	// survive).
+	DetectAWSSecretKey
+	// DetectPrivateKey: a PEM block "-----BEGIN … PRIVATE KEY-----" through
+	// its END line (or the end of the string).
+	DetectPrivateKey
+	// DetectCardNumber: 13–19 digits, optionally in groups of 3+ separated by
+	// single spaces or dashes, starting with 2–6 and passing the Luhn check;
+	// also int64 values of that form. An order number that fails Luhn
+	// survives.
+	DetectCardNumber
+	// DetectURLPassword: the password of "scheme://user:pass@host" and of Go
+	// DSNs "user:pass@tcp(host)/db".
+	DetectURLPassword
+	// DetectSecretAssignment: the value in "password=…", "token: …",
+	// "\"api_key\":\"…\"" and the like, when the key's normal form ends with
+	// a secret word (password, passwd, pwd, passcode, passphrase, secret,
+	// secretkey, token, apikey, accesskey, privatekey, credential(s), auth,
+	// authorization, sessionid, session, cookie, jwt, bearer, signature,
+	// sig). Whole-word suffix matching keeps "tokenizer=bpe" and
+	// "secret_count=3" intact. For authorization and cookie keys the value
+	// runs to the end of the line.
+	DetectSecretAssignment
+
+	// AllDetectors is every built-in detector (the default).
+	AllDetectors = DetectBearerToken | DetectJWT | DetectAWSAccessKeyID | DetectAWSSecretKey |
+		DetectPrivateKey | DetectCardNumber | DetectURLPassword | DetectSecretAssignment
+)
+
+func (d Detector) String() string {
+	names := []string{"BearerToken", "JWT", "AWSAccessKeyID", "AWSSecretKey", "PrivateKey", "CardNumber", "URLPassword", "SecretAssignment"}
+	var parts []string
+	for i, n := range names {
+		if d&(1<<i) != 0 {
+			parts = append(parts, n)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "|")
+}
+
+// span is a half-open byte range [start, end) of a string to redact.
+type span struct{ start, end int }
+
+const (
+	clsDigit uint8 = 1 << iota
+	clsUpper
+	clsLower
+	clsB64Sym // + and /
+	clsKey    // key characters: A–Z a–z 0–9 _ . -
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] |= clsDigit | clsKey
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] |= clsUpper | clsKey
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] |= clsLower | clsKey
+	}
+	t['+'] |= clsB64Sym
+	t['/'] |= clsB64Sym
+	t['_'] |= clsKey
+	t['.'] |= clsKey
+	t['-'] |= clsKey
+	return t
+}()
+
+func isAlnum(c byte) bool { return byteClass[c]&(clsDigit|clsUpper|clsLower) != 0 }
+func isB64(c byte) bool   { return byteClass[c]&(clsDigit|clsUpper|clsLower|clsB64Sym) != 0 }
+func isB64URL(c byte) bool {
+	return byteClass[c]&(clsDigit|clsUpper|clsLower) != 0 || c == '-' || c == '_'
+}
+
+// minSecretLen is the shortest string any detector can match ("pwd=x").
+const minSecretLen = 5
+
+// Anchor bits: which bytes a string contains, from one table-driven pass.
+const (
+	ancColon uint16 = 1 << iota
+	ancEquals
+	ancAt
+	ancJ     // 'J' of "eyJ"
+	ancDash  // '-' of "-----BEGIN"
+	ancB     // 'b' of "bearer"
+	ancUpper // 'A' of "AKIA…"
+	ancDigit
+	ancUpperB // 'B' of "Bearer"
+)
+
+var anchorTable = func() (t [256]uint16) {
+	t[':'] = ancColon
+	t['='] = ancEquals
+	t['@'] = ancAt
+	t['J'] = ancJ
+	t['-'] = ancDash
+	t['b'], t['B'] = ancB, ancUpperB
+	t['A'] = ancUpper
+	for c := '0'; c <= '9'; c++ {
+		t[c] = ancDigit
+	}
+	return t
+}()
+
+// anchors returns the anchor bits of s.
+func anchors(s string) uint16 {
+	var m0, m1, m2, m3 uint16
+	t := &anchorTable
+	for len(s) >= 8 {
+		_ = s[7]
+		m0 |= t[s[0]] | t[s[4]]
+		m1 |= t[s[1]] | t[s[5]]
+		m2 |= t[s[2]] | t[s[6]]
+		m3 |= t[s[3]] | t[s[7]]
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		m0 |= t[s[i]]
+	}
+	return m0 | m1 | m2 | m3
+}
+
+// find appends the spans of secrets in s to spans, sorted and merged. One
+// table-driven pass finds which anchor bytes s holds; only the detectors
+// whose anchors are present then search, with the SIMD-backed strings
+// functions or, for digit and base64 runs, by probing every 13th / 40th
+// byte. A clean string costs about one load and one OR per byte.
+func (d Detector) find(s string, spans []span) []span {
+	if d == 0 || len(s) < minSecretLen {
+		return spans
+	}
+	m := anchors(s)
+	first := len(spans)
+	if d&DetectSecretAssignment != 0 {
+		if m&ancColon != 0 {
+			for i := strings.IndexByte(s, ':'); i >= 0; i = nextByte(s, ':', i) {
+				spans = assignment(s, i, spans)
+			}
+		}
+		if m&ancEquals != 0 {
+			for i := strings.IndexByte(s, '='); i >= 0; i = nextByte(s, '=', i) {
+				spans = assignment(s, i, spans)
+			}
+		}
+	}
+	if d&DetectURLPassword != 0 && m&ancAt != 0 {
+		if m&ancColon != 0 {
+			for i := strings.Index(s, "://"); i >= 0; i = nextString(s, "://", i) {
+				spans = urlPassword(s, i, spans)
+			}
+		}
+		for i := strings.IndexByte(s, '@'); i >= 0; i = nextByte(s, '@', i) {
+			spans = dsnPassword(s, i, spans)
+		}
+	}
+	if d&DetectJWT != 0 && m&ancJ != 0 {
+		for j := strings.IndexByte(s, 'J'); j >= 0; j = nextByte(s, 'J', j) {
+			if i := j - 2; i >= 0 && s[i] == 'e' && s[i+1] == 'y' && (i == 0 || !isB64URL(s[i-1])) {
+				spans = jwt(s, i, spans)
+			}
+		}
+	}
+	if d&DetectAWSAccessKeyID != 0 && m&ancUpper != 0 && len(s) >= 20 {
+		for i := strings.IndexByte(s, 'A'); i >= 0 && len(s)-i >= 20; i = nextByte(s, 'A', i) {
+			spans = awsKeyID(s, i, spans)
+		}
+	}
+	if d&DetectBearerToken != 0 && m&(ancB|ancUpperB) != 0 && len(s) >= 15 {
+		for _, c := range [...]byte{'b', 'B'} {
+			if m&anchorTable[c] == 0 {
+				continue
+			}
+			// "bearer" plus a space and 8 token characters: 15 bytes.
+			for i := strings.IndexByte(s, c); i >= 0 && len(s)-i >= 15; i = nextByte(s, c, i) {
+				if i == 0 || !isAlnum(s[i-1]) {
+					spans = bearer(s, i, spans)
+				}
+			}
+		}
+	}
+	if d&DetectPrivateKey != 0 && m&ancDash != 0 {
+		for i := strings.Index(s, "-----BEGIN "); i >= 0; i = nextString(s, "-----BEGIN ", i) {
+			spans = privateKey(s, i, spans)
+		}
+	}
+	if d&DetectCardNumber != 0 && m&ancDigit != 0 && len(s) >= 13 {
+		spans = findCards(s, spans)
+	}
+	if d&DetectAWSSecretKey != 0 && len(s) >= 40 {
+		spans = findAWSSecrets(s, spans)
+	}
+	return mergeSpans(spans, first)
+}
+
+// nextByte returns the index of the next c in s after i, or -1.
+func nextByte(s string, c byte, i int) int {
+	j := strings.IndexByte(s[i+1:], c)
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
+}
+
+// nextString returns the index of the next sub in s after i, or -1.
+func nextString(s, sub string, i int) int {
+	j := strings.Index(s[i+1:], sub)
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
+}
+
+func cardByte(c byte) bool { return (c >= '0' && c <= '9') || c == ' ' || c == '-' }
+
+// findCards probes every 13th byte: a card number spans at least 13 bytes
+// of digits and separators, so it contains a probed byte. Around a probe
+// that is a digit or separator, it examines the whole run.
+func findCards(s string, spans []span) []span {
+	const stride = 13
+	for i := stride - 1; i < len(s); i += stride {
+		if !cardByte(s[i]) {
+			continue
+		}
+		a, b := i, i+1
+		for a > 0 && cardByte(s[a-1]) {
+			a--
+		}
+		for b < len(s) && cardByte(s[b]) {
+			b++
+		}
+		if b-a < 13 {
+			i = b - 1
+			continue
+		}
+		for k := a; k < b; {
+			if s[k] < '0' || s[k] > '9' {
+				k++
+				continue
+			}
+			if k > 0 && isAlnum(s[k-1]) || k == a && a > 0 && s[a-1] == '.' {
+				// Glued to a word (or a decimal point): skip this group.
+				for k < b && s[k] >= '0' && s[k] <= '9' {
+					k++
+				}
+				continue
+			}
+			var end int
+			spans, end = findCard(s, k, spans)
+			k = max(end, k+1)
+		}
+		i = b - 1
+	}
+	return spans
+}
+
+// findAWSSecrets probes every 40th byte: a 40-character run contains one.
+func findAWSSecrets(s string, spans []span) []span {
+	const stride = 40
+	for i := stride - 1; i < len(s); i += stride {
+		if !isB64(s[i]) {
+			continue
+		}
+		a, b := i, i+1
+		for a > 0 && isB64(s[a-1]) {
+			a--
+		}
+		for b < len(s) && isB64(s[b]) {
+			b++
+		}
+		if b-a == 40 {
+			var cls uint8
+			slashes := 0
+			for _, c := range []byte(s[a:b]) {
+				cls |= byteClass[c]
+				if c == '/' {
+					slashes++
+				}
+			}
+			spans = awsSecret(s, a, b, cls, slashes, spans)
+		}
+		i = b - 1
+	}
+	return spans
+}
+
+// mergeSpans sorts spans[first:] and merges overlapping or touching ones.
+func mergeSpans(spans []span, first int) []span {
+	tail := spans[first:]
+	if len(tail) < 2 {
+		return spans
+	}
+	slices.SortFunc(tail, func(a, b span) int { return a.start - b.start })
+	out := tail[:1]
+	for _, sp := range tail[1:] {
+		last := &out[len(out)-1]
+		if sp.start <= last.end {
+			last.end = max(last.end, sp.end)
+			continue
+		}
+		out = append(out, sp)
+	}
+	return spans[:first+len(out)]
+}
+
+// addSpan appends [start, end) unless it is empty or already just the
+// redaction marker (so scrubbing twice changes nothing).
+func addSpan(s string, start, end int, spans []span) []span {
+	if end <= start || s[start:end] == redactedText {
+		return spans
+	}
+	return append(spans, span{start, end})
+}
+
+const redactedText = "[REDACTED]"
+
+func awsSecret(s string, start, end int, cls uint8, slashes int, spans []span) []span {
+	if end-start != 40 || s[start] == '/' || slashes > 3 ||
+		cls&(clsUpper|clsLower|clsDigit) != clsUpper|clsLower|clsDigit {
+		return spans
+	}
+	if start > 0 && (s[start-1] == '-' || s[start-1] == '_') {
+		return spans
+	}
+	if end < len(s) && (s[end] == '=' || s[end] == '-' || s[end] == '_') {
+		return spans
+	}
+	return addSpan(s, start, end, spans)
+}
+
+func awsKeyID(s string, i int, spans []span) []span {
+	if len(s)-i < 20 || (i > 0 && isAlnum(s[i-1])) {
+		return spans
+	}
+	switch s[i : i+4] {
+	case "AKIA", "ASIA", "ABIA", "ACCA":
+	default:
+		return spans
+	}
+	for j := i + 4; j < i+20; j++ {
+		if byteClass[s[j]]&(clsUpper|clsDigit) == 0 {
+			return spans
+		}
+	}
+	if i+20 < len(s) && isAlnum(s[i+20]) {
+		return spans
+	}
+	return addSpan(s, i, i+20, spans)
+}
+
+func jwt(s string, i int, spans []span) []span {
+	j := i
+	for part := 0; part < 3; part++ {
+		k := j
+		for k < len(s) && isB64URL(s[k]) {
+			k++
+		}
+		if part < 2 {
+			if k-j < 4 || k >= len(s) || s[k] != '.' {
+				return spans
+			}
+			j = k + 1
+			continue
+		}
+		j = k
+	}
+	return addSpan(s, i, j, spans)
+}
+
+func bearer(s string, i int, spans []span) []span {
+	const word = "bearer"
+	for k := 0; k < len(word); k++ {
+		if s[i+k]|0x20 != word[k] {
+			return spans
+		}
+	}
+	j := i + len(word)
+	sep := j
+	for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+		j++
+	}
+	if j == sep {
+		return spans
+	}
+	start := j
+	var cls uint8
+	for j < len(s) {
+		c := s[j]
+		if isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			cls |= byteClass[c] | clsB64Sym*boolByte(!isAlnum(c))
+			j++
+			continue
+		}
+		break
+	}
+	for j < len(s) && s[j] == '=' {
+		j++
+	}
+	if j-start < 8 || cls&(clsDigit|clsUpper|clsB64Sym) == 0 {
+		return spans
+	}
+	return addSpan(s, start, j, spans)
+}
+
+func boolByte(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func privateKey(s string, i int, spans []span) []span {
+	head := s[i+len("-----BEGIN "):]
+	eol := strings.Index(head, "-----")
+	if eol < 0 || eol > 64 || !strings.HasSuffix(head[:eol], "PRIVATE KEY") {
+		return spans
+	}
+	end := len(s)
+	if e := strings.Index(s[i:], "-----END "); e >= 0 {
+		e += i + len("-----END ")
+		if c := strings.Index(s[e:], "-----"); c >= 0 {
+			end = e + c + len("-----")
+		} else {
+			end = len(s)
+		}
+	}
+	return addSpan(s, i, end, spans)
+}
+
+// urlPassword handles "scheme://user:pass@host"; i is the ':' before "//".
+func urlPassword(s string, i int, spans []span) []span {
+	if i == 0 || !isAlnum(s[i-1]) {
+		return spans
+	}
+	start := i + 3
+	end := start
+	at := -1
+	for end < len(s) {
+		c := s[end]
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '`' {
+			break
+		}
+		if c == '@' {
+			at = end
+		}
+		end++
+	}
+	if at < 0 {
+		return spans
+	}
+	// Prefer the last '@' before a query or fragment: queries may hold
+	// e-mail addresses.
+	if q := strings.IndexAny(s[start:at], "?#"); q >= 0 {
+		if a := strings.LastIndexByte(s[start:start+q], '@'); a >= 0 {
+			at = start + a
+		} else {
+			return spans
+		}
+	}
+	userinfo := s[start:at]
+	colon := strings.IndexByte(userinfo, ':')
+	if colon < 0 || strings.IndexByte(userinfo[:colon], '/') >= 0 {
+		return spans
+	}
+	return addSpan(s, start+colon+1, at, spans)
+}
+
+// dsnPassword handles Go SQL DSNs "user:pass@tcp(host)/db" and
+// "user:pass@/db"; i is the '@'.
+func dsnPassword(s string, i int, spans []span) []span {
+	rest := s[i+1:]
+	if !strings.HasPrefix(rest, "/") {
+		k := 0
+		for k < len(rest) && byteClass[rest[k]]&(clsLower|clsUpper|clsDigit) != 0 {
+			k++
+		}
+		if k == 0 || k >= len(rest) || rest[k] != '(' {
+			return spans
+		}
+	}
+	j := i
+	for j > 0 {
+		c := s[j-1]
+		if c == ' ' || c == '\t' || c == '\n' || c == '"' || c == '\'' || c == '(' || c == '=' || c == ',' || c == '`' || c == '/' {
+			break
+		}
+		j--
+	}
+	colon := strings.IndexByte(s[j:i], ':')
+	if colon < 0 {
+		return spans
+	}
+	return addSpan(s, j+colon+1, i, spans)
+}
+
+// secretWords are normal-form key suffixes that make "key=value" a secret
+// assignment. Sorted longest first is not needed: any match counts.
+var secretWords = []string{
+	"password", "passwd", "pwd", "passcode", "passphrase", "secret", "secretkey", "token",
+	"apikey", "accesskey", "privatekey", "credential", "credentials", "auth", "authorization",
+	"sessionid", "session", "cookie", "jwt", "bearer", "signature", "sig",
+}
+
+// lineValueWords are secret words whose value runs to the end of the line
+// (an Authorization header's scheme and credentials, a Cookie list).
+func lineValueWord(w string) bool {
+	return w == "authorization" || w == "cookie" || w == "auth"
+}
+
+// assignment handles "key=value", "key: value", "\"key\":\"value\"";
+// i is the '=' or ':'.
+func assignment(s string, i int, spans []span) []span {
+	j := i
+	for j > 0 && (s[j-1] == ' ' || s[j-1] == '\t') && i-j < 4 {
+		j--
+	}
+	if j > 0 && (s[j-1] == '"' || s[j-1] == '\'') {
+		j--
+	}
+	keyEnd := j
+	// Normalise the key backwards into a small buffer (reversed).
+	var buf [24]byte
+	n := 0
+	for j > 0 && byteClass[s[j-1]]&clsKey != 0 {
+		j--
+		c := s[j]
+		if byteClass[c]&(clsDigit|clsUpper|clsLower) != 0 && n < len(buf) {
+			buf[n] = c | 0x20*boolByte(c >= 'A' && c <= 'Z')
+			n++
+		}
+	}
+	if j == keyEnd || n == 0 {
+		return spans
+	}
+	word := ""
+	for _, w := range secretWords {
+		if len(w) > n {
+			continue
+		}
+		ok := true
+		for k := 0; k < len(w); k++ {
+			if buf[k] != w[len(w)-1-k] {
+				ok = false
+				break
+			}
+		}
+		if ok && len(w) > len(word) {
+			word = w
+		}
+	}
+	if word == "" {
+		return spans
+	}
+	v := i + 1
+	if s[i] == ':' && v < len(s) && s[v] == ':' {
+		return spans // "a::b", C++/Rust paths
+	}
+	for v < len(s) && (s[v] == ' ' || s[v] == '\t') {
+		v++
+	}
+	if v >= len(s) {
+		return spans
+	}
+	if q := s[v]; q == '"' || q == '\'' {
+		start := v + 1
+		end := start
+		for end < len(s) && s[end] != q {
+			if s[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		return addSpan(s, start, min(end, len(s)), spans)
+	}
+	if s[v] == '{' || s[v] == '[' {
+		return spans
+	}
+	start, end := v, v
+	if lineValueWord(word) {
+		for end < len(s) && s[end] != '\n' && s[end] != '\r' {
+			end++
+		}
+		for end > start && (s[end-1] == ' ' || s[end-1] == '\t') {
+			end--
+		}
+		return addSpan(s, start, end, spans)
+	}
+	for end < len(s) {
+		c := s[end]
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '&' || c == ',' || c == ';' ||
+			c == '"' || c == '\'' || c == ')' || c == ']' || c == '}' || c == '<' || c == '>' || c == '`' {
+			break
+		}
+		end++
+	}
+	return addSpan(s, start, end, spans)
+}
+
+// findCard examines the digit groups starting at i (a digit at a word
+// boundary), separated by single spaces or dashes, and appends the span of
+// every card number among consecutive groups of at least three digits. A
+// card is checked when a group ends (not glued to a following letter),
+// against the last few groups, so any number of groups is handled. It
+// returns the index after the groups.
+func findCard(s string, i int, spans []span) ([]span, int) {
+	// A card has at most 19 digits in groups of 3 or more: 6 groups.
+	var starts, ends [7]int
+	n := 0
+	j := i
+	for {
+		start := j
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j-start < 3 {
+			n = 0 // a short group cannot be inside a card
+		} else {
+			if n == len(starts) {
+				copy(starts[:], starts[1:])
+				copy(ends[:], ends[1:])
+				n--
+			}
+			starts[n], ends[n] = start, j
+			n++
+			if j == len(s) || !isAlnum(s[j]) {
+				digits := 0
+				for a := n - 1; a >= 0; a-- {
+					digits += ends[a] - starts[a]
+					if digits > 19 {
+						break
+					}
+					if digits >= 13 && cardDigits(s[starts[a]:j]) {
+						spans = addSpan(s, starts[a], j, spans)
+						n = 0
+						break
+					}
+				}
+			}
+		}
+		if j+1 < len(s) && (s[j] == ' ' || s[j] == '-') && s[j+1] >= '0' && s[j+1] <= '9' {
+			j++
+			continue
+		}
+		return spans, j
+	}
+}
+
+// cardDigits reports whether s (digits, maybe with ' ' or '-') is a
+// plausible card number: first digit 2–6 and a valid Luhn checksum.
+func cardDigits(s string) bool {
+	if s[0] < '2' || s[0] > '6' {
+		return false
+	}
+	sum, double := 0, false
+	for k := len(s) - 1; k >= 0; k-- {
+		c := s[k]
+		if c < '0' || c > '9' {
+			continue
+		}
+		d := int(c - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+// cardInt reports whether an int64 value looks like a card number.
+func cardInt(v int64) bool {
+	if v < 1_000_000_000_000 { // fewer than 13 digits
+		return false
+	}
+	var buf [20]byte
+	n := len(buf)
+	for v > 0 {
+		n--
+		buf[n] = byte('0' + v%10)
+		v /= 10
+	}
+	return cardDigits(string(buf[n:]))
+}

@@ -1,0 +1,295 @@
+package processor
+
+import (
+	"strings"
+	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/secaudit/secaudit/semconv"
+)
+
+// DefaultSensitiveKeys returns the reference's key denylist. Entries are
+// normalised like keys, and a key is sensitive when its normal form
+// contains an entry, so "api_key", "X-Api-Key" and "apiKey" all match
+// "apikey", and "session.id" would match "sessionid" (see [ProtectedKeys]).
+func DefaultSensitiveKeys() []string { return append([]string(nil), defaultSensitiveKeys...) }
+
+var defaultSensitiveKeys = []string{
+	"password", "passwd", "pwd", "passcode", "secret", "token", "apikey", "authorization",
+	"bearer", "jwt", "cookie", "sessionid", "csrf", "creditcard", "ssn",
+}
+
+// ProtectedKeys returns the contract's own attribute keys. The scrubber never
+// redacts them by key (so session.id, which normalises to the default
+// denylist entry "sessionid", is emitted as the real audit session id), the
+// enricher never lets a function set them, and the limiter never drops them
+// for the attribute count.
+//
+// Value detectors and patterns still run on them, except on the keys in
+// [TrustedValueKeys], whose values the contract guarantees.
+func ProtectedKeys() []string { return append([]string(nil), protectedKeys...) }
+
+var protectedKeys = []string{
+	string(semconv.AuditRequestIDKey),
+	string(semconv.SessionIDKey),
+	string(semconv.ClientAddressKey),
+	string(semconv.NetworkPeerAddressKey),
+	string(semconv.UserIDKey),
+	string(semconv.AuditSchemaVersionKey),
+	string(semconv.HTTPRouteKey),
+	string(semconv.HTTPRequestMethodKey),
+	string(semconv.HTTPResponseStatusCodeKey),
+	string(semconv.AuditActionKey),
+	string(semconv.AuditOutcomeKey),
+	string(semconv.AuditDurationKey),
+	string(semconv.AuditRedactedCountKey),
+	string(semconv.AuditSampleRateKey),
+	semconv.EnvelopeEventTypeKey,
+	semconv.EnvelopeSchemaVersionKey,
+}
+
+// TrustedValueKeys returns the protected keys whose values secaudit itself
+// generates or parses (32-hex ids, IP addresses, the route pattern, the
+// method, numbers): value detectors and patterns skip them, so a request id
+// that happens to look like a secret is never lost. user.id is not here: the
+// application supplies it, so detectors still apply (a Luhn-valid 13–19
+// digit numeric id starting 2–6 would be redacted; pseudonymise it instead
+// if that matters).
+func TrustedValueKeys() []string { return append([]string(nil), trustedValueKeys...) }
+
+var trustedValueKeys = []string{
+	string(semconv.AuditRequestIDKey),
+	string(semconv.SessionIDKey),
+	string(semconv.ClientAddressKey),
+	string(semconv.NetworkPeerAddressKey),
+	string(semconv.AuditSchemaVersionKey),
+	string(semconv.HTTPRouteKey),
+	string(semconv.HTTPRequestMethodKey),
+	string(semconv.HTTPResponseStatusCodeKey),
+	string(semconv.AuditDurationKey),
+	string(semconv.AuditRedactedCountKey),
+	string(semconv.AuditSampleRateKey),
+}
+
+func isProtectedKey(k string) bool {
+	switch k {
+	case string(semconv.AuditRequestIDKey), string(semconv.SessionIDKey),
+		string(semconv.ClientAddressKey), string(semconv.NetworkPeerAddressKey),
+		string(semconv.UserIDKey), string(semconv.AuditSchemaVersionKey),
+		string(semconv.HTTPRouteKey), string(semconv.HTTPRequestMethodKey),
+		string(semconv.HTTPResponseStatusCodeKey), string(semconv.AuditActionKey),
+		string(semconv.AuditOutcomeKey), string(semconv.AuditDurationKey),
+		string(semconv.AuditRedactedCountKey), string(semconv.AuditSampleRateKey),
+		semconv.EnvelopeEventTypeKey, semconv.EnvelopeSchemaVersionKey:
+		return true
+	}
+	return false
+}
+
+func isTrustedValueKey(k string) bool {
+	switch k {
+	case string(semconv.AuditRequestIDKey), string(semconv.SessionIDKey),
+		string(semconv.ClientAddressKey), string(semconv.NetworkPeerAddressKey),
+		string(semconv.AuditSchemaVersionKey), string(semconv.HTTPRouteKey),
+		string(semconv.HTTPRequestMethodKey), string(semconv.HTTPResponseStatusCodeKey),
+		string(semconv.AuditDurationKey), string(semconv.AuditRedactedCountKey),
+		string(semconv.AuditSampleRateKey):
+		return true
+	}
+	return false
+}
+
+// appendNormalizedKey appends the normal form of k to dst: lowercase
+// (Unicode-aware), then only ASCII a–z and 0–9 kept. "Über_Token" becomes
+// "bertoken"; "pässword" becomes "pssword".
+func appendNormalizedKey(dst []byte, k string) []byte {
+	for i := 0; i < len(k); {
+		c := k[i]
+		if c < utf8.RuneSelf {
+			i++
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') {
+				dst = append(dst, c)
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(k[i:])
+		i += size
+		if l := unicode.ToLower(r); l < utf8.RuneSelf {
+			c := byte(l)
+			if ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') {
+				dst = append(dst, c)
+			}
+		}
+	}
+	return dst
+}
+
+// NormalizeKey returns the normal form the key rules compare: lowercase,
+// then only ASCII a–z and 0–9 kept.
+func NormalizeKey(k string) string {
+	var buf [64]byte
+	return string(appendNormalizedKey(buf[:0], k))
+}
+
+// keyClass is what the scrubber knows about a key.
+type keyClass uint8
+
+const (
+	keySensitive    keyClass = 1 << iota // key rules replace the value
+	keyTrustedValue                      // skip value detectors and patterns
+	keyPseudonymize                      // replace the value with its HMAC
+	keyQuery                             // url.query: key rules per parameter
+	keyCount                             // audit.redacted_count itself
+)
+
+// keyRules is the compiled key configuration.
+type keyRules struct {
+	deny   []string        // normalised, non-empty
+	allow  map[string]bool // normalised, non-empty
+	pseudo map[string]bool // exact keys
+}
+
+func newKeyRules(deny, allow, pseudo []string) keyRules {
+	var kr keyRules
+	for _, d := range deny {
+		if n := NormalizeKey(d); n != "" {
+			kr.deny = append(kr.deny, n)
+		}
+	}
+	for _, a := range allow {
+		if n := NormalizeKey(a); n != "" {
+			if kr.allow == nil {
+				kr.allow = make(map[string]bool)
+			}
+			kr.allow[n] = true
+		}
+	}
+	for _, p := range pseudo {
+		if kr.pseudo == nil {
+			kr.pseudo = make(map[string]bool)
+		}
+		kr.pseudo[p] = true
+	}
+	return kr
+}
+
+// sensitive applies the reference's rule to a key: its normal form is
+// non-empty, not exactly an allowlisted normal form, and contains a
+// denylist entry.
+func (kr *keyRules) sensitive(k string) bool {
+	if len(kr.deny) == 0 {
+		return false
+	}
+	var buf [128]byte
+	n := appendNormalizedKey(buf[:0], k)
+	if len(n) == 0 {
+		return false
+	}
+	if kr.allow != nil && kr.allow[string(n)] {
+		return false
+	}
+	for _, d := range kr.deny {
+		if strings.Contains(string(n), d) {
+			return true
+		}
+	}
+	return false
+}
+
+func (kr *keyRules) classify(k string) keyClass {
+	var c keyClass
+	if kr.pseudo[k] {
+		return keyPseudonymize
+	}
+	if isTrustedValueKey(k) {
+		c |= keyTrustedValue
+	}
+	if k == string(semconv.URLQueryKey) {
+		c |= keyQuery
+	}
+	if k == string(semconv.AuditRedactedCountKey) {
+		c |= keyCount
+	}
+	if !isProtectedKey(k) && kr.sensitive(k) {
+		c |= keySensitive
+	}
+	return c
+}
+
+// keyCache remembers classifications. Record keys are nearly always the
+// same few constants, so after warm-up a lookup is a hash of a few bytes and
+// one string comparison. Entries are immutable and published atomically;
+// a collision just overwrites (the cache is bounded, whatever keys an
+// attacker sends through a log bridge).
+type keyCache struct {
+	// byPos remembers the key last seen at each attribute position: records
+	// from one emitter have the same keys in the same order, so this hits
+	// without hashing.
+	byPos [keyCachePositions]atomic.Pointer[keyEntry]
+	slots [keyCacheSlots]atomic.Pointer[keyEntry]
+}
+
+const (
+	keyCachePositions = 64
+	keyCacheSlots     = 1024
+	maxCachedKeyLn    = 128
+)
+
+type keyEntry struct {
+	key   string
+	class keyClass
+}
+
+func keyHash(k string) uint32 {
+	n := len(k)
+	h := uint32(n) * 0x9E3779B1
+	if n > 0 {
+		h ^= uint32(k[0]) | uint32(k[n-1])<<8 | uint32(k[n/2])<<16 | uint32(k[n*3/4])<<24
+		h *= 0x85EBCA6B
+		h ^= h >> 15
+	}
+	return h
+}
+
+// lookupAt classifies the key of the attribute at position pos.
+func (kc *keyCache) lookupAt(kr *keyRules, pos int, k string) keyClass {
+	if pos >= keyCachePositions {
+		return kc.lookup(kr, k)
+	}
+	slot := &kc.byPos[pos]
+	if e := slot.Load(); e != nil && e.key == k {
+		return e.class
+	}
+	e := kc.entry(kr, k)
+	if e == nil {
+		return kr.classify(k)
+	}
+	slot.Store(e)
+	return e.class
+}
+
+func (kc *keyCache) lookup(kr *keyRules, k string) keyClass {
+	if e := kc.entry(kr, k); e != nil {
+		return e.class
+	}
+	return kr.classify(k)
+}
+
+// entry returns the cached entry for k, computing and caching it on a
+// miss; nil for keys too long to cache.
+func (kc *keyCache) entry(kr *keyRules, k string) *keyEntry {
+	if len(k) > maxCachedKeyLn {
+		return nil
+	}
+	slot := &kc.slots[keyHash(k)&(keyCacheSlots-1)]
+	if e := slot.Load(); e != nil && e.key == k {
+		return e
+	}
+	e := &keyEntry{key: strings.Clone(k), class: kr.classify(k)}
+	slot.Store(e)
+	return e
+}

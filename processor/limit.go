@@ -1,0 +1,644 @@
+package processor
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"slices"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/secaudit/secaudit/semconv"
+)
+
+// Limits bounds a record (the reference's ProjectionLimits; its max_bytes
+// has no counterpart because the Scrubber redacts every []byte first).
+type Limits struct {
+	// MaxDepth: a value at depth ≥ MaxDepth (top-level values are at depth
+	// 1) becomes "[TRUNCATED]". Default 8.
+	MaxDepth int
+	// MaxMapEntries: entries kept per nested map, then "_truncated". Default 100.
+	MaxMapEntries int
+	// MaxSliceLength: elements kept per slice, then "[TRUNCATED]". Default 100.
+	MaxSliceLength int
+	// MaxStringLength: runes kept per string, then "[TRUNCATED]"; also the
+	// longest key kept (a longer key drops its attribute, except the
+	// contract's own [ProtectedKeys]). Default 4096.
+	MaxStringLength int
+	// MaxAttributes: top-level attributes kept (protected contract keys
+	// beyond it are kept too), then "_truncated". Default 128.
+	MaxAttributes int
+	// MaxRecordBytes: cap on the record's estimated JSON size. Default 262144.
+	MaxRecordBytes int
+}
+
+// DefaultLimits returns the reference's defaults.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxDepth:        8,
+		MaxMapEntries:   100,
+		MaxSliceLength:  100,
+		MaxStringLength: 4096,
+		MaxAttributes:   128,
+		MaxRecordBytes:  256 * 1024,
+	}
+}
+
+// truncatedKey is the marker entry added to a map or the attribute list
+// that lost entries.
+const truncatedKey = "_truncated"
+
+var truncatedValue = attribute.StringValue(semconv.Truncated)
+
+// Limiter is an sdk/log processor that bounds every record in place: depth,
+// entries per map, slice length, string length in runes (with "[TRUNCATED]"
+// markers), attribute count and the whole record's size. It never renames a
+// key: an over-long key drops its attribute, counted. Non-finite floats,
+// which JSON cannot carry, become "nan", "inf" or "-inf". A record within
+// all limits is left untouched. It is safe for concurrent use; a nil or zero
+// Limiter changes nothing.
+type Limiter struct {
+	limits Limits
+	stats  counters
+}
+
+var _ sdklog.Processor = (*Limiter)(nil)
+
+// NewLimiter returns a Limiter configured by opts (WithMaxDepth,
+// WithMaxStringLength, …, WithLimits). There are no environment variables
+// for limits.
+func NewLimiter(opts ...Option) (*Limiter, error) {
+	c, err := newConfig(partLimit, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newLimiter(c), nil
+}
+
+func newLimiter(c config) *Limiter {
+	l := DefaultLimits()
+	if c.limitN.depth {
+		l.MaxDepth = c.limit.MaxDepth
+	}
+	if c.limitN.mapEntries {
+		l.MaxMapEntries = c.limit.MaxMapEntries
+	}
+	if c.limitN.sliceLen {
+		l.MaxSliceLength = c.limit.MaxSliceLength
+	}
+	if c.limitN.stringLen {
+		l.MaxStringLength = c.limit.MaxStringLength
+	}
+	if c.limitN.attrs {
+		l.MaxAttributes = c.limit.MaxAttributes
+	}
+	if c.limitN.recordBytes {
+		l.MaxRecordBytes = c.limit.MaxRecordBytes
+	}
+	return &Limiter{limits: l}
+}
+
+// Limits returns the limits in force.
+func (l *Limiter) Limits() Limits {
+	if l == nil {
+		return Limits{}
+	}
+	return l.limits
+}
+
+// Enabled reports false: the Limiter only rewrites records.
+func (*Limiter) Enabled(context.Context, sdklog.EnabledParameters) bool { return false }
+
+// OnEmit bounds r in place. It never fails and never blocks.
+func (l *Limiter) OnEmit(_ context.Context, r *sdklog.Record) error {
+	if l == nil || l.limits.MaxDepth == 0 || r == nil {
+		return nil
+	}
+	l.limitRecord(r)
+	return nil
+}
+
+// Shutdown does nothing.
+func (*Limiter) Shutdown(context.Context) error { return nil }
+
+// ForceFlush does nothing.
+func (*Limiter) ForceFlush(context.Context) error { return nil }
+
+// Stats returns the Limiter's counters.
+func (l *Limiter) Stats() Stats {
+	if l == nil {
+		return Stats{}
+	}
+	return l.stats.snapshot()
+}
+
+type ltally struct{ truncated, dropped int }
+
+// envelopeReserve is what the JSONL envelope around the attributes takes at
+// most, besides the event name (twice), scope and resource.
+const envelopeReserve = 512
+
+// limitProbe is what a first, read-only pass learns about a record.
+type limitProbe struct {
+	size  int  // raw size estimate of the attributes
+	dirty bool // some attribute needs limiting
+}
+
+// probeAttr adds one attribute to the probe. Scalars are handled inline;
+// composite values take the general path.
+func (l *Limiter) probeAttr(p *limitProbe, kv attribute.KeyValue) {
+	maxStr := l.limits.MaxStringLength
+	p.size += len(kv.Key) + 4
+	if len(kv.Key) > maxStr && !p.dirty && l.keyTooLong(string(kv.Key)) {
+		p.dirty = true
+	}
+	switch kv.Value.Type() {
+	case attribute.STRING:
+		n := len(kv.Value.AsString())
+		p.size += n + 2
+		if n > maxStr && !p.dirty && l.stringTooLong(kv.Value.AsString()) {
+			p.dirty = true
+		}
+	case attribute.INT64, attribute.BOOL, attribute.EMPTY:
+		p.size += 24
+	case attribute.FLOAT64:
+		p.size += 24
+		if f := kv.Value.AsFloat64(); !p.dirty && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			p.dirty = true
+		}
+	default:
+		p.size += quickSize(kv.Value)
+		if !p.dirty && l.needs(kv.Value, 1) {
+			p.dirty = true
+		}
+	}
+}
+
+// probeDone completes the probe with the record-level checks and reports
+// whether the record needs work.
+func (l *Limiter) probeDone(r *sdklog.Record, p *limitProbe) bool {
+	lim := &l.limits
+	body := r.Body()
+	n := r.AttributesLen()
+	if n > lim.MaxAttributes || (lim.MaxDepth <= 1 && n > 0) || l.needs(body, 1) {
+		p.dirty = true
+	}
+	// Strings are counted raw; escaping can grow them up to 6 times.
+	return p.dirty || (p.size+quickSize(body))*6+envelopeReserve*4 > lim.MaxRecordBytes
+}
+
+func (l *Limiter) limitRecord(r *sdklog.Record) {
+	var p limitProbe
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		l.probeAttr(&p, kv)
+		return true
+	})
+	if l.probeDone(r, &p) {
+		l.apply(r, p.dirty)
+	}
+}
+
+// apply limits r; dirty tells whether values need limiting, or only the
+// record's size needs checking.
+func (l *Limiter) apply(r *sdklog.Record, dirty bool) {
+	lim := &l.limits
+	body := r.Body()
+	var t ltally
+	if dirty {
+		if nb, changed := l.value(body, 1, &t); changed {
+			r.SetBody(nb)
+			body = nb
+		}
+	}
+	var stack [rewriteStack]attribute.KeyValue
+	buf := stack[:0]
+	kept, overCount := 0, false
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		if !dirty {
+			buf = append(buf, kv)
+			return true
+		}
+		if l.keyTooLong(string(kv.Key)) {
+			t.dropped++
+			return true
+		}
+		if kept >= lim.MaxAttributes && !isProtectedKey(string(kv.Key)) {
+			t.dropped++
+			overCount = true
+			return true
+		}
+		kept++
+		nv, _ := l.value(kv.Value, 1, &t)
+		buf = append(buf, attribute.KeyValue{Key: kv.Key, Value: nv})
+		return true
+	})
+	if overCount {
+		buf = append(buf, attribute.KeyValue{Key: truncatedKey, Value: truncatedValue})
+	}
+	var bodyFits bool
+	buf, bodyFits = l.fitRecord(r, &body, buf, &t)
+	if !bodyFits {
+		r.SetBody(body)
+	}
+	if t.truncated == 0 && t.dropped == 0 {
+		return
+	}
+	l.stats.limitTruncated.Add(uint64(t.truncated))
+	l.stats.limitDropped.Add(uint64(t.dropped))
+	r.SetAttributes(buf...)
+}
+
+// fitRecord shrinks attrs (and *body) until the record's estimated JSON
+// size fits MaxRecordBytes: first the largest unprotected values become
+// "[TRUNCATED]", then the last unprotected attributes go. It reports
+// the attributes and whether the body was left unchanged.
+func (l *Limiter) fitRecord(r *sdklog.Record, body *attribute.Value, attrs []attribute.KeyValue, t *ltally) ([]attribute.KeyValue, bool) {
+	budget := l.limits.MaxRecordBytes - envelopeSize(r)
+	size := jsonSize(*body)
+	sizes := make([]int, len(attrs))
+	for i, kv := range attrs {
+		sizes[i] = jsonStringSize(string(kv.Key)) + 1 + jsonSize(kv.Value) + 1
+		size += sizes[i]
+	}
+	if size <= budget {
+		return attrs, true
+	}
+	bodyKept := true
+	// Largest values first.
+	order := make([]int, 0, len(attrs)+1)
+	for i, kv := range attrs {
+		if !isProtectedKey(string(kv.Key)) {
+			order = append(order, i)
+		}
+	}
+	order = append(order, -1) // the body
+	bodySize := jsonSize(*body)
+	sizeAt := func(i int) int {
+		if i < 0 {
+			return bodySize
+		}
+		return sizes[i]
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(sizeAt(b), sizeAt(a)) })
+	for _, i := range order {
+		if size <= budget {
+			break
+		}
+		if i < 0 {
+			if bodySize > len(semconv.Truncated)+2 {
+				size -= bodySize - (len(semconv.Truncated) + 2)
+				*body, bodyKept = truncatedValue, false
+				t.truncated++
+			}
+			continue
+		}
+		kv := &attrs[i]
+		small := jsonStringSize(string(kv.Key)) + 1 + len(semconv.Truncated) + 2 + 1
+		if sizes[i] <= small {
+			continue
+		}
+		size -= sizes[i] - small
+		sizes[i] = small
+		kv.Value = truncatedValue
+		t.truncated++
+	}
+	// Still too big (keys alone): drop unprotected attributes from the end.
+	for i := len(attrs) - 1; i >= 0 && size > budget; i-- {
+		if isProtectedKey(string(attrs[i].Key)) {
+			continue
+		}
+		size -= sizes[i]
+		attrs = slices.Delete(attrs, i, i+1)
+		sizes = slices.Delete(sizes, i, i+1)
+		t.dropped++
+	}
+	return attrs, bodyKept
+}
+
+func envelopeSize(r *sdklog.Record) int {
+	n := envelopeReserve + 2*jsonStringSize(r.EventName()) + jsonStringSize(r.SeverityText())
+	sc := r.InstrumentationScope()
+	n += jsonStringSize(sc.Name) + jsonStringSize(sc.Version)
+	if res := r.Resource(); res != nil {
+		for it := res.Iter(); it.Next(); {
+			kv := it.Attribute()
+			n += jsonStringSize(string(kv.Key)) + jsonSize(kv.Value) + 2
+		}
+	}
+	return n
+}
+
+// keyTooLong reports whether k is longer than the string limit. The
+// contract's own keys are never too long: they are fixed and bounded.
+func (l *Limiter) keyTooLong(k string) bool {
+	max := l.limits.MaxStringLength
+	return len(k) > max && utf8.RuneCountInString(k) > max && !isProtectedKey(k)
+}
+
+func (l *Limiter) stringTooLong(s string) bool {
+	max := l.limits.MaxStringLength
+	return len(s) > max && utf8.RuneCountInString(s) > max
+}
+
+// needs reports whether value v at depth needs limiting.
+func (l *Limiter) needs(v attribute.Value, depth int) bool {
+	lim := &l.limits
+	if v.Type() == attribute.EMPTY {
+		return false
+	}
+	if depth >= lim.MaxDepth {
+		return true
+	}
+	switch v.Type() {
+	case attribute.STRING:
+		return l.stringTooLong(v.AsString())
+	case attribute.FLOAT64:
+		f := v.AsFloat64()
+		return math.IsNaN(f) || math.IsInf(f, 0)
+	case attribute.BYTESLICE:
+		return len(v.AsString()) > lim.MaxStringLength
+	case attribute.STRINGSLICE:
+		ss := v.AsStringSlice()
+		if len(ss) > lim.MaxSliceLength || (len(ss) > 0 && depth+1 >= lim.MaxDepth) {
+			return true
+		}
+		for _, s := range ss {
+			if l.stringTooLong(s) {
+				return true
+			}
+		}
+	case attribute.FLOAT64SLICE:
+		fs := v.AsFloat64Slice()
+		if len(fs) > lim.MaxSliceLength || (len(fs) > 0 && depth+1 >= lim.MaxDepth) {
+			return true
+		}
+		for _, f := range fs {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return true
+			}
+		}
+	case attribute.INT64SLICE, attribute.BOOLSLICE:
+		n := sliceLen(v)
+		return n > lim.MaxSliceLength || (n > 0 && depth+1 >= lim.MaxDepth)
+	case attribute.SLICE:
+		elems := v.AsSlice()
+		if len(elems) > lim.MaxSliceLength {
+			return true
+		}
+		for _, e := range elems {
+			if l.needs(e, depth+1) {
+				return true
+			}
+		}
+	case attribute.MAP:
+		kvs := v.AsMap()
+		if len(kvs) > lim.MaxMapEntries {
+			return true
+		}
+		for _, kv := range kvs {
+			if l.keyTooLong(string(kv.Key)) || l.needs(kv.Value, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sliceLen(v attribute.Value) int {
+	switch v.Type() {
+	case attribute.INT64SLICE:
+		return len(v.AsInt64Slice())
+	case attribute.BOOLSLICE:
+		return len(v.AsBoolSlice())
+	case attribute.FLOAT64SLICE:
+		return len(v.AsFloat64Slice())
+	case attribute.STRINGSLICE:
+		return len(v.AsStringSlice())
+	case attribute.SLICE:
+		return len(v.AsSlice())
+	}
+	return 0
+}
+
+// truncateString keeps the first max runes of s and appends the marker.
+func truncateString(s string, max int) string {
+	n := 0
+	for i := range s {
+		if n == max {
+			return s[:i] + semconv.Truncated
+		}
+		n++
+	}
+	return s
+}
+
+func nonFinite(f float64) (string, bool) {
+	switch {
+	case math.IsNaN(f):
+		return "nan", true
+	case math.IsInf(f, 1):
+		return "inf", true
+	case math.IsInf(f, -1):
+		return "-inf", true
+	}
+	return "", false
+}
+
+// value returns v limited at depth, and whether it changed.
+func (l *Limiter) value(v attribute.Value, depth int, t *ltally) (attribute.Value, bool) {
+	lim := &l.limits
+	if v.Type() == attribute.EMPTY {
+		return v, false
+	}
+	if depth >= lim.MaxDepth {
+		t.truncated++
+		return truncatedValue, true
+	}
+	switch v.Type() {
+	case attribute.STRING:
+		if s := v.AsString(); l.stringTooLong(s) {
+			t.truncated++
+			return attribute.StringValue(truncateString(s, lim.MaxStringLength)), true
+		}
+	case attribute.FLOAT64:
+		if s, bad := nonFinite(v.AsFloat64()); bad {
+			t.truncated++
+			return attribute.StringValue(s), true
+		}
+	case attribute.BYTESLICE:
+		if b := v.AsString(); len(b) > lim.MaxStringLength {
+			t.truncated++
+			return attribute.ByteSliceValue([]byte(b[:lim.MaxStringLength] + semconv.Truncated)), true
+		}
+	case attribute.STRINGSLICE, attribute.INT64SLICE, attribute.FLOAT64SLICE, attribute.BOOLSLICE:
+		if !l.needs(v, depth) {
+			return v, false
+		}
+		if v.Type() == attribute.STRINGSLICE && depth+1 < lim.MaxDepth {
+			ss := v.AsStringSlice()
+			if len(ss) > lim.MaxSliceLength {
+				ss = append(ss[:lim.MaxSliceLength], semconv.Truncated)
+				t.truncated++
+			}
+			for i, s := range ss {
+				if l.stringTooLong(s) {
+					ss[i] = truncateString(s, lim.MaxStringLength)
+					t.truncated++
+				}
+			}
+			return attribute.StringSliceValue(ss), true
+		}
+		return l.slice(typedElems(v), depth, t), true
+	case attribute.SLICE:
+		if !l.needs(v, depth) {
+			return v, false
+		}
+		return l.slice(v.AsSlice(), depth, t), true
+	case attribute.MAP:
+		if !l.needs(v, depth) {
+			return v, false
+		}
+		kvs := v.AsMap()
+		out := make([]attribute.KeyValue, 0, min(len(kvs), lim.MaxMapEntries)+1)
+		over := false
+		for _, kv := range kvs {
+			if l.keyTooLong(string(kv.Key)) {
+				t.dropped++
+				continue
+			}
+			if len(out) >= lim.MaxMapEntries {
+				over = true
+				t.dropped++
+				continue
+			}
+			nv, _ := l.value(kv.Value, depth+1, t)
+			out = append(out, attribute.KeyValue{Key: kv.Key, Value: nv})
+		}
+		if over {
+			out = slices.DeleteFunc(out, func(kv attribute.KeyValue) bool { return kv.Key == truncatedKey })
+			out = append(out, attribute.KeyValue{Key: truncatedKey, Value: truncatedValue})
+		}
+		return attribute.MapValue(out...), true
+	}
+	return v, false
+}
+
+func (l *Limiter) slice(elems []attribute.Value, depth int, t *ltally) attribute.Value {
+	lim := &l.limits
+	over := len(elems) > lim.MaxSliceLength
+	if over {
+		elems = elems[:lim.MaxSliceLength]
+	}
+	out := make([]attribute.Value, 0, len(elems)+1)
+	for _, e := range elems {
+		ne, _ := l.value(e, depth+1, t)
+		out = append(out, ne)
+	}
+	if over {
+		out = append(out, truncatedValue)
+		t.truncated++
+	}
+	return attribute.SliceValue(out...)
+}
+
+// typedElems converts a typed slice value into generic elements.
+func typedElems(v attribute.Value) []attribute.Value {
+	var out []attribute.Value
+	switch v.Type() {
+	case attribute.STRINGSLICE:
+		for _, s := range v.AsStringSlice() {
+			out = append(out, attribute.StringValue(s))
+		}
+	case attribute.INT64SLICE:
+		for _, n := range v.AsInt64Slice() {
+			out = append(out, attribute.Int64Value(n))
+		}
+	case attribute.FLOAT64SLICE:
+		for _, f := range v.AsFloat64Slice() {
+			out = append(out, attribute.Float64Value(f))
+		}
+	case attribute.BOOLSLICE:
+		for _, b := range v.AsBoolSlice() {
+			out = append(out, attribute.BoolValue(b))
+		}
+	}
+	return out
+}
+
+// quickSize is a cheap lower bound of v's JSON size (strings unescaped).
+func quickSize(v attribute.Value) int {
+	switch v.Type() {
+	case attribute.STRING, attribute.BYTESLICE:
+		return len(v.AsString()) + 2
+	case attribute.BOOL, attribute.INT64, attribute.FLOAT64, attribute.EMPTY:
+		return 24
+	}
+	return jsonSize(v)
+}
+
+// jsonSize estimates v's JSON size, escapes included.
+func jsonSize(v attribute.Value) int {
+	switch v.Type() {
+	case attribute.STRING:
+		return jsonStringSize(v.AsString())
+	case attribute.BYTESLICE:
+		return (len(v.AsString())+2)/3*4 + 2
+	case attribute.BOOL, attribute.INT64, attribute.FLOAT64, attribute.EMPTY:
+		return 24
+	case attribute.STRINGSLICE:
+		n := 2
+		for _, s := range v.AsStringSlice() {
+			n += jsonStringSize(s) + 1
+		}
+		return n
+	case attribute.INT64SLICE, attribute.FLOAT64SLICE, attribute.BOOLSLICE:
+		return 2 + 25*sliceLen(v)
+	case attribute.SLICE:
+		n := 2
+		for _, e := range v.AsSlice() {
+			n += jsonSize(e) + 1
+		}
+		return n
+	case attribute.MAP:
+		n := 2
+		for _, kv := range v.AsMap() {
+			n += jsonStringSize(string(kv.Key)) + 1 + jsonSize(kv.Value) + 1
+		}
+		return n
+	}
+	return 24
+}
+
+// jsonStringSize is the size of s as a JSON string: quotes, two-character
+// escapes, \u00XX for other control characters, and U+FFFD (3 bytes) for
+// each invalid byte.
+func jsonStringSize(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+				n += 2
+			case c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f:
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			n += 3
+		} else if r == '\u2028' || r == '\u2029' {
+			n += 6
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
+}

@@ -1,0 +1,181 @@
+package processor
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/log/logtest"
+	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/secaudit/secaudit/semconv"
+)
+
+func TestLimitValidation(t *testing.T) {
+	// PRJ-17's Go translation: a limit that is not a positive int is
+	// rejected at construction, naming the field.
+	tests := []struct {
+		opt  Option
+		want string
+	}{
+		{WithMaxDepth(0), "max_depth must be greater than 0"},
+		{WithMaxMapEntries(-1), "max_mapping_entries must be greater than 0"},
+		{WithMaxSliceLength(0), "max_sequence_length must be greater than 0"},
+		{WithMaxStringLength(0), "max_string_length must be greater than 0"},
+		{WithMaxAttributes(0), "max_attributes must be greater than 0"},
+		{WithMaxRecordBytes(1023), "max_record_bytes must be at least 1024"},
+		{WithLimits(Limits{MaxDepth: -2}), "MaxDepth must be at least 1"},
+	}
+	for _, tt := range tests {
+		_, err := NewLimiter(tt.opt)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error = %v, want %q", err, tt.want)
+		}
+	}
+	l := mustLimiter(t, WithLimits(Limits{MaxDepth: 3, MaxRecordBytes: 2048}))
+	want := DefaultLimits()
+	want.MaxDepth, want.MaxRecordBytes = 3, 2048
+	if l.Limits() != want {
+		t.Fatalf("limits = %+v", l.Limits())
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	long := strings.Repeat("é", 10)
+	tests := []struct {
+		name        string
+		opts        []Option
+		give        []attribute.KeyValue
+		want        map[string]string
+		wantMissing []string
+		truncated   uint64
+		dropped     uint64
+	}{
+		{
+			name: "strings count runes",
+			opts: []Option{WithMaxStringLength(4)},
+			give: []attribute.KeyValue{attribute.String("s", long), attribute.String("ok", "abcd"), attribute.StringSlice("l", []string{"abcde", "x"})},
+			want: map[string]string{"s": "éééé[TRUNCATED]", "ok": "abcd", "l": `["abcd[TRUNCATED]","x"]`},
+			// 2 strings
+			truncated: 2,
+		},
+		{
+			name:        "an over-long key drops its attribute, never renamed",
+			opts:        []Option{WithMaxStringLength(5)},
+			give:        []attribute.KeyValue{attribute.String("toolong", "v"), attribute.String("short", "v"), {Key: "m", Value: attribute.MapValue(attribute.String("nested_long", "v"), attribute.String("k", "v"))}},
+			want:        map[string]string{"short": "v", "m": `{"k":"v"}`},
+			wantMissing: []string{"toolong", "toolo", "toolo[TRUNCATED]"},
+			dropped:     2,
+		},
+		{
+			name:      "typed slices and maps",
+			opts:      []Option{WithMaxSliceLength(2), WithMaxMapEntries(2)},
+			give:      []attribute.KeyValue{attribute.Int64Slice("ints", []int64{1, 2, 3}), attribute.StringSlice("strs", []string{"a", "b", "c"}), {Key: "m", Value: attribute.MapValue(attribute.Int("a", 1), attribute.Int("b", 2), attribute.Int("c", 3))}},
+			want:      map[string]string{"ints": `[1,2,"[TRUNCATED]"]`, "strs": `["a","b","[TRUNCATED]"]`, "m": `{"_truncated":"[TRUNCATED]","a":1,"b":2}`},
+			truncated: 2,
+			dropped:   1,
+		},
+		{
+			name:      "non-finite floats",
+			give:      []attribute.KeyValue{attribute.Float64("nan", math.NaN()), attribute.Float64Slice("fs", []float64{1, math.Inf(-1)}), attribute.Float64("ok", 1.5)},
+			want:      map[string]string{"nan": "nan", "fs": `[1,"-inf"]`, "ok": "1.5"},
+			truncated: 2,
+		},
+		{
+			name:        "attribute count keeps protected keys",
+			opts:        []Option{WithMaxAttributes(2)},
+			give:        []attribute.KeyValue{attribute.Int("a", 1), attribute.Int("b", 2), attribute.Int("c", 3), semconv.AuditRequestIDKey.String("r"), semconv.AuditRedactedCountKey.Int(1)},
+			want:        map[string]string{"a": "1", "b": "2", "audit.request_id": "r", "audit.redacted_count": "1", "_truncated": "[TRUNCATED]"},
+			wantMissing: []string{"c"},
+			dropped:     1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := mustLimiter(t, tt.opts...)
+			got := capture(t, apiRecord("", attribute.Value{}, tt.give...), l)
+			m := attrMap(&got)
+			for k, want := range tt.want {
+				if v, ok := m[k]; !ok || v.Emit() != want {
+					t.Errorf("%s = %s, want %s", k, v.Emit(), want)
+				}
+			}
+			for _, k := range tt.wantMissing {
+				if _, ok := m[k]; ok {
+					t.Errorf("%s present", k)
+				}
+			}
+			if len(m) != len(tt.want) {
+				t.Errorf("attributes = %v", m)
+			}
+			st := l.Stats()
+			if st.LimitTruncated != tt.truncated || st.LimitDropped != tt.dropped {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+}
+
+func TestLimiterBody(t *testing.T) {
+	l := mustLimiter(t, WithMaxStringLength(3))
+	got := capture(t, apiRecord("", attribute.StringValue("abcdef")), l)
+	if got.Body().AsString() != "abc[TRUNCATED]" {
+		t.Fatalf("body = %q", got.Body().AsString())
+	}
+}
+
+func TestLimiterRecordBytes(t *testing.T) {
+	l := mustLimiter(t, WithMaxRecordBytes(4096))
+	big := strings.Repeat("x", 3000)
+	got := capture(t, apiRecord(semconv.EventLoginFailed, attribute.StringValue("auth.login.failed"),
+		semconv.AuditRequestIDKey.String("4bf92f3577b34da6a3ce929d0e0e4736"),
+		attribute.String("a", big),
+		attribute.String("b", big[:2000]),
+		attribute.String("c", "small"),
+	), l)
+	m := attrMap(&got)
+	if m["a"].AsString() != semconv.Truncated || m["c"].AsString() != "small" ||
+		m["audit.request_id"].AsString() != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Fatalf("attributes = %v", m)
+	}
+	size := envelopeSize(&got) + jsonSize(got.Body())
+	for _, kv := range attrsOf(&got) {
+		size += jsonStringSize(string(kv.Key)) + jsonSize(kv.Value) + 2
+	}
+	if size > 4096 {
+		t.Fatalf("estimated size %d > 4096", size)
+	}
+
+	// Keys alone over the cap: unprotected attributes are dropped, last first.
+	l = mustLimiter(t, WithMaxRecordBytes(1024), WithMaxStringLength(600))
+	key := func(c string) string { return strings.Repeat(c, 500) }
+	got = capture(t, apiRecord("", attribute.Value{},
+		semconv.UserIDKey.String("42"),
+		attribute.Int(key("a"), 1), attribute.Int(key("b"), 2), attribute.Int(key("c"), 3)), l)
+	m = attrMap(&got)
+	if _, ok := m["user.id"]; !ok || len(m) != 1 {
+		t.Fatalf("kept %d attributes", len(m))
+	}
+	if l.Stats().LimitDropped != 3 {
+		t.Fatalf("stats = %+v", l.Stats())
+	}
+
+	// The resource counts against the cap.
+	res := resource.NewSchemaless(attribute.String("service.name", strings.Repeat("s", 900)))
+	rec := logtest.RecordFactory{Resource: res, Attributes: []attribute.KeyValue{attribute.String("a", strings.Repeat("x", 400))}}.NewRecord()
+	l = mustLimiter(t, WithMaxRecordBytes(1500))
+	l.limitRecord(&rec)
+	if v := attrMap(&rec)["a"].AsString(); v != semconv.Truncated {
+		t.Fatalf("a = %d bytes", len(v))
+	}
+}
+
+func TestJSONStringSize(t *testing.T) {
+	tests := map[string]int{"": 2, "ab": 4, `"`: 4, "\n": 4, "\x01": 8, "é": 4, "\xff": 5, "<": 8}
+	for give, want := range tests {
+		if got := jsonStringSize(give); got != want {
+			t.Errorf("jsonStringSize(%q) = %d, want %d", give, got, want)
+		}
+	}
+}

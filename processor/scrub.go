@@ -1,0 +1,461 @@
+package processor
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"io"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/semconv"
+)
+
+// Scrubber is an sdk/log processor that redacts secrets from every record
+// in place: attributes at any depth, the body, exception.* texts and
+// url.query. Register it before the exporting processor (or use [NewChain]).
+// It is safe for concurrent use. A nil or zero Scrubber changes nothing.
+//
+// What it replaces with "[REDACTED]":
+//   - the whole value of an attribute or map entry whose key is sensitive
+//     (see [WithSensitiveKeys], [WithSensitiveKeyAllowlist]); protected
+//     contract keys ([ProtectedKeys]) are exempt from key rules;
+//   - in url.query, the value of each parameter whose name is sensitive;
+//   - the span of each secret a built-in detector finds in a string
+//     ([Detector]);
+//   - the whole string when one of your patterns matches it
+//     ([WithSensitiveValuePatterns]);
+//   - every []byte value (bytes are never decoded, as in the reference).
+//
+// It then sets audit.redacted_count to the number of values replaced (added
+// to any count already on the record). A record with nothing to replace is
+// left untouched: no SetAttributes, no allocation for flat attributes.
+type Scrubber struct {
+	keys      keyRules
+	cache     *keyCache
+	detectors Detector
+	patterns  []*regexp.Regexp
+	pseudo    *pseudonymizer
+
+	stats counters
+}
+
+var _ sdklog.Processor = (*Scrubber)(nil)
+
+// NewScrubber returns a Scrubber configured by opts (option > SECAUDIT_*
+// environment > default); an invalid value is an error naming the option or
+// variable.
+func NewScrubber(opts ...Option) (*Scrubber, error) {
+	c, err := newConfig(partScrub, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newScrubber(c)
+}
+
+func newScrubber(c config) (*Scrubber, error) {
+	keys := resolveList(c.scrub.keys, envconf.SensitiveKeys, c.noEnv, defaultSensitiveKeys)
+	allow := resolveList(c.scrub.allowlist, envconf.SensitiveKeyAllowlist, c.noEnv, nil)
+	patterns, err := resolvePatterns(c.scrub.patterns, envconf.SensitiveValuePatterns, c.noEnv)
+	if err != nil {
+		return nil, err
+	}
+	s := &Scrubber{
+		keys:      newKeyRules(keys, allow, c.scrub.pseudoKeys),
+		cache:     new(keyCache),
+		detectors: AllDetectors,
+		patterns:  patterns,
+	}
+	if c.scrub.detSet {
+		s.detectors = c.scrub.detectors
+	}
+	if c.scrub.pseudoSet {
+		s.pseudo = newPseudonymizer(c.scrub.pseudoKey)
+	}
+	return s, nil
+}
+
+// Enabled reports false: the Scrubber only rewrites records, so whether a
+// record is wanted is for the processors after it to say.
+func (*Scrubber) Enabled(context.Context, sdklog.EnabledParameters) bool { return false }
+
+// OnEmit scrubs r in place. It never fails and never blocks.
+func (s *Scrubber) OnEmit(_ context.Context, r *sdklog.Record) error {
+	if s == nil || s.cache == nil || r == nil {
+		return nil
+	}
+	s.scrubRecord(r)
+	return nil
+}
+
+// Shutdown does nothing; the Scrubber holds no resources.
+func (*Scrubber) Shutdown(context.Context) error { return nil }
+
+// ForceFlush does nothing; the Scrubber buffers nothing.
+func (*Scrubber) ForceFlush(context.Context) error { return nil }
+
+// Stats returns the Scrubber's counters.
+func (s *Scrubber) Stats() Stats {
+	if s == nil {
+		return Stats{}
+	}
+	return s.stats.snapshot()
+}
+
+// tally counts the replacements made in one record.
+type tally struct{ redacted, pseudonymized int }
+
+var redactedValue = attribute.StringValue(semconv.Redacted)
+
+func (s *Scrubber) scrubRecord(r *sdklog.Record) { s.scrub(r, nil, nil) }
+
+// scrub scrubs r and reports whether it changed anything. When l is not
+// nil, the walks also feed l's probe with the final attributes, so a chain
+// need not walk the record again to check its limits.
+func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
+	var t tally
+	if b := r.Body(); b.Type() != attribute.EMPTY {
+		if nb, changed := s.value(0, b, 1, &t); changed {
+			r.SetBody(nb)
+		}
+	}
+
+	// First walk: read only, until the first attribute that must change.
+	first, countAt, i := -1, -1, 0
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		kc := s.cache.lookupAt(&s.keys, i, string(kv.Key))
+		if kc&keyCount != 0 && countAt < 0 {
+			countAt = i
+		}
+		if s.needsChange(kc, kv.Value) {
+			first = i
+			return false
+		}
+		if l != nil {
+			l.probeAttr(p, kv)
+		}
+		i++
+		return true
+	})
+	if first < 0 && t.redacted == 0 {
+		return false
+	}
+	if first < 0 && countAt < 0 {
+		// Only the body changed: appending the count is enough.
+		count := semconv.AuditRedactedCountKey.Int(t.redacted)
+		r.AddAttributes(count)
+		if l != nil {
+			l.probeAttr(p, count)
+		}
+	} else {
+		if first < 0 {
+			first = r.AttributesLen()
+		}
+		s.rewrite(r, first, countAt, &t, l, p)
+	}
+	if t.redacted > 0 {
+		s.stats.redacted.Add(uint64(t.redacted))
+		s.stats.scrubbedRecords.Add(1)
+	}
+	if t.pseudonymized > 0 {
+		s.stats.pseudonymized.Add(uint64(t.pseudonymized))
+	}
+	return true
+}
+
+// needsChange reports whether the value under key class kc would change.
+func (s *Scrubber) needsChange(kc keyClass, v attribute.Value) bool {
+	if kc&(keySensitive|keyPseudonymize) == 0 && v.Type() == attribute.STRING {
+		// The common case, without building anything.
+		if kc&keyTrustedValue != 0 {
+			return false
+		}
+		return s.stringHit(v.AsString(), kc&keyQuery != 0)
+	}
+	var scratch tally
+	_, changed := s.value(kc, v, 1, &scratch)
+	return changed
+}
+
+// rewriteStack is how many attributes the rewrite buffer holds on the
+// stack; SetAttributes copies them, so larger records only cost one
+// allocation more.
+const rewriteStack = 32
+
+// rewrite replaces r's attributes with their scrubbed values from index
+// first on (those before it are known clean and already probed) and sets
+// the count.
+func (s *Scrubber) rewrite(r *sdklog.Record, first, countAt int, t *tally, l *Limiter, p *limitProbe) {
+	var stack [rewriteStack]attribute.KeyValue
+	buf := stack[:0]
+	i := 0
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		if i >= first {
+			kc := s.cache.lookupAt(&s.keys, i, string(kv.Key))
+			if kc&keyCount != 0 && countAt < 0 {
+				countAt = i
+			}
+			if nv, changed := s.value(kc, kv.Value, 1, t); changed {
+				kv.Value = nv
+			}
+			if l != nil && kc&keyCount == 0 {
+				l.probeAttr(p, kv)
+			}
+		}
+		buf = append(buf, kv)
+		i++
+		return true
+	})
+	if t.redacted > 0 {
+		if countAt >= 0 {
+			prev := buf[countAt].Value
+			n := int64(t.redacted)
+			if prev.Type() == attribute.INT64 && prev.AsInt64() > 0 {
+				n += prev.AsInt64()
+			}
+			buf[countAt].Value = attribute.Int64Value(n)
+		} else {
+			buf = append(buf, semconv.AuditRedactedCountKey.Int(t.redacted))
+			countAt = len(buf) - 1
+		}
+	}
+	if l != nil && countAt >= first {
+		l.probeAttr(p, buf[countAt])
+	}
+	r.SetAttributes(buf...)
+}
+
+// maxScrubDepth bounds recursion; anything deeper is replaced whole.
+const maxScrubDepth = 256
+
+// value returns v scrubbed under the key class kc, and whether it changed.
+func (s *Scrubber) value(kc keyClass, v attribute.Value, depth int, t *tally) (attribute.Value, bool) {
+	if kc&keyPseudonymize != 0 && s.pseudo != nil && v.Type() != attribute.EMPTY {
+		t.pseudonymized++
+		return s.pseudo.value(v), true
+	}
+	if kc&keySensitive != 0 || depth > maxScrubDepth {
+		if v.Type() == attribute.STRING && v.AsString() == semconv.Redacted {
+			return v, false
+		}
+		t.redacted++
+		return redactedValue, true
+	}
+	switch v.Type() {
+	case attribute.STRING:
+		if kc&keyTrustedValue != 0 {
+			return v, false
+		}
+		if out, hit := s.scrubString(v.AsString(), kc&keyQuery != 0); hit {
+			t.redacted++
+			return attribute.StringValue(out), true
+		}
+	case attribute.INT64:
+		if kc&keyTrustedValue == 0 && s.detectors&DetectCardNumber != 0 && cardInt(v.AsInt64()) {
+			t.redacted++
+			return redactedValue, true
+		}
+	case attribute.BYTESLICE:
+		t.redacted++
+		return redactedValue, true
+	case attribute.STRINGSLICE:
+		if kc&keyTrustedValue != 0 {
+			return v, false
+		}
+		return s.stringSlice(v, t)
+	case attribute.INT64SLICE:
+		if kc&keyTrustedValue != 0 || s.detectors&DetectCardNumber == 0 {
+			return v, false
+		}
+		ints := v.AsInt64Slice()
+		var out []attribute.Value
+		for k, n := range ints {
+			if !cardInt(n) {
+				continue
+			}
+			if out == nil {
+				out = make([]attribute.Value, len(ints))
+				for m, x := range ints {
+					out[m] = attribute.Int64Value(x)
+				}
+			}
+			out[k] = redactedValue
+			t.redacted++
+		}
+		if out != nil {
+			return attribute.SliceValue(out...), true
+		}
+	case attribute.SLICE:
+		elems := v.AsSlice()
+		changed := false
+		for k, e := range elems {
+			if ne, ch := s.value(kc&keyTrustedValue, e, depth+1, t); ch {
+				elems[k], changed = ne, true
+			}
+		}
+		if changed {
+			return attribute.SliceValue(elems...), true
+		}
+	case attribute.MAP:
+		kvs := v.AsMap()
+		changed := false
+		for k, kv := range kvs {
+			if nv, ch := s.value(s.cache.lookup(&s.keys, string(kv.Key)), kv.Value, depth+1, t); ch {
+				kvs[k].Value, changed = nv, true
+			}
+		}
+		if changed {
+			return attribute.MapValue(kvs...), true
+		}
+	}
+	return v, false
+}
+
+func (s *Scrubber) stringSlice(v attribute.Value, t *tally) (attribute.Value, bool) {
+	strs := v.AsStringSlice()
+	changed := false
+	for k, str := range strs {
+		if out, hit := s.scrubString(str, false); hit {
+			strs[k], changed = out, true
+			t.redacted++
+		}
+	}
+	if changed {
+		return attribute.StringSliceValue(strs), true
+	}
+	return v, false
+}
+
+// stringHit reports whether scrubString would change str.
+func (s *Scrubber) stringHit(str string, query bool) bool {
+	if str == semconv.Redacted {
+		return false
+	}
+	var spanBuf [4]span
+	if query && len(s.querySpans(str, spanBuf[:0])) > 0 {
+		return true
+	}
+	if len(s.detectors.find(str, spanBuf[:0])) > 0 {
+		return true
+	}
+	for _, re := range s.patterns {
+		if re.MatchString(str) {
+			return true
+		}
+	}
+	return false
+}
+
+// scrubString returns str with secrets replaced, and whether anything was.
+// A matching user pattern replaces the whole string; detector hits and
+// sensitive url.query parameters replace only their spans.
+func (s *Scrubber) scrubString(str string, query bool) (string, bool) {
+	if str == semconv.Redacted {
+		return str, false
+	}
+	var spanBuf [8]span
+	spans := spanBuf[:0]
+	if query {
+		spans = s.querySpans(str, spans)
+	}
+	spans = s.detectors.find(str, spans)
+	if query {
+		spans = mergeSpans(spans, 0)
+	}
+	for _, re := range s.patterns {
+		if re.MatchString(str) {
+			return semconv.Redacted, true
+		}
+	}
+	if len(spans) == 0 {
+		return str, false
+	}
+	return applySpans(str, spans), true
+}
+
+func applySpans(str string, spans []span) string {
+	var b strings.Builder
+	b.Grow(len(str) + len(spans)*len(semconv.Redacted))
+	prev := 0
+	for _, sp := range spans {
+		b.WriteString(str[prev:sp.start])
+		b.WriteString(semconv.Redacted)
+		prev = sp.end
+	}
+	b.WriteString(str[prev:])
+	return b.String()
+}
+
+// querySpans appends the value spans of url.query parameters whose names
+// the key rules find sensitive.
+func (s *Scrubber) querySpans(q string, spans []span) []span {
+	start := 0
+	for start <= len(q) {
+		end := strings.IndexAny(q[start:], "&;")
+		if end < 0 {
+			end = len(q)
+		} else {
+			end += start
+		}
+		param := q[start:end]
+		if eq := strings.IndexByte(param, '='); eq > 0 {
+			name := param[:eq]
+			if strings.IndexByte(name, '%') >= 0 || strings.IndexByte(name, '+') >= 0 {
+				if dec, err := url.QueryUnescape(name); err == nil {
+					name = dec
+				}
+			}
+			if s.cache.lookup(&s.keys, name)&keySensitive != 0 {
+				spans = addSpan(q, start+eq+1, end, spans)
+			}
+		}
+		start = end + 1
+	}
+	return spans
+}
+
+// pseudonymizer computes keyed pseudonyms. The key lives only inside the
+// pooled HMAC states' constructor, never in a printable field.
+type pseudonymizer struct {
+	pool sync.Pool
+}
+
+func newPseudonymizer(key []byte) *pseudonymizer {
+	key = append([]byte{}, key...)
+	p := &pseudonymizer{}
+	p.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return p
+}
+
+func (p *pseudonymizer) sum(s string) string {
+	h := p.pool.Get().(hash.Hash)
+	h.Reset()
+	_, _ = io.WriteString(h, s)
+	var out [sha256.Size]byte
+	sum := h.Sum(out[:0])
+	p.pool.Put(h)
+	return hex.EncodeToString(sum[:16])
+}
+
+func (p *pseudonymizer) value(v attribute.Value) attribute.Value {
+	switch v.Type() {
+	case attribute.EMPTY:
+		return v
+	case attribute.STRING:
+		return attribute.StringValue(p.sum(v.AsString()))
+	case attribute.INT64:
+		return attribute.StringValue(p.sum(strconv.FormatInt(v.AsInt64(), 10)))
+	case attribute.MAP, attribute.SLICE:
+		return redactedValue
+	}
+	return attribute.StringValue(p.sum(v.Emit()))
+}

@@ -1,0 +1,474 @@
+package processor
+
+import (
+	"context"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/log/logtest"
+
+	"github.com/secaudit/secaudit/semconv"
+)
+
+func redactedCount(r *sdklog.Record) int64 {
+	n := int64(-1)
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		if kv.Key == semconv.AuditRedactedCountKey {
+			n = kv.Value.AsInt64()
+		}
+		return true
+	})
+	return n
+}
+
+func TestScrubberAttributes(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      []Option
+		give      []attribute.KeyValue
+		want      map[string]string // key → Emit() of the value
+		wantCount int64
+	}{
+		{
+			name: "sensitive header key",
+			give: []attribute.KeyValue{
+				attribute.String("http.request.header.authorization", "Basic dXNlcjpwYXNz"),
+				attribute.String("http.request.header.x-api-key", "k"),
+				attribute.String("http.request.header.accept", "text/html"),
+			},
+			want: map[string]string{
+				"http.request.header.authorization": "[REDACTED]",
+				"http.request.header.x-api-key":     "[REDACTED]",
+				"http.request.header.accept":        "text/html",
+			},
+			wantCount: 2,
+		},
+		{
+			name: "any value type under a sensitive key",
+			give: []attribute.KeyValue{
+				attribute.Int("pin_token", 1234), attribute.Bool("secret_flag", true),
+				attribute.StringSlice("tokens", []string{"a", "b"}),
+				{Key: "password", Value: attribute.MapValue(attribute.String("x", "y"))},
+			},
+			want: map[string]string{
+				"pin_token": "[REDACTED]", "secret_flag": "[REDACTED]", "tokens": "[REDACTED]", "password": "[REDACTED]",
+			},
+			wantCount: 4,
+		},
+		{
+			name: "protected contract keys are exempt from key rules",
+			give: []attribute.KeyValue{
+				semconv.SessionIDKey.String("9f86d081884c7d659a2feaa0c55ad015"),
+				semconv.AuditRequestIDKey.String("4bf92f3577b34da6a3ce929d0e0e4736"),
+				semconv.ClientAddressKey.String("203.0.113.7"),
+				semconv.UserIDKey.String("42"),
+				attribute.String("session_id", "framework-key"),
+			},
+			want: map[string]string{
+				"session.id":       "9f86d081884c7d659a2feaa0c55ad015",
+				"audit.request_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+				"client.address":   "203.0.113.7",
+				"user.id":          "42",
+				"session_id":       "[REDACTED]",
+			},
+			wantCount: 1,
+		},
+		{
+			name: "custom denylist still cannot touch protected keys",
+			opts: []Option{WithSensitiveKeys("address", "user", "id")},
+			give: []attribute.KeyValue{
+				semconv.ClientAddressKey.String("203.0.113.7"),
+				semconv.UserIDKey.String("42"),
+				attribute.String("email_address", "a@example.com"),
+				attribute.String("user_name", "alice"),
+			},
+			want: map[string]string{
+				"client.address": "203.0.113.7", "user.id": "42",
+				"email_address": "[REDACTED]", "user_name": "[REDACTED]",
+			},
+			wantCount: 2,
+		},
+		{
+			name: "trusted values skip detectors, user.id does not",
+			give: []attribute.KeyValue{
+				semconv.AuditRequestIDKey.String("4111111111111111"),
+				semconv.UserIDKey.String("4111111111111111"),
+				attribute.Int64("order.total_cents", 4111111111111111),
+				semconv.AuditDurationKey.Int64(4111111111111111),
+			},
+			want: map[string]string{
+				"audit.request_id":  "4111111111111111",
+				"user.id":           "[REDACTED]",
+				"order.total_cents": "[REDACTED]",
+				"audit.duration_ns": "4111111111111111",
+			},
+			wantCount: 2,
+		},
+		{
+			name: "url.query parameters by key rules, then detectors",
+			give: []attribute.KeyValue{
+				semconv.URLQueryKey.String("q=shoes&api_key=abc&tokenizer=bpe&sig=x&id_token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.&n=1"),
+			},
+			want: map[string]string{
+				"url.query": "q=shoes&api_key=[REDACTED]&tokenizer=[REDACTED]&sig=[REDACTED]&id_token=[REDACTED]&n=1",
+			},
+			wantCount: 1,
+		},
+		{
+			name: "exception texts and bytes",
+			give: []attribute.KeyValue{
+				semconv.ExceptionMessageKey.String("dial postgres://app:s3cr3t@db/shop: refused"),
+				semconv.ExceptionStacktraceKey.String("main.go:10 password=hunter2\nmain.go:20"),
+				attribute.KeyValue{Key: "blob", Value: attribute.ByteSliceValue([]byte("raw"))},
+			},
+			want: map[string]string{
+				"exception.message":    "dial postgres://app:[REDACTED]@db/shop: refused",
+				"exception.stacktrace": "main.go:10 password=[REDACTED]\nmain.go:20",
+				"blob":                 "[REDACTED]",
+			},
+			wantCount: 3,
+		},
+		{
+			name: "nested maps and slices",
+			give: []attribute.KeyValue{
+				{Key: "audit.request.body", Value: attribute.MapValue(
+					attribute.String("username", "bob"),
+					attribute.String("password", "pw"),
+					attribute.KeyValue{Key: "cards", Value: attribute.SliceValue(
+						attribute.StringValue("4111 1111 1111 1111"), attribute.StringValue("none"))},
+					attribute.KeyValue{Key: "profile", Value: attribute.MapValue(attribute.String("secret_answer", "x"))},
+				)},
+				attribute.StringSlice("notes", []string{"ok", "AKIAIOSFODNN7EXAMPLE"}),
+			},
+			want: map[string]string{
+				"audit.request.body": `{"cards":["[REDACTED]","none"],"password":"[REDACTED]","profile":{"secret_answer":"[REDACTED]"},"username":"bob"}`,
+				"notes":              `["ok","[REDACTED]"]`,
+			},
+			wantCount: 4,
+		},
+		{
+			name: "allowlist wins over the denylist but not over detectors",
+			opts: []Option{WithSensitiveKeyAllowlist("token_expiry", "csrf_hint")},
+			give: []attribute.KeyValue{
+				attribute.String("token_expiry", "2026-01-01"),
+				attribute.String("csrf_hint", "Bearer abcdef123456"),
+			},
+			want: map[string]string{
+				"token_expiry": "2026-01-01",
+				"csrf_hint":    "Bearer [REDACTED]",
+			},
+			wantCount: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustScrubber(t, tt.opts...)
+			got := capture(t, apiRecord("", attribute.Value{}, tt.give...), s)
+			m := attrMap(&got)
+			for k, want := range tt.want {
+				v, ok := m[k]
+				if !ok {
+					t.Fatalf("%s missing", k)
+				}
+				if v.Emit() != want {
+					t.Errorf("%s = %s, want %s", k, v.Emit(), want)
+				}
+			}
+			if n := redactedCount(&got); n != tt.wantCount && !(tt.wantCount == 0 && n == -1) {
+				t.Errorf("audit.redacted_count = %d, want %d", n, tt.wantCount)
+			}
+		})
+	}
+}
+
+func TestScrubberDuplicateKeys(t *testing.T) {
+	// The provider allows duplicate keys (perf): every occurrence is scrubbed.
+	s := mustScrubber(t)
+	got := capture(t, apiRecord("", attribute.Value{},
+		attribute.String("password", "one"),
+		attribute.String("ok", "fine"),
+		attribute.String("password", "two"),
+	), s)
+	var passwords []string
+	for _, kv := range attrsOf(&got) {
+		if kv.Key == "password" {
+			passwords = append(passwords, kv.Value.AsString())
+		}
+	}
+	if len(passwords) != 2 || passwords[0] != semconv.Redacted || passwords[1] != semconv.Redacted {
+		t.Fatalf("passwords = %q", passwords)
+	}
+	if n := redactedCount(&got); n != 2 {
+		t.Fatalf("count = %d", n)
+	}
+}
+
+func TestScrubberBody(t *testing.T) {
+	s := mustScrubber(t)
+	tests := []struct {
+		name string
+		give attribute.Value
+		want string
+	}{
+		{"string body", attribute.StringValue("login password=hunter2 failed"), "login password=[REDACTED] failed"},
+		{"map body", attribute.MapValue(attribute.String("token", "t"), attribute.Int("n", 1)), `{"n":1,"token":"[REDACTED]"}`},
+		{"slice body", attribute.SliceValue(attribute.StringValue("AKIAIOSFODNN7EXAMPLE")), `["[REDACTED]"]`},
+		{"clean body", attribute.StringValue("http.response"), "http.response"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := capture(t, apiRecord("", tt.give, attribute.String("a", "b")), s)
+			if got.Body().Emit() != tt.want {
+				t.Fatalf("body = %s, want %s", got.Body().Emit(), tt.want)
+			}
+			wantCount := int64(1)
+			if tt.name == "clean body" {
+				wantCount = -1
+			}
+			if n := redactedCount(&got); n != wantCount {
+				t.Fatalf("count = %d, want %d", n, wantCount)
+			}
+		})
+	}
+}
+
+func TestScrubberRecordErr(t *testing.T) {
+	// The SDK turns Record.Err into exception.message before processors run.
+	s := mustScrubber(t)
+	var rec log.Record
+	rec.SetBody(attribute.StringValue("query failed"))
+	rec.SetErr(errorString("connect mysql: app:t0ps3cret@tcp(db:3306)/shop: timeout"))
+	got := capture(t, rec, s)
+	msg := attrMap(&got)[string(semconv.ExceptionMessageKey)].AsString()
+	if strings.Contains(msg, "t0ps3cret") || !strings.Contains(msg, "app:[REDACTED]@tcp(db:3306)") {
+		t.Fatalf("exception.message = %q", msg)
+	}
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+func TestScrubberCountAccumulates(t *testing.T) {
+	// A record scrubbed twice (two Scrubbers composed) keeps one count: the
+	// second pass finds nothing new, and a new hit adds to the old count.
+	s := mustScrubber(t)
+	got := capture(t, apiRecord("", attribute.Value{},
+		attribute.String("password", "x"),
+		semconv.AuditRedactedCountKey.Int(3),
+		attribute.String("note", "password=y"),
+	), s, s)
+	if n := redactedCount(&got); n != 5 {
+		t.Fatalf("count = %d, want 3+2", n)
+	}
+	if len(attrsOf(&got)) != 3 {
+		t.Fatalf("attributes = %v", attrsOf(&got))
+	}
+}
+
+func TestScrubberCleanRecordUntouched(t *testing.T) {
+	// A clean record is not rewritten: SetAttributes would reset the
+	// dropped-attribute count the SDK keeps.
+	s := mustScrubber(t)
+	rec := logtest.RecordFactory{
+		Body:              attribute.StringValue("http.response"),
+		Attributes:        benchAttrs(false),
+		DroppedAttributes: 5,
+	}.NewRecord()
+	s.scrubRecord(&rec)
+	if rec.DroppedAttributes() != 5 {
+		t.Fatal("clean record was rewritten")
+	}
+	if got, want := attrsOf(&rec), benchAttrs(false); len(got) != len(want) {
+		t.Fatalf("attributes changed: %v", got)
+	}
+	if redactedCount(&rec) != -1 {
+		t.Fatal("clean record got a count")
+	}
+}
+
+func TestScrubberStats(t *testing.T) {
+	s := mustScrubber(t)
+	capture(t, apiRecord("", attribute.StringValue("token=x"), attribute.String("password", "p")), s)
+	capture(t, apiRecord("", attribute.Value{}, attribute.String("ok", "fine")), s)
+	st := s.Stats()
+	if st.Redacted != 2 || st.ScrubbedRecords != 1 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestPseudonymization(t *testing.T) {
+	key := []byte("0123456789abcdef-secret-hmac-key")
+	s := mustScrubber(t, WithPseudonymization(key, string(semconv.UserIDKey), string(semconv.ClientAddressKey)))
+	emit := func(user, addr string) (string, string) {
+		got := capture(t, apiRecord("", attribute.Value{},
+			semconv.UserIDKey.String(user), semconv.ClientAddressKey.String(addr)), s)
+		m := attrMap(&got)
+		return m["user.id"].AsString(), m["client.address"].AsString()
+	}
+	u1, a1 := emit("alice", "203.0.113.7")
+	u2, a2 := emit("alice", "203.0.113.7")
+	u3, _ := emit("bob", "203.0.113.7")
+	if u1 != u2 || a1 != a2 {
+		t.Fatal("equal inputs gave different pseudonyms")
+	}
+	if u1 == u3 {
+		t.Fatal("different inputs gave equal pseudonyms")
+	}
+	if len(u1) != 32 || strings.Contains(u1, "alice") || strings.Contains(a1, "203.0.113.7") {
+		t.Fatalf("pseudonyms %q %q", u1, a1)
+	}
+	for _, out := range []string{u1, a1} {
+		if strings.Contains(out, string(key)) || strings.Contains(out, hex.EncodeToString(key)) {
+			t.Fatal("key leaked")
+		}
+	}
+	other := mustScrubber(t, WithPseudonymization([]byte("another-key-of-16-bytes"), "user.id"))
+	got := capture(t, apiRecord("", attribute.Value{}, semconv.UserIDKey.String("alice")), other)
+	if attrMap(&got)["user.id"].AsString() == u1 {
+		t.Fatal("different keys gave equal pseudonyms")
+	}
+	if s.Stats().Pseudonymized != 6 {
+		t.Fatalf("stats = %+v", s.Stats())
+	}
+
+	for _, tt := range []struct {
+		key  []byte
+		keys []string
+		want string
+	}{
+		{nil, []string{"user.id"}, "HMAC key is required"},
+		{[]byte("short"), []string{"user.id"}, "at least 16 bytes"},
+		{key, nil, "no attribute keys"},
+	} {
+		if _, err := NewScrubber(WithPseudonymization(tt.key, tt.keys...)); err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "WithPseudonymization") {
+			t.Errorf("error = %v, want %q", err, tt.want)
+		}
+	}
+}
+
+func TestScrubberEnv(t *testing.T) {
+	t.Setenv("SECAUDIT_SENSITIVE_KEYS", "ssn, pin")
+	t.Setenv("SECAUDIT_SENSITIVE_KEY_ALLOWLIST", "pin_hint")
+	t.Setenv("SECAUDIT_SENSITIVE_VALUE_PATTERNS", `ACME-\d{4}`)
+	s, err := NewScrubber()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := capture(t, apiRecord("", attribute.Value{},
+		attribute.String("password", "not in the replaced list"),
+		attribute.String("pin", "1234"),
+		attribute.String("pin_hint", "birthday"),
+		attribute.String("note", "ticket ACME-1234"),
+	), s)
+	m := attrMap(&got)
+	if m["password"].AsString() != "not in the replaced list" || m["pin"].AsString() != semconv.Redacted ||
+		m["pin_hint"].AsString() != "birthday" || m["note"].AsString() != semconv.Redacted {
+		t.Fatalf("env not applied: %v", m)
+	}
+
+	// Options win over the environment.
+	s = mustScrubber(t) // WithoutEnv
+	if got := capture(t, apiRecord("", attribute.Value{}, attribute.String("password", "x")), s); attrMap(&got)["password"].AsString() != semconv.Redacted {
+		t.Fatal("WithoutEnv did not restore the defaults")
+	}
+	s, err = NewScrubber(WithSensitiveKeys("password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := capture(t, apiRecord("", attribute.Value{}, attribute.String("pin", "1")), s); attrMap(&got)["pin"].AsString() != "1" {
+		t.Fatal("option did not override SECAUDIT_SENSITIVE_KEYS")
+	}
+
+	t.Setenv("SECAUDIT_SENSITIVE_VALUE_PATTERNS", `(unclosed`)
+	if _, err := NewScrubber(); err == nil || !strings.Contains(err.Error(), "SECAUDIT_SENSITIVE_VALUE_PATTERNS") {
+		t.Fatalf("error = %v", err)
+	}
+	if _, err := NewScrubber(WithSensitiveValuePatterns(`(`)); err == nil || !strings.Contains(err.Error(), "WithSensitiveValuePatterns") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestOptionMisplaced(t *testing.T) {
+	tests := []struct {
+		name string
+		new  func() error
+	}{
+		{"sample rate to limiter", func() error { _, err := NewLimiter(WithSampleRate(0.5)); return err }},
+		{"keys to filter", func() error { _, err := NewFilter(discard{}, WithSensitiveKeys("x")); return err }},
+		{"limit to scrubber", func() error { _, err := NewScrubber(WithMaxDepth(3)); return err }},
+		{"enricher to sampler", func() error { _, err := NewSampler(discard{}, WithEnrichFunc(nil)); return err }},
+	}
+	for _, tt := range tests {
+		if err := tt.new(); err == nil || !strings.Contains(err.Error(), "configures the") {
+			t.Errorf("%s: error = %v", tt.name, err)
+		}
+	}
+	if _, err := NewChain(discard{}, WithoutEnv(), WithSampleRate(0.5), WithMaxDepth(3), WithSensitiveKeys("x")); err != nil {
+		t.Fatalf("chain rejected its options: %v", err)
+	}
+}
+
+func TestNilAndZeroProcessors(t *testing.T) {
+	ctx := context.Background()
+	procs := []sdklog.Processor{
+		(*Scrubber)(nil), &Scrubber{}, (*Limiter)(nil), &Limiter{}, (*Filter)(nil), &Filter{},
+		(*Sampler)(nil), &Sampler{}, (*Enricher)(nil), &Enricher{}, (*Chain)(nil), &Chain{},
+	}
+	for _, p := range procs {
+		rec := sdkRecord(t, apiRecord(semconv.EventLoginFailed, attribute.StringValue("x"), attribute.String("password", "p")))
+		if err := p.OnEmit(ctx, &rec); err != nil {
+			t.Errorf("%T OnEmit: %v", p, err)
+		}
+		if err := p.OnEmit(ctx, nil); err != nil {
+			t.Errorf("%T OnEmit(nil): %v", p, err)
+		}
+		if attrMap(&rec)["password"].AsString() != "p" {
+			t.Errorf("%T changed the record", p)
+		}
+		if p.Enabled(ctx, sdklog.EnabledParameters{}) {
+			t.Errorf("%T Enabled", p)
+		}
+		if p.Shutdown(ctx) != nil || p.ForceFlush(ctx) != nil {
+			t.Errorf("%T Shutdown/ForceFlush", p)
+		}
+		var st interface{ Stats() Stats }
+		st, _ = p.(interface{ Stats() Stats })
+		if st.Stats() != (Stats{}) {
+			t.Errorf("%T Stats", p)
+		}
+	}
+}
+
+func TestProtectedKeyLists(t *testing.T) {
+	protected := map[string]bool{}
+	for _, k := range ProtectedKeys() {
+		protected[k] = true
+		if !isProtectedKey(k) {
+			t.Errorf("%s listed but not protected", k)
+		}
+	}
+	for _, k := range TrustedValueKeys() {
+		if !protected[k] || !isTrustedValueKey(k) {
+			t.Errorf("%s trusted but not protected", k)
+		}
+	}
+	for _, k := range []string{"user.name", "url.query", "audit.reason", "exception.message", "session_id", ""} {
+		if isProtectedKey(k) || isTrustedValueKey(k) {
+			t.Errorf("%s must not be protected", k)
+		}
+	}
+	// The lists are copies.
+	ProtectedKeys()[0] = "x"
+	DefaultSensitiveKeys()[0] = "x"
+	if ProtectedKeys()[0] == "x" || DefaultSensitiveKeys()[0] == "x" {
+		t.Fatal("exported lists alias internal state")
+	}
+	if !isProtectedKey(string(semconv.SessionIDKey)) || NormalizeKey(string(semconv.SessionIDKey)) != "sessionid" {
+		t.Fatal("session.id must be protected despite normalising to a denylist entry")
+	}
+}

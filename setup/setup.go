@@ -132,6 +132,10 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		// Auditor records; the SDK's own de-duplication doubles the cost
 		// of every record.
 		sdklog.WithAllowKeyDuplication(),
+		// The processor chain's limiter bounds attribute counts (128 by
+		// default) and counts what it drops; the SDK's own limit would cut
+		// silently before it, and could cut audit.redacted_count.
+		sdklog.WithAttributeCountLimit(-1),
 	}
 	if next != nil {
 		chain, err := c.chain(next)

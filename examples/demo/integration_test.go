@@ -498,4 +498,3 @@ func dashboardQueries(t *testing.T) []panelQuery {
 	}
 	return out
 }
-

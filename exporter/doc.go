@@ -20,6 +20,29 @@
 // The setup package does this from SECAUDIT_JSONL_PATH and
 // OTEL_LOGS_EXPORTER; this package reads no environment variables.
 //
+// # A durable file
+//
+// A file given to [WithFile] is opened for appending (mode 0600) and can be
+// rotated by size and synced to disk:
+//
+//	exp, err := exporter.NewJSONL(
+//		exporter.WithFile("/var/log/app/audit.jsonl"),
+//		exporter.WithRotation(100<<20, 10),                      // 100 MiB, keep audit.jsonl.1 … .10
+//		exporter.WithFsync(exporter.FsyncInterval(time.Second)), // or FsyncAlways, FsyncNever
+//	)
+//
+// Rotation renames the file to path.1 (older backups shift up, the oldest
+// beyond the retention count is deleted) and starts a new one, always
+// between two lines: no line is split across files or lost, whatever the
+// number of concurrent Exports. A line larger than the size limit gets a
+// file of its own. Failures never crash and never lose a line silently: a
+// failed rotation is counted and writing goes on in the current file; a
+// failed write (disk full, permissions) is returned by Export, counted, and
+// cut back out of the file so that it holds no torn line; a failed fsync
+// is counted (and fails the Export under [FsyncAlways]). See [Stats]. The
+// exporter must be the file's only writer. [ParseFsyncPolicy] reads a
+// policy from text such as an environment variable.
+//
 // # The envelope
 //
 // Each line is one compact JSON object with its keys in this order:
@@ -86,7 +109,8 @@
 // # Concurrency and zero value
 //
 // All [JSONL] methods are safe for concurrent use; concurrent Exports are
-// serialised and each writes its batch in one Write call. After Shutdown,
+// serialised and each writes its batch in one Write call (one per file when
+// the batch crosses a rotation). After Shutdown,
 // Export returns [ErrShutdown] and ForceFlush and Shutdown return nil. The
 // zero JSONL (and a nil *JSONL) writes nothing: Export returns nil.
 package exporter

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,19 +28,22 @@ const maxRetainedBuffer = 4 << 20
 // *JSONL) is a harmless no-op: Export writes nothing and returns nil.
 type JSONL struct {
 	w              io.Writer
-	file           *os.File // owned: closed by Shutdown
+	file           *fileSink // owned: closed by Shutdown; w is its *os.File
 	maxRecordBytes int
 
 	stopped atomic.Bool
 
-	mu     sync.Mutex // guards buf, origin, closed and writes to w
+	mu     sync.Mutex // guards w, file, buf, origin, closed and writes to w
 	buf    []byte
 	origin originCache
 	closed bool
 
-	records     atomic.Uint64
-	malformed   atomic.Uint64
-	writeErrors atomic.Uint64
+	records      atomic.Uint64
+	malformed    atomic.Uint64
+	writeErrors  atomic.Uint64
+	rotations    atomic.Uint64
+	rotateErrors atomic.Uint64
+	syncErrors   atomic.Uint64
 }
 
 var _ sdklog.Exporter = (*JSONL)(nil)
@@ -55,9 +57,18 @@ type Stats struct {
 	// audit.logging.malformed_record line because they held a value JSON
 	// cannot represent or exceeded the record limit.
 	Malformed uint64
-	// WriteErrors is the number of failed writes; each loses the whole batch
-	// of its Export call.
+	// WriteErrors is the number of failed writes (disk full, permissions,
+	// a closed pipe); each fails its Export call, which returns the error,
+	// and loses the lines of that write. A file written with [WithFile] is
+	// cut back after a failed write, so it holds no torn line.
 	WriteErrors uint64
+	// Rotations is the number of times the file was rotated ([WithRotation]).
+	Rotations uint64
+	// RotateErrors is the number of rotations that failed; writing went on
+	// in the current file.
+	RotateErrors uint64
+	// SyncErrors is the number of failed fsyncs ([WithFsync]).
+	SyncErrors uint64
 }
 
 // NewJSONL returns a JSONL exporter writing to [os.Stdout], or to the writer
@@ -70,11 +81,12 @@ func NewJSONL(opts ...Option) (*JSONL, error) {
 	}
 	e := &JSONL{w: cfg.writer, maxRecordBytes: cfg.maxRecordBytes}
 	if cfg.pathSet {
-		f, err := os.OpenFile(cfg.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		sink, err := openFileSink(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("exporter: WithFile %q: %w", cfg.path, err)
 		}
-		e.w, e.file = f, f
+		sink.tick = e.syncTick
+		e.w, e.file = sink.f, sink
 	}
 	return e, nil
 }
@@ -107,35 +119,35 @@ func (e *JSONL) Export(ctx context.Context, records []sdklog.Record) error {
 	}
 
 	buf := e.buf[:0]
-	var ctxErr error
-	var lines, malformed uint64
+	var ctxErr, writeErr error
+	var pending, malformed uint64 // pending: lines in buf[start:]
+	start := 0
 	for i := range records {
 		if ctxErr = ctx.Err(); ctxErr != nil {
 			break
 		}
+		mark := len(buf)
 		var bad bool
 		buf, bad = appendRecord(buf, &records[i], e.maxRecordBytes, &e.origin)
-		lines++
 		if bad {
 			malformed++
 		}
+		if e.file != nil && e.file.needsRotation(len(buf)-start, mark-start) {
+			// The new line would overflow the file: write the lines before
+			// it, rotate, and start the next file with it.
+			if writeErr = e.write(buf[start:mark], pending); writeErr != nil {
+				break
+			}
+			e.rotate()
+			start, pending = mark, 0
+		}
+		pending++
 	}
 	if malformed > 0 {
 		e.malformed.Add(malformed)
 	}
-
-	var writeErr error
-	if len(buf) > 0 {
-		n, err := e.w.Write(buf)
-		if err == nil && n < len(buf) {
-			err = io.ErrShortWrite
-		}
-		if err != nil {
-			e.writeErrors.Add(1)
-			writeErr = fmt.Errorf("exporter: JSONL: writing %d records: %w", lines, err)
-		} else {
-			e.records.Add(lines)
-		}
+	if writeErr == nil {
+		writeErr = e.write(buf[start:], pending)
 	}
 
 	if cap(buf) <= maxRetainedBuffer {
@@ -155,15 +167,18 @@ type flusher interface {
 }
 
 // ForceFlush flushes the writer when it has a Flush() error method (a
-// *bufio.Writer passed to [WithWriter]); otherwise there is nothing to flush,
-// since Export writes synchronously, and it returns nil. It waits for an
-// in-flight Export unless ctx is done first, and is a no-op after Shutdown.
-// Safe for concurrent use.
+// *bufio.Writer passed to [WithWriter]) and syncs the file of [WithFile]
+// when its [FsyncPolicy] is not FsyncNever and it holds unsynced lines;
+// otherwise there is nothing to flush, since Export writes synchronously,
+// and it returns nil. It waits for an in-flight Export unless ctx is done
+// first, and is a no-op after Shutdown. Safe for concurrent use.
 func (e *JSONL) ForceFlush(ctx context.Context) error {
 	if e == nil || e.stopped.Load() {
 		return nil
 	}
-	if _, ok := e.w.(flusher); !ok {
+	_, buffered := e.w.(flusher)
+	syncs := e.file != nil && e.file.fsync != FsyncNever
+	if !buffered && !syncs {
 		return nil
 	}
 	if err := e.lock(ctx); err != nil {
@@ -173,13 +188,21 @@ func (e *JSONL) ForceFlush(ctx context.Context) error {
 	if e.closed {
 		return nil
 	}
+	if syncs {
+		if err := e.file.sync(); err != nil {
+			e.syncErrors.Add(1)
+			return err
+		}
+		return nil
+	}
 	return e.flush()
 }
 
 // Shutdown stops the exporter: later Exports return [ErrShutdown]. It waits
 // for an in-flight Export (or until ctx is done, returning ctx's error; a
-// later Shutdown call then completes the job), flushes a buffered writer
-// and closes the file opened by [WithFile]; a writer given to [WithWriter]
+// later Shutdown call then completes the job), flushes a buffered writer,
+// syncs the file opened by [WithFile] (unless its policy is FsyncNever) and
+// closes it; a writer given to [WithWriter]
 // is never closed. Calling it again returns nil. Safe for concurrent use.
 func (e *JSONL) Shutdown(ctx context.Context) error {
 	if e == nil {
@@ -197,8 +220,9 @@ func (e *JSONL) Shutdown(ctx context.Context) error {
 	e.buf, e.origin = nil, originCache{}
 	err := e.flush()
 	if e.file != nil {
-		if cerr := e.file.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("exporter: JSONL: closing %s: %w", e.file.Name(), cerr))
+		if cerr := e.file.close(); cerr != nil {
+			e.syncErrors.Add(1)
+			err = errors.Join(err, cerr)
 		}
 	}
 	return err
@@ -211,9 +235,66 @@ func (e *JSONL) Stats() Stats {
 		return Stats{}
 	}
 	return Stats{
-		Records:     e.records.Load(),
-		Malformed:   e.malformed.Load(),
-		WriteErrors: e.writeErrors.Load(),
+		Records:      e.records.Load(),
+		Malformed:    e.malformed.Load(),
+		WriteErrors:  e.writeErrors.Load(),
+		Rotations:    e.rotations.Load(),
+		RotateErrors: e.rotateErrors.Load(),
+		SyncErrors:   e.syncErrors.Load(),
+	}
+}
+
+// write writes p, which holds lines whole lines, with one Write call and
+// applies the file's sync policy; e.mu must be held.
+func (e *JSONL) write(p []byte, lines uint64) error {
+	if len(p) == 0 {
+		return nil
+	}
+	n, err := e.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if e.file != nil {
+		e.file.wrote(n, err)
+	}
+	if err != nil {
+		e.writeErrors.Add(1)
+		return fmt.Errorf("exporter: JSONL: writing %d records: %w", lines, err)
+	}
+	e.records.Add(lines)
+	if e.file != nil {
+		if err := e.file.afterWrite(); err != nil {
+			e.syncErrors.Add(1)
+			return err
+		}
+	}
+	return nil
+}
+
+// rotate rotates the file, counting the outcome; e.mu must be held.
+func (e *JSONL) rotate() {
+	syncErr, err := e.file.rotate()
+	if syncErr != nil {
+		e.syncErrors.Add(1)
+	}
+	if err != nil {
+		e.rotateErrors.Add(1)
+		return
+	}
+	e.w = e.file.f
+	e.rotations.Add(1)
+}
+
+// syncTick is the FsyncInterval timer's function.
+func (e *JSONL) syncTick() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.file.armed = false
+	if err := e.file.sync(); err != nil {
+		e.syncErrors.Add(1)
 	}
 }
 

@@ -32,6 +32,12 @@ type config struct {
 	path           string
 	pathSet        bool
 	maxRecordBytes int
+
+	rotateBytes int64
+	rotateKeep  int
+	rotateSet   bool
+	fsync       FsyncPolicy
+	fsyncSet    bool
 }
 
 // WithWriter makes the exporter write to w. The default is [os.Stdout].
@@ -68,6 +74,33 @@ func WithMaxRecordBytes(n int) Option {
 	})
 }
 
+// WithRotation rotates the file of [WithFile] by size: before a write would
+// make it larger than maxBytes, the file is renamed path.1 (path.1 becomes
+// path.2, and so on; the oldest beyond keep backups is deleted) and a new
+// file is started. Rotation happens between lines, never inside one: a
+// single line larger than maxBytes is written alone into a fresh file. A
+// rotation that fails (permissions, disk full) is counted in
+// [Stats].RotateErrors and writing goes on in the current file, so no line
+// is lost. maxBytes must be positive and keep from 1 to [MaxRotationKeep].
+// The exporter must be the file's only writer.
+func WithRotation(maxBytes int64, keep int) Option {
+	return optionFunc(func(c config) config {
+		c.rotateBytes, c.rotateKeep, c.rotateSet = maxBytes, keep, true
+		return c
+	})
+}
+
+// WithFsync sets when the file of [WithFile] is synced to stable storage:
+// [FsyncNever] (the default), [FsyncAlways] or [FsyncInterval]. A failed
+// sync is counted in [Stats].SyncErrors; under FsyncAlways it also fails
+// the Export.
+func WithFsync(p FsyncPolicy) Option {
+	return optionFunc(func(c config) config {
+		c.fsync, c.fsyncSet = p, true
+		return c
+	})
+}
+
 func newConfig(opts []Option) (config, error) {
 	c := config{maxRecordBytes: DefaultMaxRecordBytes}
 	for _, o := range opts {
@@ -87,6 +120,25 @@ func newConfig(opts []Option) (config, error) {
 	}
 	if c.maxRecordBytes < MinMaxRecordBytes {
 		errs = append(errs, fmt.Errorf("exporter: WithMaxRecordBytes: %d is below the minimum %d", c.maxRecordBytes, MinMaxRecordBytes))
+	}
+	if c.rotateSet {
+		if !c.pathSet {
+			errs = append(errs, errors.New("exporter: WithRotation needs WithFile"))
+		}
+		if c.rotateBytes <= 0 {
+			errs = append(errs, fmt.Errorf("exporter: WithRotation: maxBytes %d is not positive", c.rotateBytes))
+		}
+		if c.rotateKeep < 1 || c.rotateKeep > MaxRotationKeep {
+			errs = append(errs, fmt.Errorf("exporter: WithRotation: keep %d is not from 1 to %d", c.rotateKeep, MaxRotationKeep))
+		}
+	}
+	if c.fsyncSet {
+		if !c.pathSet && c.fsync != FsyncNever {
+			errs = append(errs, errors.New("exporter: WithFsync needs WithFile"))
+		}
+		if c.fsync.timed && c.fsync.interval <= 0 {
+			errs = append(errs, fmt.Errorf("exporter: WithFsync: interval %v is not positive", c.fsync.interval))
+		}
 	}
 	if len(errs) > 0 {
 		return config{}, errors.Join(errs...)

@@ -1,0 +1,136 @@
+// Package delivery is secaudit's exporting processor: the last stage of the
+// pipeline, between the processor chain and an exporter (the JSONL file, or
+// otlploghttp). It replaces the SDK's simple and batch processors with one
+// that never loses a record silently and never stands in a request's way
+// unless told to.
+//
+// The SDK's batch processor, when its queue is full, overwrites the oldest
+// record and logs a warning. For an audit trail that is the wrong default:
+// the failed login from the start of an incident is exactly the record that
+// must survive. Kubernetes' audit backends (batch, blocking,
+// blocking-strict) and Vault's audit devices (a request fails when no
+// device can record it) are the models for what this package offers
+// instead.
+//
+//	exp, _ := exporter.NewJSONL(exporter.WithFile("/var/log/app/audit.jsonl"))
+//	p, err := delivery.New(exp,
+//		delivery.WithName("jsonl"),
+//		delivery.WithStrictEvents("authz.*", "model.*"),
+//		delivery.WithMeterProvider(meterProvider),
+//	)
+//	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(chain(p)))
+//
+// # A bounded queue, by priority
+//
+// [Processor.OnEmit] copies the record into a bounded queue
+// ([WithQueueSize]) and returns; one worker goroutine exports them in
+// arrival order, in batches of up to [WithBatchSize]. Once a record waits,
+// the worker gives the batch a few milliseconds to fill ([WithLinger],
+// 5 ms by default) unless a blocking or strict emitter, ForceFlush or
+// Shutdown waits: a JSONL file then costs one write per batch rather than
+// one per event.
+//
+// When the queue is full, a new record displaces the newest queued record
+// of the lowest [Priority] present, if that priority is below its own;
+// otherwise the new record is the one dropped. [DefaultPriority] ranks
+// sampled OK responses lowest, then redirects, then the audit trail
+// (logins, logouts, model changes, custom events), then security events
+// (4xx, 5xx, failed logins, authz.*, security.*, anything at WARN or
+// above). So under overload the OK responses absorb the losses and a
+// security event is lost only when the queue holds nothing less valuable.
+// Every loss is counted by reason (queue_full, evicted, export_failed,
+// shutdown, closed) and event name.
+//
+// # Delivery modes
+//
+// Each record has a [Mode]: [WithMode] sets the default, and
+// [WithBlockingEvents] and [WithStrictEvents] choose event classes by name
+// or prefix ("model.*").
+//
+//   - async (the default) never blocks the emitting goroutine.
+//   - blocking waits, up to [WithTimeout], for room in the queue and then
+//     for the exporter to accept the record. A record that times out
+//     stays queued; the timeout is counted.
+//   - strict is blocking for the records that must not go unaudited, and
+//     ranks above every priority. A strict record that misses its deadline
+//     closes the gate until the next successful export.
+//
+// # The gate: fail closed, per route
+//
+// [Processor.Admit] is the Vault behaviour, offered per route rather than
+// for the whole server: a middleware calls it before serving a route whose
+// events must be recorded, and answers 503 when it returns an error
+// ([ErrUnavailable]). Admit refuses at once while the pipeline is known not
+// to deliver (the last export failed and is being retried, an export has
+// run past the timeout, a strict record missed its deadline, shut down),
+// and otherwise waits at most the timeout for the export in progress to
+// succeed. Other routes keep serving, in async mode, whatever the exporter
+// does. [All] combines the gates of several processors; [Gate] is the
+// one-method interface a middleware needs.
+//
+// # Failures, outages and shutdown
+//
+// A failed Export keeps its records at the front of the queue and is
+// retried with exponential back-off ([WithRetry]); meanwhile new records
+// queue up, and beyond the bound the usual priority rule drops and counts.
+// So an OTLP Collector that restarts loses nothing that fits in the queue.
+// (Turn otlploghttp's own retry off behind this processor: it would hold
+// the worker for up to a minute per batch.) After [WithRetry]'s maximum
+// elapsed time of continuous failure, failing batches are dropped and
+// counted; an exporter that reports sdklog.ErrExporterShutdown is never
+// retried. Delivery is at least once: a batch whose Export failed after
+// the backend received part of it is sent again.
+//
+// [Processor.Shutdown] stops taking records, exports everything queued
+// (retrying as needed) and shuts the exporter down. If its context ends
+// first, whatever is left is counted as dropped (reason shutdown), so that
+// when Shutdown returns, emitted = exported + dropped, always.
+//
+// # Self-telemetry
+//
+// Through the Metrics API, with the MeterProvider given to
+// [WithMeterProvider] (a no-op by default): records emitted, exported and
+// dropped (by reason and event.name), export errors and durations, queue
+// size and capacity, gate refusals and wait timeouts (see the Metric*
+// names). Counters are observed from [Processor.Stats] at collection time,
+// so the record path pays nothing for them.
+//
+// When records were lost, the processor also exports an
+// [EventPipelineDropped] event ("audit.pipeline.dropped") through its own
+// exporter, at most once per [WithSummaryInterval] and once more at
+// Shutdown: the losses since the previous summary by reason and by event
+// name, and the running total. It carries the resource and scope of the
+// records the processor has seen.
+//
+// [HealthHandler] serves the state of one or more processors as JSON
+// (queue fill, drops, last export and last error, the JSONL file's write,
+// rotation and sync errors) with status 200, or 503 when a pipeline is
+// unavailable: usable as a readiness check where fail-closed routes matter.
+//
+// # Configuration
+//
+// Options override the environment, which overrides the defaults; an
+// invalid value makes [New] fail with an error naming the option or
+// variable ([WithoutEnv] ignores the environment):
+//
+//	SECAUDIT_DELIVERY_MODE               WithMode            async | blocking | strict  (async)
+//	SECAUDIT_DELIVERY_TIMEOUT            WithTimeout         Go duration                (250ms)
+//	SECAUDIT_DELIVERY_QUEUE_SIZE         WithQueueSize       records                    (8192)
+//	SECAUDIT_DELIVERY_BATCH_SIZE         WithBatchSize       records per Export         (512)
+//	SECAUDIT_DELIVERY_EXPORT_TIMEOUT     WithExportTimeout   Go duration                (30s)
+//	SECAUDIT_DELIVERY_RETRY_MAX_ELAPSED  WithRetry           Go duration, 0 = forever   (5m)
+//	SECAUDIT_DELIVERY_STRICT_EVENTS      WithStrictEvents    names or prefix*, comma list
+//	SECAUDIT_DELIVERY_BLOCKING_EVENTS    WithBlockingEvents  names or prefix*, comma list
+//	SECAUDIT_DELIVERY_SUMMARY_INTERVAL   WithSummaryInterval Go duration, 0 = at Shutdown only (1m)
+//	SECAUDIT_DELIVERY_LINGER             WithLinger          Go duration, 0 = export at once (5ms)
+//
+// # Cost
+//
+// OnEmit copies the record (no allocation for up to five attributes, one
+// beyond), takes a mutex and wakes the worker: about as much as the SDK's
+// batch processor. The queue grows with use up to its bound and gives its
+// memory back when idle.
+//
+// All methods are safe for concurrent use, and a nil *Processor is a
+// no-op.
+package delivery

@@ -1,0 +1,233 @@
+package delivery
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/secaudit/secaudit/exporter"
+)
+
+// Stats are the processor's counters. Once Shutdown has returned,
+// Emitted == Exported + Dropped.
+type Stats struct {
+	// Emitted is the number of records handed to OnEmit.
+	Emitted uint64
+	// Exported is the number of records the exporter accepted.
+	Exported uint64
+	// Dropped is the number of records lost, for any reason; Drops breaks
+	// it down by reason and event name (sorted).
+	Dropped uint64
+	Drops   []Drop
+	// ExportErrors is the number of failed Export calls.
+	ExportErrors uint64
+	// Queued is the number of records waiting now (the batch in the
+	// exporter's hands not included); Capacity is the queue's bound.
+	Queued   int
+	Capacity int
+	// Rejected is the number of requests [Processor.Admit] refused.
+	Rejected uint64
+	// WaitTimeouts is the number of blocking or strict records not exported
+	// within their deadline (not a loss: they stayed queued).
+	WaitTimeouts uint64
+	// Summaries is the number of audit.pipeline.dropped records queued.
+	// They are not counted in Emitted, Exported or Dropped.
+	Summaries uint64
+}
+
+// DroppedFor returns the records lost for reason.
+func (s Stats) DroppedFor(reason string) uint64 {
+	var n uint64
+	for _, d := range s.Drops {
+		if d.Reason == reason {
+			n += d.Count
+		}
+	}
+	return n
+}
+
+// Stats returns the processor's counters. The zero value for a nil
+// *Processor.
+func (p *Processor) Stats() Stats {
+	if p == nil {
+		return Stats{}
+	}
+	p.mu.Lock()
+	st := Stats{
+		Dropped:  p.ledger.total,
+		Drops:    sortedDrops(p.ledger.byKey),
+		Queued:   p.q.size,
+		Capacity: p.cfg.queueSize,
+	}
+	p.mu.Unlock()
+	st.Emitted = p.emitted.Load()
+	st.Exported = p.exported.Load()
+	st.ExportErrors = p.exportErrors.Load()
+	st.Rejected = p.rejected.Load()
+	st.WaitTimeouts = p.waitTimeouts.Load()
+	st.Summaries = p.summaries.Load()
+	return st
+}
+
+// Health statuses.
+const (
+	StatusOK          = "ok"          // delivering
+	StatusDegraded    = "degraded"    // delivering, but the queue is filling or records were lost recently
+	StatusUnavailable = "unavailable" // not delivering: the gate refuses strict requests
+)
+
+// degradedFill is the queue fill above which the status is degraded.
+const degradedFill = 0.8
+
+// Health is the processor's state, as [HealthHandler] reports it.
+type Health struct {
+	Name string `json:"name"`
+	// Ready is false when Status is unavailable.
+	Ready bool `json:"ready"`
+	// Status is ok, degraded or unavailable; Reason says why when it is not
+	// ok.
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Mode   string `json:"mode"`
+
+	QueueSize     int     `json:"queue_size"`
+	QueueCapacity int     `json:"queue_capacity"`
+	QueueFill     float64 `json:"queue_fill"`
+
+	Emitted         uint64            `json:"emitted"`
+	Exported        uint64            `json:"exported"`
+	Dropped         uint64            `json:"dropped"`
+	DroppedByReason map[string]uint64 `json:"dropped_by_reason,omitempty"`
+	DroppedRecently uint64            `json:"dropped_since_last_summary"`
+	ExportErrors    uint64            `json:"export_errors"`
+	Rejected        uint64            `json:"gate_rejected"`
+	WaitTimeouts    uint64            `json:"wait_timeouts"`
+
+	LastExport      *time.Time `json:"last_export,omitempty"`
+	LastError       string     `json:"last_error,omitempty"`
+	LastErrorAt     *time.Time `json:"last_error_at,omitempty"`
+	ExportInFlightS float64    `json:"export_in_flight_seconds,omitempty"`
+
+	// Sink has the JSONL exporter's counters when the exporter is one.
+	Sink *SinkHealth `json:"sink,omitempty"`
+}
+
+// SinkHealth are the counters of a JSONL exporter ([exporter.Stats]).
+type SinkHealth struct {
+	Records      uint64 `json:"records"`
+	Malformed    uint64 `json:"malformed"`
+	WriteErrors  uint64 `json:"write_errors"`
+	Rotations    uint64 `json:"rotations"`
+	RotateErrors uint64 `json:"rotate_errors"`
+	SyncErrors   uint64 `json:"sync_errors"`
+}
+
+// Health returns the processor's state.
+func (p *Processor) Health() Health {
+	if p == nil {
+		return Health{Ready: true, Status: StatusOK}
+	}
+	st := p.Stats()
+	now := time.Now()
+	h := Health{
+		Name:          p.cfg.name,
+		Mode:          p.cfg.mode.String(),
+		QueueSize:     st.Queued,
+		QueueCapacity: st.Capacity,
+		QueueFill:     float64(st.Queued) / float64(st.Capacity),
+		Emitted:       st.Emitted,
+		Exported:      st.Exported,
+		Dropped:       st.Dropped,
+		ExportErrors:  st.ExportErrors,
+		Rejected:      st.Rejected,
+		WaitTimeouts:  st.WaitTimeouts,
+	}
+	for _, d := range st.Drops {
+		if h.DroppedByReason == nil {
+			h.DroppedByReason = map[string]uint64{}
+		}
+		h.DroppedByReason[d.Reason] += d.Count
+	}
+
+	p.mu.Lock()
+	cause := p.unavailableLocked(now)
+	h.DroppedRecently = p.ledger.windowTotal
+	if !p.lastSuccess.IsZero() {
+		t := p.lastSuccess.UTC()
+		h.LastExport = &t
+	}
+	if p.lastErr != nil {
+		t := p.lastErrAt.UTC()
+		h.LastError, h.LastErrorAt = p.lastErr.Error(), &t
+	}
+	if !p.exportStart.IsZero() {
+		h.ExportInFlightS = now.Sub(p.exportStart).Seconds()
+	}
+	p.mu.Unlock()
+
+	switch {
+	case cause != nil:
+		h.Status, h.Reason = StatusUnavailable, cause.Error()
+	case h.QueueFill >= degradedFill:
+		h.Status, h.Reason = StatusDegraded, "queue nearly full"
+	case h.DroppedRecently > 0:
+		h.Status, h.Reason = StatusDegraded, "records dropped since the last summary"
+	default:
+		h.Status = StatusOK
+	}
+	h.Ready = h.Status != StatusUnavailable
+
+	if s, ok := p.exp.(interface{ Stats() exporter.Stats }); ok {
+		es := s.Stats()
+		h.Sink = &SinkHealth{
+			Records: es.Records, Malformed: es.Malformed, WriteErrors: es.WriteErrors,
+			Rotations: es.Rotations, RotateErrors: es.RotateErrors, SyncErrors: es.SyncErrors,
+		}
+	}
+	return h
+}
+
+// HealthReport is the body [HealthHandler] writes.
+type HealthReport struct {
+	Ready     bool     `json:"ready"`
+	Pipelines []Health `json:"pipelines"`
+}
+
+// HealthHandler reports the processors' state as JSON (a [HealthReport]),
+// with status 200 when every one is ready and 503 otherwise, so that it
+// can serve as a readiness check where strict delivery matters: not ready
+// means a fail-closed request would be refused now. Only GET and HEAD are
+// allowed.
+func HealthHandler(ps ...*Processor) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		rep := HealthReport{Ready: true, Pipelines: make([]Health, 0, len(ps))}
+		for _, p := range ps {
+			if p == nil {
+				continue
+			}
+			h := p.Health()
+			rep.Ready = rep.Ready && h.Ready
+			rep.Pipelines = append(rep.Pipelines, h)
+		}
+		body, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !rep.Ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		} else {
+			w.WriteHeader(http.StatusOK)
+		}
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(append(body, '\n'))
+		}
+	})
+}

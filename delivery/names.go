@@ -1,0 +1,88 @@
+package delivery
+
+import "go.opentelemetry.io/otel/attribute"
+
+// EventPipelineDropped is the event the processor emits, through its own
+// exporter, when records were lost since its last summary: a periodic
+// account of every loss (see [WithSummaryInterval]). It is a proposal for
+// the semconv package's catalogue; until it moves there it lives here.
+const EventPipelineDropped = "audit.pipeline.dropped"
+
+// Attributes of an [EventPipelineDropped] event.
+const (
+	// PipelineNameKey: string, the processor's name ([WithName]); also an
+	// attribute of every metric.
+	PipelineNameKey = attribute.Key("audit.pipeline.name")
+	// DroppedCountKey: int, records lost since the previous summary.
+	DroppedCountKey = attribute.Key("audit.pipeline.dropped.count")
+	// DroppedTotalKey: int, records lost since the processor started, so a
+	// reader can tell when a summary itself went missing.
+	DroppedTotalKey = attribute.Key("audit.pipeline.dropped.total")
+	// DroppedReasonsKey: map, reason → records lost since the previous
+	// summary.
+	DroppedReasonsKey = attribute.Key("audit.pipeline.dropped.reasons")
+	// DroppedEventsKey: map, event name → records lost since the previous
+	// summary ([UnnamedEvents] for records without an event name).
+	DroppedEventsKey = attribute.Key("audit.pipeline.dropped.events")
+	// WindowStartKey: int, Unix nanoseconds, the start of the period the
+	// summary covers (it ends at the record's timestamp).
+	WindowStartKey = attribute.Key("audit.pipeline.window.start")
+)
+
+// Why a record was lost: the values of [DropReasonKey] and the keys of
+// [DroppedReasonsKey].
+const (
+	// ReasonQueueFull: the queue was full of records at least as valuable,
+	// and the record could not wait for room (async mode, or its deadline
+	// passed).
+	ReasonQueueFull = "queue_full"
+	// ReasonEvicted: a queued record of the lowest priority present was
+	// removed to make room for a more valuable one.
+	ReasonEvicted = "evicted"
+	// ReasonExportFailed: the exporter refused the record for good (it was
+	// shut down) or kept failing for longer than the retry limit.
+	ReasonExportFailed = "export_failed"
+	// ReasonShutdown: the record was still waiting when Shutdown's context
+	// ended.
+	ReasonShutdown = "shutdown"
+	// ReasonClosed: the record arrived after Shutdown began.
+	ReasonClosed = "closed"
+)
+
+// Metric names. All are reported through the MeterProvider given to
+// [WithMeterProvider] (none by default) with the attribute
+// [PipelineNameKey].
+const (
+	// MetricEmitted: counter, records handed to the processor.
+	MetricEmitted = "audit.pipeline.records.emitted"
+	// MetricExported: counter, records the exporter accepted.
+	MetricExported = "audit.pipeline.records.exported"
+	// MetricDropped: counter, records lost, by [DropReasonKey] and
+	// [EventNameKey].
+	MetricDropped = "audit.pipeline.records.dropped"
+	// MetricExportErrors: counter, failed Export calls (each is retried or
+	// its records counted as dropped).
+	MetricExportErrors = "audit.pipeline.export.errors"
+	// MetricExportDuration: histogram, seconds per Export call, with
+	// [ExportOutcomeKey].
+	MetricExportDuration = "audit.pipeline.export.duration"
+	// MetricQueueSize: up-down counter, records waiting.
+	MetricQueueSize = "audit.pipeline.queue.size"
+	// MetricQueueCapacity: up-down counter, the queue's bound.
+	MetricQueueCapacity = "audit.pipeline.queue.capacity"
+	// MetricGateRejected: counter, requests the gate refused ([Processor.Admit]).
+	MetricGateRejected = "audit.pipeline.gate.rejected"
+	// MetricWaitTimeouts: counter, blocking or strict records not exported
+	// within their deadline (they stay queued; this is not a loss).
+	MetricWaitTimeouts = "audit.pipeline.wait.timeouts"
+)
+
+// Metric attribute keys.
+const (
+	// DropReasonKey: string, one of the Reason* values.
+	DropReasonKey = attribute.Key("audit.pipeline.drop.reason")
+	// EventNameKey: string, the dropped record's event name.
+	EventNameKey = attribute.Key("event.name")
+	// ExportOutcomeKey: string, "success" or "failure".
+	ExportOutcomeKey = attribute.Key("audit.outcome")
+)

@@ -1,0 +1,626 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+)
+
+var (
+	// ErrShutdown is returned by OnEmit after Shutdown began; the record is
+	// counted as dropped ([ReasonClosed]).
+	ErrShutdown = errors.New("delivery: processor is shut down")
+	// ErrNotDelivered is returned by OnEmit for a blocking or strict record
+	// that the exporter did not accept within the timeout (the record stays
+	// queued), or that was dropped.
+	ErrNotDelivered = errors.New("delivery: record not delivered in time")
+)
+
+// Processor is an [sdklog.Processor] that hands records to an exporter
+// through a bounded, prioritised queue, with explicit delivery modes, and
+// counts every record it loses. Create it with [New]; see the package
+// documentation.
+//
+// Its methods are safe for concurrent use. A nil *Processor does nothing:
+// OnEmit, Admit, ForceFlush and Shutdown return nil.
+type Processor struct {
+	exp sdklog.Exporter
+	cfg resolved
+	tel *telemetry
+
+	mu           sync.Mutex
+	q            queue
+	seq          uint64          // last seq handed out
+	inflight     []meta          // the batch in the exporter's hands …
+	inflightRecs []sdklog.Record // … and its records
+	exportGen    uint64          // exports started
+	doneGen      uint64          // exports finished
+	exportStart  time.Time       // zero when no export runs
+	failing      error           // the last export failed and its records wait for a retry
+	failingSince time.Time       // start of the current run of failures
+	strictErr    error           // a strict record missed its deadline; cleared by a success
+	lastSuccess  time.Time       //
+	lastErr      error           //
+	lastErrAt    time.Time       //
+	progress     chan struct{}   // closed and replaced whenever waiters should look again
+	closing      bool            // Shutdown began
+	abandoned    bool            // Shutdown's context ended: the worker's results no longer count
+	finalDone    bool            // the final summary was queued
+	ledger       ledger          // drops
+	template     *sdklog.Record  // resource and scope for summary records
+	lastTrim     time.Time
+	flushing     int // ForceFlush calls in progress: no lingering
+
+	closed       atomic.Bool
+	wake         chan struct{} // records wait: cap 1
+	stop         chan struct{} // closed by Shutdown: drain, then exit
+	quit         chan struct{} // closed when Shutdown gives up: exit now
+	exited       chan struct{} // closed by the worker on exit
+	exportCtx    context.Context
+	cancelExport context.CancelFunc
+	shutdownOnce sync.Once
+
+	emitted, exported, exportErrors atomic.Uint64
+	rejected, waitTimeouts          atomic.Uint64
+	summaries                       atomic.Uint64
+}
+
+var (
+	_ sdklog.Processor = (*Processor)(nil)
+	_ Gate             = (*Processor)(nil)
+)
+
+// New returns a Processor exporting to exp, and starts its worker
+// goroutine (stopped by Shutdown). It returns an error naming the option
+// or environment variable when a setting is invalid.
+func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
+	if exp == nil {
+		return nil, errors.New("delivery: New: exporter is nil")
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	p := &Processor{
+		exp:      exp,
+		cfg:      cfg,
+		progress: make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		quit:     make(chan struct{}),
+		exited:   make(chan struct{}),
+	}
+	p.ledger.windowStart = time.Now()
+	if p.tel, err = newTelemetry(p); err != nil {
+		return nil, err
+	}
+	p.exportCtx, p.cancelExport = context.WithCancel(context.Background())
+	go p.run()
+	return p, nil
+}
+
+// Enabled reports whether the processor takes records: true until
+// Shutdown.
+func (p *Processor) Enabled(context.Context, sdklog.EnabledParameters) bool {
+	return p != nil && !p.closed.Load()
+}
+
+// OnEmit queues a copy of r for export.
+//
+// In async mode it never waits: when the queue is full, the newest record
+// of the lowest priority present makes room for r if r ranks higher, else
+// r itself is dropped; either loss is counted and OnEmit returns nil.
+// Blocking and strict records (see [Mode]) wait, up to the timeout and
+// while ctx lasts, first for room and then for the exporter to accept
+// them; OnEmit then returns nil, or an error wrapping [ErrNotDelivered]
+// (the record stays queued unless it was dropped). After Shutdown began it
+// returns [ErrShutdown] and counts the record as dropped.
+func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
+	if p == nil || r == nil {
+		return nil
+	}
+	p.emitted.Add(1)
+	class, mode := p.classify(r)
+	if mode != ModeAsync {
+		return p.emitWaiting(ctx, r, class, mode)
+	}
+	// The async path keeps a small stack frame: the record is cloned
+	// straight into its queue slot.
+	p.mu.Lock()
+	if p.template == nil {
+		p.setTemplate(r)
+	}
+	if p.closing {
+		p.ledger.add(ReasonClosed, r.EventName())
+		p.mu.Unlock()
+		return ErrShutdown
+	}
+	if !p.makeRoomLocked(class) {
+		p.ledger.add(ReasonQueueFull, r.EventName())
+		p.mu.Unlock()
+		return nil
+	}
+	wake := p.enqueueLocked(r, class, nil)
+	p.mu.Unlock()
+	if wake {
+		p.signal()
+	}
+	return nil
+}
+
+// emitWaiting is OnEmit for blocking and strict records: wait for room,
+// queue, wait for the export.
+func (p *Processor) emitWaiting(ctx context.Context, r *sdklog.Record, class uint8, mode Mode) error {
+	w := &waiter{done: make(chan struct{})}
+	deadline := time.Now().Add(p.cfg.timeout)
+	var timer *time.Timer
+	defer stopTimer(&timer)
+
+	p.mu.Lock()
+	if p.template == nil {
+		p.setTemplate(r)
+	}
+	for {
+		if p.closing {
+			p.ledger.add(ReasonClosed, r.EventName())
+			p.mu.Unlock()
+			return ErrShutdown
+		}
+		if p.makeRoomLocked(class) {
+			break
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 || ctx.Err() != nil {
+			p.ledger.add(ReasonQueueFull, r.EventName())
+			p.mu.Unlock()
+			return fmt.Errorf("%w: queue full", ErrNotDelivered)
+		}
+		ch := p.progress
+		p.mu.Unlock()
+		resetTimer(&timer, wait)
+		select {
+		case <-ch:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		p.mu.Lock()
+	}
+	wake := p.enqueueLocked(r, class, w)
+	p.mu.Unlock()
+	if wake {
+		p.signal()
+	}
+	return p.await(ctx, w, mode, deadline, &timer)
+}
+
+// makeRoomLocked reports whether a record of class can be queued now,
+// evicting the newest record of a lower class if the queue is full.
+// p.mu must be held.
+func (p *Processor) makeRoomLocked(class uint8) bool {
+	if p.q.size < p.cfg.queueSize {
+		return true
+	}
+	if low := p.q.lowest(); low >= 0 && low < int(class) {
+		p.evictLocked(low, ReasonEvicted)
+		return true
+	}
+	return false
+}
+
+// evictLocked drops the newest record of class c. p.mu must be held.
+func (p *Processor) evictLocked(c int, reason string) {
+	e := p.q.newest(c)
+	p.dropLocked(e, reason)
+	p.q.removeNewest(c)
+}
+
+// enqueueLocked clones r into a new queue slot and reports whether the
+// worker needs waking: it may be idle or lingering, and has reason to
+// stop when this is the first record, the batch is full, or someone
+// waits. p.mu must be held.
+func (p *Processor) enqueueLocked(r *sdklog.Record, class uint8, w *waiter) (wake bool) {
+	p.seq++
+	cloneInto(&p.q.reserve(meta{seq: p.seq, class: class, w: w}).rec, r)
+	return p.q.size == 1 || p.q.size >= p.cfg.batchSize || w != nil
+}
+
+// cloneInto deep-copies src into dst. Kept out of line so that its
+// record-sized temporary is on the stack only for the copy: emitting
+// goroutines are often deep in middleware, and a big frame on the record
+// path makes their stacks grow (and be copied) again after every GC
+// shrinks them.
+//
+//go:noinline
+func cloneInto(dst, src *sdklog.Record) { *dst = src.Clone() }
+
+// await waits for a blocking or strict record's export.
+func (p *Processor) await(ctx context.Context, w *waiter, mode Mode, deadline time.Time, timer **time.Timer) error {
+	if wait := time.Until(deadline); wait > 0 {
+		resetTimer(timer, wait)
+		select {
+		case <-w.done:
+		case <-(*timer).C:
+		case <-ctx.Done():
+		}
+	}
+	select {
+	case <-w.done:
+		if w.exported {
+			return nil
+		}
+		return fmt.Errorf("%w: dropped", ErrNotDelivered)
+	default:
+	}
+	if ctx.Err() != nil && time.Now().Before(deadline) {
+		return fmt.Errorf("%w: %w", ErrNotDelivered, ctx.Err())
+	}
+	p.waitTimeouts.Add(1)
+	err := fmt.Errorf("%w: not exported within %v", ErrNotDelivered, p.cfg.timeout)
+	if mode == ModeStrict {
+		p.mu.Lock()
+		if p.strictErr == nil {
+			p.strictErr = fmt.Errorf("a strict record was not exported within %v", p.cfg.timeout)
+		}
+		p.broadcastLocked()
+		p.mu.Unlock()
+	}
+	return err
+}
+
+// classify returns r's queue class and mode.
+func (p *Processor) classify(r *sdklog.Record) (uint8, Mode) {
+	name := r.EventName()
+	if p.cfg.mode == ModeStrict || p.cfg.strict.match(name) {
+		return uint8(classStrict), ModeStrict
+	}
+	mode := p.cfg.mode
+	if mode == ModeAsync && p.cfg.blocking.match(name) {
+		mode = ModeBlocking
+	}
+	if p.cfg.priority == nil {
+		return uint8(DefaultPriority(r)), mode
+	}
+	return uint8(p.customPriority(r)), mode
+}
+
+func (p *Processor) customPriority(r *sdklog.Record) (pr Priority) {
+	defer func() {
+		if recover() != nil {
+			pr = PriorityAudit
+		}
+	}()
+	return min(p.cfg.priority(r), PrioritySecurity)
+}
+
+// setTemplate keeps r's resource and scope (and nothing of its content)
+// for summary records.
+func (p *Processor) setTemplate(r *sdklog.Record) {
+	t := r.Clone()
+	t.SetAttributes()
+	t.SetBody(emptyValue)
+	p.template = &t
+}
+
+// signal wakes the worker.
+func (p *Processor) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// broadcastLocked wakes everyone waiting on progress; p.mu must be held.
+func (p *Processor) broadcastLocked() {
+	close(p.progress)
+	p.progress = make(chan struct{})
+}
+
+// dropLocked counts e as lost and tells its waiter; p.mu must be held.
+func (p *Processor) dropLocked(e *entry, reason string) { p.dropMetaLocked(&e.meta, &e.rec, reason) }
+
+func (p *Processor) dropMetaLocked(m *meta, r *sdklog.Record, reason string) {
+	m.finish(false)
+	if !m.internal {
+		p.ledger.add(reason, r.EventName())
+	}
+}
+
+// trimEvery is how often, at most, an idle worker gives back the queue
+// buffers a burst grew.
+const trimEvery = 10 * time.Second
+
+// run is the worker: it exports batches as soon as records wait, retries
+// failed batches with back-off, queues summaries, and drains the queue at
+// Shutdown.
+func (p *Processor) run() {
+	defer close(p.exited)
+	var tick <-chan time.Time
+	if p.cfg.summary > 0 {
+		t := time.NewTicker(p.cfg.summary)
+		defer t.Stop()
+		tick = t.C
+	}
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
+	recs := make([]sdklog.Record, 0, p.cfg.batchSize)
+	metas := make([]meta, 0, p.cfg.batchSize)
+	var backoff time.Duration
+	for {
+		select {
+		case <-tick:
+			p.mu.Lock()
+			p.queueSummaryLocked(time.Now(), false)
+			p.mu.Unlock()
+		default:
+		}
+		p.mu.Lock()
+		if p.q.size == 0 {
+			if now := time.Now(); now.Sub(p.lastTrim) >= trimEvery {
+				p.q.trim()
+				p.lastTrim = now
+			}
+		}
+		for p.q.size == 0 && !p.abandoned {
+			if p.closing {
+				if p.queueSummaryLocked(time.Now(), true) {
+					continue
+				}
+				p.mu.Unlock()
+				return
+			}
+			p.mu.Unlock()
+			select {
+			case <-p.wake:
+			case <-p.stop:
+			case <-tick:
+				p.mu.Lock()
+				p.queueSummaryLocked(time.Now(), false)
+				p.mu.Unlock()
+			}
+			p.mu.Lock()
+		}
+		if p.lingerLocked(linger) {
+			p.mu.Unlock()
+			return
+		}
+		recs, metas = p.q.take(recs[:0], metas[:0], p.cfg.batchSize)
+		p.inflight, p.inflightRecs = metas, recs
+		p.exportGen++
+		p.exportStart = time.Now()
+		p.broadcastLocked() // room in the queue
+		p.mu.Unlock()
+
+		err := p.export(recs)
+
+		p.mu.Lock()
+		if p.abandoned { // Shutdown counted the batch
+			p.mu.Unlock()
+			return
+		}
+		now := time.Now()
+		p.doneGen = p.exportGen
+		p.exportStart = time.Time{}
+		p.inflight, p.inflightRecs = nil, nil
+		var wait time.Duration
+		if err == nil {
+			p.succeededLocked(metas, now)
+			backoff = 0
+		} else {
+			wait = p.failedLocked(recs, metas, err, now, &backoff)
+		}
+		p.broadcastLocked()
+		p.mu.Unlock()
+		clear(recs) // the queue holds its own copies of retried records
+		clear(metas)
+
+		if wait > 0 {
+			retry.Reset(wait)
+			select {
+			case <-retry.C:
+			case <-p.quit:
+				return
+			}
+		}
+	}
+}
+
+// lingerLocked waits, up to the linger time, for a batch to fill, unless
+// someone waits for the records (a blocking or strict emitter, ForceFlush,
+// Shutdown). It reports whether the worker must exit. p.mu must be held;
+// it is released while waiting.
+func (p *Processor) lingerLocked(t *time.Timer) (exit bool) {
+	if p.cfg.linger <= 0 {
+		return p.abandoned
+	}
+	deadline := time.Now().Add(p.cfg.linger)
+	for !p.abandoned && !p.closing && p.flushing == 0 && p.q.waiters == 0 && p.q.size < p.cfg.batchSize {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			break
+		}
+		p.mu.Unlock()
+		t.Reset(wait)
+		select {
+		case <-p.wake:
+		case <-t.C:
+		case <-p.stop:
+		case <-p.quit:
+		}
+		t.Stop()
+		p.mu.Lock()
+	}
+	return p.abandoned
+}
+
+// export hands recs to the exporter. A panicking exporter is an error.
+func (p *Processor) export(recs []sdklog.Record) (err error) {
+	ctx, cancel := context.WithTimeout(p.exportCtx, p.cfg.exportTimeout)
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("delivery: exporter panicked: %v", r)
+		}
+		cancel()
+		p.tel.exportDone(time.Since(start), err)
+	}()
+	return p.exp.Export(ctx, recs)
+}
+
+func (p *Processor) succeededLocked(metas []meta, now time.Time) {
+	var n uint64
+	for i := range metas {
+		if !metas[i].internal {
+			n++
+		}
+		metas[i].finish(true)
+	}
+	p.exported.Add(n)
+	p.failing, p.strictErr = nil, nil
+	p.lastSuccess = now
+}
+
+// failedLocked keeps the batch for a retry, or drops it when retrying is
+// pointless or over time, and returns the back-off to wait.
+func (p *Processor) failedLocked(recs []sdklog.Record, metas []meta, err error, now time.Time, backoff *time.Duration) time.Duration {
+	p.exportErrors.Add(1)
+	p.lastErr, p.lastErrAt = err, now
+	if p.failing == nil {
+		p.failingSince = now
+	}
+	p.failing = err
+	permanent := errors.Is(err, sdklog.ErrExporterShutdown)
+	if permanent || (p.cfg.retryElapsed > 0 && now.Sub(p.failingSince) >= p.cfg.retryElapsed) {
+		for i := range metas {
+			p.dropMetaLocked(&metas[i], &recs[i], ReasonExportFailed)
+		}
+		if permanent {
+			return 0
+		}
+	} else {
+		p.q.putBack(recs, metas)
+		for p.q.size > p.cfg.queueSize {
+			p.evictLocked(p.q.lowest(), ReasonQueueFull)
+		}
+	}
+	if *backoff == 0 {
+		*backoff = p.cfg.retryInitial
+	} else {
+		*backoff = min(2**backoff, p.cfg.retryMax)
+	}
+	return *backoff
+}
+
+// ForceFlush waits until every record queued before the call has been
+// exported or dropped, then flushes the exporter. It returns ctx's error
+// if ctx ends first (while the exporter keeps failing, for instance).
+func (p *Processor) ForceFlush(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	target := p.seq
+	p.flushing++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.flushing--
+		p.mu.Unlock()
+	}()
+	p.signal()
+	for {
+		p.mu.Lock()
+		done := p.abandoned || p.settledLocked(target)
+		ch := p.progress
+		p.mu.Unlock()
+		if done {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return p.exp.ForceFlush(ctx)
+}
+
+// settledLocked reports whether no record with seq <= target waits.
+func (p *Processor) settledLocked(target uint64) bool {
+	if len(p.inflight) > 0 && p.inflight[0].seq <= target {
+		return false
+	}
+	if s, ok := p.q.minSeq(); ok && s <= target {
+		return false
+	}
+	return true
+}
+
+// Shutdown stops taking records, exports everything queued (retrying
+// failures) and shuts the exporter down. If ctx ends first, every record
+// not yet exported is counted as dropped ([ReasonShutdown]), the export in
+// progress is cancelled, and ctx's error is returned: when Shutdown
+// returns, emitted = exported + dropped. A record counted as dropped here
+// may still have reached the exporter, if an export was cancelled after it
+// had already sent it. Later calls return nil.
+func (p *Processor) Shutdown(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	var err error
+	p.shutdownOnce.Do(func() {
+		p.closed.Store(true)
+		p.mu.Lock()
+		p.closing = true
+		p.broadcastLocked()
+		p.mu.Unlock()
+		close(p.stop)
+		select {
+		case <-p.exited:
+		case <-ctx.Done():
+			p.abandon()
+			err = fmt.Errorf("delivery: shutdown: %w", ctx.Err())
+		}
+		p.cancelExport()
+		if serr := p.exp.Shutdown(ctx); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	})
+	return err
+}
+
+// abandon counts everything still waiting as lost and releases the worker.
+func (p *Processor) abandon() {
+	p.mu.Lock()
+	p.abandoned = true
+	p.q.drain(func(e *entry) { p.dropLocked(e, ReasonShutdown) })
+	for i := range p.inflight {
+		p.dropMetaLocked(&p.inflight[i], &p.inflightRecs[i], ReasonShutdown)
+	}
+	p.inflight, p.inflightRecs = nil, nil
+	p.broadcastLocked()
+	p.mu.Unlock()
+	close(p.quit)
+}
+
+func resetTimer(t **time.Timer, d time.Duration) {
+	if *t == nil {
+		*t = time.NewTimer(d)
+		return
+	}
+	(*t).Reset(d)
+}
+
+func stopTimer(t **time.Timer) {
+	if *t != nil {
+		(*t).Stop()
+	}
+}

@@ -1,0 +1,616 @@
+// Command load measures what secaudit costs a real net/http server on
+// loopback: throughput and server CPU per request, for several server
+// modes side by side in one run.
+//
+//	go run ./tools/load                        # all modes, 3 rounds, 5 s each
+//	go run ./tools/load -modes bare,secaudit -rounds 1 -duration 3s
+//	go run ./tools/load -pin                   # server on CPU 0, load on CPU 1 (taskset)
+//
+// The command runs as a driver that starts, for each mode and round, a
+// server process (itself, with -serve MODE) listening on 127.0.0.1 and a
+// load process (itself, with -load URL) that keeps -conns keep-alive
+// connections busy for -warmup and then -duration. Modes are interleaved
+// round by round. The server's CPU time (user + system, from the operating
+// system once it exits) is divided by every request it served, warm-up
+// included; req/s and latency come from the measured window only. When the
+// server stops (SIGTERM) it shuts its pipeline down and reports the events
+// it emitted, exported and dropped.
+//
+// Server modes (each serves GET /api/v1/items/42 with a 58-byte JSON body):
+//
+//	bare               the handler alone
+//	slog               a status-recording middleware and one slog JSON line per request to a file
+//	otelhttp           otelhttp.NewHandler with an always-sampling sdk/trace provider (batch, no-op exporter)
+//	otelhttp+secaudit  otelhttp around the secaudit middleware: one audit event per request, scrubbed,
+//	                   through the delivery processor (async) to a rotating JSONL file
+//	secaudit           the same secaudit pipeline without otelhttp
+//	secaudit-simple    secaudit with the JSONL exporter behind sdklog's SimpleProcessor (for comparison)
+//
+// OK responses are audited in the secaudit modes (WithLogOKResponses), so
+// every request yields one event: the worst case for the audit path.
+// Everything stays on 127.0.0.1 and every run is bounded in time.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/delivery"
+	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/instrumentation"
+	"github.com/secaudit/secaudit/processor"
+	"github.com/secaudit/secaudit/semconv"
+)
+
+var allModes = []string{"bare", "slog", "otelhttp", "otelhttp+secaudit", "secaudit", "secaudit-simple"}
+
+func main() {
+	var (
+		serve    = flag.String("serve", "", "internal: run the server in this mode")
+		load     = flag.String("load", "", "internal: run the load against this URL")
+		modes    = flag.String("modes", strings.Join(allModes, ","), "comma-separated server modes")
+		rounds   = flag.Int("rounds", 3, "rounds (modes interleaved in each)")
+		duration = flag.Duration("duration", 5*time.Second, "measured time per run")
+		warmup   = flag.Duration("warmup", 2*time.Second, "warm-up before each measurement")
+		conns    = flag.Int("conns", 32, "concurrent keep-alive connections")
+		pin      = flag.Bool("pin", false, "pin the server to CPU 0 and the load to CPU 1 with taskset")
+		dir      = flag.String("dir", "", "directory for the servers' log files (default: a temporary one, removed)")
+		asJSON   = flag.Bool("json", false, "print the results as JSON")
+		profile  = flag.String("cpuprofile", "", "write the servers' CPU profiles to this file prefix (FILE.MODE.roundN)")
+	)
+	flag.Parse()
+	var err error
+	switch {
+	case *serve != "":
+		err = runServer(*serve, *dir, *profile)
+	case *load != "":
+		err = runLoad(*load, *conns, *warmup, *duration)
+	default:
+		err = drive(strings.Split(*modes, ","), *rounds, *duration, *warmup, *conns, *pin, *dir, *asJSON, *profile)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+// ---- server ----
+
+// serverReport is what a server prints when it stops.
+type serverReport struct {
+	Served   uint64 `json:"served"`
+	Emitted  uint64 `json:"emitted"`
+	Exported uint64 `json:"exported"`
+	Dropped  uint64 `json:"dropped"`
+	Lines    uint64 `json:"lines"`
+}
+
+var body = []byte(`{"id":42,"name":"widget","price_cents":1999,"in_stock":true}`)
+
+func bare(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+func runServer(mode, dir, profile string) error {
+	handler, stop, err := buildMode(mode, dir)
+	if err != nil {
+		return err
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
+	var served atomic.Uint64
+	counting := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		handler.ServeHTTP(w, r)
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: counting, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	fmt.Printf("listening http://%s\n", l.Addr())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	<-sig
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	rep := serverReport{Served: served.Load()}
+	if stop != nil {
+		if err := stop(ctx, &rep); err != nil {
+			return err
+		}
+	}
+	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// statusWriter records the status, like any logging middleware must.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += n
+	return n, err
+}
+
+type noopSpanExporter struct{}
+
+func (noopSpanExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (noopSpanExporter) Shutdown(context.Context) error                             { return nil }
+
+// buildMode returns the mode's handler and what to do at shutdown.
+func buildMode(mode, dir string) (http.Handler, func(context.Context, *serverReport) error, error) {
+	h := http.HandlerFunc(bare)
+	withOtel := func(next http.Handler) (http.Handler, func(context.Context) error) {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(noopSpanExporter{}))
+		return otelhttp.NewHandler(next, "items", otelhttp.WithTracerProvider(tp)), tp.Shutdown
+	}
+	switch mode {
+	case "bare":
+		return h, nil, nil
+	case "slog":
+		f, err := os.Create(filepath.Join(dir, "slog.jsonl"))
+		if err != nil {
+			return nil, nil, err
+		}
+		logger := slog.New(slog.NewJSONHandler(f, nil))
+		mw := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w}
+			h.ServeHTTP(sw, r)
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			logger.LogAttrs(r.Context(), slog.LevelInfo, "http.request",
+				slog.String("http.request.method", r.Method), slog.String("url.path", r.URL.Path),
+				slog.Int("http.response.status_code", sw.status), slog.Int64("http.server.duration_ns", int64(time.Since(start))),
+				slog.String("client.address", host), slog.String("user_agent.original", r.UserAgent()),
+				slog.String("enduser.id", r.Header.Get("X-User-Id")), slog.String("http.request.id", r.Header.Get("X-Request-Id")),
+				slog.String("http.route", "/api/v1/items/{id}"), slog.Int("http.response.body.size", sw.bytes))
+		})
+		return mw, func(context.Context, *serverReport) error { return f.Close() }, nil
+	case "otelhttp":
+		oh, shutdown := withOtel(h)
+		return oh, func(ctx context.Context, _ *serverReport) error { return shutdown(ctx) }, nil
+	case "otelhttp+secaudit", "secaudit", "secaudit-simple":
+		audited, stop, err := buildSecaudit(h, dir, mode == "secaudit-simple")
+		if err != nil {
+			return nil, nil, err
+		}
+		if mode != "otelhttp+secaudit" {
+			return audited, stop, nil
+		}
+		oh, shutdown := withOtel(audited)
+		return oh, func(ctx context.Context, rep *serverReport) error {
+			return errors.Join(stop(ctx, rep), shutdown(ctx))
+		}, nil
+	}
+	return nil, nil, fmt.Errorf("unknown mode %q (want one of %s)", mode, strings.Join(allModes, ", "))
+}
+
+// buildSecaudit wires the secaudit pipeline by hand: JSONL file (rotating)
+// ← delivery processor (async) or SDK simple processor ← processor chain
+// ← LoggerProvider ← Auditor ← middleware.
+func buildSecaudit(h http.Handler, dir string, simple bool) (http.Handler, func(context.Context, *serverReport) error, error) {
+	exp, err := exporter.NewJSONL(exporter.WithFile(filepath.Join(dir, "audit.jsonl")), exporter.WithRotation(64<<20, 2))
+	if err != nil {
+		return nil, nil, err
+	}
+	var exporting sdklog.Processor
+	var dp *delivery.Processor
+	if simple {
+		exporting = sdklog.NewSimpleProcessor(exp)
+	} else {
+		dp, err = delivery.New(exp, delivery.WithName("jsonl"))
+		if err != nil {
+			return nil, nil, err
+		}
+		exporting = dp
+	}
+	chain, err := processor.NewChain(exporting)
+	if err != nil {
+		return nil, nil, err
+	}
+	provider := sdklog.NewLoggerProvider(
+		sdklog.WithResource(resource.NewSchemaless(semconv.ServiceNameKey.String("load"))),
+		sdklog.WithAllowKeyDuplication(),
+		sdklog.WithAttributeCountLimit(-1),
+		sdklog.WithProcessor(chain),
+	)
+	auditor, err := secaudit.New(secaudit.WithLoggerProvider(provider))
+	if err != nil {
+		return nil, nil, err
+	}
+	mw, err := instrumentation.New(instrumentation.WithAuditor(auditor), instrumentation.WithLogOKResponses(true), instrumentation.WithSampleRate(1))
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := func(ctx context.Context, rep *serverReport) error {
+		err := provider.Shutdown(ctx)
+		rep.Lines = exp.Stats().Records
+		if dp != nil {
+			st := dp.Stats()
+			rep.Emitted, rep.Exported, rep.Dropped = st.Emitted, st.Exported, st.Dropped
+		} else {
+			rep.Emitted, rep.Exported = rep.Lines, rep.Lines
+		}
+		return err
+	}
+	return mw.Wrap(h), stop, nil
+}
+
+// ---- load ----
+
+// loadReport is what a load process prints.
+type loadReport struct {
+	Requests uint64  `json:"requests"` // completed in the measured window
+	Errors   uint64  `json:"errors"`
+	Seconds  float64 `json:"seconds"`
+	P50us    float64 `json:"p50_us"`
+	P99us    float64 `json:"p99_us"`
+}
+
+// histogram counts latencies in buckets 2^(i/4) µs wide (about 19 % steps).
+type histogram [128]uint64
+
+func bucket(d time.Duration) int {
+	us := float64(d.Nanoseconds()) / 1e3
+	i := 0
+	for b := 1.0; b < us && i < len(histogram{})-1; b *= 1.189207115 {
+		i++
+	}
+	return i
+}
+
+func (h *histogram) quantile(q float64) float64 {
+	var total uint64
+	for _, n := range h {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	target := uint64(q * float64(total))
+	var sum uint64
+	b := 1.0
+	for _, n := range h {
+		sum += n
+		if sum > target {
+			return b
+		}
+		b *= 1.189207115
+	}
+	return b
+}
+
+func runLoad(url string, conns int, warmup, duration time.Duration) error {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	defer tr.CloseIdleConnections()
+
+	start := time.Now()
+	measureFrom := start.Add(warmup)
+	end := measureFrom.Add(duration)
+	var wg sync.WaitGroup
+	hists := make([]histogram, conns)
+	counts := make([]uint64, conns)
+	errs := make([]uint64, conns)
+	for c := range conns {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/items/42", nil)
+			req.Header.Set("User-Agent", "secaudit-load/1.0")
+			req.Header.Set("X-Request-Id", "4bf92f3577b34da6a3ce929d0e0e4736")
+			req.Header.Set("X-User-Id", "42")
+			req.Header.Set("Authorization", "Bearer not-a-real-token")
+			for {
+				t0 := time.Now()
+				if !t0.Before(end) {
+					return
+				}
+				resp, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				t1 := time.Now()
+				if t0.Before(measureFrom) || t1.After(end) {
+					continue
+				}
+				if err != nil {
+					errs[c]++
+					continue
+				}
+				counts[c]++
+				hists[c][bucket(t1.Sub(t0))]++
+			}
+		})
+	}
+	wg.Wait()
+	var rep loadReport
+	var all histogram
+	for c := range conns {
+		rep.Requests += counts[c]
+		rep.Errors += errs[c]
+		for i, n := range hists[c] {
+			all[i] += n
+		}
+	}
+	rep.Seconds = duration.Seconds()
+	rep.P50us, rep.P99us = all.quantile(0.5), all.quantile(0.99)
+	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// ---- driver ----
+
+type run struct {
+	Mode      string       `json:"mode"`
+	Round     int          `json:"round"`
+	RPS       float64      `json:"rps"`
+	P50us     float64      `json:"p50_us"`
+	P99us     float64      `json:"p99_us"`
+	CPUus     float64      `json:"server_cpu_us_per_request"`
+	Errors    uint64       `json:"errors"`
+	Server    serverReport `json:"server"`
+	ServerCPU float64      `json:"server_cpu_seconds"`
+}
+
+func drive(modes []string, rounds int, duration, warmup time.Duration, conns int, pin bool, dir string, asJSON bool, profile string) error {
+	for _, m := range modes {
+		if !slices.Contains(allModes, m) {
+			return fmt.Errorf("unknown mode %q (want %s)", m, strings.Join(allModes, ", "))
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "secaudit-load-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	var runs []run
+	for round := 1; round <= rounds; round++ {
+		for _, mode := range modes {
+			prof := ""
+			if profile != "" {
+				prof = fmt.Sprintf("%s.%s.round%d", profile, strings.ReplaceAll(mode, "+", "-"), round)
+			}
+			r, err := measure(self, mode, round, dir, duration, warmup, conns, pin, prof)
+			if err != nil {
+				return fmt.Errorf("%s round %d: %w", mode, round, err)
+			}
+			fmt.Fprintf(os.Stderr, "round %d %-18s %8.0f req/s  %6.1f µs CPU/req  p50 %6.0f µs  p99 %7.0f µs  events %d/%d/%d (emitted/exported/dropped)\n",
+				round, mode, r.RPS, r.CPUus, r.P50us, r.P99us, r.Server.Emitted, r.Server.Exported, r.Server.Dropped)
+			runs = append(runs, r)
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(runs)
+	}
+	printTable(runs, modes, pin, conns, duration)
+	return nil
+}
+
+func command(pin bool, cpu string, self string, args ...string) *exec.Cmd {
+	if pin {
+		return exec.Command("taskset", append([]string{"-c", cpu, self}, args...)...)
+	}
+	return exec.Command(self, args...)
+}
+
+func measure(self, mode string, round int, dir string, duration, warmup time.Duration, conns int, pin bool, profile string) (run, error) {
+	args := []string{"-serve", mode, "-dir", dir}
+	if profile != "" {
+		args = append(args, "-cpuprofile", profile)
+	}
+	srv := command(pin, "0", self, args...)
+	srv.Stderr = os.Stderr
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		return run{}, err
+	}
+	if err := srv.Start(); err != nil {
+		return run{}, err
+	}
+	killed := false
+	defer func() {
+		if !killed {
+			_ = srv.Process.Kill()
+			_ = srv.Wait()
+		}
+	}()
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "listening ") {
+		return run{}, fmt.Errorf("server did not start: %q", lines.Text())
+	}
+	url := strings.TrimPrefix(lines.Text(), "listening ")
+
+	ld := command(pin, "1", self, "-load", url, "-conns", fmt.Sprint(conns), "-warmup", warmup.String(), "-duration", duration.String())
+	ld.Stderr = os.Stderr
+	loadOut, err := ld.Output()
+	if err != nil {
+		return run{}, fmt.Errorf("load: %w", err)
+	}
+	var lr loadReport
+	if err := json.Unmarshal(loadOut, &lr); err != nil {
+		return run{}, fmt.Errorf("load report %q: %w", loadOut, err)
+	}
+
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		return run{}, err
+	}
+	var sr serverReport
+	if lines.Scan() {
+		if err := json.Unmarshal(lines.Bytes(), &sr); err != nil {
+			return run{}, fmt.Errorf("server report %q: %w", lines.Text(), err)
+		}
+	}
+	_, _ = io.Copy(io.Discard, out)
+	killed = true
+	if err := srv.Wait(); err != nil {
+		return run{}, fmt.Errorf("server: %w", err)
+	}
+	st := srv.ProcessState
+	cpu := st.UserTime() + st.SystemTime()
+	r := run{
+		Mode: mode, Round: round,
+		RPS:   float64(lr.Requests) / lr.Seconds,
+		P50us: lr.P50us, P99us: lr.P99us,
+		Errors: lr.Errors, Server: sr, ServerCPU: cpu.Seconds(),
+	}
+	if sr.Served > 0 {
+		r.CPUus = float64(cpu.Microseconds()) / float64(sr.Served)
+	}
+	return r, nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func printTable(runs []run, modes []string, pin bool, conns int, duration time.Duration) {
+	type agg struct{ rps, cpu, p50, p99 []float64 }
+	by := map[string]*agg{}
+	var lost []string
+	for _, r := range runs {
+		a := by[r.Mode]
+		if a == nil {
+			a = &agg{}
+			by[r.Mode] = a
+		}
+		a.rps = append(a.rps, r.RPS)
+		a.cpu = append(a.cpu, r.CPUus)
+		a.p50 = append(a.p50, r.P50us)
+		a.p99 = append(a.p99, r.P99us)
+		if r.Server.Emitted != r.Server.Exported+r.Server.Dropped || r.Server.Dropped > 0 || r.Errors > 0 {
+			lost = append(lost, fmt.Sprintf("%s round %d: emitted %d exported %d dropped %d, %d request errors",
+				r.Mode, r.Round, r.Server.Emitted, r.Server.Exported, r.Server.Dropped, r.Errors))
+		}
+	}
+	ref := func(mode string) (rps, cpu float64) {
+		if a := by[mode]; a != nil {
+			return median(a.rps), median(a.cpu)
+		}
+		return 0, 0
+	}
+	bareRPS, bareCPU := ref("bare")
+	otelRPS, otelCPU := ref("otelhttp")
+	placement := "unpinned"
+	if pin {
+		placement = "pinned (server CPU 0, load CPU 1)"
+	}
+	fmt.Printf("%d connections, %v measured per run, %d runs per mode, %s; medians (runs in parentheses)\n\n",
+		conns, duration, len(runs)/max(1, len(modes)), placement)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', 0)
+	fmt.Fprintln(tw, "| mode\t| req/s\t| × bare\t| × otelhttp\t| server CPU µs/req\t| Δ CPU vs bare\t| p50 µs\t| p99 µs\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
+	for _, m := range modes {
+		a := by[m]
+		if a == nil {
+			continue
+		}
+		rps, cpu := median(a.rps), median(a.cpu)
+		ratio := func(x, base float64) string {
+			if base == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.2f×", x/base)
+		}
+		vsOtel := "–"
+		if strings.HasPrefix(m, "otelhttp") {
+			vsOtel = ratio(rps, otelRPS)
+		}
+		delta := "–"
+		if bareCPU > 0 {
+			delta = fmt.Sprintf("%+.1f", cpu-bareCPU)
+		}
+		if m == "otelhttp+secaudit" && otelCPU > 0 {
+			delta += fmt.Sprintf(" (%+.1f vs otelhttp)", cpu-otelCPU)
+		}
+		fmt.Fprintf(tw, "| %s\t| %.0f (%s)\t| %s\t| %s\t| %.1f (%s)\t| %s\t| %.0f\t| %.0f\t|\n",
+			m, rps, join(a.rps, "%.0f"), ratio(rps, bareRPS), vsOtel, cpu, join(a.cpu, "%.1f"), delta, median(a.p50), median(a.p99))
+	}
+	_ = tw.Flush()
+	if len(lost) == 0 {
+		fmt.Println("\nNo audit event dropped; every request answered 200.")
+	} else {
+		fmt.Println("\nLosses or errors:\n  " + strings.Join(lost, "\n  "))
+	}
+}
+
+func join(xs []float64, format string) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf(format, x)
+	}
+	return strings.Join(parts, "/")
+}

@@ -1,32 +1,35 @@
 package delivery
 
-import "go.opentelemetry.io/otel/attribute"
+import (
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/secaudit/secaudit/semconv"
+)
 
 // EventPipelineDropped is the event the processor emits, through its own
 // exporter, when records were lost since its last summary: a periodic
-// account of every loss (see [WithSummaryInterval]). It is a proposal for
-// the semconv package's catalogue; until it moves there it lives here.
-const EventPipelineDropped = "audit.pipeline.dropped"
+// account of every loss (see [WithSummaryInterval]).
+const EventPipelineDropped = semconv.EventPipelineDropped
 
 // Attributes of an [EventPipelineDropped] event.
 const (
 	// PipelineNameKey: string, the processor's name ([WithName]); also an
 	// attribute of every metric.
-	PipelineNameKey = attribute.Key("audit.pipeline.name")
+	PipelineNameKey = semconv.AuditPipelineNameKey
 	// DroppedCountKey: int, records lost since the previous summary.
-	DroppedCountKey = attribute.Key("audit.pipeline.dropped.count")
+	DroppedCountKey = semconv.AuditPipelineDroppedCountKey
 	// DroppedTotalKey: int, records lost since the processor started, so a
 	// reader can tell when a summary itself went missing.
-	DroppedTotalKey = attribute.Key("audit.pipeline.dropped.total")
+	DroppedTotalKey = semconv.AuditPipelineDroppedTotalKey
 	// DroppedReasonsKey: map, reason → records lost since the previous
 	// summary.
-	DroppedReasonsKey = attribute.Key("audit.pipeline.dropped.reasons")
+	DroppedReasonsKey = semconv.AuditPipelineDroppedReasonsKey
 	// DroppedEventsKey: map, event name → records lost since the previous
 	// summary ([UnnamedEvents] for records without an event name).
-	DroppedEventsKey = attribute.Key("audit.pipeline.dropped.events")
+	DroppedEventsKey = semconv.AuditPipelineDroppedEventsKey
 	// WindowStartKey: int, Unix nanoseconds, the start of the period the
 	// summary covers (it ends at the record's timestamp).
-	WindowStartKey = attribute.Key("audit.pipeline.window.start")
+	WindowStartKey = semconv.AuditPipelineWindowStartKey
 )
 
 // Why a record was lost: the values of [DropReasonKey] and the keys of
@@ -84,5 +87,5 @@ const (
 	// EventNameKey: string, the dropped record's event name.
 	EventNameKey = attribute.Key("event.name")
 	// ExportOutcomeKey: string, "success" or "failure".
-	ExportOutcomeKey = attribute.Key("audit.outcome")
+	ExportOutcomeKey = semconv.AuditOutcomeKey
 )

@@ -54,6 +54,10 @@ type config struct {
 	sessionIDs *bool
 
 	suspicious bool
+
+	gate         Gate
+	strictRoutes []string
+	strictSet    bool
 }
 
 // Bits of config.ignoreSet.
@@ -318,6 +322,10 @@ func resolve(opts []Option) (*Middleware, error) {
 	}
 
 	if err := resolveSessions(c, m); err != nil {
+		fail(err)
+	}
+
+	if err := resolveStrict(c, m); err != nil {
 		fail(err)
 	}
 

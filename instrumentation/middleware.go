@@ -57,6 +57,8 @@ type Middleware struct {
 	routeFunc    func(*http.Request) string
 	sessions     SessionIDSource
 	suspicious   bool
+	gate         Gate
+	strictRoutes []*regexp.Regexp
 
 	stats counters
 }
@@ -86,11 +88,14 @@ type Stats struct {
 	// AuditPanics: panics recovered while recording a request (its events
 	// may be lost); expected to stay 0.
 	AuditPanics uint64
+	// StrictRefused: requests on strict routes answered 503 because the
+	// audit pipeline could not record them (WithStrictRoutes).
+	StrictRefused uint64
 }
 
 type counters struct {
 	requests, ignoredPaths, ignoredStatus, okNotLogged, sampledOut,
-	emitted, suspicious, panics, callbackPanics, auditPanics atomic.Uint64
+	emitted, suspicious, panics, callbackPanics, auditPanics, strictRefused atomic.Uint64
 }
 
 // statusSet is a set of HTTP status codes 100–599.
@@ -150,6 +155,7 @@ func (m *Middleware) Stats() Stats {
 		SampledOut: c.sampledOut.Load(), Emitted: c.emitted.Load(),
 		Suspicious: c.suspicious.Load(), Panics: c.panics.Load(),
 		CallbackPanics: c.callbackPanics.Load(), AuditPanics: c.auditPanics.Load(),
+		StrictRefused: c.strictRefused.Load(),
 	}
 }
 
@@ -234,6 +240,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(p)
 		}
 	}()
+	if m.refuse(ww, r2) {
+		completed = true
+		return
+	}
 	h.next.ServeHTTP(ww, r2)
 	completed = true
 }

@@ -60,6 +60,11 @@ const (
 	// not be encoded or was larger than the record limit. It carries none of
 	// the original content.
 	EventMalformedRecord = "audit.logging.malformed_record"
+
+	// EventPipelineDropped: the delivery processor's periodic account of
+	// records it lost since its previous summary (ERROR). It is exported
+	// only when a loss occurred.
+	EventPipelineDropped = "audit.pipeline.dropped"
 )
 
 // Record bodies. The body is a short, stable string (it becomes the Loki line).
@@ -205,6 +210,19 @@ const (
 	AuditRedactedCountKey = attribute.Key("audit.redacted_count")
 	// AuditSampleRateKey: float, the sampling rate applied to a kept record.
 	AuditSampleRateKey = attribute.Key("audit.sample_rate")
+
+	// AuditPipelineNameKey: string, the delivery pipeline ("jsonl", "otlp").
+	AuditPipelineNameKey = attribute.Key("audit.pipeline.name")
+	// AuditPipelineDroppedCountKey: int, records lost since the previous summary.
+	AuditPipelineDroppedCountKey = attribute.Key("audit.pipeline.dropped.count")
+	// AuditPipelineDroppedTotalKey: int, records lost since the pipeline started.
+	AuditPipelineDroppedTotalKey = attribute.Key("audit.pipeline.dropped.total")
+	// AuditPipelineDroppedReasonsKey: map, reason → records lost since the previous summary.
+	AuditPipelineDroppedReasonsKey = attribute.Key("audit.pipeline.dropped.reasons")
+	// AuditPipelineDroppedEventsKey: map, event name → records lost since the previous summary.
+	AuditPipelineDroppedEventsKey = attribute.Key("audit.pipeline.dropped.events")
+	// AuditPipelineWindowStartKey: int, Unix ns, the start of the period a summary covers.
+	AuditPipelineWindowStartKey = attribute.Key("audit.pipeline.window.start")
 )
 
 // JSONL envelope attribute names: the exporter writes these first inside

@@ -8,9 +8,12 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	"go.opentelemetry.io/otel/metric"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/delivery"
+	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/internal/envconf"
 	"github.com/secaudit/secaudit/processor"
 )
@@ -38,6 +41,14 @@ type config struct {
 
 	otlpOpts               []otlploghttp.Option
 	otlpCompressionFromEnv bool
+
+	rotateBytes int64
+	rotateKeep  int
+	fsync       exporter.FsyncPolicy
+	fsyncSet    bool
+
+	deliveryOpts  []delivery.Option
+	meterProvider metric.MeterProvider
 
 	auditorOptions   []secaudit.Option
 	extra            []sdklog.Processor
@@ -95,6 +106,47 @@ func WithJSONLPath(path string) Option {
 func WithOTLPOptions(opts ...otlploghttp.Option) Option {
 	return optionFunc(func(c config) config {
 		c.otlpOpts = append(c.otlpOpts, opts...)
+		return c
+	})
+}
+
+// WithJSONLRotation rotates the JSONL file (SECAUDIT_JSONL_PATH or
+// WithJSONLPath) when it would grow past maxBytes, keeping keep old files
+// (events.jsonl.1 … .keep). It overrides SECAUDIT_JSONL_MAX_BYTES and
+// SECAUDIT_JSONL_MAX_FILES; the default is no rotation.
+func WithJSONLRotation(maxBytes int64, keep int) Option {
+	return optionFunc(func(c config) config {
+		c.rotateBytes, c.rotateKeep = maxBytes, keep
+		return c
+	})
+}
+
+// WithJSONLFsync sets when the JSONL file is fsynced (exporter.FsyncNever,
+// FsyncAlways, or FsyncInterval), overriding SECAUDIT_JSONL_FSYNC; the
+// default is never (the OS decides).
+func WithJSONLFsync(p exporter.FsyncPolicy) Option {
+	return optionFunc(func(c config) config {
+		c.fsync, c.fsyncSet = p, true
+		return c
+	})
+}
+
+// WithDeliveryOptions passes options to every exporter's delivery
+// processor (mode, queue size, strict events, retries); they override the
+// SECAUDIT_DELIVERY_* variables.
+func WithDeliveryOptions(opts ...delivery.Option) Option {
+	return optionFunc(func(c config) config {
+		c.deliveryOpts = append(c.deliveryOpts, opts...)
+		return c
+	})
+}
+
+// WithMeterProvider makes the delivery processors report their metrics
+// (records emitted, exported, dropped by reason, queue depth, export
+// latency) through mp. The default is a no-op provider.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c config) config {
+		c.meterProvider = mp
 		return c
 	})
 }
@@ -171,6 +223,9 @@ func newConfig(opts []Option) (config, error) {
 			c.jsonlSource = "stdout"
 		}
 	}
+	if err := c.fileEnv(); err != nil {
+		return c, err
+	}
 	if slices.Contains(c.exporters, ExporterOTLP) {
 		set, err := validateOTLPEnv()
 		if err != nil {
@@ -180,3 +235,49 @@ func newConfig(opts []Option) (config, error) {
 	}
 	return c, nil
 }
+
+// fileEnv reads the JSONL file settings from the environment where no
+// option set them; they apply only to a file.
+func (c *config) fileEnv() error {
+	if c.rotateBytes == 0 {
+		n, set, err := envconf.Int(envJSONLMaxBytes, 1)
+		if err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		if set {
+			c.rotateBytes = int64(n)
+			c.rotateKeep = 5
+			keep, kset, err := envconf.Int(envJSONLMaxFiles, 1)
+			if err != nil {
+				return fmt.Errorf("setup: %w", err)
+			}
+			if kset {
+				c.rotateKeep = keep
+			}
+		}
+	}
+	if !c.fsyncSet {
+		if v, ok := envconf.String(envJSONLFsync); ok {
+			p, err := exporter.ParseFsyncPolicy(v)
+			if err != nil {
+				return fmt.Errorf("setup: invalid %s=%q: %w", envJSONLFsync, v, err)
+			}
+			c.fsync, c.fsyncSet = p, true
+		}
+	}
+	if (c.rotateBytes != 0 || c.fsyncSet) && c.jsonlPath == "" {
+		return fmt.Errorf("setup: %s, %s and %s apply only to a JSONL file: set %s too",
+			envJSONLMaxBytes, envJSONLMaxFiles, envJSONLFsync, envconf.JSONLPath)
+	}
+	if c.rotateBytes < 0 || (c.rotateBytes > 0 && c.rotateKeep < 1) {
+		return fmt.Errorf("setup: invalid WithJSONLRotation(%d, %d): want maxBytes > 0 and keep >= 1", c.rotateBytes, c.rotateKeep)
+	}
+	return nil
+}
+
+// Environment variables of the JSONL file sink.
+const (
+	envJSONLMaxBytes = "SECAUDIT_JSONL_MAX_BYTES"
+	envJSONLMaxFiles = "SECAUDIT_JSONL_MAX_FILES"
+	envJSONLFsync    = "SECAUDIT_JSONL_FSYNC"
+)

@@ -21,8 +21,16 @@
 // filtering, sampling) are read by the processor package. An invalid value of
 // any of them makes [New] fail with an error naming the variable.
 //
-// The JSONL exporter runs behind a synchronous processor (every event is
-// written before the call returns, nothing is dropped); OTLP runs behind the
-// SDK's batch processor with gzip on by default. Scrubbing and limits run once,
-// before either.
+// Each exporter runs behind its own delivery processor (package delivery): a
+// bounded queue with one worker that never blocks a request in the default
+// async mode, drops the least valuable records first when full (OK
+// responses before security events), retries failed exports, and counts
+// every loss (SECAUDIT_DELIVERY_* variables, [WithDeliveryOptions]). OTLP
+// is gzip-compressed by default. Scrubbing and limits run once, before the
+// exporters. [Pipeline.Gate] and [Pipeline.HealthHandler] expose the
+// delivery state to the middleware's strict routes and to readiness checks.
+//
+// The JSONL file (SECAUDIT_JSONL_PATH) can rotate by size
+// (SECAUDIT_JSONL_MAX_BYTES, SECAUDIT_JSONL_MAX_FILES, default 5 kept) and be
+// fsynced (SECAUDIT_JSONL_FSYNC: never, always, or an interval such as 1s).
 package setup

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/internal/envconf"
 	"github.com/secaudit/secaudit/processor"
@@ -35,6 +37,32 @@ type Pipeline struct {
 	auditor   *secaudit.Auditor
 	exporters []string
 	chain     *processor.Chain
+	delivery  []*delivery.Processor
+}
+
+// Delivery returns the delivery processor of each exporter, whose Stats and
+// Health account for every record: emitted = exported + dropped.
+func (p *Pipeline) Delivery() []*delivery.Processor {
+	if p == nil {
+		return nil
+	}
+	return append([]*delivery.Processor(nil), p.delivery...)
+}
+
+// Gate admits a request only while every delivery pipeline can record its
+// strict events (see instrumentation.WithStrictRoutes).
+func (p *Pipeline) Gate() delivery.Gate {
+	gates := make([]delivery.Gate, 0, len(p.delivery))
+	for _, d := range p.delivery {
+		gates = append(gates, d)
+	}
+	return delivery.All(gates...)
+}
+
+// HealthHandler reports the pipeline's state as JSON: 200 while every
+// delivery pipeline works, 503 otherwise. Use it as a readiness check.
+func (p *Pipeline) HealthHandler() http.Handler {
+	return delivery.HealthHandler(p.delivery...)
 }
 
 // Processors returns the pipeline's processor chain (nil when no exporter
@@ -99,19 +127,37 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 			case c.jsonlPath != "":
 				jopts = append(jopts, exporter.WithFile(c.jsonlPath))
 			}
+			if c.jsonlPath != "" && c.jsonlWriter == nil {
+				if c.rotateBytes > 0 {
+					jopts = append(jopts, exporter.WithRotation(c.rotateBytes, c.rotateKeep))
+				}
+				if c.fsyncSet {
+					jopts = append(jopts, exporter.WithFsync(c.fsync))
+				}
+			}
 			exp, err := exporter.NewJSONL(jopts...)
 			if err != nil {
 				return fail(fmt.Errorf("setup: jsonl exporter (%s): %w", c.jsonlSource, err))
 			}
 			closers = append(closers, exp.Shutdown)
-			exporting = append(exporting, sdklog.NewSimpleProcessor(exp))
+			dp, err := c.delivery(ExporterJSONL, exp)
+			if err != nil {
+				return fail(err)
+			}
+			p.delivery = append(p.delivery, dp)
+			exporting = append(exporting, dp)
 		case ExporterOTLP:
 			exp, err := otlploghttp.New(ctx, c.otlpOptions()...)
 			if err != nil {
 				return fail(fmt.Errorf("setup: otlp exporter: %w", err))
 			}
 			closers = append(closers, exp.Shutdown)
-			exporting = append(exporting, sdklog.NewBatchProcessor(exp))
+			dp, err := c.delivery(ExporterOTLP, exp)
+			if err != nil {
+				return fail(err)
+			}
+			p.delivery = append(p.delivery, dp)
+			exporting = append(exporting, dp)
 		}
 	}
 
@@ -182,8 +228,23 @@ func defaultServiceName() attribute.KeyValue {
 	return auditconv.ServiceNameKey.String(name)
 }
 
+func (c *config) delivery(name string, exp sdklog.Exporter) (*delivery.Processor, error) {
+	opts := []delivery.Option{delivery.WithName(name)}
+	if c.meterProvider != nil {
+		opts = append(opts, delivery.WithMeterProvider(c.meterProvider))
+	}
+	dp, err := delivery.New(exp, append(opts, c.deliveryOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("setup: %s delivery: %w", name, err)
+	}
+	return dp, nil
+}
+
 func (c *config) otlpOptions() []otlploghttp.Option {
-	opts := append([]otlploghttp.Option(nil), c.otlpOpts...)
+	// The delivery processor retries failed exports itself, without
+	// blocking anything but its worker; the exporter's own retry would hold
+	// the worker for up to a minute per batch.
+	opts := append([]otlploghttp.Option{otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false})}, c.otlpOpts...)
 	if !c.otlpCompressionFromEnv {
 		// gzip by default: audit volume compresses ~10×.
 		opts = append([]otlploghttp.Option{otlploghttp.WithCompression(otlploghttp.GzipCompression)}, opts...)

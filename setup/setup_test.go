@@ -54,6 +54,11 @@ func TestEnvParsing(t *testing.T) {
 		{name: "bad endpoint", env: map[string]string{"OTEL_LOGS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "127.0.0.1:4318"}, wantErrNaming: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"},
 		{name: "bad resource attributes", env: map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "novalue"}, wantErrNaming: "OTEL_RESOURCE_ATTRIBUTES"},
 		{name: "bad jsonl path", env: map[string]string{"SECAUDIT_JSONL_PATH": "/nonexistent-dir/x/events.jsonl"}, wantErrNaming: "SECAUDIT_JSONL_PATH"},
+		{name: "rotation without a file", env: map[string]string{"SECAUDIT_JSONL_MAX_BYTES": "1048576"}, wantErrNaming: "SECAUDIT_JSONL_PATH"},
+		{name: "bad rotation size", env: map[string]string{"SECAUDIT_JSONL_MAX_BYTES": "big"}, wantErrNaming: "SECAUDIT_JSONL_MAX_BYTES"},
+		{name: "bad fsync", env: map[string]string{"SECAUDIT_JSONL_FSYNC": "sometimes"}, wantErrNaming: "SECAUDIT_JSONL_FSYNC"},
+		{name: "bad delivery mode", env: map[string]string{"SECAUDIT_DELIVERY_MODE": "eventually"}, wantErrNaming: "SECAUDIT_DELIVERY_MODE"},
+		{name: "bad scrub pattern", env: map[string]string{"SECAUDIT_SENSITIVE_VALUE_PATTERNS": "(unclosed"}, wantErrNaming: "SECAUDIT_SENSITIVE_VALUE_PATTERNS"},
 		{name: "bad usernames flag", env: map[string]string{"SECAUDIT_INCLUDE_USERNAMES": "sometimes"}, wantErrNaming: "SECAUDIT_INCLUDE_USERNAMES"},
 	}
 	for _, tt := range tests {
@@ -222,6 +227,56 @@ func TestShutdownFlushesEveryRecord(t *testing.T) {
 	// Shutdown is idempotent.
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Fatalf("second Shutdown: %v", err)
+	}
+}
+
+func TestJSONLFileRotationFromEnv(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.jsonl")
+	t.Setenv("SECAUDIT_JSONL_PATH", path)
+	t.Setenv("SECAUDIT_JSONL_MAX_BYTES", "4096")
+	t.Setenv("SECAUDIT_JSONL_MAX_FILES", "2")
+	t.Setenv("SECAUDIT_JSONL_FSYNC", "always")
+	p, err := setup.New(context.Background(), setup.WithServiceName("rotation"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		p.Auditor().LoginFailed(context.Background(), secaudit.User{ID: "1"}, "bad_password")
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(path + "*")
+	if len(files) != 3 {
+		t.Fatalf("files %v, want the live file and 2 rotated ones", files)
+	}
+	for _, f := range files {
+		info, err := os.Stat(f)
+		if err != nil || info.Size() > 4096 {
+			t.Fatalf("%s: %v, size %d > 4096", f, err, info.Size())
+		}
+	}
+	if s := p.Delivery()[0].Stats(); s.Emitted != 100 || s.Exported != 100 || s.Dropped != 0 {
+		t.Fatalf("delivery stats %+v, want 100 emitted and exported", s)
+	}
+}
+
+func TestHealthHandler(t *testing.T) {
+	clearEnv(t)
+	p, err := setup.New(context.Background(), setup.WithJSONLWriter(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	rec := httptest.NewRecorder()
+	p.HealthHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz/audit", nil))
+	if rec.Code != http.StatusOK || !json.Valid(rec.Body.Bytes()) {
+		t.Fatalf("health %d %s", rec.Code, rec.Body)
+	}
+	if err := p.Gate().Admit(context.Background()); err != nil {
+		t.Fatalf("healthy pipeline refuses strict requests: %v", err)
 	}
 }
 

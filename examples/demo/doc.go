@@ -8,6 +8,7 @@
 // password "builder", owns account 2). Endpoints:
 //
 //	GET   /healthz              200 ok
+//	GET   /healthz/audit        the audit pipeline's state as JSON (503 when it cannot deliver)
 //	POST  /login                {"username","password"} → 200 + cookie "session", or 401
 //	POST  /logout               204 (auth.logout.success with a session, .unknown without)
 //	GET   /api/accounts/{id}    401 no session, 403 another user's, 404 unknown, 200 own (model.access)

@@ -115,11 +115,16 @@ func newHandler(pipeline *setup.Pipeline, tp *sdktrace.TracerProvider) (http.Han
 	audit, err := instrumentation.New(
 		instrumentation.WithAuditor(pipeline.Auditor()),
 		instrumentation.WithSuspiciousRequests(true),
+		// Strict routes (SECAUDIT_DELIVERY_STRICT_ROUTES) answer 503 while
+		// the pipeline cannot record their events.
+		instrumentation.WithGate(pipeline.Gate()),
 	)
 	if err != nil {
 		return nil, err
 	}
-	return otelhttp.NewHandler(recoverPanics(audit.Wrap(app.routes())), "demo",
+	mux := app.routes()
+	mux.Handle("GET /healthz/audit", pipeline.HealthHandler())
+	return otelhttp.NewHandler(recoverPanics(audit.Wrap(mux)), "demo",
 		otelhttp.WithTracerProvider(tp),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),

@@ -21,6 +21,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ import (
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/semconv"
 	"github.com/secaudit/secaudit/setup"
 )
@@ -497,4 +499,160 @@ func dashboardQueries(t *testing.T) []panelQuery {
 		t.Fatal("dashboard has no queries")
 	}
 	return out
+}
+
+// TestIntegrationCollectorOutage stops the real Collector in the middle of
+// traffic and restarts it: every request keeps succeeding within the stated
+// latency bound, records wait in the delivery queue, and afterwards
+// delivered + counted-lost == emitted.
+func TestIntegrationCollectorOutage(t *testing.T) {
+	st := stackFromEnv(t)
+	stackCmd := func(arg string) {
+		t.Helper()
+		out, err := exec.Command("../../tools/stack", arg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tools/stack %s: %v\n%s", arg, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		if exec.Command("../../tools/stack", "status").Run() != nil {
+			_ = exec.Command("../../tools/stack", "otelcol-start").Run()
+		}
+	})
+
+	service := fmt.Sprintf("secaudit-outage-%d", time.Now().UnixNano())
+	t.Setenv("OTEL_SERVICE_NAME", service)
+	t.Setenv("OTEL_LOGS_EXPORTER", "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
+	t.Setenv("SECAUDIT_LOG_OK_RESPONSES", "true")
+	ctx := context.Background()
+	got := &emitted{}
+	pipeline, err := setup.New(ctx, setup.WithProcessor(got),
+		// Retry every 50 ms–1 s until Shutdown: a Collector outage shorter
+		// than the queue's bound loses nothing.
+		setup.WithDeliveryOptions(delivery.WithRetry(50*time.Millisecond, time.Second, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := newTracerProvider(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHandler(pipeline, tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	// Traffic: two clients, each a login failure and an account read in a
+	// loop, with every request's latency recorded by phase.
+	const latencyBound = 500 * time.Millisecond
+	var mu sync.Mutex
+	phase := "before"
+	slowest := map[string]time.Duration{}
+	requests := map[string]int{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := srv.Client()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for _, path := range []string{"/login", "/api/accounts/1"} {
+					start := time.Now()
+					var resp *http.Response
+					var err error
+					if path == "/login" {
+						resp, err = c.Post(srv.URL+path, "application/json", strings.NewReader(`{"username":"alice","password":"nope"}`))
+					} else {
+						resp, err = c.Get(srv.URL + path)
+					}
+					if err != nil {
+						t.Errorf("request failed during %s: %v", phase, err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					took := time.Since(start)
+					mu.Lock()
+					requests[phase]++
+					slowest[phase] = max(slowest[phase], took)
+					mu.Unlock()
+					if resp.StatusCode != http.StatusUnauthorized {
+						t.Errorf("%s answered %d during %s", path, resp.StatusCode, phase)
+					}
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	setPhase := func(p string) { mu.Lock(); phase = p; mu.Unlock() }
+
+	time.Sleep(time.Second)
+	stackCmd("otelcol-stop")
+	setPhase("outage")
+	time.Sleep(3 * time.Second)
+	queuedInOutage := pipeline.Delivery()[0].Stats().Queued
+	stackCmd("otelcol-start")
+	setPhase("after")
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+
+	shutdownCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := pipeline.Shutdown(shutdownCtx); err != nil {
+		t.Fatal(err)
+	}
+	_ = tp.Shutdown(ctx)
+
+	mu.Lock()
+	t.Logf("requests by phase %v, slowest %v; %d records queued during the outage", requests, slowest, queuedInOutage)
+	for p, d := range slowest {
+		if d > latencyBound {
+			t.Errorf("slowest request during %s took %v, bound %v", p, d, latencyBound)
+		}
+	}
+	if requests["outage"] == 0 {
+		t.Fatal("no request was served during the outage")
+	}
+	mu.Unlock()
+	if queuedInOutage == 0 {
+		t.Error("no record waited in the queue during the outage: the Collector was not really down")
+	}
+
+	emittedTotal := len(got.records)
+	stats := pipeline.Delivery()[0].Stats()
+	if stats.Emitted != uint64(emittedTotal) || stats.Exported+stats.Dropped != stats.Emitted {
+		t.Fatalf("delivery stats %+v do not account for the %d emitted records", stats, emittedTotal)
+	}
+	var delivered int
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		seen := map[string]bool{}
+		for _, r := range readCollectorLogs(t, st.logsFile, service) {
+			if r.name != semconv.EventPipelineDropped {
+				seen[r.name+"|"+r.requestID+"|"+r.spanID] = true
+			}
+		}
+		delivered = len(seen)
+		if delivered+int(stats.Dropped) >= emittedTotal || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("emitted %d, delivered %d, counted lost %d", emittedTotal, delivered, stats.Dropped)
+	if delivered+int(stats.Dropped) != emittedTotal {
+		t.Fatalf("delivered %d + counted lost %d != emitted %d", delivered, stats.Dropped, emittedTotal)
+	}
+	if stats.Dropped != 0 {
+		t.Errorf("%d records lost in a %v outage the queue could hold", stats.Dropped, 3*time.Second)
+	}
 }

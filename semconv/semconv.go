@@ -93,7 +93,9 @@ const (
 // TRACE below 5), and "" for an undefined severity.
 func SeverityText(s log.Severity) string {
 	switch {
-	case s >= log.SeverityFatal1 && s <= log.SeverityFatal4:
+	case s > log.SeverityFatal4:
+		return ""
+	case s >= log.SeverityFatal1:
 		return SeverityTextCritical
 	case s >= log.SeverityError1:
 		return SeverityTextError

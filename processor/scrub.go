@@ -197,24 +197,28 @@ const rewriteStack = 32
 func (s *Scrubber) rewrite(r *sdklog.Record, first, countAt int, t *tally, l *Limiter, p *limitProbe) {
 	var stack [rewriteStack]attribute.KeyValue
 	buf := stack[:0]
-	i := 0
+	if n := r.AttributesLen() + 1; n > rewriteStack {
+		buf = make([]attribute.KeyValue, 0, n)
+	}
+	// Copy first, with a closure small enough to inline, then scrub in a
+	// plain loop: one pass over the record, no per-attribute call.
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		if i >= first {
-			kc := s.cache.lookupAt(&s.keys, i, string(kv.Key))
-			if kc&keyCount != 0 && countAt < 0 {
-				countAt = i
-			}
-			if nv, changed := s.value(kc, kv.Value, 1, t); changed {
-				kv.Value = nv
-			}
-			if l != nil && kc&keyCount == 0 {
-				l.probeAttr(p, kv)
-			}
-		}
 		buf = append(buf, kv)
-		i++
 		return true
 	})
+	for i := first; i < len(buf); i++ {
+		kv := &buf[i]
+		kc := s.cache.lookupAt(&s.keys, i, string(kv.Key))
+		if kc&keyCount != 0 && countAt < 0 {
+			countAt = i
+		}
+		if nv, changed := s.value(kc, kv.Value, 1, t); changed {
+			kv.Value = nv
+		}
+		if l != nil && kc&keyCount == 0 {
+			l.probeAttr(p, *kv)
+		}
+	}
 	if t.redacted > 0 {
 		if countAt >= 0 {
 			prev := buf[countAt].Value

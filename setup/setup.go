@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -315,5 +314,3 @@ func (f fanout) ForceFlush(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
-
-var _ io.Writer = (*os.File)(nil)

@@ -1,5 +1,0 @@
-package envconf
-
-import "fmt"
-
-func fmtSprint(v any) string { return fmt.Sprint(v) }

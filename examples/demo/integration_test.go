@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -221,7 +220,24 @@ func TestIntegrationCollectorAndLoki(t *testing.T) {
 			t.Errorf("collector has %d %s, emitted %d", gotNames[name], name, n)
 		}
 	}
-	spans := readCollectorSpans(t, st.tracesFile)
+	// Spans travel their own pipeline (batch span processor, the
+	// Collector's traces batch and file flush), so wait until every span
+	// the events link to has arrived, or the deadline.
+	var spans map[string]bool
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		spans = readCollectorSpans(t, st.tracesFile)
+		missing := 0
+		for _, r := range collected {
+			if !spans[r.traceID+"/"+r.spanID] {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	callerSeen := false
 	for _, r := range collected {
 		if !spans[r.traceID+"/"+r.spanID] {
@@ -305,15 +321,8 @@ type collectedLog struct{ name, requestID, traceID, spanID string }
 // one export request per line) and returns the records of service.
 func readCollectorLogs(t *testing.T, path, service string) []collectedLog {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
 	var out []collectedLog
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
+	for _, line := range completeLines(path) {
 		var req struct {
 			ResourceLogs []struct {
 				Resource  struct{ Attributes []otlpKV }
@@ -327,7 +336,7 @@ func readCollectorLogs(t *testing.T, path, service string) []collectedLog {
 				}
 			}
 		}
-		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+		if err := json.Unmarshal(line, &req); err != nil {
 			t.Fatalf("collector logs file: %v", err)
 		}
 		for _, rl := range req.ResourceLogs {
@@ -342,8 +351,27 @@ func readCollectorLogs(t *testing.T, path, service string) []collectedLog {
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	return out
+}
+
+// completeLines returns the newline-terminated, non-blank lines of the file
+// at path: the Collector may be writing the last one. A file not written yet
+// has none.
+func completeLines(path string) [][]byte {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+		data = data[:i]
+	} else {
+		return nil
+	}
+	var out [][]byte
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) > 0 {
+			out = append(out, line)
+		}
 	}
 	return out
 }
@@ -351,15 +379,8 @@ func readCollectorLogs(t *testing.T, path, service string) []collectedLog {
 // readCollectorSpans returns "traceID/spanID" of every span in the file.
 func readCollectorSpans(t *testing.T, path string) map[string]bool {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]bool{}
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
+	for _, line := range completeLines(path) {
 		var req struct {
 			ResourceSpans []struct {
 				ScopeSpans []struct {

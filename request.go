@@ -2,6 +2,8 @@ package secaudit
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"sync"
 )
 
@@ -40,9 +42,24 @@ type Request struct {
 	// SessionID is the opaque audit session id, when enabled.
 	SessionID string
 
-	mu    sync.RWMutex // guards route and user
-	route string
-	user  User
+	mu      sync.RWMutex // guards route, user and pattern
+	route   string
+	user    User
+	pattern *http.Request
+}
+
+// SetPatternSource makes Route fall back to the route pattern that a
+// router records on req (Go 1.22 ServeMux sets req.Pattern before calling
+// the handler), so events emitted during the request carry the route
+// without a second routing pass. req must be the request passed down to
+// the router. A nil Request ignores it.
+func (r *Request) SetPatternSource(req *http.Request) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.pattern = req
+	r.mu.Unlock()
 }
 
 // SetRoute records the request's route pattern (e.g. "/api/accounts/{id}").
@@ -56,14 +73,29 @@ func (r *Request) SetRoute(route string) {
 	r.mu.Unlock()
 }
 
-// Route returns the route pattern recorded with SetRoute, or "".
+// Route returns the route recorded with SetRoute; without one, the
+// pattern the router recorded on the pattern source (see SetPatternSource)
+// without its method and host ("/api/accounts/{id}"); or "".
 func (r *Request) Route() string {
 	if r == nil {
 		return ""
 	}
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.route
+	route, src := r.route, r.pattern
+	r.mu.RUnlock()
+	if route == "" && src != nil {
+		route = RouteFromPattern(src.Pattern)
+	}
+	return route
+}
+
+// RouteFromPattern returns the path part of a ServeMux pattern: "GET
+// example.com/api/{id}" gives "/api/{id}"; a pattern without a path gives "".
+func RouteFromPattern(pattern string) string {
+	if i := strings.IndexByte(pattern, '/'); i >= 0 {
+		return pattern[i:]
+	}
+	return ""
 }
 
 // SetUser records who is acting in this request. The last call wins; a zero

@@ -52,14 +52,14 @@
 // # Route
 //
 // http.route is the ServeMux pattern without method and host
-// ("/api/accounts/{id}"). When the wrapped handler is an *http.ServeMux, the
-// pattern is resolved before the handler runs (mux.Handler), so events the
-// application emits during the request carry the route; after the handler
-// the pattern the mux recorded on the request replaces it (the innermost
-// one when muxes are nested and pass the request on unchanged). Any other
-// router either calls Request.SetRoute itself (events during the request
-// then carry it) or gives [WithRouteFunc], read after the handler, in which
-// case only the response event is sure to carry the route.
+// ("/api/accounts/{id}"). A Go 1.22 ServeMux records the pattern on the
+// request before it calls the handler, and the request facts read it from
+// there (secaudit.Request.SetPatternSource), so events the application emits
+// during the request carry the route without a second routing pass; with
+// nested muxes that pass the request on, the innermost pattern wins. Any
+// other router either calls Request.SetRoute itself (events during the
+// request then carry it) or gives [WithRouteFunc], read after the handler,
+// in which case only the response event is sure to carry the route.
 //
 // # Request bodies
 //

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -172,7 +171,6 @@ type exchange struct {
 	req      secaudit.Request
 	writer   respwriter.Writer
 	start    time.Time
-	upfront  string // route resolved before the handler, if any
 	rule     string // suspicious-request rule matched, if any
 	bodyAttr attribute.KeyValue
 
@@ -218,11 +216,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r2.Body = body
 		}
 	}
-	if mux, ok := h.next.(*http.ServeMux); ok {
-		_, pattern := mux.Handler(r2)
-		x.upfront = routeFromPattern(pattern)
-		x.req.SetRoute(x.upfront)
-	}
+	// Events during the request read the route the router records on r2.
+	x.req.SetPatternSource(r2)
 	ww := x.writer.Reset(w)
 
 	completed := false
@@ -354,20 +349,14 @@ func (b *attrBuffer) release() {
 // than the one resolved up front); else the pattern the ServeMux set on the
 // request, which is the innermost mux's when muxes are nested.
 func (m *Middleware) resolveRoute(r *http.Request, x *exchange) {
+	// Without a route func, Route() is the application's SetRoute or the
+	// pattern the mux recorded on r (the pattern source).
 	if m.routeFunc != nil {
 		if route := m.callRouteFunc(r); route != "" {
 			x.req.SetRoute(route)
-			return
 		}
 	}
-	if cur := x.req.Route(); cur != "" && cur != x.upfront {
-		return
-	}
-	if r.Pattern != "" {
-		x.req.SetRoute(routeFromPattern(r.Pattern))
-	}
 }
-
 func (m *Middleware) callRouteFunc(r *http.Request) (route string) {
 	defer func() {
 		if recover() != nil {
@@ -386,15 +375,6 @@ func (m *Middleware) sessionID(r *http.Request) (id string) {
 		}
 	}()
 	return m.sessions.AuditSessionID(r)
-}
-
-// routeFromPattern turns a ServeMux pattern ("GET example.com/items/{id}")
-// into an http.route ("/items/{id}"): the path part, without method or host.
-func routeFromPattern(pattern string) string {
-	if i := strings.IndexByte(pattern, '/'); i >= 0 {
-		return pattern[i:]
-	}
-	return ""
 }
 
 // firstValue is Header.Get for a key already in canonical form.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 
+	"github.com/secaudit/secaudit/internal/envconf"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -24,7 +23,7 @@ const Version = "0.1.0"
 
 // EnvIncludeUsernames is the environment variable that enables user.name
 // (see [WithUsernames]).
-const EnvIncludeUsernames = "SECAUDIT_INCLUDE_USERNAMES"
+const EnvIncludeUsernames = envconf.IncludeUsernames
 
 // ErrInvalidEvent is returned by [Auditor.Emit] for an event it refuses to
 // emit: an empty name or a severity outside 1–24.
@@ -102,11 +101,9 @@ func New(opts ...Option) (*Auditor, error) {
 	include := false
 	if c.usernames != nil {
 		include = *c.usernames
-	} else if v, ok := os.LookupEnv(EnvIncludeUsernames); ok && v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("secaudit: %s=%q: want true or false", EnvIncludeUsernames, v)
-		}
+	} else if b, ok, err := envconf.Bool(EnvIncludeUsernames); err != nil {
+		return nil, fmt.Errorf("secaudit: %w", err)
+	} else if ok {
 		include = b
 	}
 	return &Auditor{

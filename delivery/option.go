@@ -3,6 +3,7 @@ package delivery
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -372,20 +373,17 @@ func (c *config) fromEnv() []error {
 }
 
 // envDuration reads a duration variable into s unless an option set it.
+// Range checks stay in newConfig, which names the source either way.
 func envDuration(s *setting[time.Duration], name, want string, errs *[]error) {
 	if s.set {
 		return
 	}
-	v, ok := envconf.String(name)
-	if !ok {
-		return
-	}
-	d, err := time.ParseDuration(v)
+	d, ok, err := envconf.Duration(name, math.MinInt64, want)
 	if err != nil {
-		*errs = append(*errs, fmt.Errorf("delivery: invalid %s=%q: want %s", name, v, want))
-		return
+		*errs = append(*errs, fmt.Errorf("delivery: %w", err))
+	} else if ok {
+		s.put(d, name)
 	}
-	s.put(d, name)
 }
 
 func or[T any](s setting[T], def T) T {

@@ -240,14 +240,14 @@ func newConfig(opts []Option) (config, error) {
 // option set them; they apply only to a file.
 func (c *config) fileEnv() error {
 	if c.rotateBytes == 0 {
-		n, set, err := envconf.Int(envJSONLMaxBytes, 1)
+		n, set, err := envconf.Int(envconf.JSONLMaxBytes, 1)
 		if err != nil {
 			return fmt.Errorf("setup: %w", err)
 		}
 		if set {
 			c.rotateBytes = int64(n)
 			c.rotateKeep = 5
-			keep, kset, err := envconf.Int(envJSONLMaxFiles, 1)
+			keep, kset, err := envconf.Int(envconf.JSONLMaxFiles, 1)
 			if err != nil {
 				return fmt.Errorf("setup: %w", err)
 			}
@@ -257,27 +257,20 @@ func (c *config) fileEnv() error {
 		}
 	}
 	if !c.fsyncSet {
-		if v, ok := envconf.String(envJSONLFsync); ok {
+		if v, ok := envconf.String(envconf.JSONLFsync); ok {
 			p, err := exporter.ParseFsyncPolicy(v)
 			if err != nil {
-				return fmt.Errorf("setup: invalid %s=%q: %w", envJSONLFsync, v, err)
+				return fmt.Errorf("setup: invalid %s=%q: %w", envconf.JSONLFsync, v, err)
 			}
 			c.fsync, c.fsyncSet = p, true
 		}
 	}
 	if (c.rotateBytes != 0 || c.fsyncSet) && c.jsonlPath == "" {
 		return fmt.Errorf("setup: %s, %s and %s apply only to a JSONL file: set %s too",
-			envJSONLMaxBytes, envJSONLMaxFiles, envJSONLFsync, envconf.JSONLPath)
+			envconf.JSONLMaxBytes, envconf.JSONLMaxFiles, envconf.JSONLFsync, envconf.JSONLPath)
 	}
 	if c.rotateBytes < 0 || (c.rotateBytes > 0 && c.rotateKeep < 1) {
 		return fmt.Errorf("setup: invalid WithJSONLRotation(%d, %d): want maxBytes > 0 and keep >= 1", c.rotateBytes, c.rotateKeep)
 	}
 	return nil
 }
-
-// Environment variables of the JSONL file sink.
-const (
-	envJSONLMaxBytes = "SECAUDIT_JSONL_MAX_BYTES"
-	envJSONLMaxFiles = "SECAUDIT_JSONL_MAX_FILES"
-	envJSONLFsync    = "SECAUDIT_JSONL_FSYNC"
-)

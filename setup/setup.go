@@ -117,6 +117,7 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		return nil, err
 	}
 	for _, name := range c.exporters {
+		var exp sdklog.Exporter
 		switch name {
 		case ExporterJSONL:
 			var jopts []exporter.Option
@@ -134,30 +135,25 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 					jopts = append(jopts, exporter.WithFsync(c.fsync))
 				}
 			}
-			exp, err := exporter.NewJSONL(jopts...)
+			jsonl, err := exporter.NewJSONL(jopts...)
 			if err != nil {
 				return fail(fmt.Errorf("setup: jsonl exporter (%s): %w", c.jsonlSource, err))
 			}
-			closers = append(closers, exp.Shutdown)
-			dp, err := c.delivery(ExporterJSONL, exp)
-			if err != nil {
-				return fail(err)
-			}
-			p.delivery = append(p.delivery, dp)
-			exporting = append(exporting, dp)
+			exp = jsonl
 		case ExporterOTLP:
-			exp, err := otlploghttp.New(ctx, c.otlpOptions()...)
+			otlp, err := otlploghttp.New(ctx, c.otlpOptions()...)
 			if err != nil {
 				return fail(fmt.Errorf("setup: otlp exporter: %w", err))
 			}
-			closers = append(closers, exp.Shutdown)
-			dp, err := c.delivery(ExporterOTLP, exp)
-			if err != nil {
-				return fail(err)
-			}
-			p.delivery = append(p.delivery, dp)
-			exporting = append(exporting, dp)
+			exp = otlp
 		}
+		closers = append(closers, exp.Shutdown)
+		dp, err := c.delivery(name, exp)
+		if err != nil {
+			return fail(err)
+		}
+		p.delivery = append(p.delivery, dp)
+		exporting = append(exporting, dp)
 	}
 
 	exporting = append(exporting, c.extra...)

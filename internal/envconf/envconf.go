@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Names of the environment variables secaudit reads, from DESIGN.md.
@@ -15,6 +16,9 @@ const (
 	ResourceAttributes     = "OTEL_RESOURCE_ATTRIBUTES"
 	LogsExporter           = "OTEL_LOGS_EXPORTER"
 	JSONLPath              = "SECAUDIT_JSONL_PATH"
+	JSONLMaxBytes          = "SECAUDIT_JSONL_MAX_BYTES"
+	JSONLMaxFiles          = "SECAUDIT_JSONL_MAX_FILES"
+	JSONLFsync             = "SECAUDIT_JSONL_FSYNC"
 	LogOKResponses         = "SECAUDIT_LOG_OK_RESPONSES"
 	SampleRate             = "SECAUDIT_SAMPLE_RATE"
 	IgnorePaths            = "SECAUDIT_IGNORE_PATHS"
@@ -74,6 +78,20 @@ func Int(name string, min int) (int, bool, error) {
 		return 0, false, invalid(name, v, fmt.Sprintf("want an integer >= %d", min))
 	}
 	return n, true, nil
+}
+
+// Duration reads a Go duration (such as 250ms or 1m) not below min; want
+// describes the expected value for the error.
+func Duration(name string, min time.Duration, want string) (time.Duration, bool, error) {
+	v, ok := get(name)
+	if !ok {
+		return 0, false, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < min {
+		return 0, false, invalid(name, v, "want "+want)
+	}
+	return d, true, nil
 }
 
 // Rate reads a number in [0, 1].

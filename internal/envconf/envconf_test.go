@@ -20,6 +20,7 @@ func TestParsers(t *testing.T) {
 	codes := func(n string) (any, bool, error) { return StatusCodes(n) }
 	regexps := func(n string) (any, bool, error) { return Regexps(n) }
 	prefixes := func(n string) (any, bool, error) { return Prefixes(n) }
+	durations := func(n string) (any, bool, error) { return Duration(n, 0, "a duration >= 0") }
 	tests := []struct {
 		name    string
 		value   string
@@ -45,6 +46,9 @@ func TestParsers(t *testing.T) {
 		{"regex bad", "(", regexps, "", false, true},
 		{"cidrs ok", "10.1.2.3/8, 192.0.2.1, 2001:db8::/32", prefixes, "[10.0.0.0/8 192.0.2.1/32 2001:db8::/32]", true, false},
 		{"cidrs bad", "10.0.0.0/33", prefixes, "", false, true},
+		{"duration ok", "250ms", durations, "250ms", true, false},
+		{"duration below min", "-1s", durations, "", false, true},
+		{"duration bad", "soon", durations, "", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -136,7 +136,7 @@ func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 		if kc&keyCount != 0 && countAt < 0 {
 			countAt = i
 		}
-		if s.needsChange(kc, kv.Value) {
+		if s.scalarHit(kc, &kv.Value) {
 			first = i
 			return false
 		}
@@ -172,6 +172,24 @@ func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 	return true
 }
 
+// scalarHit reports whether the value under key class kc would change,
+// deciding the common cases (a string, an integer or a bool under a key
+// with no key rule) without copying the value into [Scrubber.value]'s
+// frame.
+func (s *Scrubber) scalarHit(kc keyClass, v *attribute.Value) bool {
+	if kc&(keySensitive|keyPseudonymize) == 0 {
+		switch v.Type() {
+		case attribute.STRING:
+			return kc&keyTrustedValue == 0 && s.stringHit(v.AsString(), kc&keyQuery != 0)
+		case attribute.INT64:
+			return kc&keyTrustedValue == 0 && s.detectors&DetectCardNumber != 0 && cardInt(v.AsInt64())
+		case attribute.BOOL, attribute.FLOAT64, attribute.EMPTY:
+			return false
+		}
+	}
+	return s.needsChange(kc, *v)
+}
+
 // needsChange reports whether the value under key class kc would change.
 func (s *Scrubber) needsChange(kc keyClass, v attribute.Value) bool {
 	if kc&(keySensitive|keyPseudonymize) == 0 && v.Type() == attribute.STRING {
@@ -189,23 +207,28 @@ func (s *Scrubber) needsChange(kc keyClass, v attribute.Value) bool {
 // rewriteStack is how many attributes the rewrite buffer holds on the
 // stack; SetAttributes copies them, so larger records only cost one
 // allocation more.
-const rewriteStack = 32
+const rewriteStack = 20
 
 // rewrite replaces r's attributes with their scrubbed values from index
 // first on (those before it are known clean and already probed) and sets
 // the count.
 func (s *Scrubber) rewrite(r *sdklog.Record, first, countAt int, t *tally, l *Limiter, p *limitProbe) {
 	var stack [rewriteStack]attribute.KeyValue
-	buf := stack[:0]
+	buf := stack[:]
 	if n := r.AttributesLen() + 1; n > rewriteStack {
-		buf = make([]attribute.KeyValue, 0, n)
+		buf = make([]attribute.KeyValue, n)
 	}
 	// Copy first, with a closure small enough to inline, then scrub in a
 	// plain loop: one pass over the record, no per-attribute call.
+	n := 0
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		buf = append(buf, kv)
+		if n < len(buf) {
+			buf[n] = kv
+			n++
+		}
 		return true
 	})
+	buf = buf[:n:n+1]
 	for i := first; i < len(buf); i++ {
 		kv := &buf[i]
 		kc := s.cache.lookupAt(&s.keys, i, string(kv.Key))

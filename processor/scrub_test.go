@@ -472,3 +472,46 @@ func TestProtectedKeyLists(t *testing.T) {
 		t.Fatal("session.id must be protected despite normalising to a denylist entry")
 	}
 }
+
+// TestScrubberRewriteSizes places secrets at the edges of the rewrite's
+// stack buffer (the first attribute, the last one that fits, the first one
+// that does not) in records from 1 to 45 attributes: every secret is
+// replaced, every other attribute keeps its value and its position, and the
+// count is appended once.
+func TestScrubberRewriteSizes(t *testing.T) {
+	s := mustScrubber(t)
+	for _, n := range []int{1, 5, 6, rewriteStack - 1, rewriteStack, rewriteStack + 1, 45} {
+		for _, secretAt := range []int{0, n / 2, n - 1, rewriteStack - 2, rewriteStack - 1, rewriteStack} {
+			if secretAt >= n {
+				continue
+			}
+			give := make([]attribute.KeyValue, n)
+			for i := range give {
+				give[i] = attribute.Int("attr."+strings.Repeat("x", i), i)
+			}
+			give[secretAt] = attribute.String("db.url", "postgres://app:hunter2secret@db:5432/shop")
+			rec := capture(t, apiRecord("e", attribute.Value{}, give...), s)
+			got := attrsOf(&rec)
+			if len(got) != n+1 {
+				t.Fatalf("n=%d secret at %d: %d attributes, want %d", n, secretAt, len(got), n+1)
+			}
+			for i, kv := range got[:n] {
+				if kv.Key != give[i].Key {
+					t.Fatalf("n=%d secret at %d: attribute %d is %q, want %q", n, secretAt, i, kv.Key, give[i].Key)
+				}
+				if i == secretAt {
+					if v := kv.Value.AsString(); strings.Contains(v, "hunter2") || !strings.Contains(v, semconv.Redacted) {
+						t.Fatalf("n=%d secret at %d: %q not scrubbed", n, secretAt, v)
+					}
+					continue
+				}
+				if kv.Value.AsInt64() != int64(i) {
+					t.Fatalf("n=%d secret at %d: attribute %d = %v, want %d", n, secretAt, i, kv.Value.Emit(), i)
+				}
+			}
+			if last := got[n]; last.Key != semconv.AuditRedactedCountKey || last.Value.AsInt64() != 1 {
+				t.Fatalf("n=%d secret at %d: last attribute %v, want the count 1", n, secretAt, last)
+			}
+		}
+	}
+}

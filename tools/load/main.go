@@ -16,7 +16,12 @@
 // server stops (SIGTERM) it shuts its pipeline down and reports the events
 // it emitted, exported and dropped.
 //
-// Server modes (each serves GET /api/v1/items/42 with a 58-byte JSON body):
+// Every -miss-every'th request of each connection (default 20, so 5 %) asks
+// for an item that does not exist and gets a 404, as real traffic has
+// failures; the other requests get a 200 with a 58-byte JSON body. Every
+// mode serves the same mix.
+//
+// Server modes:
 //
 //	bare               the handler alone
 //	slog               a status-recording middleware and one slog JSON line per request to a file
@@ -25,9 +30,18 @@
 //	                   through the delivery processor (async) to a rotating JSONL file
 //	secaudit           the same secaudit pipeline without otelhttp
 //	secaudit-simple    secaudit with the JSONL exporter behind sdklog's SimpleProcessor (for comparison)
+//	secaudit-default   the secaudit pipeline with the middleware's defaults: OK responses are not
+//	                   audited, so a 200 costs the middleware only (4xx, 5xx and the application's
+//	                   security events would still be audited)
+//	otelhttp+secaudit-default  otelhttp around secaudit-default
+//	sdklog-floor       no secaudit code: a status-recording middleware building one OTel API record
+//	                   with the same 14 attributes as secaudit's response event, emitted into an
+//	                   sdk/log LoggerProvider (key de-duplication off) whose only processor discards
+//	                   it: what any OTel-native audit event costs before scrubbing and export
 //
-// OK responses are audited in the secaudit modes (WithLogOKResponses), so
-// every request yields one event: the worst case for the audit path.
+// OK responses are audited in the secaudit, otelhttp+secaudit and
+// secaudit-simple modes (WithLogOKResponses), so every request yields one
+// event: the worst case for the audit path.
 // Everything stays on 127.0.0.1 and every run is bounded in time.
 package main
 
@@ -57,6 +71,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -69,7 +85,14 @@ import (
 	"github.com/secaudit/secaudit/semconv"
 )
 
-var allModes = []string{"bare", "slog", "otelhttp", "otelhttp+secaudit", "secaudit", "secaudit-simple"}
+// missEvery is the -miss-every flag: read by the load process, passed on
+// to it by the driver.
+var missEvery = flag.Int("miss-every", 20, "every Nth request of a connection asks for a missing item (404); 0 for none")
+
+var allModes = []string{
+	"bare", "slog", "otelhttp", "otelhttp+secaudit", "secaudit", "secaudit-simple",
+	"secaudit-default", "otelhttp+secaudit-default", "sdklog-floor",
+}
 
 func main() {
 	var (
@@ -114,8 +137,20 @@ type serverReport struct {
 
 var body = []byte(`{"id":42,"name":"widget","price_cents":1999,"in_stock":true}`)
 
-func bare(w http.ResponseWriter, _ *http.Request) {
+const (
+	itemPath    = "/api/v1/items/42"
+	missingPath = "/api/v1/items/404"
+)
+
+var missingBody = []byte(`{"error":"not found"}`)
+
+func bare(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path != itemPath {
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write(missingBody)
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }
@@ -224,12 +259,14 @@ func buildMode(mode, dir string) (http.Handler, func(context.Context, *serverRep
 	case "otelhttp":
 		oh, shutdown := withOtel(h)
 		return oh, func(ctx context.Context, _ *serverReport) error { return shutdown(ctx) }, nil
-	case "otelhttp+secaudit", "secaudit", "secaudit-simple":
-		audited, stop, err := buildSecaudit(h, dir, mode == "secaudit-simple")
+	case "sdklog-floor":
+		return buildFloor(h)
+	case "otelhttp+secaudit", "secaudit", "secaudit-simple", "secaudit-default", "otelhttp+secaudit-default":
+		audited, stop, err := buildSecaudit(h, dir, mode == "secaudit-simple", !strings.HasSuffix(mode, "-default"))
 		if err != nil {
 			return nil, nil, err
 		}
-		if mode != "otelhttp+secaudit" {
+		if !strings.HasPrefix(mode, "otelhttp+") {
 			return audited, stop, nil
 		}
 		oh, shutdown := withOtel(audited)
@@ -243,7 +280,7 @@ func buildMode(mode, dir string) (http.Handler, func(context.Context, *serverRep
 // buildSecaudit wires the secaudit pipeline by hand: JSONL file (rotating)
 // ← delivery processor (async) or SDK simple processor ← processor chain
 // ← LoggerProvider ← Auditor ← middleware.
-func buildSecaudit(h http.Handler, dir string, simple bool) (http.Handler, func(context.Context, *serverReport) error, error) {
+func buildSecaudit(h http.Handler, dir string, simple, logOK bool) (http.Handler, func(context.Context, *serverReport) error, error) {
 	exp, err := exporter.NewJSONL(exporter.WithFile(filepath.Join(dir, "audit.jsonl")), exporter.WithRotation(64<<20, 2))
 	if err != nil {
 		return nil, nil, err
@@ -273,7 +310,11 @@ func buildSecaudit(h http.Handler, dir string, simple bool) (http.Handler, func(
 	if err != nil {
 		return nil, nil, err
 	}
-	mw, err := instrumentation.New(instrumentation.WithAuditor(auditor), instrumentation.WithLogOKResponses(true), instrumentation.WithSampleRate(1))
+	opts := []instrumentation.Option{instrumentation.WithAuditor(auditor)}
+	if logOK {
+		opts = append(opts, instrumentation.WithLogOKResponses(true), instrumentation.WithSampleRate(1))
+	}
+	mw, err := instrumentation.New(opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -289,6 +330,69 @@ func buildSecaudit(h http.Handler, dir string, simple bool) (http.Handler, func(
 		return err
 	}
 	return mw.Wrap(h), stop, nil
+}
+
+// discardProcessor is an sdk/log processor that only counts records.
+type discardProcessor struct{ records atomic.Uint64 }
+
+func (*discardProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
+func (p *discardProcessor) OnEmit(context.Context, *sdklog.Record) error {
+	p.records.Add(1)
+	return nil
+}
+func (*discardProcessor) Shutdown(context.Context) error   { return nil }
+func (*discardProcessor) ForceFlush(context.Context) error { return nil }
+
+// buildFloor is the sdklog-floor mode: the attributes of secaudit's
+// http.response.success event, built in one API record after the handler
+// and emitted into the SDK, with nothing after the SDK but a counter.
+func buildFloor(h http.Handler) (http.Handler, func(context.Context, *serverReport) error, error) {
+	sink := &discardProcessor{}
+	provider := sdklog.NewLoggerProvider(
+		sdklog.WithResource(resource.NewSchemaless(semconv.ServiceNameKey.String("load"))),
+		sdklog.WithAllowKeyDuplication(),
+		sdklog.WithAttributeCountLimit(-1),
+		sdklog.WithProcessor(sink),
+	)
+	logger := provider.Logger("floor")
+	mw := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		var rec otellog.Record
+		now := time.Now()
+		rec.SetTimestamp(now)
+		rec.SetObservedTimestamp(now)
+		rec.SetEventName(semconv.EventHTTPResponseSuccess)
+		rec.SetSeverity(semconv.SeverityInfo)
+		rec.SetSeverityText(semconv.SeverityTextInfo)
+		rec.SetBody(attribute.StringValue(semconv.BodyHTTPResponse))
+		rec.AddAttributes(
+			semconv.AuditSchemaVersionKey.String(semconv.SchemaVersion),
+			semconv.AuditActionKey.String(semconv.ActionResponse),
+			semconv.AuditOutcomeKey.String(semconv.OutcomeSuccess),
+			semconv.UserIDKey.String(r.Header.Get("X-User-Id")),
+			semconv.AuditRequestIDKey.String(r.Header.Get("X-Request-Id")),
+			semconv.ClientAddressKey.String(host),
+			semconv.NetworkPeerAddressKey.String(host),
+			semconv.HTTPRequestMethodKey.String(r.Method),
+			semconv.URLPathKey.String(r.URL.Path),
+			semconv.HTTPRouteKey.String("/api/v1/items/{id}"),
+			semconv.HTTPResponseStatusCodeKey.Int(sw.status),
+			semconv.URLFullKey.String("http://"+r.Host+r.URL.EscapedPath()),
+			semconv.AuditDurationKey.Int64(int64(time.Since(start))),
+			semconv.UserAgentOriginalKey.String(r.UserAgent()),
+		)
+		logger.Emit(r.Context(), rec)
+	})
+	stop := func(ctx context.Context, rep *serverReport) error {
+		err := provider.Shutdown(ctx)
+		n := sink.records.Load()
+		rep.Emitted, rep.Exported = n, n
+		return err
+	}
+	return mw, stop, nil
 }
 
 // ---- load ----
@@ -349,22 +453,30 @@ func runLoad(url string, conns int, warmup, duration time.Duration) error {
 	errs := make([]uint64, conns)
 	for c := range conns {
 		wg.Go(func() {
-			req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/items/42", nil)
-			req.Header.Set("User-Agent", "secaudit-load/1.0")
-			req.Header.Set("X-Request-Id", "4bf92f3577b34da6a3ce929d0e0e4736")
-			req.Header.Set("X-User-Id", "42")
-			req.Header.Set("Authorization", "Bearer not-a-real-token")
-			for {
+			newReq := func(path string) *http.Request {
+				req, _ := http.NewRequest(http.MethodGet, url+path, nil)
+				req.Header.Set("User-Agent", "secaudit-load/1.0")
+				req.Header.Set("X-Request-Id", "4bf92f3577b34da6a3ce929d0e0e4736")
+				req.Header.Set("X-User-Id", "42")
+				req.Header.Set("Authorization", "Bearer not-a-real-token")
+				return req
+			}
+			item, missing := newReq(itemPath), newReq(missingPath)
+			for n := 1; ; n++ {
 				t0 := time.Now()
 				if !t0.Before(end) {
 					return
+				}
+				req, want := item, http.StatusOK
+				if *missEvery > 0 && n%*missEvery == 0 {
+					req, want = missing, http.StatusNotFound
 				}
 				resp, err := client.Do(req)
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					_ = resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("status %d", resp.StatusCode)
+					if resp.StatusCode != want {
+						err = fmt.Errorf("status %d, want %d", resp.StatusCode, want)
 					}
 				}
 				t1 := time.Now()
@@ -486,7 +598,7 @@ func measure(self, mode string, round int, dir string, duration, warmup time.Dur
 	}
 	url := strings.TrimPrefix(lines.Text(), "listening ")
 
-	ld := command(pin, "1", self, "-load", url, "-conns", fmt.Sprint(conns), "-warmup", warmup.String(), "-duration", duration.String())
+	ld := command(pin, "1", self, "-load", url, "-conns", fmt.Sprint(conns), "-warmup", warmup.String(), "-duration", duration.String(), "-miss-every", fmt.Sprint(*missEvery))
 	ld.Stderr = os.Stderr
 	loadOut, err := ld.Output()
 	if err != nil {
@@ -601,7 +713,7 @@ func printTable(runs []run, modes []string, pin bool, conns int, duration time.D
 	}
 	_ = tw.Flush()
 	if len(lost) == 0 {
-		fmt.Println("\nNo audit event dropped; every request answered 200.")
+		fmt.Println("\nNo audit event dropped; every request answered as expected (200, or 404 for the missing item).")
 	} else {
 		fmt.Println("\nLosses or errors:\n  " + strings.Join(lost, "\n  "))
 	}

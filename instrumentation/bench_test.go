@@ -139,6 +139,14 @@ func floorMiddleware(next http.Handler, logger otellog.Logger) http.Handler {
 	})
 }
 
+// newRequestID is the middleware's request id as a plain string, for the
+// comparison middlewares.
+func newRequestID() string {
+	var out [32]byte
+	fillRequestID(&out)
+	return string(out[:])
+}
+
 // lineCounter discards what it is given and counts lines.
 type lineCounter struct{ lines atomic.Int64 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -166,13 +167,15 @@ type handler struct {
 var _ http.Handler = (*handler)(nil)
 
 // exchange is the per-request state: one allocation holds the request facts
-// and the response observer.
+// and the response observer. It is never pooled or reused: req.ID points
+// into its id array, and events and handlers may keep the id.
 type exchange struct {
 	req      secaudit.Request
 	writer   respwriter.Writer
 	start    time.Time
 	rule     string // suspicious-request rule matched, if any
 	bodyAttr attribute.KeyValue
+	id       [32]byte // the request id's text; req.ID points into it
 
 	// Taken before the handler, which may rewrite its request in place.
 	https       bool
@@ -194,7 +197,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	x := &exchange{start: time.Now()}
 	origin := m.resolver.Resolve(r.RemoteAddr, r.Header[clientip.HeaderXForwardedFor])
-	x.req.ID = newRequestID()
+	x.req.ID = x.newRequestID()
 	x.req.ClientAddress = origin.Client
 	x.req.PeerAddress = origin.Peer
 	x.req.Method = r.Method
@@ -400,12 +403,17 @@ func panicMessage(p any) string { return fmt.Sprint(p) }
 
 // newRequestID returns 32 lowercase hex characters from the runtime's
 // ChaCha8 generator (seeded from the OS): unique and unpredictable enough
-// for correlation, and never taken from the client.
-func newRequestID() string {
+// for correlation, and never taken from the client. The text lives in the
+// exchange, which every reference to the id keeps alive, and is never
+// written again, so the id costs no allocation of its own.
+func (x *exchange) newRequestID() string {
+	fillRequestID(&x.id)
+	return unsafe.String(&x.id[0], len(x.id))
+}
+
+func fillRequestID(out *[32]byte) {
 	var raw [16]byte
 	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
-	var out [32]byte
 	hex.Encode(out[:], raw[:])
-	return string(out[:])
 }

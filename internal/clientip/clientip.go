@@ -133,6 +133,11 @@ func (r *Resolver) isTrusted(a netip.Addr) bool {
 // canonical returns the canonical text of a without its zone, reusing the
 // text it was parsed from when that is already canonical (no allocation).
 func canonical(a netip.Addr, parsed string) string {
+	if a.Is4() {
+		// netip accepts IPv4 only as a dotted quad of decimal octets without
+		// leading zeros or a zone: the text parsed is the canonical one.
+		return parsed
+	}
 	var buf [64]byte
 	b := a.WithZone("").AppendTo(buf[:0])
 	if string(b) == parsed {

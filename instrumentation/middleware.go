@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
 	"sync"
@@ -178,10 +179,10 @@ type exchange struct {
 	id       [32]byte // the request id's text; req.ID points into it
 
 	// Taken before the handler, which may rewrite its request in place.
-	https       bool
-	host        string
-	escapedPath string
-	userAgent   string
+	https         bool
+	host          string
+	path, rawPath string // url.full's path is escaped from these when an event needs it
+	userAgent     string
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -202,7 +203,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.req.PeerAddress = origin.Peer
 	x.req.Method = r.Method
 	x.req.Path = r.URL.Path
-	x.https, x.host, x.escapedPath = r.TLS != nil, r.Host, r.URL.EscapedPath()
+	x.https, x.host, x.path, x.rawPath = r.TLS != nil, r.Host, r.URL.Path, r.URL.RawPath
 	x.userAgent = firstValue(r.Header, "User-Agent")
 	if m.sessions != nil {
 		x.req.SessionID = m.sessionID(r)
@@ -394,7 +395,8 @@ func (x *exchange) fullURL() string {
 	if x.https {
 		scheme = "https://"
 	}
-	return scheme + x.host + x.escapedPath
+	u := url.URL{Path: x.path, RawPath: x.rawPath}
+	return scheme + x.host + u.EscapedPath()
 }
 
 // panicMessage formats a panic value; fmt recovers a panicking Error or

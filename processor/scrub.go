@@ -228,7 +228,7 @@ func (s *Scrubber) rewrite(r *sdklog.Record, first, countAt int, t *tally, l *Li
 		}
 		return true
 	})
-	buf = buf[: n : n+1]
+	buf = buf[:n]
 	for i := first; i < len(buf); i++ {
 		kv := &buf[i]
 		kc := s.cache.lookupAt(&s.keys, i, string(kv.Key))

@@ -288,7 +288,8 @@ func TestMisuseIsCountedNotPanicked(t *testing.T) {
 		t.Fatalf("stats %+v, want 4 invalid, 1 emitted", s)
 	}
 	// A nil context is tolerated.
-	a.LoginSucceeded(nil, secaudit.User{ID: "1"}) //nolint:staticcheck // deliberate misuse
+	//lint:ignore SA1012 deliberate misuse: the Auditor must survive it
+	a.LoginSucceeded(nil, secaudit.User{ID: "1"})
 }
 
 func TestNilAuditorIsNoop(t *testing.T) {
@@ -387,17 +388,4 @@ func hasAttr(r logtest.Record, want attribute.KeyValue) bool {
 		}
 	}
 	return false
-}
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }

@@ -59,7 +59,7 @@ func (p *Processor) Admit(ctx context.Context) error {
 	for {
 		now := time.Now()
 		p.mu.Lock()
-		cause, until := p.admissionLocked(now, &waitGen)
+		until, cause := p.admissionLocked(now, &waitGen)
 		ch := p.progress
 		p.mu.Unlock()
 		if cause == nil {
@@ -86,24 +86,24 @@ func (p *Processor) refuse(cause error) error {
 	return fmt.Errorf("%w: %s: %w", ErrUnavailable, p.cfg.name, cause)
 }
 
-// admissionLocked returns nil when the pipeline delivers, or why it does
-// not; a non-zero until means the reason may clear by itself and is worth
-// waiting for until then. waitGen remembers the export Admit waits for.
+// admissionLocked returns a nil cause when the pipeline delivers, or why it
+// does not; a non-zero until means the reason may clear by itself and is
+// worth waiting for until then. waitGen remembers the export Admit waits for.
 // p.mu must be held.
-func (p *Processor) admissionLocked(now time.Time, waitGen *uint64) (cause error, until time.Time) {
+func (p *Processor) admissionLocked(now time.Time, waitGen *uint64) (until time.Time, cause error) {
 	if cause := p.unavailableLocked(now); cause != nil {
-		return cause, time.Time{}
+		return time.Time{}, cause
 	}
 	if !p.exportStart.IsZero() && (*waitGen == 0 || p.doneGen < *waitGen) {
 		if *waitGen == 0 {
 			*waitGen = p.exportGen
 		}
-		return errExportInFlight, p.exportStart.Add(p.cfg.timeout)
+		return p.exportStart.Add(p.cfg.timeout), errExportInFlight
 	}
 	if p.q.size >= p.cfg.queueSize && p.q.lowest() == classStrict {
-		return errQueueFull, now.Add(p.cfg.timeout)
+		return now.Add(p.cfg.timeout), errQueueFull
 	}
-	return nil, time.Time{}
+	return time.Time{}, nil
 }
 
 // unavailableLocked returns why the pipeline does not deliver at all right

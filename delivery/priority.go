@@ -108,8 +108,6 @@ func compilePatterns(items []string) (patterns, error) {
 	return p, nil
 }
 
-func (p *patterns) empty() bool { return !p.all && len(p.exact) == 0 && len(p.prefixes) == 0 }
-
 func (p *patterns) match(name string) bool {
 	if p.all {
 		return true

@@ -35,7 +35,7 @@ func validUTF8(s string) string {
 func FuzzAppendRecord(f *testing.F) {
 	f.Add("http.response.client_error", "http.response", "user.id", "1", []byte("raw"), int64(403), 0.25, "audit.request.body", uint16(0))
 	f.Add("auth.login.failed", "", "", "", []byte{}, int64(0), 0.0, "", uint16(1))
-	f.Add("événement 🔐", "résumé\u2028", "ключ", "日本語", []byte{0xff}, int64(-1), -0.0, "map\u0085", uint16(500))
+	f.Add("événement 🔐", "résumé\u2028", "ключ", "日本語", []byte{0xff}, int64(-1), math.Copysign(0, -1), "map\u0085", uint16(500))
 	f.Add("bad\xff", "body\xc3", "k\x80", "\xed\xa0\x80", []byte{0xc0, 0xaf}, int64(math.MinInt64), 1e-7, "n\xfe", uint16(65535))
 	f.Add("line\nbreak", "\x00\x1b[31m\x7f", "k\r\n", "\"}\n{\"event_name\":\"forged\"}", []byte("\n"), int64(math.MaxInt64), 1e21, "\t", uint16(2))
 	f.Add("nan", "b", "k", "v", []byte(nil), int64(3), math.NaN(), "m", uint16(3))

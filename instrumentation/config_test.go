@@ -111,7 +111,7 @@ func TestEnvironmentConfigures(t *testing.T) {
 		}
 		out := map[string]string{}
 		for k, v := range attrsOf(recs[0]) {
-			out[string(k)] = v.Emit()
+			out[string(k)] = v.String()
 		}
 		return len(recs), out
 	}

@@ -47,7 +47,7 @@ func Example() {
 		for _, r := range records {
 			attrs := map[string]string{}
 			for _, kv := range r.Attributes {
-				attrs[string(kv.Key)] = kv.Value.Emit()
+				attrs[string(kv.Key)] = kv.Value.String()
 			}
 			fmt.Println(r.EventName, attrs[string(semconv.HTTPRouteKey)],
 				attrs[string(semconv.ClientAddressKey)], attrs[string(semconv.UserIDKey)])

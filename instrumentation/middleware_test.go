@@ -21,6 +21,9 @@ import (
 	"github.com/secaudit/secaudit/semconv"
 )
 
+// otherMiddlewareKey is the context key of a middleware that is not ours.
+type otherMiddlewareKey struct{}
+
 func TestClassification(t *testing.T) {
 	tests := []struct {
 		status   int
@@ -335,7 +338,7 @@ func TestRoute(t *testing.T) {
 	wrapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A middleware between the audit middleware and the mux: the mux
 		// sets the pattern on a copy the audit middleware never sees.
-		outer.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), struct{}{}, 1)))
+		outer.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), otherMiddlewareKey{}, 1)))
 	})
 	tests := []struct {
 		name   string
@@ -395,6 +398,7 @@ func TestPanickingHandler(t *testing.T) {
 		{"after headers", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200); panic(42) }, semconv.EventHTTPResponseServerError, 200, "int", "42"},
 		{"runtime error", func(w http.ResponseWriter, r *http.Request) {
 			var m map[string]int
+			//lint:ignore SA5000 the handler must panic with a runtime error
 			m["x"] = 1
 		}, semconv.EventHTTPResponseServerError, 500, "runtime.plainError", "assignment to entry in nil map"},
 		{"ErrAbortHandler is not an error", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200); panic(http.ErrAbortHandler) }, "", 200, "", ""},

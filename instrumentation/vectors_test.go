@@ -297,7 +297,7 @@ func valueToAny(v attribute.Value) any {
 		}
 		return out
 	}
-	return v.Emit()
+	return v.String()
 }
 
 func normalJSON(t *testing.T, v any) any {

@@ -42,7 +42,7 @@ func allText(r *sdklog.Record) string {
 				walk(e)
 			}
 		default:
-			b.WriteString(v.Emit() + "\n")
+			b.WriteString(v.String() + "\n")
 		}
 	}
 	walk(r.Body())

@@ -22,7 +22,7 @@ func (printer) ForceFlush(context.Context) error                       { return 
 func (printer) OnEmit(_ context.Context, r *sdklog.Record) error {
 	fmt.Println(r.Body().AsString())
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		fmt.Printf("  %s=%s\n", kv.Key, kv.Value.Emit())
+		fmt.Printf("  %s=%s\n", kv.Key, kv.Value.String())
 		return true
 	})
 	return nil

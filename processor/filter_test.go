@@ -161,7 +161,7 @@ func TestSampler(t *testing.T) {
 	}
 	for _, r := range rr.all() {
 		if v := attrMap(&r)[string(semconv.AuditSampleRateKey)]; v.AsFloat64() != 0.25 {
-			t.Fatalf("audit.sample_rate = %v", v.Emit())
+			t.Fatalf("audit.sample_rate = %v", v.String())
 		}
 	}
 	if s.Stats().SampledOut != uint64(2*(400-kept)) {

@@ -97,8 +97,8 @@ func TestLimiter(t *testing.T) {
 			got := capture(t, apiRecord("", attribute.Value{}, tt.give...), l)
 			m := attrMap(&got)
 			for k, want := range tt.want {
-				if v, ok := m[k]; !ok || v.Emit() != want {
-					t.Errorf("%s = %s, want %s", k, v.Emit(), want)
+				if v, ok := m[k]; !ok || v.String() != want {
+					t.Errorf("%s = %s, want %s", k, v.String(), want)
 				}
 			}
 			for _, k := range tt.wantMissing {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"hash"
 	"io"
 	"net/url"
@@ -484,5 +487,35 @@ func (p *pseudonymizer) value(v attribute.Value) attribute.Value {
 	case attribute.MAP, attribute.SLICE:
 		return redactedValue
 	}
-	return attribute.StringValue(p.sum(v.Emit()))
+	return attribute.StringValue(p.sum(pseudonymText(v)))
+}
+
+// pseudonymText is the text a non-string scalar or slice is pseudonymised
+// from. It is the text attribute.Value.Emit gave (deprecated since), kept
+// byte for byte so that pseudonyms stay the same across versions.
+func pseudonymText(v attribute.Value) string {
+	var j []byte
+	var err error
+	switch v.Type() {
+	case attribute.BOOL:
+		return strconv.FormatBool(v.AsBool())
+	case attribute.FLOAT64:
+		return fmt.Sprint(v.AsFloat64())
+	case attribute.BOOLSLICE:
+		return fmt.Sprint(v.AsBoolSlice())
+	case attribute.BYTESLICE:
+		return base64.StdEncoding.EncodeToString(v.AsByteSlice())
+	case attribute.INT64SLICE:
+		j, err = json.Marshal(v.AsInt64Slice())
+	case attribute.FLOAT64SLICE:
+		j, err = json.Marshal(v.AsFloat64Slice())
+	case attribute.STRINGSLICE:
+		j, err = json.Marshal(v.AsStringSlice())
+	default:
+		return v.String()
+	}
+	if err != nil { // NaN or ±Inf in a float slice
+		return "invalid: " + fmt.Sprint(v.AsFloat64Slice())
+	}
+	return string(j)
 }

@@ -172,7 +172,7 @@ func fromValue(v attribute.Value) any {
 		}
 		return out
 	}
-	return v.Emit()
+	return v.String()
 }
 
 func recordAttrs(r *sdklog.Record, drop ...attribute.Key) map[string]any {

@@ -172,7 +172,7 @@ func Result(kv attribute.KeyValue) map[string]any {
 	case semconv.AuditRequestBodyParseStatusKey:
 		return map[string]any{"request.body.parse_status": kv.Value.AsString()}
 	}
-	return map[string]any{"unexpected key " + string(kv.Key): kv.Value.Emit()}
+	return map[string]any{"unexpected key " + string(kv.Key): kv.Value.String()}
 }
 
 // ToAny converts a captured value to plain Go values.
@@ -201,7 +201,7 @@ func ToAny(v attribute.Value) any {
 		}
 		return out
 	}
-	return v.Emit()
+	return v.String()
 }
 
 // normal round-trips through JSON so numbers compare as float64.

@@ -18,16 +18,16 @@ import (
 // given (option > environment > default). An invalid value makes New fail
 // with an error naming the variable.
 const (
-	EnvMode            = "SECAUDIT_DELIVERY_MODE"              // async | blocking | strict
-	EnvTimeout         = "SECAUDIT_DELIVERY_TIMEOUT"           // Go duration
-	EnvQueueSize       = "SECAUDIT_DELIVERY_QUEUE_SIZE"        // int >= 1
-	EnvBatchSize       = "SECAUDIT_DELIVERY_BATCH_SIZE"        // int >= 1
-	EnvExportTimeout   = "SECAUDIT_DELIVERY_EXPORT_TIMEOUT"    // Go duration
-	EnvRetryMaxElapsed = "SECAUDIT_DELIVERY_RETRY_MAX_ELAPSED" // Go duration, 0 = until Shutdown
-	EnvStrictEvents    = "SECAUDIT_DELIVERY_STRICT_EVENTS"     // comma list of names or prefix*
-	EnvBlockingEvents  = "SECAUDIT_DELIVERY_BLOCKING_EVENTS"   // comma list of names or prefix*
-	EnvSummaryInterval = "SECAUDIT_DELIVERY_SUMMARY_INTERVAL"  // Go duration, 0 = at Shutdown only
-	EnvLinger          = "SECAUDIT_DELIVERY_LINGER"            // Go duration, 0 = export at once
+	EnvMode            = envconf.DeliveryMode            // async | blocking | strict
+	EnvTimeout         = envconf.DeliveryTimeout         // Go duration
+	EnvQueueSize       = envconf.DeliveryQueueSize       // int >= 1
+	EnvBatchSize       = envconf.DeliveryBatchSize       // int >= 1
+	EnvExportTimeout   = envconf.DeliveryExportTimeout   // Go duration
+	EnvRetryMaxElapsed = envconf.DeliveryRetryMaxElapsed // Go duration, 0 = until Shutdown
+	EnvStrictEvents    = envconf.DeliveryStrictEvents    // comma list of names or prefix*
+	EnvBlockingEvents  = envconf.DeliveryBlockingEvents  // comma list of names or prefix*
+	EnvSummaryInterval = envconf.DeliverySummaryInterval // Go duration, 0 = at Shutdown only
+	EnvLinger          = envconf.DeliveryLinger          // Go duration, 0 = export at once
 )
 
 // Defaults.

@@ -12,7 +12,7 @@ import (
 // EnvStrictRoutes names the environment variable that lists strict routes
 // (comma-separated RE2 regexes of URL paths) when [WithStrictRoutes] is not
 // given.
-const EnvStrictRoutes = "SECAUDIT_DELIVERY_STRICT_ROUTES"
+const EnvStrictRoutes = envconf.DeliveryStrictRoutes
 
 // Gate says whether the audit pipeline can record a request's events now.
 // The delivery package's processors (and setup.Pipeline.Gate) implement it.

@@ -19,7 +19,10 @@
 //
 // The processor chain's own SECAUDIT_* variables (scrubbing, limits,
 // filtering, sampling) are read by the processor package. An invalid value of
-// any of them makes [New] fail with an error naming the variable.
+// any of them makes [New] fail with an error naming the variable. A SECAUDIT_
+// variable that none of the packages reads (a misspelt name, most likely) is
+// reported by [New], with the closest real name, through the OTel error
+// handler; it does not stop start-up.
 //
 // Each exporter runs behind its own delivery processor (package delivery): a
 // bounded queue with one worker that never blocks a request in the default

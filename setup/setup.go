@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -102,6 +103,7 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	warnUnknownEnv(os.Environ(), otel.Handle)
 	res, err := c.resource(ctx)
 	if err != nil {
 		return nil, err
@@ -309,4 +311,19 @@ func (f fanout) ForceFlush(ctx context.Context) error {
 		errs = append(errs, p.ForceFlush(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// warnUnknownEnv reports every SECAUDIT_ variable secaudit does not read
+// (New reports through the OTel error handler, which logs by default): a
+// misspelt setting, say SECAUDIT_DELIVERY_STRICT_EVENT, would otherwise
+// leave its default in force without a word. A warning, not an error, so
+// that a variable meant for a newer version does not stop an older one.
+func warnUnknownEnv(environ []string, report func(error)) {
+	for _, name := range envconf.Unknown(environ) {
+		msg := "setup: ignoring " + name + ": not a secaudit setting"
+		if s := envconf.Suggest(name); s != "" {
+			msg += " (did you mean " + s + "?)"
+		}
+		report(errors.New(msg))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,18 @@ const (
 	SensitiveValuePatterns = "SECAUDIT_SENSITIVE_VALUE_PATTERNS"
 	IncludeUsernames       = "SECAUDIT_INCLUDE_USERNAMES"
 	EmitSessionID          = "SECAUDIT_EMIT_SESSION_ID"
+
+	DeliveryMode            = "SECAUDIT_DELIVERY_MODE"
+	DeliveryTimeout         = "SECAUDIT_DELIVERY_TIMEOUT"
+	DeliveryQueueSize       = "SECAUDIT_DELIVERY_QUEUE_SIZE"
+	DeliveryBatchSize       = "SECAUDIT_DELIVERY_BATCH_SIZE"
+	DeliveryExportTimeout   = "SECAUDIT_DELIVERY_EXPORT_TIMEOUT"
+	DeliveryRetryMaxElapsed = "SECAUDIT_DELIVERY_RETRY_MAX_ELAPSED"
+	DeliveryStrictEvents    = "SECAUDIT_DELIVERY_STRICT_EVENTS"
+	DeliveryBlockingEvents  = "SECAUDIT_DELIVERY_BLOCKING_EVENTS"
+	DeliverySummaryInterval = "SECAUDIT_DELIVERY_SUMMARY_INTERVAL"
+	DeliveryLinger          = "SECAUDIT_DELIVERY_LINGER"
+	DeliveryStrictRoutes    = "SECAUDIT_DELIVERY_STRICT_ROUTES"
 )
 
 // lookup is os.LookupEnv, replaceable in tests of this package.
@@ -195,4 +208,71 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	}
 	a = a.WithZone("")
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// known is every SECAUDIT_ name the library reads.
+var known = []string{
+	JSONLPath, JSONLMaxBytes, JSONLMaxFiles, JSONLFsync, LogOKResponses, SampleRate,
+	IgnorePaths, IgnoreStatusCodes, TrustedProxyCIDRs, TrustedProxyCount, LogRequestBodies,
+	BodyFields, BodyPaths, MaxBodyBytes, SensitiveKeys, SensitiveKeyAllowlist,
+	SensitiveValuePatterns, IncludeUsernames, EmitSessionID,
+	DeliveryMode, DeliveryTimeout, DeliveryQueueSize, DeliveryBatchSize, DeliveryExportTimeout,
+	DeliveryRetryMaxElapsed, DeliveryStrictEvents, DeliveryBlockingEvents,
+	DeliverySummaryInterval, DeliveryLinger, DeliveryStrictRoutes,
+}
+
+// reservedPrefixes are SECAUDIT_ names that configure the Collector and
+// Loki of tools/ and docker-compose.yaml, not the library.
+var reservedPrefixes = []string{"SECAUDIT_OTELCOL_", "SECAUDIT_LOKI_"}
+
+// Unknown returns, sorted, the SECAUDIT_ names in environ ("NAME=value"
+// entries, as os.Environ returns them) that secaudit does not read: most
+// likely misspelt settings, which would otherwise be ignored in silence.
+func Unknown(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "SECAUDIT_") || slices.Contains(known, name) {
+			continue
+		}
+		if slices.ContainsFunc(reservedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			continue
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Suggest returns the known name closest to name, or "" when none is within
+// three edits.
+func Suggest(name string) string {
+	best, bestDist := "", 4
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -2,6 +2,9 @@ package envconf
 
 import (
 	"fmt"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -71,5 +74,59 @@ func TestParsers(t *testing.T) {
 				t.Fatalf("value = %s, want %s", s, tt.want)
 			}
 		})
+	}
+}
+
+func TestUnknown(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		want    []string
+	}{
+		{"none set", nil, nil},
+		{"known and foreign names", []string{"SECAUDIT_SAMPLE_RATE=0.5", "SECAUDIT_DELIVERY_LINGER=0", "OTEL_SERVICE_NAME=shop", "PATH=/bin"}, nil},
+		{"the stack's own variables", []string{"SECAUDIT_OTELCOL_LOGS_FILE=/tmp/x", "SECAUDIT_LOKI_HTTP_PORT=3100"}, nil},
+		{"misspelt, sorted, once each", []string{"SECAUDIT_SAMPEL_RATE=0.5", "SECAUDIT_DELIVERY_STRICT_EVENT=authz.*", "SECAUDIT_SAMPEL_RATE=1", "SECAUDIT_=x"},
+			[]string{"SECAUDIT_", "SECAUDIT_DELIVERY_STRICT_EVENT", "SECAUDIT_SAMPEL_RATE"}},
+		{"no value", []string{"SECAUDIT_LOG_OK_RESPONSE"}, []string{"SECAUDIT_LOG_OK_RESPONSE"}},
+		{"case matters", []string{"secaudit_sample_rate=1", "SECAUDIT_Sample_Rate=1"}, []string{"SECAUDIT_Sample_Rate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Unknown(tt.environ); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("Unknown = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	tests := []struct{ give, want string }{
+		{"SECAUDIT_SAMPEL_RATE", SampleRate},
+		{"SECAUDIT_DELIVERY_STRICT_EVENT", DeliveryStrictEvents},
+		{"SECAUDIT_LOG_OK_RESPONSE", LogOKResponses},
+		{"SECAUDIT_SENSITIVE_KEY", SensitiveKeys},
+		{"SECAUDIT_JSON_PATH", JSONLPath},
+		{"SECAUDIT_SOMETHING_ELSE_ENTIRELY", ""},
+		{"SECAUDIT_", ""},
+	}
+	for _, tt := range tests {
+		if got := Suggest(tt.give); got != tt.want {
+			t.Errorf("Suggest(%q) = %q, want %q", tt.give, got, tt.want)
+		}
+	}
+}
+
+// TestKnownCoversEveryName fails when a SECAUDIT_ constant is added without
+// being listed as known (it would then be reported as misspelt).
+func TestKnownCoversEveryName(t *testing.T) {
+	src, err := os.ReadFile("envconf.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`= "(SECAUDIT_[A-Z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+		if !slices.Contains(known, m[1]) {
+			t.Errorf("%s is declared but not in known", m[1])
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +113,32 @@ func (s *Scrubber) Stats() Stats {
 		return Stats{}
 	}
 	return s.stats.snapshot()
+}
+
+// ScrubAttributes returns attrs with the rules applied to a record's
+// attributes, and how many values it replaced or pseudonymised. attrs itself
+// is not modified; without a replacement it is returned as is. It is for
+// attributes that never pass through a record, such as a resource's (setup
+// scrubs its pipeline's resource with it once); the Scrubber's counters,
+// which count records, are left alone.
+func (s *Scrubber) ScrubAttributes(attrs []attribute.KeyValue) ([]attribute.KeyValue, int) {
+	if s == nil || s.cache == nil {
+		return attrs, 0
+	}
+	var t tally
+	var out []attribute.KeyValue
+	for i, kv := range attrs {
+		if nv, changed := s.value(s.cache.lookup(&s.keys, string(kv.Key)), kv.Value, 1, &t); changed {
+			if out == nil {
+				out = slices.Clone(attrs)
+			}
+			out[i].Value = nv
+		}
+	}
+	if out == nil {
+		return attrs, 0
+	}
+	return out, t.redacted + t.pseudonymized
 }
 
 // tally counts the replacements made in one record.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -540,5 +541,38 @@ func TestPseudonymTextIsStable(t *testing.T) {
 		if got, want := pseudonymText(v), v.Emit(); got != want {
 			t.Errorf("%s: pseudonymText %q, Emit %q", v.Type(), got, want)
 		}
+	}
+}
+
+func TestScrubAttributes(t *testing.T) {
+	s := mustScrubber(t, WithPseudonymization([]byte("k3y-for-tests-only"), "user.id"))
+	clean := []attribute.KeyValue{attribute.String("service.name", "shop"), attribute.Int("replicas", 3)}
+	if got, n := s.ScrubAttributes(clean); n != 0 || &got[0] != &clean[0] {
+		t.Fatalf("clean attributes: %d replaced, or copied", n)
+	}
+	give := []attribute.KeyValue{
+		attribute.String("service.name", "shop"),
+		attribute.String("api_token", "abc"),
+		attribute.String("db.url", "postgres://app:hunter2@db/shop"),
+		attribute.String("user.id", "42"),
+	}
+	orig := slices.Clone(give)
+	got, n := s.ScrubAttributes(give)
+	if n != 3 {
+		t.Fatalf("%d replaced, want 3", n)
+	}
+	if !slices.Equal(give, orig) {
+		t.Fatal("the input was modified")
+	}
+	if got[0] != give[0] || got[1].Value.AsString() != semconv.Redacted ||
+		got[2].Value.AsString() != "postgres://app:[REDACTED]@db/shop" {
+		t.Fatalf("scrubbed %v", got)
+	}
+	if v := got[3].Value.AsString(); v == "42" || len(v) != 32 {
+		t.Fatalf("user.id not pseudonymised: %q", v)
+	}
+	var nilScrubber *Scrubber
+	if got, n := nilScrubber.ScrubAttributes(give); n != 0 || &got[0] != &give[0] {
+		t.Fatal("a nil Scrubber changed something")
 	}
 }

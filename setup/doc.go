@@ -30,7 +30,8 @@
 // responses before security events), retries failed exports, and counts
 // every loss (SECAUDIT_DELIVERY_* variables, [WithDeliveryOptions]). OTLP
 // is gzip-compressed by default. Scrubbing and limits run once, before the
-// exporters. [Pipeline.Gate] and [Pipeline.HealthHandler] expose the
+// exporters; the resource's attributes, which processors cannot change, are
+// scrubbed by the same rules when [New] builds it. [Pipeline.Gate] and [Pipeline.HealthHandler] expose the
 // delivery state to the middleware's strict routes and to readiness checks.
 //
 // The JSONL file (SECAUDIT_JSONL_PATH) can rotate by size

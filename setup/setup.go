@@ -170,7 +170,6 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	}
 
 	popts := []sdklog.LoggerProviderOption{
-		sdklog.WithResource(res),
 		// Keys are de-duplicated by the JSONL encoder and are unique in
 		// Auditor records; the SDK's own de-duplication doubles the cost
 		// of every record.
@@ -187,7 +186,11 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		}
 		popts = append(popts, sdklog.WithProcessor(chain))
 		p.chain = chain
+		// Every record carries the resource to every exporter; processors
+		// cannot change it, so its attributes are scrubbed here, once.
+		res = scrubResource(res, chain.Scrubber())
 	}
+	popts = append(popts, sdklog.WithResource(res))
 	provider := sdklog.NewLoggerProvider(popts...)
 
 	aopts := append([]secaudit.Option{secaudit.WithLoggerProvider(provider)}, c.auditorOptions...)
@@ -326,4 +329,14 @@ func warnUnknownEnv(environ []string, report func(error)) {
 		}
 		report(errors.New(msg))
 	}
+}
+
+// scrubResource returns res with its attributes scrubbed by s (a secret in
+// OTEL_RESOURCE_ATTRIBUTES, say), or res itself when nothing is replaced.
+func scrubResource(res *resource.Resource, s *processor.Scrubber) *resource.Resource {
+	attrs, n := s.ScrubAttributes(res.Attributes())
+	if n == 0 {
+		return res
+	}
+	return resource.NewWithAttributes(res.SchemaURL(), attrs...)
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -287,5 +288,45 @@ func TestNilPipelineIsSafe(t *testing.T) {
 	}
 	if err := p.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestResourceIsScrubbed: a secret in OTEL_RESOURCE_ATTRIBUTES or
+// WithResourceAttributes reaches no exporter; the rest of the resource is
+// kept.
+func TestResourceIsScrubbed(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,db.url=postgres://app:hunter2@db:5432/shop")
+	var buf bytes.Buffer
+	p, err := setup.New(context.Background(), setup.WithJSONLWriter(&buf), setup.WithServiceName("shop"),
+		setup.WithResourceAttributes(attribute.String("vault.token", "s.abcdefgh12345678")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Auditor().LoginSucceeded(context.Background(), secaudit.User{ID: "1"})
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"hunter2", "s.abcdefgh12345678"} {
+		if strings.Contains(buf.String(), secret) {
+			t.Fatalf("%q exported: %s", secret, buf.String())
+		}
+	}
+	var line struct {
+		Resource map[string]any `json:"resource"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("%v: %q", err, buf.String())
+	}
+	want := map[string]any{
+		"service.name":           "shop",
+		"deployment.environment": "prod",
+		"db.url":                 "postgres://app:[REDACTED]@db:5432/shop",
+		"vault.token":            "[REDACTED]",
+	}
+	for k, v := range want {
+		if line.Resource[k] != v {
+			t.Errorf("resource %s = %v, want %v", k, line.Resource[k], v)
+		}
 	}
 }

@@ -217,20 +217,10 @@ func (s *Scrubber) scalarHit(kc keyClass, v *attribute.Value) bool {
 			return false
 		}
 	}
-	return s.needsChange(kc, *v)
-}
-
-// needsChange reports whether the value under key class kc would change.
-func (s *Scrubber) needsChange(kc keyClass, v attribute.Value) bool {
-	if kc&(keySensitive|keyPseudonymize) == 0 && v.Type() == attribute.STRING {
-		// The common case, without building anything.
-		if kc&keyTrustedValue != 0 {
-			return false
-		}
-		return s.stringHit(v.AsString(), kc&keyQuery != 0)
-	}
+	// Key rules, composite values, bytes: the general path, on a scratch
+	// tally (the rewrite counts for real).
 	var scratch tally
-	_, changed := s.value(kc, v, 1, &scratch)
+	_, changed := s.value(kc, *v, 1, &scratch)
 	return changed
 }
 

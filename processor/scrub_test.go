@@ -576,3 +576,39 @@ func TestScrubAttributes(t *testing.T) {
 		t.Fatal("a nil Scrubber changed something")
 	}
 }
+
+// TestPseudonymizationByType: every value type under a pseudonymised key is
+// replaced; scalars by the pseudonym of their text (so user.id 42 and "42"
+// stay correlatable), maps and slices of values by [REDACTED].
+func TestPseudonymizationByType(t *testing.T) {
+	s := mustScrubber(t, WithPseudonymization([]byte("k3y-for-tests-only"), "user.id"))
+	pseudonym := func(v attribute.Value) attribute.Value {
+		t.Helper()
+		got, n := s.ScrubAttributes([]attribute.KeyValue{{Key: "user.id", Value: v}})
+		if n != 1 {
+			t.Fatalf("%s: %d replaced, want 1", v.Type(), n)
+		}
+		return got[0].Value
+	}
+	text := pseudonym(attribute.StringValue("42"))
+	if len(text.AsString()) != 32 {
+		t.Fatalf("pseudonym %q", text.AsString())
+	}
+	if got := pseudonym(attribute.Int64Value(42)); got != text {
+		t.Errorf("int 42 → %q, string \"42\" → %q", got.AsString(), text.AsString())
+	}
+	if got := pseudonym(attribute.BoolValue(true)); got != pseudonym(attribute.StringValue("true")) {
+		t.Errorf("bool true → %q, not the pseudonym of \"true\"", got.AsString())
+	}
+	if got := pseudonym(attribute.StringSliceValue([]string{"a"})); got.Type() != attribute.STRING || got.AsString() == `["a"]` {
+		t.Errorf("string slice → %v", got)
+	}
+	for _, v := range []attribute.Value{attribute.MapValue(attribute.String("k", "v")), attribute.SliceValue(attribute.StringValue("x"))} {
+		if got := pseudonym(v); got.AsString() != semconv.Redacted {
+			t.Errorf("%s → %v, want [REDACTED]", v.Type(), got)
+		}
+	}
+	if got, n := s.ScrubAttributes([]attribute.KeyValue{{Key: "user.id"}}); n != 0 || got[0].Value.Type() != attribute.EMPTY {
+		t.Errorf("an empty value was replaced: %v", got[0].Value)
+	}
+}

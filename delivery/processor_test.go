@@ -675,3 +675,94 @@ func TestLinger(t *testing.T) {
 		t.Errorf("with a 1 h linger: %d exported after %v; strict, ForceFlush and Shutdown must not linger", exp.userRecords(), took)
 	}
 }
+
+// TestBlockingWaitsForRoom: a blocking record that finds the queue full of
+// records it may not evict waits for room until its deadline (or its
+// context), is queued when room appears, and is counted as lost
+// (queue_full) when none does; after Shutdown it is refused and counted.
+func TestBlockingWaitsForRoom(t *testing.T) {
+	checkGoroutines(t)
+	ctx := context.Background()
+	// emitAsync starts a blocking OnEmit and returns its result channel.
+	emitAsync := func(p *delivery.Processor, ctx context.Context, name string) <-chan error {
+		rec := sdkRecord(t, name)
+		done := make(chan error, 1)
+		go func() { done <- p.OnEmit(ctx, &rec) }()
+		return done
+	}
+	// fill stalls exp, puts one record in the exporter's hands and one in
+	// the queue (size 1), and returns their results.
+	fill := func(exp *memExporter, p *delivery.Processor) (<-chan error, <-chan error) {
+		exp.setStall(true)
+		inflight := emitAsync(p, ctx, semconv.EventModelUpdate)
+		<-exp.entered // the worker holds it in Export
+		queued := emitAsync(p, ctx, semconv.EventModelUpdate)
+		for p.Stats().Queued != 1 {
+			time.Sleep(time.Millisecond)
+		}
+		return inflight, queued
+	}
+	opts := []delivery.Option{delivery.WithMode(delivery.ModeBlocking), delivery.WithQueueSize(1), delivery.WithBatchSize(1), delivery.WithLinger(0)}
+
+	t.Run("room appears", func(t *testing.T) {
+		exp := &memExporter{}
+		p := newProcessor(t, exp, append(opts, delivery.WithTimeout(5*time.Second))...)
+		inflight, queued := fill(exp, p)
+		waiting := emitAsync(p, ctx, semconv.EventModelDelete)
+		time.Sleep(20 * time.Millisecond) // let it find the queue full
+		exp.setStall(false)
+		for _, ch := range []<-chan error{inflight, queued, waiting} {
+			if err := <-ch; err != nil {
+				t.Errorf("OnEmit = %v, want nil once exported", err)
+			}
+		}
+		if err := p.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := p.Stats(); st.Exported != 3 || st.Dropped != 0 {
+			t.Errorf("Stats = %+v, want 3 exported, none dropped", st)
+		}
+	})
+
+	t.Run("deadline or context first", func(t *testing.T) {
+		exp := &memExporter{}
+		p := newProcessor(t, exp, append(opts, delivery.WithTimeout(300*time.Millisecond))...)
+		inflight, queued := fill(exp, p)
+		start := time.Now()
+		rec := sdkRecord(t, semconv.EventModelDelete)
+		if err := p.OnEmit(ctx, &rec); !errors.Is(err, delivery.ErrNotDelivered) || !strings.Contains(err.Error(), "queue full") {
+			t.Errorf("OnEmit with no room = %v, want ErrNotDelivered: queue full", err)
+		}
+		if waited := time.Since(start); waited < 250*time.Millisecond {
+			t.Errorf("gave up after %v, before the 300ms deadline", waited)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		start = time.Now()
+		rec = sdkRecord(t, semconv.EventModelDelete)
+		if err := p.OnEmit(cctx, &rec); !errors.Is(err, delivery.ErrNotDelivered) {
+			t.Errorf("OnEmit with a cancelled context = %v, want ErrNotDelivered", err)
+		}
+		if waited := time.Since(start); waited >= 250*time.Millisecond {
+			t.Errorf("waited %v despite its context ending after 20ms", waited)
+		}
+		exp.setStall(false)
+		<-inflight
+		<-queued
+		if err := p.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st := p.Stats()
+		if st.DroppedFor(delivery.ReasonQueueFull) != 2 || st.Exported != 2 || st.Emitted != 4 {
+			t.Errorf("Stats = %+v, want 2 exported and 2 lost for queue_full of 4", st)
+		}
+
+		rec = sdkRecord(t, semconv.EventModelDelete)
+		if err := p.OnEmit(ctx, &rec); !errors.Is(err, delivery.ErrShutdown) {
+			t.Errorf("OnEmit after Shutdown = %v, want ErrShutdown", err)
+		}
+		if st := p.Stats(); st.DroppedFor(delivery.ReasonClosed) != 1 {
+			t.Errorf("Stats = %+v, want the late record counted as closed", st)
+		}
+	})
+}

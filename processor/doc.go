@@ -17,7 +17,10 @@
 //     "password=…" assignments), your own RE2 patterns, optional keyed
 //     HMAC pseudonyms, recursion into maps and slices, the body,
 //     exception.message/stacktrace and url.query. It sets
-//     audit.redacted_count.
+//     audit.redacted_count. A processor cannot change a record's resource
+//     or scope; [Scrubber.ScrubAttributes] applies the same rules to
+//     attributes outside records (the setup package scrubs the resource
+//     with it once).
 //   - [Limiter] bounds depth, map entries, slice length, string length (in
 //     runes), attribute count and the whole record's size, with
 //     "[TRUNCATED]" markers; it never renames a key.

@@ -313,6 +313,12 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	if x.userAgent != "" {
 		attrs = append(attrs, semconv.UserAgentOriginalKey.String(x.userAgent))
 	}
+	if e.Name == semconv.EventHTTPResponseSuccess || e.Name == semconv.EventHTTPResponseRedirect {
+		if m.sampleRate < 1 {
+			// Kept by sampling: say at what rate, so counts can be scaled.
+			attrs = append(attrs, semconv.AuditSampleRateKey.Float64(m.sampleRate))
+		}
+	}
 	if x.bodyAttr.Key != "" {
 		attrs = append(attrs, x.bodyAttr)
 	}

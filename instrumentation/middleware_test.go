@@ -127,10 +127,13 @@ func TestSamplingAgreesWithTraceDecision(t *testing.T) {
 		req := httptest.NewRequest("GET", "/x", nil)
 		req = req.WithContext(trace.ContextWithSpanContext(req.Context(), sc))
 		h.serve(status(200), req)
-		got := len(h.records())
+		recs := h.records()
 		want := sampling.Keep(tid, rate, 0)
-		if (got == 1) != want {
-			t.Fatalf("trace %s: emitted %d, sampling.Keep = %v", tid, got, want)
+		if (len(recs) == 1) != want {
+			t.Fatalf("trace %s: emitted %d, sampling.Keep = %v", tid, len(recs), want)
+		}
+		if want && attrsOf(recs[0])[semconv.AuditSampleRateKey] != attribute.Float64Value(rate) {
+			t.Fatalf("kept event carries audit.sample_rate %v, want %v", attrsOf(recs[0])[semconv.AuditSampleRateKey], rate)
 		}
 		if want {
 			kept++
@@ -602,5 +605,32 @@ func TestHandlerRewritesDoNotChangeFacts(t *testing.T) {
 	}
 	if h.m.Stats().AuditPanics != 0 {
 		t.Fatal("audit panicked")
+	}
+}
+
+// TestSampleRateOnlyWhenSampled: audit.sample_rate is on OK events kept by
+// sampling, never on events sampling does not apply to or at rate 1.
+func TestSampleRateOnlyWhenSampled(t *testing.T) {
+	tests := []struct {
+		name   string
+		rate   float64
+		status int
+	}{
+		{"rate 1", 1, 200},
+		{"client error at rate 0.5", 0.5, 404},
+		{"server error at rate 0.5", 0.5, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, false, WithLogOKResponses(true), WithSampleRate(tt.rate))
+			h.serve(status(tt.status), httptest.NewRequest("GET", "/x", nil))
+			recs := h.records()
+			if len(recs) != 1 {
+				t.Fatalf("%d events", len(recs))
+			}
+			if v, ok := attrsOf(recs[0])[semconv.AuditSampleRateKey]; ok {
+				t.Fatalf("audit.sample_rate = %v on an event not sampled", v)
+			}
+		})
 	}
 }

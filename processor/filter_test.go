@@ -169,6 +169,66 @@ func TestSampler(t *testing.T) {
 	}
 }
 
+// TestSamplerCombinesRates: a record already sampled upstream (the
+// middleware records audit.sample_rate) carries the rate actually applied:
+// the lower of the two when both decided from the trace id, their product
+// when they drew independently (no trace id).
+func TestSamplerCombinesRates(t *testing.T) {
+	ctx := context.Background()
+	kept := traceID(0) // sampling.Keep keeps it at any rate above 0
+	tests := []struct {
+		name     string
+		upstream attribute.Value
+		rate     float64
+		traced   bool
+		want     float64
+	}{
+		{"lower here", attribute.Float64Value(0.5), 0.25, true, 0.25},
+		{"lower upstream", attribute.Float64Value(0.1), 0.5, true, 0.1},
+		{"equal", attribute.Float64Value(0.5), 0.5, true, 0.5},
+		{"integer upstream", attribute.Int64Value(1), 0.5, true, 0.5},
+		{"independent draws", attribute.Float64Value(0.5), 0.5, false, 0.25},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rr := &recorder{}
+			s, err := NewSampler(rr, WithoutEnv(), WithSampleRate(tt.rate))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for attempt := 0; len(rr.all()) == 0; attempt++ { // without a trace id, keeping is random
+				if attempt == 1000 {
+					t.Fatal("never kept")
+				}
+				rec := sdkRecord(t, apiRecord(semconv.EventHTTPResponseSuccess, attribute.Value{},
+					attribute.String("before", "x"), attribute.KeyValue{Key: semconv.AuditSampleRateKey, Value: tt.upstream}, attribute.String("after", "y")))
+				if tt.traced {
+					rec.SetTraceID(kept)
+				}
+				if err := s.OnEmit(ctx, &rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := rr.all()[0]
+			var rates []float64
+			var keys []string
+			got.WalkAttributes(func(kv attribute.KeyValue) bool {
+				keys = append(keys, string(kv.Key))
+				if kv.Key == semconv.AuditSampleRateKey {
+					rates = append(rates, kv.Value.AsFloat64())
+				}
+				return true
+			})
+			if len(rates) != 1 || rates[0] != tt.want {
+				t.Fatalf("audit.sample_rate %v, want one of %v", rates, tt.want)
+			}
+			if strings.Join(keys, ",") != "before,audit.sample_rate,after" {
+				t.Fatalf("attributes %v: order or others changed", keys)
+			}
+		})
+	}
+}
+
 func TestSamplerNeverSamplesSecurityEvents(t *testing.T) {
 	rr := &recorder{}
 	s, err := NewSampler(rr, WithoutEnv(), WithSampleRate(0))

@@ -99,15 +99,44 @@ func (s *Sampler) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	return s.next.OnEmit(ctx, r)
 }
 
+// setSampleRate records on r the rate it was kept at. An earlier sampler
+// (the middleware's) may have recorded its own: both decide from the same
+// trace id, so the rate applied is the lower one; without a trace id they
+// drew independently, so it is the product.
 func setSampleRate(r *sdklog.Record, rate float64) {
-	present := false
+	prev, found := 0.0, false
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		present = kv.Key == semconv.AuditSampleRateKey
-		return !present
+		if kv.Key != semconv.AuditSampleRateKey {
+			return true
+		}
+		switch kv.Value.Type() {
+		case attribute.FLOAT64:
+			prev, found = kv.Value.AsFloat64(), true
+		case attribute.INT64:
+			prev, found = float64(kv.Value.AsInt64()), true
+		}
+		return false
 	})
-	if !present {
+	if !found {
 		r.AddAttributes(semconv.AuditSampleRateKey.Float64(rate))
+		return
 	}
+	applied := prev * rate
+	if r.TraceID().IsValid() {
+		applied = min(prev, rate)
+	}
+	if applied == prev {
+		return
+	}
+	attrs := make([]attribute.KeyValue, 0, r.AttributesLen())
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		if kv.Key == semconv.AuditSampleRateKey {
+			kv.Value = attribute.Float64Value(applied)
+		}
+		attrs = append(attrs, kv)
+		return true
+	})
+	r.SetAttributes(attrs...)
 }
 
 // Shutdown shuts the downstream processor down.

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// TestModes serves one item request and one missing-item request through
+// every mode and checks what each mode's server reports: the statuses the
+// load process expects, and the audit events each mode is meant to emit.
+func TestModes(t *testing.T) {
+	for _, k := range []string{"OTEL_LOGS_EXPORTER", "SECAUDIT_LOG_OK_RESPONSES", "SECAUDIT_SAMPLE_RATE"} {
+		t.Setenv(k, "")
+	}
+	// Events per mode for one 200 and one 404.
+	wantEvents := map[string]uint64{
+		"bare": 0, "slog": 0, "otelhttp": 0,
+		"otelhttp+secaudit": 2, "secaudit": 2, "secaudit-simple": 2,
+		"secaudit-default": 1, "otelhttp+secaudit-default": 1,
+		"sdklog-floor": 2,
+	}
+	if len(wantEvents) != len(allModes) {
+		t.Fatalf("modes %v, table covers %d", allModes, len(wantEvents))
+	}
+	for _, mode := range allModes {
+		t.Run(mode, func(t *testing.T) {
+			want, ok := wantEvents[mode]
+			if !ok {
+				t.Fatalf("mode %q not in the table", mode)
+			}
+			h, stop, err := buildMode(mode, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for path, status := range map[string]int{itemPath: http.StatusOK, missingPath: http.StatusNotFound} {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+				if w.Code != status {
+					t.Errorf("GET %s: %d, want %d", path, w.Code, status)
+				}
+			}
+			var rep serverReport
+			if stop != nil {
+				if err := stop(context.Background(), &rep); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if rep.Emitted != want || rep.Exported != want || rep.Dropped != 0 {
+				t.Errorf("report %+v, want %d events emitted and exported", rep, want)
+			}
+		})
+	}
+	if _, _, err := buildMode("nonsense", t.TempDir()); err == nil {
+		t.Error("an unknown mode was accepted")
+	}
+}
+
+func TestQuantileBounds(t *testing.T) {
+	for _, d := range []time.Duration{time.Microsecond, 37 * time.Microsecond, time.Millisecond, 1234567 * time.Nanosecond, 80 * time.Millisecond} {
+		var h histogram
+		h[bucket(d)]++
+		got := h.quantile(0.5)
+		us := float64(d) / 1e3
+		if got < us || got >= us*1.19 {
+			t.Errorf("%v reported as %.1f µs, want within [%.1f, %.1f)", d, got, us, us*1.19)
+		}
+	}
+	var h histogram
+	for i := 1; i <= 100; i++ {
+		h[bucket(time.Duration(i)*time.Millisecond)]++
+	}
+	if p50, p99 := h.quantile(0.5), h.quantile(0.99); p50 < 50e3 || p50 >= 51e3*1.19 || p99 < 99e3 || p99 >= 100e3*1.19 {
+		t.Errorf("p50 %.0f µs, p99 %.0f µs for 1..100 ms", p50, p99)
+	}
+	if (&histogram{}).quantile(0.5) != 0 {
+		t.Error("an empty histogram has a quantile")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		give []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	}
+	for _, tt := range tests {
+		if got := median(tt.give); got != tt.want {
+			t.Errorf("median(%v) = %v, want %v", tt.give, got, tt.want)
+		}
+	}
+}

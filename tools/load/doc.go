@@ -1,0 +1,46 @@
+// Command load measures what secaudit costs a real net/http server on
+// loopback: throughput and server CPU per request, for several server
+// modes side by side in one run.
+//
+//	go run ./tools/load                        # all modes, 3 rounds, 5 s each
+//	go run ./tools/load -modes bare,secaudit -rounds 1 -duration 3s
+//	go run ./tools/load -pin                   # server on CPU 0, load on CPU 1 (taskset)
+//
+// The command runs as a driver that starts, for each mode and round, a
+// server process (itself, with -serve MODE) listening on 127.0.0.1 and a
+// load process (itself, with -load URL) that keeps -conns keep-alive
+// connections busy for -warmup and then -duration. Modes are interleaved
+// round by round. The server's CPU time (user + system, from the operating
+// system once it exits) is divided by every request it served, warm-up
+// included; req/s and latency come from the measured window only. When the
+// server stops (SIGTERM) it shuts its pipeline down and reports the events
+// it emitted, exported and dropped.
+//
+// Every -miss-every'th request of each connection (default 20, so 5 %) asks
+// for an item that does not exist and gets a 404, as real traffic has
+// failures; the other requests get a 200 with a 58-byte JSON body. Every
+// mode serves the same mix.
+//
+// Server modes:
+//
+//	bare               the handler alone
+//	slog               a status-recording middleware and one slog JSON line per request to a file
+//	otelhttp           otelhttp.NewHandler with an always-sampling sdk/trace provider (batch, no-op exporter)
+//	otelhttp+secaudit  otelhttp around the secaudit middleware: one audit event per request, scrubbed,
+//	                   through the delivery processor (async) to a rotating JSONL file
+//	secaudit           the same secaudit pipeline without otelhttp
+//	secaudit-simple    secaudit with the JSONL exporter behind sdklog's SimpleProcessor (for comparison)
+//	secaudit-default   the secaudit pipeline with the middleware's defaults: OK responses are not
+//	                   audited, so a 200 costs the middleware only (4xx, 5xx and the application's
+//	                   security events would still be audited)
+//	otelhttp+secaudit-default  otelhttp around secaudit-default
+//	sdklog-floor       no secaudit code: a status-recording middleware building one OTel API record
+//	                   with the same 14 attributes as secaudit's response event, emitted into an
+//	                   sdk/log LoggerProvider (key de-duplication off) whose only processor discards
+//	                   it: what any OTel-native audit event costs before scrubbing and export
+//
+// OK responses are audited in the secaudit, otelhttp+secaudit and
+// secaudit-simple modes (WithLogOKResponses), so every request yields one
+// event: the worst case for the audit path.
+// Everything stays on 127.0.0.1 and every run is bounded in time.
+package main

@@ -1,8 +1,6 @@
 package delivery
 
 import (
-	"go.opentelemetry.io/otel/attribute"
-
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -83,9 +81,9 @@ const (
 // Metric attribute keys.
 const (
 	// DropReasonKey: string, one of the Reason* values.
-	DropReasonKey = attribute.Key("audit.pipeline.drop.reason")
+	DropReasonKey = semconv.AuditPipelineDropReasonKey
 	// EventNameKey: string, the dropped record's event name.
-	EventNameKey = attribute.Key("event.name")
+	EventNameKey = semconv.EventNameKey
 	// ExportOutcomeKey: string, "success" or "failure".
 	ExportOutcomeKey = semconv.AuditOutcomeKey
 )

@@ -64,11 +64,8 @@ func DefaultPriority(r *sdklog.Record) Priority {
 		return PriorityLow
 	case semconv.EventHTTPResponseRedirect:
 		return PriorityRedirect
-	case semconv.EventHTTPResponseClientError, semconv.EventHTTPResponseServerError, semconv.EventLoginFailed:
-		return PrioritySecurity
 	}
-	if r.Severity() >= log.SeverityWarn1 ||
-		strings.HasPrefix(name, "authz.") || strings.HasPrefix(name, "security.") || strings.HasPrefix(name, "audit.") {
+	if semconv.IsSecurityEvent(name) || r.Severity() >= log.SeverityWarn1 || strings.HasPrefix(name, "audit.") {
 		return PrioritySecurity
 	}
 	if name == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/secaudit/secaudit/semconv"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -24,8 +25,8 @@ func newTelemetry(p *Processor) (*telemetry, error) {
 	name := PipelineNameKey.String(p.cfg.name)
 	set := attribute.NewSet(name)
 	t := &telemetry{
-		ok:   metric.WithAttributeSet(attribute.NewSet(name, ExportOutcomeKey.String("success"))),
-		fail: metric.WithAttributeSet(attribute.NewSet(name, ExportOutcomeKey.String("failure"))),
+		ok:   metric.WithAttributeSet(attribute.NewSet(name, ExportOutcomeKey.String(semconv.OutcomeSuccess))),
+		fail: metric.WithAttributeSet(attribute.NewSet(name, ExportOutcomeKey.String(semconv.OutcomeFailure))),
 	}
 	var err error
 	if t.duration, err = m.Float64Histogram(MetricExportDuration, metric.WithUnit("s"),

@@ -94,6 +94,16 @@ func TestJSONLRotationConcurrentWriters(t *testing.T) {
 			}
 		})
 	}
+	// ForceFlush beside rotating Exports (a provider's flush can come at
+	// any time).
+	wg.Go(func() {
+		for range writers * exportsEach {
+			if err := e.ForceFlush(ctx); err != nil {
+				t.Errorf("ForceFlush: %v", err)
+				return
+			}
+		}
+	})
 	wg.Wait()
 	if err := e.Shutdown(ctx); err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ type JSONL struct {
 	w              io.Writer
 	file           *fileSink // owned: closed by Shutdown; w is its *os.File
 	maxRecordBytes int
+	buffered       bool // w has a Flush method: fixed at construction (a file sink has none)
 
 	stopped atomic.Bool
 
@@ -88,6 +89,7 @@ func NewJSONL(opts ...Option) (*JSONL, error) {
 		sink.tick = e.syncTick
 		e.w, e.file = sink.f, sink
 	}
+	_, e.buffered = e.w.(flusher)
 	return e, nil
 }
 
@@ -176,9 +178,8 @@ func (e *JSONL) ForceFlush(ctx context.Context) error {
 	if e == nil || e.stopped.Load() {
 		return nil
 	}
-	_, buffered := e.w.(flusher)
 	syncs := e.file != nil && e.file.fsync != FsyncNever
-	if !buffered && !syncs {
+	if !e.buffered && !syncs {
 		return nil
 	}
 	if err := e.lock(ctx); err != nil {

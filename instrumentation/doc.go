@@ -29,8 +29,8 @@
 // After the handler — deferred, so a panicking handler is audited too — the
 // middleware emits one http.response.* event through the Auditor:
 // success (1xx–2xx) and redirect (3xx) at INFO only when OK responses are
-// logged and the request's trace is sampled (the same decision as the
-// sampling processor's, so the two agree), client_error (4xx) at WARNING
+// logged and kept by sampling (decided per trace id by the same rule as the
+// sampling processor, and recorded as audit.sample_rate), client_error (4xx) at WARNING
 // and server_error (5xx) at ERROR always, unless the status is ignored. A
 // panic is a server_error with exception.type, exception.message and
 // exception.stacktrace (the processor chain scrubs them), and the panic

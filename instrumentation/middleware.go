@@ -257,9 +257,10 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	}()
 	duration := time.Since(x.start)
 	ctx := r.Context()
-	m.resolveRoute(r, x)
 
+	// The route is settled only for a request that yields an event.
 	if x.rule != "" {
+		m.resolveRoute(r, x)
 		m.auditor.SuspiciousRequest(ctx, x.rule)
 		m.stats.suspicious.Add(1)
 	}
@@ -281,6 +282,7 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	}
 
 	e := secaudit.Event{Body: semconv.BodyHTTPResponse, Action: semconv.ActionResponse}
+	sampledAt := 0.0 // the rate this event was kept at, when sampling applied
 	switch {
 	case panicked || status >= 500:
 		e.Name, e.Severity, e.Outcome = semconv.EventHTTPResponseServerError, semconv.SeverityError, semconv.OutcomeFailure
@@ -291,9 +293,12 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 			m.stats.okNotLogged.Add(1)
 			return
 		}
-		if m.sampleRate < 1 && !sampling.Keep(trace.SpanContextFromContext(ctx).TraceID(), m.sampleRate, rand.Uint64()) {
-			m.stats.sampledOut.Add(1)
-			return
+		if m.sampleRate < 1 {
+			if !sampling.Keep(trace.SpanContextFromContext(ctx).TraceID(), m.sampleRate, rand.Uint64()) {
+				m.stats.sampledOut.Add(1)
+				return
+			}
+			sampledAt = m.sampleRate
 		}
 		e.Severity = semconv.SeverityInfo
 		if status >= 300 {
@@ -301,6 +306,9 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 		} else {
 			e.Name, e.Outcome = semconv.EventHTTPResponseSuccess, semconv.OutcomeSuccess
 		}
+	}
+	if x.rule == "" { // else settled for the suspicious-request event
+		m.resolveRoute(r, x)
 	}
 
 	buf := attrPool.Get().(*attrBuffer)
@@ -313,11 +321,8 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	if x.userAgent != "" {
 		attrs = append(attrs, semconv.UserAgentOriginalKey.String(x.userAgent))
 	}
-	if e.Name == semconv.EventHTTPResponseSuccess || e.Name == semconv.EventHTTPResponseRedirect {
-		if m.sampleRate < 1 {
-			// Kept by sampling: say at what rate, so counts can be scaled.
-			attrs = append(attrs, semconv.AuditSampleRateKey.Float64(m.sampleRate))
-		}
+	if sampledAt > 0 { // kept by sampling: say at what rate, so counts can be scaled
+		attrs = append(attrs, semconv.AuditSampleRateKey.Float64(sampledAt))
 	}
 	if x.bodyAttr.Key != "" {
 		attrs = append(attrs, x.bodyAttr)
@@ -355,9 +360,9 @@ func (b *attrBuffer) release() {
 }
 
 // resolveRoute settles http.route after the handler: the route func when
-// configured; else a route the application set during the request (other
-// than the one resolved up front); else the pattern the ServeMux set on the
-// request, which is the innermost mux's when muxes are nested.
+// configured; else a route the application set during the request; else the
+// pattern the ServeMux set on the request, which is the innermost mux's
+// when muxes are nested.
 func (m *Middleware) resolveRoute(r *http.Request, x *exchange) {
 	// Without a route func, Route() is the application's SetRoute or the
 	// pattern the mux recorded on r (the pattern source).

@@ -3,6 +3,8 @@ package processor
 import (
 	"slices"
 	"strings"
+
+	"github.com/secaudit/secaudit/semconv"
 )
 
 // Detector selects built-in secret detectors of the [Scrubber]. Each one
@@ -335,13 +337,11 @@ func mergeSpans(spans []span, first int) []span {
 // addSpan appends [start, end) unless it is empty or already just the
 // redaction marker (so scrubbing twice changes nothing).
 func addSpan(s string, start, end int, spans []span) []span {
-	if end <= start || s[start:end] == redactedText {
+	if end <= start || s[start:end] == semconv.Redacted {
 		return spans
 	}
 	return append(spans, span{start, end})
 }
-
-const redactedText = "[REDACTED]"
 
 func awsSecret(s string, start, end int, cls uint8, slashes int, spans []span) []span {
 	if end-start != 40 || s[start] == '/' || slashes > 3 ||

@@ -191,12 +191,6 @@ func (f *Filter) call(ctx context.Context, fn FilterFunc, r *sdklog.Record) (kee
 }
 
 // IsSecurityEvent reports whether name is a security event in the sense of
-// DESIGN.md: 4xx and 5xx responses, failed logins, authz.* and security.*.
-// These are never sampled.
-func IsSecurityEvent(name string) bool {
-	switch name {
-	case semconv.EventHTTPResponseClientError, semconv.EventHTTPResponseServerError, semconv.EventLoginFailed:
-		return true
-	}
-	return strings.HasPrefix(name, "authz.") || strings.HasPrefix(name, "security.")
-}
+// DESIGN.md: 4xx and 5xx responses, failed logins, authz.* and security.*
+// ([semconv.IsSecurityEvent]). These are never sampled.
+func IsSecurityEvent(name string) bool { return semconv.IsSecurityEvent(name) }

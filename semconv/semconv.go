@@ -1,6 +1,8 @@
 package semconv
 
 import (
+	"strings"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 	upstream "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -225,6 +227,10 @@ const (
 	AuditPipelineDroppedEventsKey = attribute.Key("audit.pipeline.dropped.events")
 	// AuditPipelineWindowStartKey: int, Unix ns, the start of the period a summary covers.
 	AuditPipelineWindowStartKey = attribute.Key("audit.pipeline.window.start")
+	// AuditPipelineDropReasonKey: string, why records were lost (a metric attribute).
+	AuditPipelineDropReasonKey = attribute.Key("audit.pipeline.drop.reason")
+	// EventNameKey: string, an event name as a metric attribute.
+	EventNameKey = attribute.Key("event.name")
 )
 
 // JSONL envelope attribute names: the exporter writes these first inside
@@ -241,3 +247,14 @@ const Redacted = "[REDACTED]"
 
 // Truncated marks a value shortened by a limit.
 const Truncated = "[TRUNCATED]"
+
+// IsSecurityEvent reports whether name is a security event in the sense of
+// DESIGN.md: 4xx and 5xx responses, failed logins, authz.* and security.*.
+// They are never sampled, and are the last records a full queue gives up.
+func IsSecurityEvent(name string) bool {
+	switch name {
+	case EventHTTPResponseClientError, EventHTTPResponseServerError, EventLoginFailed:
+		return true
+	}
+	return strings.HasPrefix(name, "authz.") || strings.HasPrefix(name, "security.")
+}

@@ -255,7 +255,7 @@ func (c *config) otlpOptions() []otlploghttp.Option {
 // validateOTLPEnv checks the OTLP variables otlploghttp would otherwise
 // report only through otel.Handle at export time.
 func validateOTLPEnv() (compressionSet bool, err error) {
-	for _, name := range []string{"OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"} {
+	for _, name := range []string{envconf.OTLPLogsCompression, envconf.OTLPCompression} {
 		if v, ok := envconf.String(name); ok {
 			switch strings.ToLower(v) {
 			case "gzip", "none":
@@ -265,7 +265,7 @@ func validateOTLPEnv() (compressionSet bool, err error) {
 			}
 		}
 	}
-	for _, name := range []string{"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+	for _, name := range []string{envconf.OTLPLogsEndpoint, envconf.OTLPEndpoint} {
 		if v, ok := envconf.String(name); ok {
 			u, perr := url.Parse(v)
 			if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

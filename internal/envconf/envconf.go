@@ -225,9 +225,9 @@ var known = []string{
 	DeliverySummaryInterval, DeliveryLinger, DeliveryStrictRoutes,
 }
 
-// reservedPrefixes are SECAUDIT_ names that configure the Collector and
-// Loki of tools/ and docker-compose.yaml, not the library.
-var reservedPrefixes = []string{"SECAUDIT_OTELCOL_", "SECAUDIT_LOKI_"}
+// reservedPrefixes are SECAUDIT_ names that configure tools/stack and the
+// Collector and Loki it runs (also in docker-compose.yaml), not the library.
+var reservedPrefixes = []string{"SECAUDIT_STACK_", "SECAUDIT_OTELCOL_", "SECAUDIT_LOKI_"}
 
 // Unknown returns, sorted, the SECAUDIT_ names in environ ("NAME=value"
 // entries, as os.Environ returns them) that secaudit does not read: most

@@ -85,7 +85,7 @@ func TestUnknown(t *testing.T) {
 	}{
 		{"none set", nil, nil},
 		{"known and foreign names", []string{"SECAUDIT_SAMPLE_RATE=0.5", "SECAUDIT_DELIVERY_LINGER=0", "OTEL_SERVICE_NAME=shop", "PATH=/bin"}, nil},
-		{"the stack's own variables", []string{"SECAUDIT_OTELCOL_LOGS_FILE=/tmp/x", "SECAUDIT_LOKI_HTTP_PORT=3100"}, nil},
+		{"the stack's own variables", []string{"SECAUDIT_OTELCOL_LOGS_FILE=/tmp/x", "SECAUDIT_LOKI_HTTP_PORT=3100", "SECAUDIT_STACK_DIR=/tmp/run"}, nil},
 		{"misspelt, sorted, once each", []string{"SECAUDIT_SAMPEL_RATE=0.5", "SECAUDIT_DELIVERY_STRICT_EVENT=authz.*", "SECAUDIT_SAMPEL_RATE=1", "SECAUDIT_=x"},
 			[]string{"SECAUDIT_", "SECAUDIT_DELIVERY_STRICT_EVENT", "SECAUDIT_SAMPEL_RATE"}},
 		{"no value", []string{"SECAUDIT_LOG_OK_RESPONSE"}, []string{"SECAUDIT_LOG_OK_RESPONSE"}},

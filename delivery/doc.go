@@ -81,18 +81,36 @@
 // retried. Delivery is at least once: a batch whose Export failed after
 // the backend received part of it is sent again.
 //
+// # Spilling instead of dropping
+//
+// [WithSpill] (or [WithSpillDir], $SECAUDIT_DELIVERY_SPILL_DIR, for a JSONL
+// file <dir>/<name>.spill.jsonl) gives the processor a dead-letter
+// exporter: every record it would otherwise drop (queue full, evicted,
+// export failed for good, left at Shutdown's deadline, or arriving after
+// Shutdown began) is copied into a second bounded buffer, as large as the
+// queue, and written there by a goroutine of its own, and counted as
+// spilled by the reason it would have been dropped for. Only what the
+// spill exporter cannot take (its buffer is full, or its Export fails) is
+// counted as dropped. A Collector outage longer than the queue holds, or
+// one still going on at Shutdown, then costs no record: the file holds
+// them, in the envelope of the JSONL exporter, ready to be re-ingested
+// (by the Collector's filelog receiver, for instance). Spilled records are
+// not retried into the main exporter. Shutdown goes on writing the
+// records left at its deadline for up to [SpillGrace] more.
+//
 // [Processor.Shutdown] stops taking records, exports everything queued
 // (retrying as needed) and shuts the exporter down. If its context ends
-// first, whatever is left is counted as dropped (reason shutdown), so that
-// when Shutdown returns, emitted = exported + dropped, always.
+// first, whatever is left is counted as dropped (reason shutdown), or
+// spilled, so that when Shutdown returns, emitted = exported + spilled +
+// dropped, always.
 //
 // # Self-telemetry
 //
 // Through the Metrics API, with the MeterProvider given to
-// [WithMeterProvider] (a no-op by default): records emitted, exported and
-// dropped (by reason and event.name), export errors and durations, queue
-// size and capacity, gate refusals and wait timeouts (see the Metric*
-// names). Counters are observed from [Processor.Stats] at collection time,
+// [WithMeterProvider] (a no-op by default): records emitted, exported,
+// dropped and spilled (by reason and event.name), export errors and
+// durations, queue size and capacity, gate refusals and wait timeouts (see
+// the Metric* names). Counters are observed from [Processor.Stats] at collection time,
 // so the record path pays nothing for them.
 //
 // When records were lost, the processor also exports an
@@ -123,6 +141,7 @@
 //	SECAUDIT_DELIVERY_BLOCKING_EVENTS    WithBlockingEvents  names or prefix*, comma list
 //	SECAUDIT_DELIVERY_SUMMARY_INTERVAL   WithSummaryInterval Go duration, 0 = at Shutdown only (1m)
 //	SECAUDIT_DELIVERY_LINGER             WithLinger          Go duration, 0 = export at once (5ms)
+//	SECAUDIT_DELIVERY_SPILL_DIR          WithSpillDir        directory for <name>.spill.jsonl (none)
 //
 // # Cost
 //

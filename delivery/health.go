@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"time"
 
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
 	"github.com/secaudit/secaudit/exporter"
 )
 
 // Stats are the processor's counters. Once Shutdown has returned,
-// Emitted == Exported + Dropped.
+// Emitted == Exported + Spilled + Dropped.
 type Stats struct {
 	// Emitted is the number of records handed to OnEmit.
 	Emitted uint64
@@ -19,6 +21,16 @@ type Stats struct {
 	// it down by reason and event name (sorted).
 	Dropped uint64
 	Drops   []Drop
+	// Spilled is the number of records the processor could not deliver
+	// and the spill exporter wrote instead ([WithSpill]); Spills breaks it
+	// down by the reason they would have been dropped for, and event name.
+	// SpillErrors is the number of failed Export calls of the spill
+	// exporter (their records are counted as dropped). SpillPending is
+	// the number of records on their way to the spill exporter.
+	Spilled      uint64
+	Spills       []Drop
+	SpillErrors  uint64
+	SpillPending int
 	// ExportErrors is the number of failed Export calls.
 	ExportErrors uint64
 	// Queued is the number of records waiting now (the batch in the
@@ -59,6 +71,10 @@ func (p *Processor) Stats() Stats {
 		Queued:   p.q.size,
 		Capacity: p.cfg.queueSize,
 	}
+	if s := p.spill; s != nil {
+		st.Spilled, st.Spills = s.ledger.total, sortedDrops(s.ledger.byKey)
+		st.SpillErrors, st.SpillPending = s.errors, p.spillPendingLocked()
+	}
 	p.mu.Unlock()
 	st.Emitted = p.emitted.Load()
 	st.Exported = p.exported.Load()
@@ -78,6 +94,10 @@ const (
 
 // degradedFill is the queue fill above which the status is degraded.
 const degradedFill = 0.8
+
+// spillRecent is how long after records were spilled the status stays
+// degraded.
+const spillRecent = time.Minute
 
 // Health is the processor's state, as [HealthHandler] reports it.
 type Health struct {
@@ -99,6 +119,9 @@ type Health struct {
 	Dropped         uint64            `json:"dropped"`
 	DroppedByReason map[string]uint64 `json:"dropped_by_reason,omitempty"`
 	DroppedRecently uint64            `json:"dropped_since_last_summary"`
+	Spilled         uint64            `json:"spilled,omitempty"`
+	SpilledByReason map[string]uint64 `json:"spilled_by_reason,omitempty"`
+	SpillErrors     uint64            `json:"spill_errors,omitempty"`
 	ExportErrors    uint64            `json:"export_errors"`
 	Rejected        uint64            `json:"gate_rejected"`
 	WaitTimeouts    uint64            `json:"wait_timeouts"`
@@ -108,8 +131,10 @@ type Health struct {
 	LastErrorAt     *time.Time `json:"last_error_at,omitempty"`
 	ExportInFlightS float64    `json:"export_in_flight_seconds,omitempty"`
 
-	// Sink has the JSONL exporter's counters when the exporter is one.
-	Sink *SinkHealth `json:"sink,omitempty"`
+	// Sink has the JSONL exporter's counters when the exporter is one;
+	// SpillSink the spill exporter's, likewise.
+	Sink      *SinkHealth `json:"sink,omitempty"`
+	SpillSink *SinkHealth `json:"spill_sink,omitempty"`
 }
 
 // SinkHealth are the counters of a JSONL exporter ([exporter.Stats]).
@@ -142,16 +167,13 @@ func (p *Processor) Health() Health {
 		Rejected:      st.Rejected,
 		WaitTimeouts:  st.WaitTimeouts,
 	}
-	for _, d := range st.Drops {
-		if h.DroppedByReason == nil {
-			h.DroppedByReason = map[string]uint64{}
-		}
-		h.DroppedByReason[d.Reason] += d.Count
-	}
+	h.DroppedByReason = byReason(st.Drops)
+	h.Spilled, h.SpilledByReason, h.SpillErrors = st.Spilled, byReason(st.Spills), st.SpillErrors
 
 	p.mu.Lock()
 	cause := p.unavailableLocked(now)
 	h.DroppedRecently = p.ledger.windowTotal
+	spilling := p.spill != nil && (p.spillPendingLocked() > 0 || now.Sub(p.spill.last) < spillRecent)
 	if !p.lastSuccess.IsZero() {
 		t := p.lastSuccess.UTC()
 		h.LastExport = &t
@@ -172,19 +194,43 @@ func (p *Processor) Health() Health {
 		h.Status, h.Reason = StatusDegraded, "queue nearly full"
 	case h.DroppedRecently > 0:
 		h.Status, h.Reason = StatusDegraded, "records dropped since the last summary"
+	case spilling:
+		h.Status, h.Reason = StatusDegraded, "records spilled in the last minute"
 	default:
 		h.Status = StatusOK
 	}
 	h.Ready = h.Status != StatusUnavailable
 
-	if s, ok := p.exp.(interface{ Stats() exporter.Stats }); ok {
-		es := s.Stats()
-		h.Sink = &SinkHealth{
-			Records: es.Records, Malformed: es.Malformed, WriteErrors: es.WriteErrors,
-			Rotations: es.Rotations, RotateErrors: es.RotateErrors, SyncErrors: es.SyncErrors,
-		}
+	h.Sink = sinkHealth(p.exp)
+	if p.spill != nil {
+		h.SpillSink = sinkHealth(p.spill.exp)
 	}
 	return h
+}
+
+// byReason sums drops by reason; nil when there are none.
+func byReason(drops []Drop) map[string]uint64 {
+	var m map[string]uint64
+	for _, d := range drops {
+		if m == nil {
+			m = map[string]uint64{}
+		}
+		m[d.Reason] += d.Count
+	}
+	return m
+}
+
+// sinkHealth reports a JSONL exporter's counters; nil for other exporters.
+func sinkHealth(exp sdklog.Exporter) *SinkHealth {
+	s, ok := exp.(interface{ Stats() exporter.Stats })
+	if !ok {
+		return nil
+	}
+	es := s.Stats()
+	return &SinkHealth{
+		Records: es.Records, Malformed: es.Malformed, WriteErrors: es.WriteErrors,
+		Rotations: es.Rotations, RotateErrors: es.RotateErrors, SyncErrors: es.SyncErrors,
+	}
 }
 
 // HealthReport is the body [HealthHandler] writes.

@@ -61,6 +61,10 @@ const (
 	// MetricDropped: counter, records lost, by [DropReasonKey] and
 	// [EventNameKey].
 	MetricDropped = "audit.pipeline.records.dropped"
+	// MetricSpilled: counter, records the spill exporter wrote instead of
+	// their being lost, by [DropReasonKey] (the reason they would have
+	// been dropped for) and [EventNameKey].
+	MetricSpilled = "audit.pipeline.records.spilled"
 	// MetricExportErrors: counter, failed Export calls (each is retried or
 	// its records counted as dropped).
 	MetricExportErrors = "audit.pipeline.export.errors"

@@ -28,6 +28,7 @@ const (
 	EnvBlockingEvents  = envconf.DeliveryBlockingEvents  // comma list of names or prefix*
 	EnvSummaryInterval = envconf.DeliverySummaryInterval // Go duration, 0 = at Shutdown only
 	EnvLinger          = envconf.DeliveryLinger          // Go duration, 0 = export at once
+	EnvSpillDir        = envconf.DeliverySpillDir        // directory for <name>.spill.jsonl
 )
 
 // Defaults.
@@ -125,7 +126,15 @@ type config struct {
 	linger          setting[time.Duration]
 	priority        func(*sdklog.Record) Priority
 	meterProvider   metric.MeterProvider
+	spill           setting[spillTarget]
 	noEnv           bool
+}
+
+// spillTarget is where records the processor would lose go instead: an
+// exporter, or a directory for a JSONL file.
+type spillTarget struct {
+	exp sdklog.Exporter
+	dir string
 }
 
 // WithName names the processor in its metrics, summaries and health report
@@ -234,6 +243,31 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c config) config { c.meterProvider = mp; return c })
 }
 
+// WithSpill hands the records the processor would otherwise lose to exp
+// instead: a dead-letter sink, typically a JSONL file on local disk behind
+// an OTLP pipeline, so that a Collector outage longer than the queue can
+// hold, or one that lasts past Shutdown's deadline, costs no record. See
+// the package documentation, "Spilling instead of dropping". The processor
+// owns exp from then on: it shuts exp down at Shutdown. WithSpill(nil)
+// turns spilling off, $SECAUDIT_DELIVERY_SPILL_DIR included.
+func WithSpill(exp sdklog.Exporter) Option {
+	return optionFunc(func(c config) config { c.spill.put(spillTarget{exp: exp}, "WithSpill"); return c })
+}
+
+// WithSpillDir spills to the JSONL file <dir>/<name>.spill.jsonl, where
+// name is the processor's [WithName] ($SECAUDIT_DELIVERY_SPILL_DIR): New
+// creates or appends to it, fsynced at most once a second, never rotated
+// (an operator re-ingests and removes it). The directory must exist.
+func WithSpillDir(dir string) Option {
+	return optionFunc(func(c config) config {
+		c.spill.put(spillTarget{dir: dir}, "WithSpillDir")
+		if dir == "" {
+			c.spill.from = "WithSpillDir(\"\")"
+		}
+		return c
+	})
+}
+
 // WithoutEnv makes [New] ignore the SECAUDIT_DELIVERY_* variables.
 func WithoutEnv() Option {
 	return optionFunc(func(c config) config { c.noEnv = true; return c })
@@ -250,6 +284,8 @@ type resolved struct {
 	summary, linger                      time.Duration
 	priority                             func(*sdklog.Record) Priority
 	meterProvider                        metric.MeterProvider
+	spill                                spillTarget
+	spillFrom                            string
 }
 
 func newConfig(opts []Option) (resolved, error) {
@@ -277,6 +313,8 @@ func newConfig(opts []Option) (resolved, error) {
 		linger:        or(c.linger, DefaultLinger),
 		priority:      c.priority,
 		meterProvider: c.meterProvider,
+		spill:         c.spill.v,
+		spillFrom:     c.spill.from,
 	}
 	if c.retrySet {
 		r.retryInitial, r.retryMax = c.retryInitial, c.retryMax
@@ -310,6 +348,13 @@ func newConfig(opts []Option) (resolved, error) {
 	}
 	if r.linger < 0 {
 		errs = append(errs, fmt.Errorf("delivery: %s: %v is negative", c.linger.from, r.linger))
+	}
+	if c.spill.set && c.spill.v.exp == nil && c.spill.from != "WithSpill" {
+		if c.spill.v.dir == "" {
+			errs = append(errs, fmt.Errorf("delivery: %s: directory is empty", c.spill.from))
+		} else if err := spillFileName(r.name); err != nil {
+			errs = append(errs, fmt.Errorf("delivery: %s: %w", c.spill.from, err))
+		}
 	}
 	var err error
 	if r.strict, err = compilePatterns(c.strict.v); err != nil {
@@ -357,6 +402,11 @@ func (c *config) fromEnv() []error {
 			errs = append(errs, fmt.Errorf("delivery: %w", err))
 		} else if ok {
 			v.s.put(n, v.name)
+		}
+	}
+	if !c.spill.set {
+		if dir, ok := envconf.String(EnvSpillDir); ok {
+			c.spill.put(spillTarget{dir: dir}, EnvSpillDir)
 		}
 	}
 	for _, v := range []struct {

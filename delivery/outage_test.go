@@ -1,11 +1,17 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -104,10 +110,12 @@ func TestOTLPOutage(t *testing.T) {
 	tests := []struct {
 		name     string
 		queue    int
+		spill    bool // to a JSONL file
 		wantLoss bool
 	}{
 		{name: "within the bound", queue: 1000},
 		{name: "beyond the bound", queue: 40, wantLoss: true},
+		{name: "beyond the bound, spilled", queue: 40, spill: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,12 +132,17 @@ func TestOTLPOutage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := newProcessor(t, exp,
+			opts := []delivery.Option{
 				delivery.WithName("otlp"),
 				delivery.WithQueueSize(tt.queue),
 				delivery.WithBatchSize(20),
 				delivery.WithRetry(10*time.Millisecond, 50*time.Millisecond, 0),
-			)
+			}
+			spillFile := filepath.Join(t.TempDir(), "otlp.spill.jsonl")
+			if tt.spill {
+				opts = append(opts, delivery.WithSpillDir(filepath.Dir(spillFile)))
+			}
+			p := newProcessor(t, exp, opts...)
 			provider := newProvider(p)
 			t.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
 			logger := provider.Logger("test")
@@ -166,20 +179,25 @@ func TestOTLPOutage(t *testing.T) {
 
 			endpoint.start(endpoint.addr)
 			st := p.Stats()
-			waitFor(t, "delivery after the outage", func() bool { return endpoint.count() == int(st.Emitted-st.Dropped) })
+			waitFor(t, "delivery after the outage", func() bool { return endpoint.count() == int(st.Emitted-st.Dropped-st.Spilled) })
 			if err := provider.Shutdown(ctx); err != nil {
 				t.Fatalf("Shutdown: %v", err)
 			}
 
 			st = p.Stats()
 			delivered := uint64(endpoint.count())
-			t.Logf("emitted %d, delivered %d, dropped %d (%v), export errors %d", st.Emitted, delivered, st.Dropped, st.Drops, st.ExportErrors)
-			if st.Emitted != 230 || delivered+st.Dropped != st.Emitted || delivered != st.Exported {
-				t.Errorf("emitted %d, delivered %d, exported %d, dropped %d: want delivered + dropped = emitted = 230",
-					st.Emitted, delivered, st.Exported, st.Dropped)
+			spilled := uint64(countLines(t, spillFile))
+			t.Logf("emitted %d, delivered %d, spilled %d, dropped %d (%v), export errors %d",
+				st.Emitted, delivered, spilled, st.Dropped, st.Drops, st.ExportErrors)
+			if st.Emitted != 230 || delivered+spilled+st.Dropped != st.Emitted || delivered != st.Exported || spilled != st.Spilled {
+				t.Errorf("emitted %d, delivered %d, exported %d, spilled %d (file) %d (Stats), dropped %d: want delivered + spilled + dropped = emitted = 230",
+					st.Emitted, delivered, st.Exported, spilled, st.Spilled, st.Dropped)
 			}
 			if tt.wantLoss != (st.Dropped > 0) {
 				t.Errorf("dropped %d records; want loss: %v", st.Dropped, tt.wantLoss)
+			}
+			if tt.spill != (spilled > 0) {
+				t.Errorf("spilled %d records; want spilling: %v", spilled, tt.spill)
 			}
 			endpoint.mu.Lock()
 			failedLogins := endpoint.byName[semconv.EventLoginFailed]
@@ -193,4 +211,25 @@ func TestOTLPOutage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countLines counts the lines of a file, each of which must be a JSON
+// object; 0 when the file does not exist.
+func countLines(t *testing.T, path string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for line := range bytes.Lines(data) {
+		if !json.Valid(line) || line[len(line)-1] != '\n' {
+			t.Fatalf("%s: line %d is not a whole JSON line: %q", path, n+1, line)
+		}
+		n++
+	}
+	return n
 }

@@ -32,6 +32,9 @@ type Processor struct {
 	exp sdklog.Exporter
 	cfg resolved
 	tel *telemetry
+	// spill, when configured, takes the records the processor would
+	// otherwise drop; see spill.go.
+	spill *spiller
 
 	mu           sync.Mutex
 	q            queue
@@ -99,6 +102,16 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 	if p.tel, err = newTelemetry(p); err != nil {
 		return nil, err
 	}
+	if t := cfg.spill; t.exp != nil || t.dir != "" {
+		exp := t.exp
+		if exp == nil {
+			if exp, err = newSpillExporter(t.dir, cfg.name); err != nil {
+				return nil, fmt.Errorf("delivery: %s: %w", cfg.spillFrom, err)
+			}
+		}
+		p.spill = newSpiller(exp, cfg.queueSize)
+		go p.runSpill()
+	}
 	p.exportCtx, p.cancelExport = context.WithCancel(context.Background())
 	go p.run()
 	return p, nil
@@ -136,12 +149,12 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 		p.setTemplate(r)
 	}
 	if p.closing {
-		p.ledger.add(ReasonClosed, r.EventName())
+		p.loseLocked(r, ReasonClosed)
 		p.mu.Unlock()
 		return ErrShutdown
 	}
 	if !p.makeRoomLocked(class) {
-		p.ledger.add(ReasonQueueFull, r.EventName())
+		p.loseLocked(r, ReasonQueueFull)
 		p.mu.Unlock()
 		return nil
 	}
@@ -167,7 +180,7 @@ func (p *Processor) emitWaiting(ctx context.Context, r *sdklog.Record, class uin
 	}
 	for {
 		if p.closing {
-			p.ledger.add(ReasonClosed, r.EventName())
+			p.loseLocked(r, ReasonClosed)
 			p.mu.Unlock()
 			return ErrShutdown
 		}
@@ -176,7 +189,7 @@ func (p *Processor) emitWaiting(ctx context.Context, r *sdklog.Record, class uin
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 || ctx.Err() != nil {
-			p.ledger.add(ReasonQueueFull, r.EventName())
+			p.loseLocked(r, ReasonQueueFull)
 			p.mu.Unlock()
 			return fmt.Errorf("%w: queue full", ErrNotDelivered)
 		}
@@ -326,6 +339,15 @@ func (p *Processor) dropLocked(e *entry, reason string) { p.dropMetaLocked(&e.me
 func (p *Processor) dropMetaLocked(m *meta, r *sdklog.Record, reason string) {
 	m.finish(false)
 	if !m.internal {
+		p.loseLocked(r, reason)
+	}
+}
+
+// loseLocked hands r, which the processor cannot deliver, to the spill
+// exporter, or counts it as dropped when there is none or its buffer is
+// full. p.mu must be held.
+func (p *Processor) loseLocked(r *sdklog.Record, reason string) {
+	if !p.offerLocked(r, reason) {
 		p.ledger.add(reason, r.EventName())
 	}
 }
@@ -520,8 +542,10 @@ func (p *Processor) failedLocked(recs []sdklog.Record, metas []meta, err error, 
 }
 
 // ForceFlush waits until every record queued before the call has been
-// exported or dropped, then flushes the exporter. It returns ctx's error
-// if ctx ends first (while the exporter keeps failing, for instance).
+// exported, spilled or dropped, then flushes the exporter and the spill
+// exporter. It returns ctx's error if ctx ends first (while the exporter
+// keeps failing, for instance). Records on their way to the spill exporter
+// are not waited for.
 func (p *Processor) ForceFlush(ctx context.Context) error {
 	if p == nil {
 		return nil
@@ -550,7 +574,11 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	return p.exp.ForceFlush(ctx)
+	err := p.exp.ForceFlush(ctx)
+	if p.spill != nil {
+		err = errors.Join(err, p.spill.exp.ForceFlush(ctx))
+	}
+	return err
 }
 
 // settledLocked reports whether no record with seq <= target waits.
@@ -571,6 +599,11 @@ func (p *Processor) settledLocked(target uint64) bool {
 // returns, emitted = exported + dropped. A record counted as dropped here
 // may still have reached the exporter, if an export was cancelled after it
 // had already sent it. Later calls return nil.
+//
+// With a spill exporter ([WithSpill], [WithSpillDir]), the records left at
+// ctx's end are spilled instead, Shutdown then takes up to [SpillGrace]
+// longer to write them, and when it returns emitted = exported + spilled +
+// dropped.
 func (p *Processor) Shutdown(ctx context.Context) error {
 	if p == nil {
 		return nil
@@ -590,6 +623,9 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 			err = fmt.Errorf("delivery: shutdown: %w", ctx.Err())
 		}
 		p.cancelExport()
+		if serr := p.shutdownSpill(ctx); serr != nil {
+			err = errors.Join(err, serr)
+		}
 		if serr := p.exp.Shutdown(ctx); serr != nil {
 			err = errors.Join(err, serr)
 		}

@@ -47,7 +47,8 @@ func newTelemetry(p *Processor) (*telemetry, error) {
 	timeouts, err6 := counter(MetricWaitTimeouts, "{record}", "Blocking or strict records not exported within their deadline.")
 	size, err7 := gauge(MetricQueueSize, "Records waiting in the audit pipeline's queue.")
 	capacity, err8 := gauge(MetricQueueCapacity, "Bound of the audit pipeline's queue.")
-	for _, e := range []error{err1, err2, err3, err4, err5, err6, err7, err8} {
+	spilled, err9 := counter(MetricSpilled, "{record}", "Records the audit pipeline's spill exporter wrote instead of their being lost, by reason and event name.")
+	for _, e := range []error{err1, err2, err3, err4, err5, err6, err7, err8, err9} {
 		if e != nil {
 			return nil, e
 		}
@@ -66,8 +67,12 @@ func newTelemetry(p *Processor) (*telemetry, error) {
 			o.ObserveInt64(dropped, int64(d.Count), metric.WithAttributes(
 				name, DropReasonKey.String(d.Reason), EventNameKey.String(d.EventName)))
 		}
+		for _, d := range st.Spills {
+			o.ObserveInt64(spilled, int64(d.Count), metric.WithAttributes(
+				name, DropReasonKey.String(d.Reason), EventNameKey.String(d.EventName)))
+		}
 		return nil
-	}, emitted, exported, dropped, exportErrors, rejected, timeouts, size, capacity)
+	}, emitted, exported, dropped, exportErrors, rejected, timeouts, size, capacity, spilled)
 	if err != nil {
 		return nil, err
 	}

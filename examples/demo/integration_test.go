@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -675,5 +676,138 @@ func TestIntegrationCollectorOutage(t *testing.T) {
 	}
 	if stats.Dropped != 0 {
 		t.Errorf("%d records lost in a %v outage the queue could hold", stats.Dropped, 3*time.Second)
+	}
+}
+
+// TestIntegrationCollectorOutageSpilled is the outage beyond the queue's
+// bound, with a dead-letter file: the real Collector is stopped, traffic
+// overflows a small queue, and what the queue cannot hold is spilled to
+// the file instead of being dropped. After the Collector returns and the
+// pipeline shuts down, delivered + spilled == emitted, nothing dropped.
+func TestIntegrationCollectorOutageSpilled(t *testing.T) {
+	st := stackFromEnv(t)
+	stackCmd := func(arg string) {
+		t.Helper()
+		out, err := exec.Command("../../tools/stack", arg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tools/stack %s: %v\n%s", arg, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		if exec.Command("../../tools/stack", "status").Run() != nil {
+			_ = exec.Command("../../tools/stack", "otelcol-start").Run()
+		}
+	})
+
+	service := fmt.Sprintf("secaudit-spill-%d", time.Now().UnixNano())
+	spillDir := t.TempDir()
+	t.Setenv("OTEL_SERVICE_NAME", service)
+	t.Setenv("OTEL_LOGS_EXPORTER", "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
+	t.Setenv("SECAUDIT_LOG_OK_RESPONSES", "true")
+	t.Setenv("SECAUDIT_DELIVERY_QUEUE_SIZE", "50")
+	t.Setenv("SECAUDIT_DELIVERY_SPILL_DIR", spillDir)
+	ctx := context.Background()
+	got := &emitted{}
+	pipeline, err := setup.New(ctx, setup.WithProcessor(got),
+		setup.WithDeliveryOptions(delivery.WithRetry(50*time.Millisecond, time.Second, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := newTracerProvider(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHandler(pipeline, tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	c := srv.Client()
+	get := func(n int) {
+		t.Helper()
+		for range n {
+			resp, err := c.Get(srv.URL + "/api/accounts/1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			// Let the dead-letter file keep up: its buffer is as large as
+			// the queue.
+			time.Sleep(200 * time.Microsecond)
+		}
+	}
+
+	get(20)
+	stackCmd("otelcol-stop")
+	get(300) // 300 events (401s), 6 times what the queue holds
+	p := pipeline.Delivery()[0]
+	waitUntil := time.Now().Add(10 * time.Second)
+	for p.Stats().Spilled == 0 && time.Now().Before(waitUntil) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stackCmd("otelcol-start")
+	get(20)
+
+	shutdownCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := pipeline.Shutdown(shutdownCtx); err != nil {
+		t.Fatal(err)
+	}
+	_ = tp.Shutdown(ctx)
+
+	emittedTotal := len(got.records)
+	stats := p.Stats()
+	if stats.Emitted != uint64(emittedTotal) || stats.Exported+stats.Spilled+stats.Dropped != stats.Emitted {
+		t.Fatalf("delivery stats %+v do not account for the %d emitted records", stats, emittedTotal)
+	}
+	spillFile := filepath.Join(spillDir, "otlp.spill.jsonl")
+	spilled := map[string]bool{}
+	data, err := os.ReadFile(spillFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range bytes.Lines(data) {
+		var r struct {
+			EventName  string         `json:"event_name"`
+			SpanID     string         `json:"span_id"`
+			Attributes map[string]any `json:"attributes"`
+		}
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("%s: %v: %q", spillFile, err, line)
+		}
+		spilled[fmt.Sprintf("%s|%v|%s", r.EventName, r.Attributes[string(semconv.AuditRequestIDKey)], r.SpanID)] = true
+	}
+	var delivered int
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		seen := map[string]bool{}
+		for _, r := range readCollectorLogs(t, st.logsFile, service) {
+			if r.name != semconv.EventPipelineDropped {
+				seen[r.name+"|"+r.requestID+"|"+r.spanID] = true
+			}
+		}
+		delivered = len(seen)
+		for k := range spilled {
+			if seen[k] {
+				t.Fatalf("record %s both delivered and spilled", k)
+			}
+		}
+		if delivered+len(spilled) >= emittedTotal || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("emitted %d, delivered %d, spilled %d (%v), dropped %d", emittedTotal, delivered, len(spilled), stats.Spills, stats.Dropped)
+	if len(spilled) != int(stats.Spilled) {
+		t.Errorf("spill file holds %d records, Stats.Spilled = %d", len(spilled), stats.Spilled)
+	}
+	if stats.Spilled < 200 {
+		t.Errorf("only %d records spilled: the outage did not overflow the queue", stats.Spilled)
+	}
+	if delivered+len(spilled) != emittedTotal || stats.Dropped != 0 {
+		t.Fatalf("delivered %d + spilled %d != emitted %d, or dropped %d != 0", delivered, len(spilled), emittedTotal, stats.Dropped)
 	}
 }

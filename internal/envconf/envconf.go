@@ -51,6 +51,7 @@ const (
 	DeliverySummaryInterval = "SECAUDIT_DELIVERY_SUMMARY_INTERVAL"
 	DeliveryLinger          = "SECAUDIT_DELIVERY_LINGER"
 	DeliveryStrictRoutes    = "SECAUDIT_DELIVERY_STRICT_ROUTES"
+	DeliverySpillDir        = "SECAUDIT_DELIVERY_SPILL_DIR"
 )
 
 // lookup is os.LookupEnv, replaceable in tests of this package.
@@ -222,7 +223,7 @@ var known = []string{
 	SensitiveValuePatterns, IncludeUsernames, EmitSessionID,
 	DeliveryMode, DeliveryTimeout, DeliveryQueueSize, DeliveryBatchSize, DeliveryExportTimeout,
 	DeliveryRetryMaxElapsed, DeliveryStrictEvents, DeliveryBlockingEvents,
-	DeliverySummaryInterval, DeliveryLinger, DeliveryStrictRoutes,
+	DeliverySummaryInterval, DeliveryLinger, DeliveryStrictRoutes, DeliverySpillDir,
 }
 
 // reservedPrefixes are SECAUDIT_ names that configure tools/stack and the

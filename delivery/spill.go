@@ -1,0 +1,225 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/secaudit/secaudit/exporter"
+)
+
+// SpillGrace bounds how long Shutdown goes on writing records to the spill
+// exporter after its context has ended: the records left in the queue at
+// the deadline are spilled rather than dropped, and those not written
+// within SpillGrace are counted as dropped ([ReasonShutdown]).
+const SpillGrace = time.Second
+
+// spillSync is how often, at most, the spill file of WithSpillDir is
+// fsynced.
+const spillSync = time.Second
+
+// spillFileName checks that the processor's name can name the spill file.
+func spillFileName(name string) error {
+	if name == "." || name == ".." || strings.ContainsAny(name, `/\`+"\x00") {
+		return fmt.Errorf("processor name %q cannot name a file: give WithName a plain name", name)
+	}
+	return nil
+}
+
+// newSpillExporter opens the dead-letter JSONL file of WithSpillDir.
+func newSpillExporter(dir, name string) (sdklog.Exporter, error) {
+	path := filepath.Join(dir, name+".spill.jsonl")
+	exp, err := exporter.NewJSONL(exporter.WithFile(path), exporter.WithFsync(exporter.FsyncInterval(spillSync)))
+	if err != nil {
+		return nil, err
+	}
+	return exp, nil
+}
+
+// spiller is the processor's dead-letter path: records the processor would
+// drop wait in a bounded buffer (guarded by the processor's mutex) for a
+// goroutine of their own that exports them to the spill exporter. The
+// emitting goroutine and the worker only copy a record; a slow disk costs
+// them nothing.
+type spiller struct {
+	exp   sdklog.Exporter
+	limit int
+
+	// Guarded by Processor.mu.
+	recs     []sdklog.Record
+	reasons  []string
+	inflight []spilled // being exported now
+	closed   bool      // Shutdown is done with the queue: exit once empty
+	gaveUp   bool      // Shutdown's grace ended: the goroutine's results no longer count
+	ledger   ledger    // records written, by reason and event name
+	errors   uint64    // failed Export calls
+	last     time.Time // when records were last written
+
+	wake chan struct{} // cap 1
+	done chan struct{} // closed when the goroutine exits
+	ctx  context.Context
+	stop context.CancelFunc
+}
+
+// spilled is what the accounting needs of a record being spilled.
+type spilled struct{ reason, event string }
+
+func newSpiller(exp sdklog.Exporter, limit int) *spiller {
+	s := &spiller{exp: exp, limit: limit, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	return s
+}
+
+// offerLocked copies r into the spill buffer and reports whether it did;
+// false when there is no spill exporter, or its buffer is full or closed.
+// p.mu must be held.
+func (p *Processor) offerLocked(r *sdklog.Record, reason string) bool {
+	s := p.spill
+	if s == nil || s.closed || len(s.recs) >= s.limit {
+		return false
+	}
+	s.recs = append(s.recs, sdklog.Record{})
+	cloneInto(&s.recs[len(s.recs)-1], r)
+	s.reasons = append(s.reasons, reason)
+	if len(s.recs) == 1 {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// spillPendingLocked is the number of records handed to the spiller and
+// not yet counted as spilled or dropped. p.mu must be held.
+func (p *Processor) spillPendingLocked() int {
+	if p.spill == nil {
+		return 0
+	}
+	return len(p.spill.recs) + len(p.spill.inflight)
+}
+
+// runSpill is the spill goroutine: it exports the buffered records in
+// batches and counts each as spilled, or as dropped for its original
+// reason when the spill exporter fails.
+func (p *Processor) runSpill() {
+	s := p.spill
+	defer close(s.done)
+	var recs []sdklog.Record
+	for {
+		p.mu.Lock()
+		for len(s.recs) == 0 && !s.closed && !s.gaveUp {
+			p.mu.Unlock()
+			<-s.wake
+			p.mu.Lock()
+		}
+		if s.gaveUp || len(s.recs) == 0 {
+			p.mu.Unlock()
+			return
+		}
+		n := min(len(s.recs), p.cfg.batchSize)
+		recs = append(recs[:0], s.recs[:n]...)
+		s.inflight = s.inflight[:0]
+		for i := range n {
+			s.inflight = append(s.inflight, spilled{s.reasons[i], recs[i].EventName()})
+		}
+		rest := copy(s.recs, s.recs[n:])
+		clear(s.recs[rest:])
+		s.recs = s.recs[:rest]
+		s.reasons = s.reasons[:copy(s.reasons, s.reasons[n:])]
+		if len(s.recs) == 0 && cap(s.recs) > p.cfg.batchSize {
+			s.recs, s.reasons = nil, nil // give back what a burst grew
+		}
+		p.mu.Unlock()
+
+		err := p.exportSpill(recs)
+
+		p.mu.Lock()
+		if s.gaveUp { // Shutdown counted them
+			p.mu.Unlock()
+			return
+		}
+		if err != nil {
+			s.errors++
+		} else {
+			s.last = time.Now()
+		}
+		for _, sp := range s.inflight {
+			if err == nil {
+				s.ledger.add(sp.reason, sp.event)
+			} else {
+				p.ledger.add(sp.reason, sp.event)
+			}
+		}
+		s.inflight = s.inflight[:0]
+		p.broadcastLocked()
+		p.mu.Unlock()
+		clear(recs)
+	}
+}
+
+// exportSpill hands recs to the spill exporter. A panic is an error.
+func (p *Processor) exportSpill(recs []sdklog.Record) (err error) {
+	ctx, cancel := context.WithTimeout(p.spill.ctx, p.cfg.exportTimeout)
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("delivery: spill exporter panicked: %v", r)
+		}
+		cancel()
+	}()
+	return p.spill.exp.Export(ctx, recs)
+}
+
+// shutdownSpill lets the spill goroutine write what it holds, within ctx
+// or, when ctx has already ended, within SpillGrace; counts whatever is
+// left as dropped; and shuts the spill exporter down.
+func (p *Processor) shutdownSpill(ctx context.Context) error {
+	s := p.spill
+	if s == nil {
+		return nil
+	}
+	p.mu.Lock()
+	s.closed = true
+	p.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	wait, cancel := ctx, context.CancelFunc(func() {})
+	if ctx.Err() != nil {
+		wait, cancel = context.WithTimeout(context.Background(), SpillGrace)
+	}
+	defer cancel()
+	var err error
+	select {
+	case <-s.done:
+	case <-wait.Done():
+		p.mu.Lock()
+		s.gaveUp = true
+		for _, sp := range s.inflight {
+			p.ledger.add(sp.reason, sp.event)
+		}
+		for i := range s.recs {
+			p.ledger.add(s.reasons[i], s.recs[i].EventName())
+		}
+		s.inflight, s.recs, s.reasons = nil, nil, nil
+		p.broadcastLocked()
+		p.mu.Unlock()
+		s.stop()
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+		err = fmt.Errorf("delivery: spill: %w", wait.Err())
+	}
+	s.stop()
+	if serr := s.exp.Shutdown(wait); serr != nil {
+		err = errors.Join(err, fmt.Errorf("delivery: spill exporter shutdown: %w", serr))
+	}
+	return err
+}

@@ -42,8 +42,9 @@ func newSpillExporter(dir, name string) (sdklog.Exporter, error) {
 }
 
 // spiller is the processor's dead-letter path: records the processor would
-// drop wait in a bounded buffer (guarded by the processor's mutex) for a
-// goroutine of their own that exports them to the spill exporter. The
+// drop wait in a buffer (guarded by the processor's mutex) for a goroutine
+// of their own that exports them to the spill exporter. Records waiting
+// and records being exported are bounded together by limit. The
 // emitting goroutine and the worker only copy a record; a slow disk costs
 // them nothing.
 type spiller struct {
@@ -80,7 +81,7 @@ func newSpiller(exp sdklog.Exporter, limit int) *spiller {
 // p.mu must be held.
 func (p *Processor) offerLocked(r *sdklog.Record, reason string) bool {
 	s := p.spill
-	if s == nil || s.closed || len(s.recs) >= s.limit {
+	if s == nil || s.closed || len(s.recs)+len(s.inflight) >= s.limit {
 		return false
 	}
 	s.recs = append(s.recs, sdklog.Record{})
@@ -104,13 +105,14 @@ func (p *Processor) spillPendingLocked() int {
 	return len(p.spill.recs) + len(p.spill.inflight)
 }
 
-// runSpill is the spill goroutine: it exports the buffered records in
-// batches and counts each as spilled, or as dropped for its original
-// reason when the spill exporter fails.
+// runSpill is the spill goroutine: it takes the buffered records, exports
+// them in batches and counts each as spilled, or as dropped for its
+// original reason when the spill exporter fails.
 func (p *Processor) runSpill() {
 	s := p.spill
 	defer close(s.done)
-	var recs []sdklog.Record
+	var spare []sdklog.Record
+	var spareReasons []string
 	for {
 		p.mu.Lock()
 		for len(s.recs) == 0 && !s.closed && !s.gaveUp {
@@ -122,44 +124,43 @@ func (p *Processor) runSpill() {
 			p.mu.Unlock()
 			return
 		}
-		n := min(len(s.recs), p.cfg.batchSize)
-		recs = append(recs[:0], s.recs[:n]...)
+		recs, reasons := s.recs, s.reasons
+		s.recs, s.reasons = spare, spareReasons
 		s.inflight = s.inflight[:0]
-		for i := range n {
-			s.inflight = append(s.inflight, spilled{s.reasons[i], recs[i].EventName()})
-		}
-		rest := copy(s.recs, s.recs[n:])
-		clear(s.recs[rest:])
-		s.recs = s.recs[:rest]
-		s.reasons = s.reasons[:copy(s.reasons, s.reasons[n:])]
-		if len(s.recs) == 0 && cap(s.recs) > p.cfg.batchSize {
-			s.recs, s.reasons = nil, nil // give back what a burst grew
+		for i := range recs {
+			s.inflight = append(s.inflight, spilled{reasons[i], recs[i].EventName()})
 		}
 		p.mu.Unlock()
 
-		err := p.exportSpill(recs)
-
-		p.mu.Lock()
-		if s.gaveUp { // Shutdown counted them
-			p.mu.Unlock()
-			return
-		}
-		if err != nil {
-			s.errors++
-		} else {
-			s.last = time.Now()
-		}
-		for _, sp := range s.inflight {
-			if err == nil {
-				s.ledger.add(sp.reason, sp.event)
-			} else {
-				p.ledger.add(sp.reason, sp.event)
+		for start := 0; start < len(recs); start += p.cfg.batchSize {
+			end := min(start+p.cfg.batchSize, len(recs))
+			err := p.exportSpill(recs[start:end])
+			p.mu.Lock()
+			if s.gaveUp { // Shutdown counted them
+				p.mu.Unlock()
+				return
 			}
+			if err != nil {
+				s.errors++
+			} else {
+				s.last = time.Now()
+			}
+			for _, sp := range s.inflight[:end-start] {
+				if err == nil {
+					s.ledger.add(sp.reason, sp.event)
+				} else {
+					p.ledger.add(sp.reason, sp.event)
+				}
+			}
+			s.inflight = s.inflight[end-start:]
+			p.broadcastLocked()
+			p.mu.Unlock()
 		}
-		s.inflight = s.inflight[:0]
-		p.broadcastLocked()
-		p.mu.Unlock()
 		clear(recs)
+		spare, spareReasons = recs[:0], reasons[:0]
+		if cap(spare) > 4*p.cfg.batchSize {
+			spare, spareReasons = nil, nil // give back what a burst grew
+		}
 	}
 }
 

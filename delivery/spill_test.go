@@ -190,29 +190,35 @@ func TestSpillFailures(t *testing.T) {
 		spilled, dropped uint64
 		errors           uint64
 		wantErr          bool
+		// Before Shutdown: records pending for the spill exporter, and
+		// dropped.
+		pending       int
+		droppedBefore uint64
 	}{
 		{
 			name:    "spill exporter fails",
 			spill:   func(e *memExporter) { e.fail = func(int) error { return errUnavailable } },
-			dropped: 20, errors: 1,
+			dropped: 20, errors: 1, droppedBefore: 20,
 		},
 		{
 			name: "first spill export fails",
 			spill: func(e *memExporter) {
 				e.fail = func(n int) error { return map[bool]error{true: errUnavailable}[n == 1] }
 			},
-			spilled: 15, dropped: 5, errors: 1,
+			spilled: 15, dropped: 5, errors: 1, droppedBefore: 5,
 		},
 		{
-			// The spill buffer holds as many records as the queue (5): of
-			// the 20 that fail for good, 5 are stalled in the spill export,
-			// 5 wait; the other 10 are dropped at once. At Shutdown, the
-			// stalled spill export is given up after SpillGrace.
+			// The spill buffer holds as many records as the queue (5),
+			// those being exported included: of the 20 that fail for good,
+			// 5 are stalled in the spill export, the other 15 are dropped
+			// at once. At Shutdown, the stalled spill export is given up
+			// when Shutdown's context ends.
 			name:     "spill exporter stalls",
 			spill:    func(e *memExporter) { e.setStall(true) },
 			shutdown: 50 * time.Millisecond,
 			dropped:  20,
 			wantErr:  true,
+			pending:  5, droppedBefore: 15,
 		},
 	}
 	for _, tt := range tests {
@@ -235,6 +241,10 @@ func TestSpillFailures(t *testing.T) {
 				}
 				waitFor(t, "the batch to fail", func() bool { return p.Stats().ExportErrors == uint64(i+1) })
 			}
+			waitFor(t, "the spill exporter to settle", func() bool {
+				st := p.Stats()
+				return st.SpillPending == tt.pending && st.Dropped == tt.droppedBefore
+			})
 			sctx, cancel := ctx, context.CancelFunc(func() {})
 			if tt.shutdown > 0 {
 				sctx, cancel = context.WithTimeout(ctx, tt.shutdown)

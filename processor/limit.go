@@ -611,9 +611,16 @@ func jsonSize(v attribute.Value) int {
 	return 24
 }
 
-// jsonStringSize is the size of s as a JSON string: quotes, two-character
-// escapes, \u00XX for other control characters, and U+FFFD (3 bytes) for
-// each invalid byte.
+// jsonStringSize is the size of s as the JSONL exporter writes it, byte
+// for byte: quotes; two-character escapes for the quote, the backslash,
+// \n, \r and \t; \u00XX for other C0 controls, DEL and the C1 controls
+// (U+0080–U+009F, two bytes of UTF-8 but six written), \u2028 and
+// \u2029; U+FFFD (3 bytes) for each invalid byte; everything else as it
+// is. An estimate below what is written would let a record pass the
+// limiter and then be too large for the exporter, which writes an
+// audit.logging.malformed_record line instead: text an attacker controls
+// (C1 controls in a header or a body) must not be able to do that.
+// FuzzJSONStringSize checks it against the exporter.
 func jsonStringSize(s string) int {
 	n := 2
 	for i := 0; i < len(s); {
@@ -622,7 +629,7 @@ func jsonStringSize(s string) int {
 			switch {
 			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
 				n += 2
-			case c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f:
+			case c < 0x20 || c == 0x7f:
 				n += 6
 			default:
 				n++
@@ -631,11 +638,12 @@ func jsonStringSize(s string) int {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		switch {
+		case r == utf8.RuneError && size == 1:
 			n += 3
-		} else if r == '\u2028' || r == '\u2029' {
+		case r <= 0x9f || r == '\u2028' || r == '\u2029':
 			n += 6
-		} else {
+		default:
 			n += size
 		}
 		i += size

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/log/logtest"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -175,10 +177,65 @@ func TestLimiterRecordBytes(t *testing.T) {
 }
 
 func TestJSONStringSize(t *testing.T) {
-	tests := map[string]int{"": 2, "ab": 4, `"`: 4, "\n": 4, "\x01": 8, "é": 4, "\xff": 5, "<": 8}
+	tests := map[string]int{
+		"": 2, "ab": 4, `"`: 4, "\n": 4, "\x01": 8, "\x7f": 8, "é": 4, "\xff": 5, "<>&": 5,
+		"\u0085": 8, "\u009f": 8, "\u00a0": 4, "\u2028": 8, "\U0001F600": 6,
+	}
 	for give, want := range tests {
 		if got := jsonStringSize(give); got != want {
 			t.Errorf("jsonStringSize(%q) = %d, want %d", give, got, want)
 		}
+	}
+}
+
+// FuzzJSONStringSize: the limiter's estimate of a string is exactly what
+// the JSONL exporter writes for it.
+func FuzzJSONStringSize(f *testing.F) {
+	for _, s := range []string{
+		"", "ab", `"\`, "\n\r\t", "\x00\x01\x1f\x7f", "<>&", "é", "\u0080\u0085\u009f", "\u00a0",
+		"\u2028\u2029", "\xff", "\xc2", "\xe2\x80", "日本", "\U0001F600", "\xed\xa0\x80",
+	} {
+		f.Add(s)
+	}
+	base := sdkRecord(f, apiRecord("e", attribute.StringValue("")))
+	lineLen := func(s string) int {
+		r := base.Clone()
+		r.SetBody(attribute.StringValue(s))
+		return len(exporter.AppendRecord(nil, &r, math.MaxInt32))
+	}
+	empty := lineLen("")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := jsonStringSize(s), lineLen(s)-empty+2; got != want {
+			t.Errorf("jsonStringSize(%q) = %d, the exporter writes %d", s, got, want)
+		}
+	})
+}
+
+// TestLimiterC1Controls: C1 controls are two bytes of UTF-8 but six
+// written (\u0085). A record full of them must be cut down by the limiter,
+// not pass it and then be replaced by the exporter's malformed-record line,
+// which keeps none of its content: text a client sends (a User-Agent, a
+// body) could otherwise erase its own request's audit record.
+func TestLimiterC1Controls(t *testing.T) {
+	const limit = 4096
+	l := mustLimiter(t, WithMaxRecordBytes(limit))
+	ua := strings.Repeat("\u0085", 1500) // 3000 bytes, 9000 written
+	rec := capture(t, apiRecord(semconv.EventHTTPResponseClientError, attribute.StringValue(semconv.BodyHTTPResponse),
+		semconv.ClientAddressKey.String("203.0.113.7"),
+		semconv.UserAgentOriginalKey.String(ua),
+	), l)
+	line := exporter.AppendRecord(nil, &rec, limit)
+	var got struct {
+		EventName  string         `json:"event_name"`
+		Attributes map[string]any `json:"attributes"`
+	}
+	if err := json.Unmarshal(line, &got); err != nil {
+		t.Fatalf("%v: %s", err, line)
+	}
+	if got.EventName != semconv.EventHTTPResponseClientError || got.Attributes[string(semconv.ClientAddressKey)] != "203.0.113.7" {
+		t.Errorf("the record did not survive: %.300s", line)
+	}
+	if got.Attributes[string(semconv.UserAgentOriginalKey)] != semconv.Truncated {
+		t.Errorf("user agent not truncated: %.100q", got.Attributes[string(semconv.UserAgentOriginalKey)])
 	}
 }

@@ -3,6 +3,8 @@ package processor
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -238,4 +240,65 @@ func TestLimiterC1Controls(t *testing.T) {
 	if got.Attributes[string(semconv.UserAgentOriginalKey)] != semconv.Truncated {
 		t.Errorf("user agent not truncated: %.100q", got.Attributes[string(semconv.UserAgentOriginalKey)])
 	}
+}
+
+// FuzzLimiterFitsExporter: whatever a record holds, once the limiter has
+// cut it to MaxRecordBytes, the JSONL exporter with the same limit writes
+// it, not an audit.logging.malformed_record line in its place.
+func FuzzLimiterFitsExporter(f *testing.F) {
+	f.Add(uint64(1), uint16(0), "\u0085")
+	f.Add(uint64(2), uint16(3000), "<\"\\\x00é\u2028\xff😀")
+	f.Add(uint64(3), uint16(8000), "")
+	f.Fuzz(func(t *testing.T, seed uint64, extra uint16, text string) {
+		limit := MinRecordBytes + int(extra)%(16*1024)
+		l := mustLimiter(t, WithMaxRecordBytes(limit))
+		rnd := rand.New(rand.NewPCG(seed, uint64(extra)))
+		palette := []string{"a", "é", "\u0085", "\u009f", "\u2028", "<", "\"", "\\", "\x01", "\x7f", "\xff", "😀", "日", text}
+		str := func() string {
+			var b strings.Builder
+			for range rnd.IntN(400) {
+				b.WriteString(palette[rnd.IntN(len(palette))])
+			}
+			return b.String()
+		}
+		var value func(depth int) attribute.Value
+		value = func(depth int) attribute.Value {
+			switch k := rnd.IntN(8); {
+			case k == 0:
+				return attribute.Int64Value(rnd.Int64() - math.MaxInt64/2)
+			case k == 1:
+				return attribute.Float64Value(rnd.NormFloat64() * math.MaxFloat64 / 8)
+			case k == 2:
+				return attribute.ByteSliceValue([]byte(str()))
+			case k == 3 && depth < 3:
+				kvs := make([]attribute.KeyValue, rnd.IntN(12))
+				for i := range kvs {
+					kvs[i] = attribute.KeyValue{Key: attribute.Key(str()), Value: value(depth + 1)}
+				}
+				return attribute.MapValue(kvs...)
+			case k == 4 && depth < 3:
+				vs := make([]attribute.Value, rnd.IntN(12))
+				for i := range vs {
+					vs[i] = value(depth + 1)
+				}
+				return attribute.SliceValue(vs...)
+			case k == 5:
+				return attribute.StringSliceValue([]string{str(), str()})
+			}
+			return attribute.StringValue(str())
+		}
+		attrs := make([]attribute.KeyValue, 1+rnd.IntN(60))
+		for i := range attrs {
+			attrs[i] = attribute.KeyValue{Key: attribute.Key("k" + strconv.Itoa(i) + str()[:0]), Value: value(0)}
+		}
+		attrs = append(attrs, semconv.ClientAddressKey.String("203.0.113.7"))
+		rec := capture(t, apiRecord(semconv.EventLoginFailed, value(1), attrs...), l)
+		line := exporter.AppendRecord(nil, &rec, limit)
+		if strings.Contains(string(line), semconv.EventMalformedRecord) {
+			t.Fatalf("limit %d: the exporter replaced the limited record:\n%.500s", limit, line)
+		}
+		if len(line) > limit+1 {
+			t.Fatalf("line of %d bytes, limit %d", len(line), limit)
+		}
+	})
 }

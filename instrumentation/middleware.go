@@ -294,7 +294,7 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 			return
 		}
 		if m.sampleRate < 1 {
-			if !sampling.Keep(trace.SpanContextFromContext(ctx).TraceID(), m.sampleRate, rand.Uint64()) {
+			if !sampling.Keep(trace.SpanContextFromContext(ctx).TraceID(), m.sampleRate, sampling.Draw(x.req.ID)) {
 				m.stats.sampledOut.Add(1)
 				return
 			}

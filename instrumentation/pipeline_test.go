@@ -17,6 +17,7 @@ import (
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/processor"
+	"github.com/secaudit/secaudit/semconv"
 )
 
 // syncBuffer is a bytes.Buffer safe for the exporter and the test.
@@ -165,5 +166,39 @@ func TestPipelineScrubsPanicsAndCarriesFacts(t *testing.T) {
 	}
 	if !strings.Contains(attrs["exception.message"].(string), "postgres://") {
 		t.Errorf("exception.message %q lost its non-secret part", attrs["exception.message"])
+	}
+}
+
+// TestSamplingOnceWithoutTrace: the middleware and the processor chain
+// both sample OK responses at SECAUDIT_SAMPLE_RATE's rate (as setup builds
+// them). Without a trace id they decide on the same draw from the request
+// id, so the rate applied is the rate set, not its square, and every kept
+// record says so.
+func TestSamplingOnceWithoutTrace(t *testing.T) {
+	clearEnv(t)
+	const rate, n = 0.5, 2000
+	var out syncBuffer
+	a, _ := newPipeline(t, &out, processor.WithSampleRate(rate))
+	m, err := New(WithAuditor(a), WithLogOKResponses(true), WithSampleRate(rate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for range n {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/ok", nil))
+	}
+	lines := out.lines(t)
+	// Binomial(2000, 0.5): 1000 ± 22; at 0.25 (two independent draws) it
+	// would be 500 ± 19.
+	if len(lines) < 850 || len(lines) > 1150 {
+		t.Fatalf("kept %d of %d OK responses at rate %v", len(lines), n, rate)
+	}
+	for _, l := range lines {
+		if got := l["attributes"].(map[string]any)[string(semconv.AuditSampleRateKey)]; got != rate {
+			t.Fatalf("kept record carries audit.sample_rate %v, want %v", got, rate)
+		}
+	}
+	if s := m.Stats(); s.Emitted != uint64(len(lines)) {
+		t.Fatalf("middleware emitted %d, exported %d: the processor dropped some again", s.Emitted, len(lines))
 	}
 }

@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -177,17 +178,20 @@ func TestSamplerCombinesRates(t *testing.T) {
 	ctx := context.Background()
 	kept := traceID(0) // sampling.Keep keeps it at any rate above 0
 	tests := []struct {
-		name     string
-		upstream attribute.Value
-		rate     float64
-		traced   bool
-		want     float64
+		name      string
+		upstream  attribute.Value
+		rate      float64
+		traced    bool
+		requestID bool // the record carries audit.request_id
+		want      float64
 	}{
-		{"lower here", attribute.Float64Value(0.5), 0.25, true, 0.25},
-		{"lower upstream", attribute.Float64Value(0.1), 0.5, true, 0.1},
-		{"equal", attribute.Float64Value(0.5), 0.5, true, 0.5},
-		{"integer upstream", attribute.Int64Value(1), 0.5, true, 0.5},
-		{"independent draws", attribute.Float64Value(0.5), 0.5, false, 0.25},
+		{"lower here", attribute.Float64Value(0.5), 0.25, true, false, 0.25},
+		{"lower upstream", attribute.Float64Value(0.1), 0.5, true, false, 0.1},
+		{"equal", attribute.Float64Value(0.5), 0.5, true, false, 0.5},
+		{"integer upstream", attribute.Int64Value(1), 0.5, true, false, 0.5},
+		{"same request id draw", attribute.Float64Value(0.5), 0.25, false, true, 0.25},
+		{"same request id draw, lower upstream", attribute.Float64Value(0.1), 0.5, false, true, 0.1},
+		{"independent draws", attribute.Float64Value(0.5), 0.5, false, false, 0.25},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,8 +204,13 @@ func TestSamplerCombinesRates(t *testing.T) {
 				if attempt == 1000 {
 					t.Fatal("never kept")
 				}
+				id := "other" // not audit.request_id
+				if tt.requestID {
+					id = string(semconv.AuditRequestIDKey)
+				}
 				rec := sdkRecord(t, apiRecord(semconv.EventHTTPResponseSuccess, attribute.Value{},
-					attribute.String("before", "x"), attribute.KeyValue{Key: semconv.AuditSampleRateKey, Value: tt.upstream}, attribute.String("after", "y")))
+					attribute.String("before", "x"), attribute.KeyValue{Key: semconv.AuditSampleRateKey, Value: tt.upstream},
+					attribute.String(id, fmt.Sprint(attempt)), attribute.String("after", "y")))
 				if tt.traced {
 					rec.SetTraceID(kept)
 				}
@@ -222,7 +231,7 @@ func TestSamplerCombinesRates(t *testing.T) {
 			if len(rates) != 1 || rates[0] != tt.want {
 				t.Fatalf("audit.sample_rate %v, want one of %v", rates, tt.want)
 			}
-			if strings.Join(keys, ",") != "before,audit.sample_rate,after" {
+			if want := "before,audit.sample_rate," + map[bool]string{false: "other", true: string(semconv.AuditRequestIDKey)}[tt.requestID] + ",after"; strings.Join(keys, ",") != want {
 				t.Fatalf("attributes %v: order or others changed", keys)
 			}
 		})

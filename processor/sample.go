@@ -17,7 +17,9 @@ import (
 // events. Every other record (security events included) always passes. The
 // decision is [sampling.Keep] on the record's trace id, the same one the
 // middleware uses, so one trace's events are kept or dropped together;
-// records without a trace id are decided at random. A kept OK-response
+// records without a trace id are decided by their audit.request_id
+// ([sampling.Draw], again as the middleware does), or at random when they
+// have none. A kept OK-response
 // record carries audit.sample_rate when the rate is below 1 (its absence
 // means 1). Dropped records are counted ([Stats.SampledOut]).
 //
@@ -90,20 +92,43 @@ func (s *Sampler) OnEmit(ctx context.Context, r *sdklog.Record) error {
 		return nil
 	}
 	if s.rate < 1 && IsSampledEvent(r.EventName()) {
-		if !sampling.Keep(r.TraceID(), s.rate, rand.Uint64()) {
+		tid := r.TraceID()
+		var x uint64
+		shared := tid.IsValid()
+		if !shared {
+			if id, ok := requestID(r); ok {
+				x, shared = sampling.Draw(id), true
+			} else {
+				x = rand.Uint64()
+			}
+		}
+		if !sampling.Keep(tid, s.rate, x) {
 			s.stats.sampledOut.Add(1)
 			return nil
 		}
-		setSampleRate(r, s.rate)
+		setSampleRate(r, s.rate, shared)
 	}
 	return s.next.OnEmit(ctx, r)
 }
 
+// requestID returns r's audit.request_id.
+func requestID(r *sdklog.Record) (id string, ok bool) {
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		if kv.Key == semconv.AuditRequestIDKey && kv.Value.Type() == attribute.STRING {
+			id, ok = kv.Value.AsString(), true
+			return false
+		}
+		return true
+	})
+	return id, ok
+}
+
 // setSampleRate records on r the rate it was kept at. An earlier sampler
-// (the middleware's) may have recorded its own: both decide from the same
-// trace id, so the rate applied is the lower one; without a trace id they
-// drew independently, so it is the product.
-func setSampleRate(r *sdklog.Record, rate float64) {
+// (the middleware's) may have recorded its own. When both decided from the
+// same number (shared: the trace id, or the request id's draw), the rate
+// applied is the lower one; otherwise they drew independently, and it is
+// the product.
+func setSampleRate(r *sdklog.Record, rate float64, shared bool) {
 	prev, found := 0.0, false
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
 		if kv.Key != semconv.AuditSampleRateKey {
@@ -122,7 +147,7 @@ func setSampleRate(r *sdklog.Record, rate float64) {
 		return
 	}
 	applied := prev * rate
-	if r.TraceID().IsValid() {
+	if shared {
 		applied = min(prev, rate)
 	}
 	if applied == prev {

@@ -2,6 +2,7 @@ package sampling
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -58,5 +59,24 @@ func TestKeepRateAndDeterminism(t *testing.T) {
 func TestKeepInvalidTraceUsesFallback(t *testing.T) {
 	if !Keep(trace.TraceID{}, 0.5, 0) || Keep(trace.TraceID{}, 0.5, ^uint64(0)) {
 		t.Fatal("zero trace id must be decided by the fallback")
+	}
+}
+
+// TestDraw: one request id always draws the same number, so two samplers
+// agree on it; across ids the draws keep about the share the rate asks for.
+func TestDraw(t *testing.T) {
+	if Draw("8f14e45fceea167a5a36dedd4bea2543") != Draw("8f14e45fceea167a5a36dedd4bea2543") {
+		t.Fatal("Draw is not deterministic")
+	}
+	const n, rate = 10000, 0.3
+	kept := 0
+	for i := range n {
+		if Keep(trace.TraceID{}, rate, Draw(fmt.Sprintf("%032x", i))) {
+			kept++
+		}
+	}
+	// Binomial(10000, 0.3): 3000 ± 46.
+	if kept < 2800 || kept > 3200 {
+		t.Fatalf("kept %d of %d at rate %v", kept, n, rate)
 	}
 }

@@ -96,7 +96,9 @@
 // them, in the envelope of the JSONL exporter, ready to be re-ingested
 // (by the Collector's filelog receiver, for instance). Spilled records are
 // not retried into the main exporter. Shutdown goes on writing the
-// records left at its deadline for up to [SpillGrace] more.
+// records left at its deadline for up to [SpillGrace] more. The file is
+// not rotated, and is capped ([WithSpillMaxBytes], 256 MiB by default):
+// beyond the cap, records are dropped and counted again.
 //
 // [Processor.Shutdown] stops taking records, exports everything queued
 // (retrying as needed) and shuts the exporter down. If its context ends
@@ -142,6 +144,7 @@
 //	SECAUDIT_DELIVERY_SUMMARY_INTERVAL   WithSummaryInterval Go duration, 0 = at Shutdown only (1m)
 //	SECAUDIT_DELIVERY_LINGER             WithLinger          Go duration, 0 = export at once (5ms)
 //	SECAUDIT_DELIVERY_SPILL_DIR          WithSpillDir        directory for <name>.spill.jsonl (none)
+//	SECAUDIT_DELIVERY_SPILL_MAX_BYTES    WithSpillMaxBytes   bytes                      (268435456)
 //
 // # Cost
 //

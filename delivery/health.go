@@ -26,11 +26,15 @@ type Stats struct {
 	// down by the reason they would have been dropped for, and event name.
 	// SpillErrors is the number of failed Export calls of the spill
 	// exporter (their records are counted as dropped). SpillPending is
-	// the number of records on their way to the spill exporter.
+	// the number of records on their way to the spill exporter. SpillFull
+	// is the number of batches not spilled because the spill file had
+	// reached its cap ([WithSpillMaxBytes]; their records are counted as
+	// dropped).
 	Spilled      uint64
 	Spills       []Drop
 	SpillErrors  uint64
 	SpillPending int
+	SpillFull    uint64
 	// ExportErrors is the number of failed Export calls.
 	ExportErrors uint64
 	// Queued is the number of records waiting now (the batch in the
@@ -73,7 +77,7 @@ func (p *Processor) Stats() Stats {
 	}
 	if s := p.spill; s != nil {
 		st.Spilled, st.Spills = s.ledger.total, sortedDrops(s.ledger.byKey)
-		st.SpillErrors, st.SpillPending = s.errors, p.spillPendingLocked()
+		st.SpillErrors, st.SpillPending, st.SpillFull = s.errors, p.spillPendingLocked(), s.full
 	}
 	p.mu.Unlock()
 	st.Emitted = p.emitted.Load()
@@ -122,6 +126,7 @@ type Health struct {
 	Spilled         uint64            `json:"spilled,omitempty"`
 	SpilledByReason map[string]uint64 `json:"spilled_by_reason,omitempty"`
 	SpillErrors     uint64            `json:"spill_errors,omitempty"`
+	SpillFull       uint64            `json:"spill_full,omitempty"`
 	ExportErrors    uint64            `json:"export_errors"`
 	Rejected        uint64            `json:"gate_rejected"`
 	WaitTimeouts    uint64            `json:"wait_timeouts"`
@@ -168,7 +173,7 @@ func (p *Processor) Health() Health {
 		WaitTimeouts:  st.WaitTimeouts,
 	}
 	h.DroppedByReason = byReason(st.Drops)
-	h.Spilled, h.SpilledByReason, h.SpillErrors = st.Spilled, byReason(st.Spills), st.SpillErrors
+	h.Spilled, h.SpilledByReason, h.SpillErrors, h.SpillFull = st.Spilled, byReason(st.Spills), st.SpillErrors, st.SpillFull
 
 	p.mu.Lock()
 	cause := p.unavailableLocked(now)

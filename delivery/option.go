@@ -29,6 +29,7 @@ const (
 	EnvSummaryInterval = envconf.DeliverySummaryInterval // Go duration, 0 = at Shutdown only
 	EnvLinger          = envconf.DeliveryLinger          // Go duration, 0 = export at once
 	EnvSpillDir        = envconf.DeliverySpillDir        // directory for <name>.spill.jsonl
+	EnvSpillMaxBytes   = envconf.DeliverySpillMaxBytes   // int >= 1
 )
 
 // Defaults.
@@ -42,6 +43,7 @@ const (
 	DefaultRetryMaxElapsed = 5 * time.Minute
 	DefaultSummaryInterval = time.Minute
 	DefaultLinger          = 5 * time.Millisecond
+	DefaultSpillMaxBytes   = 256 << 20
 )
 
 // Mode is how an emitting goroutine and the queue meet.
@@ -127,6 +129,7 @@ type config struct {
 	priority        func(*sdklog.Record) Priority
 	meterProvider   metric.MeterProvider
 	spill           setting[spillTarget]
+	spillMax        setting[int]
 	noEnv           bool
 }
 
@@ -268,6 +271,16 @@ func WithSpillDir(dir string) Option {
 	})
 }
 
+// WithSpillMaxBytes caps the spill file of [WithSpillDir]
+// ($SECAUDIT_DELIVERY_SPILL_MAX_BYTES, default [DefaultSpillMaxBytes],
+// 256 MiB): once the file has reached n bytes (whatever earlier runs left
+// in it included), records are no longer spilled but dropped, and counted,
+// so that a long outage under an attacker's traffic cannot fill the disk.
+// The file may pass n by at most one batch.
+func WithSpillMaxBytes(n int) Option {
+	return optionFunc(func(c config) config { c.spillMax.put(n, "WithSpillMaxBytes"); return c })
+}
+
 // WithoutEnv makes [New] ignore the SECAUDIT_DELIVERY_* variables.
 func WithoutEnv() Option {
 	return optionFunc(func(c config) config { c.noEnv = true; return c })
@@ -286,6 +299,7 @@ type resolved struct {
 	meterProvider                        metric.MeterProvider
 	spill                                spillTarget
 	spillFrom                            string
+	spillMax                             int64
 }
 
 func newConfig(opts []Option) (resolved, error) {
@@ -315,6 +329,7 @@ func newConfig(opts []Option) (resolved, error) {
 		meterProvider: c.meterProvider,
 		spill:         c.spill.v,
 		spillFrom:     c.spill.from,
+		spillMax:      int64(or(c.spillMax, DefaultSpillMaxBytes)),
 	}
 	if c.retrySet {
 		r.retryInitial, r.retryMax = c.retryInitial, c.retryMax
@@ -356,6 +371,9 @@ func newConfig(opts []Option) (resolved, error) {
 			errs = append(errs, fmt.Errorf("delivery: %s: %w", c.spill.from, err))
 		}
 	}
+	if r.spillMax < 1 {
+		errs = append(errs, fmt.Errorf("delivery: %s: %d is below 1", c.spillMax.from, r.spillMax))
+	}
 	var err error
 	if r.strict, err = compilePatterns(c.strict.v); err != nil {
 		errs = append(errs, fmt.Errorf("delivery: %s: %w", c.strict.from, err))
@@ -393,7 +411,7 @@ func (c *config) fromEnv() []error {
 	for _, v := range []struct {
 		s    *setting[int]
 		name string
-	}{{&c.queueSize, EnvQueueSize}, {&c.batchSize, EnvBatchSize}} {
+	}{{&c.queueSize, EnvQueueSize}, {&c.batchSize, EnvBatchSize}, {&c.spillMax, EnvSpillMaxBytes}} {
 		if v.s.set {
 			continue
 		}

@@ -103,13 +103,14 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 		return nil, err
 	}
 	if t := cfg.spill; t.exp != nil || t.dir != "" {
-		exp := t.exp
+		exp, path := t.exp, ""
 		if exp == nil {
-			if exp, err = newSpillExporter(t.dir, cfg.name); err != nil {
+			path = spillPath(t.dir, cfg.name)
+			if exp, err = newSpillExporter(path); err != nil {
 				return nil, fmt.Errorf("delivery: %s: %w", cfg.spillFrom, err)
 			}
 		}
-		p.spill = newSpiller(exp, cfg.queueSize)
+		p.spill = newSpiller(exp, cfg.queueSize, path, cfg.spillMax)
 		go p.runSpill()
 	}
 	p.exportCtx, p.cancelExport = context.WithCancel(context.Background())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -31,15 +32,21 @@ func spillFileName(name string) error {
 	return nil
 }
 
-// newSpillExporter opens the dead-letter JSONL file of WithSpillDir.
-func newSpillExporter(dir, name string) (sdklog.Exporter, error) {
-	path := filepath.Join(dir, name+".spill.jsonl")
+// spillPath is the dead-letter JSONL file of WithSpillDir.
+func spillPath(dir, name string) string { return filepath.Join(dir, name+".spill.jsonl") }
+
+// newSpillExporter opens the dead-letter JSONL file at path.
+func newSpillExporter(path string) (sdklog.Exporter, error) {
 	exp, err := exporter.NewJSONL(exporter.WithFile(path), exporter.WithFsync(exporter.FsyncInterval(spillSync)))
 	if err != nil {
 		return nil, err
 	}
 	return exp, nil
 }
+
+// errSpillFull is the error a spill batch fails with once the spill file
+// has reached its cap.
+var errSpillFull = errors.New("delivery: spill file reached its size cap (WithSpillMaxBytes)")
 
 // spiller is the processor's dead-letter path: records the processor would
 // drop wait in a buffer (guarded by the processor's mutex) for a goroutine
@@ -50,6 +57,10 @@ func newSpillExporter(dir, name string) (sdklog.Exporter, error) {
 type spiller struct {
 	exp   sdklog.Exporter
 	limit int
+	// path and maxBytes: the file of WithSpillDir and its cap; path is
+	// empty for an exporter given to WithSpill.
+	path     string
+	maxBytes int64
 
 	// Guarded by Processor.mu.
 	recs     []sdklog.Record
@@ -59,6 +70,7 @@ type spiller struct {
 	gaveUp   bool      // Shutdown's grace ended: the goroutine's results no longer count
 	ledger   ledger    // records written, by reason and event name
 	errors   uint64    // failed Export calls
+	full     uint64    // batches refused because the file reached its cap
 	last     time.Time // when records were last written
 
 	wake chan struct{} // cap 1
@@ -70,8 +82,8 @@ type spiller struct {
 // spilled is what the accounting needs of a record being spilled.
 type spilled struct{ reason, event string }
 
-func newSpiller(exp sdklog.Exporter, limit int) *spiller {
-	s := &spiller{exp: exp, limit: limit, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newSpiller(exp sdklog.Exporter, limit int, path string, maxBytes int64) *spiller {
+	s := &spiller{exp: exp, limit: limit, path: path, maxBytes: maxBytes, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	return s
 }
@@ -140,9 +152,12 @@ func (p *Processor) runSpill() {
 				p.mu.Unlock()
 				return
 			}
-			if err != nil {
+			switch {
+			case errors.Is(err, errSpillFull):
+				s.full++
+			case err != nil:
 				s.errors++
-			} else {
+			default:
 				s.last = time.Now()
 			}
 			for _, sp := range s.inflight[:end-start] {
@@ -164,8 +179,14 @@ func (p *Processor) runSpill() {
 	}
 }
 
-// exportSpill hands recs to the spill exporter. A panic is an error.
+// exportSpill hands recs to the spill exporter, unless its file has
+// reached its cap. A panic is an error.
 func (p *Processor) exportSpill(recs []sdklog.Record) (err error) {
+	if s := p.spill; s.path != "" {
+		if fi, err := os.Stat(s.path); err == nil && fi.Size() >= s.maxBytes {
+			return errSpillFull
+		}
+	}
 	ctx, cancel := context.WithTimeout(p.spill.ctx, p.cfg.exportTimeout)
 	defer func() {
 		if r := recover(); r != nil {

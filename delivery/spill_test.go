@@ -239,7 +239,12 @@ func TestSpillFailures(t *testing.T) {
 				for range 5 {
 					logger.Emit(ctx, event(semconv.EventLoginFailed))
 				}
-				waitFor(t, "the batch to fail", func() bool { return p.Stats().ExportErrors == uint64(i+1) })
+				// ... and, unless it stalls, the spill exporter to take it:
+				// the spill buffer is no larger than the queue.
+				waitFor(t, "the batch to fail", func() bool {
+					st := p.Stats()
+					return st.ExportErrors == uint64(i+1) && (st.SpillPending == 0 || tt.pending > 0)
+				})
 			}
 			waitFor(t, "the spill exporter to settle", func() bool {
 				st := p.Stats()
@@ -348,14 +353,19 @@ func TestSpillConfig(t *testing.T) {
 		{name: "missing dir", opts: []delivery.Option{delivery.WithSpillDir(missing)}, want: "WithSpillDir"},
 		{name: "missing dir from env", env: missing, want: delivery.EnvSpillDir},
 		{name: "name with a slash", opts: []delivery.Option{delivery.WithName("a/b"), delivery.WithSpillDir(t.TempDir())}, want: "cannot name a file"},
+		{name: "cap zero", opts: []delivery.Option{delivery.WithSpillMaxBytes(0)}, want: "WithSpillMaxBytes: 0 is below 1"},
+		{name: "cap from env", env: "x", opts: []delivery.Option{delivery.WithSpill(nil)}, want: delivery.EnvSpillMaxBytes},
 		{name: "dot dot", opts: []delivery.Option{delivery.WithName(".."), delivery.WithSpillDir(t.TempDir())}, want: "cannot name a file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := tt.opts
-			if tt.env != "" {
+			switch {
+			case tt.want == delivery.EnvSpillMaxBytes:
+				t.Setenv(delivery.EnvSpillMaxBytes, tt.env)
+			case tt.env != "":
 				t.Setenv(delivery.EnvSpillDir, tt.env)
-			} else {
+			default:
 				opts = append([]delivery.Option{delivery.WithoutEnv()}, opts...)
 			}
 			p, err := delivery.New(&memExporter{}, opts...)
@@ -377,4 +387,38 @@ func TestSpillConfig(t *testing.T) {
 		}
 		_ = p.Shutdown(context.Background())
 	})
+}
+
+// TestSpillFileCap: once the spill file has reached its cap, further
+// records are dropped and counted, not written.
+func TestSpillFileCap(t *testing.T) {
+	checkGoroutines(t)
+	dir := t.TempDir()
+	exp := &memExporter{fail: func(int) error { return sdklog.ErrExporterShutdown }}
+	p := newProcessor(t, exp, delivery.WithName("otlp"), delivery.WithSpillDir(dir), delivery.WithSpillMaxBytes(1))
+	provider := newProvider(p)
+	logger := provider.Logger("test")
+	ctx := context.Background()
+	for range 3 {
+		for range 10 {
+			logger.Emit(ctx, event(semconv.EventLoginFailed))
+		}
+		waitFor(t, "the group to settle", func() bool { st := p.Stats(); return st.Spilled+st.Dropped == st.Emitted })
+	}
+	if err := provider.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	// The first spill batch finds the file empty and is written; every
+	// later one finds it past 1 byte.
+	if st.Spilled < 1 || st.Spilled > 10 || st.Spilled+st.Dropped != 30 || st.SpillFull < 2 {
+		t.Errorf("spilled %d, dropped %d, spill batches refused %d; want 1-10 spilled, the rest dropped, >= 2 refused",
+			st.Spilled, st.Dropped, st.SpillFull)
+	}
+	if n := countLines(t, filepath.Join(dir, "otlp.spill.jsonl")); uint64(n) != st.Spilled {
+		t.Errorf("spill file holds %d lines, Stats.Spilled = %d", n, st.Spilled)
+	}
+	if h := p.Health(); h.SpillFull != st.SpillFull {
+		t.Errorf("health spill_full %d, Stats %d", h.SpillFull, st.SpillFull)
+	}
 }

@@ -52,6 +52,7 @@ const (
 	DeliveryLinger          = "SECAUDIT_DELIVERY_LINGER"
 	DeliveryStrictRoutes    = "SECAUDIT_DELIVERY_STRICT_ROUTES"
 	DeliverySpillDir        = "SECAUDIT_DELIVERY_SPILL_DIR"
+	DeliverySpillMaxBytes   = "SECAUDIT_DELIVERY_SPILL_MAX_BYTES"
 )
 
 // lookup is os.LookupEnv, replaceable in tests of this package.
@@ -224,6 +225,7 @@ var known = []string{
 	DeliveryMode, DeliveryTimeout, DeliveryQueueSize, DeliveryBatchSize, DeliveryExportTimeout,
 	DeliveryRetryMaxElapsed, DeliveryStrictEvents, DeliveryBlockingEvents,
 	DeliverySummaryInterval, DeliveryLinger, DeliveryStrictRoutes, DeliverySpillDir,
+	DeliverySpillMaxBytes,
 }
 
 // reservedPrefixes are SECAUDIT_ names that configure tools/stack and the

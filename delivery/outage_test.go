@@ -167,6 +167,11 @@ func TestOTLPOutage(t *testing.T) {
 			for range 10 { // traffic goes on during the outage
 				emit(20)
 				time.Sleep(5 * time.Millisecond)
+				if tt.spill {
+					// The spill buffer is no larger than the queue (40): let
+					// the file keep up, as it does with a queue of thousands.
+					waitFor(t, "the spill file to keep up", func() bool { return p.Stats().SpillPending == 0 })
+				}
 			}
 			waitFor(t, "failed exports to show", func() bool { return p.Stats().ExportErrors > 0 })
 			h := p.Health()

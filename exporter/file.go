@@ -75,6 +75,7 @@ type fileSink struct {
 	backups  []string
 	fsync    FsyncPolicy
 	dirty    bool        // written since the last sync
+	writes   uint64      // successful writes, so a sync outside the lock knows what it covered
 	timer    *time.Timer // FsyncInterval: fires interval after the first unsynced write
 	armed    bool        // timer is pending
 	tick     func()      // the timer's function, bound once
@@ -112,6 +113,7 @@ func (s *fileSink) wrote(n int, err error) {
 	if err == nil {
 		s.size += int64(n)
 		s.dirty = true
+		s.writes++
 		return
 	}
 	if n > 0 {

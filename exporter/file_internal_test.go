@@ -1,10 +1,17 @@
 package exporter
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/log/logtest"
 )
 
 // TestFileSinkCutsTornLine: after a write that failed part-way, the file is
@@ -36,5 +43,62 @@ func TestFileSinkCutsTornLine(t *testing.T) {
 	}
 	if s.size != int64(len(out)) {
 		t.Errorf("tracked size %d, file size %d", s.size, len(out))
+	}
+}
+
+// TestIntervalSyncOutsideTheLock: while the FsyncInterval timer's fsync is
+// in flight, Export still writes; a line written during the sync leaves
+// the file dirty with the timer armed again, and a rotation meanwhile
+// syncs the old file itself.
+func TestIntervalSyncOutsideTheLock(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var synced atomic.Int32
+	fileSync = func(f *os.File) error {
+		synced.Add(1)
+		entered <- struct{}{}
+		<-release
+		return f.Sync()
+	}
+	t.Cleanup(func() { fileSync = (*os.File).Sync })
+
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	e, err := NewJSONL(WithFile(path), WithFsync(FsyncInterval(time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := logtest.RecordFactory{EventName: "http.response.client_error", Body: attribute.StringValue("x")}.NewRecord()
+	ctx := context.Background()
+	if err := e.Export(ctx, []sdklog.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	<-entered // the timer's sync is in flight
+	done := make(chan error, 1)
+	go func() { done <- e.Export(ctx, []sdklog.Record{rec}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Export waited for the fsync")
+	}
+	close(release)
+	// The second line was written during the sync: the file stays dirty
+	// and the timer syncs again.
+	deadline := time.Now().Add(5 * time.Second)
+	for synced.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the line written during the sync was never synced")
+		}
+		select {
+		case <-entered:
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if err := e.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Stats(); st.SyncErrors != 0 || st.Records != 2 {
+		t.Fatalf("stats %+v", st)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -286,16 +287,37 @@ func (e *JSONL) rotate() {
 	e.rotations.Add(1)
 }
 
-// syncTick is the FsyncInterval timer's function.
+// fileSync is (*os.File).Sync; tests replace it to hold a sync in flight.
+var fileSync = (*os.File).Sync
+
+// syncTick is the FsyncInterval timer's function. It syncs outside the
+// lock, so that Export goes on writing while the disk syncs (an fsync can
+// take long on a busy disk, and the delivery worker or the spill path
+// would wait behind it). The file stays dirty until the sync has
+// returned, so a rotation or Shutdown that closes the file meanwhile
+// syncs it itself; this sync then fails with os.ErrClosed, which is not
+// counted. Writes during the sync leave the file dirty and arm the timer
+// again.
 func (e *JSONL) syncTick() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
+	s := e.file
+	s.armed = false
+	if e.closed || !s.dirty {
+		e.mu.Unlock()
 		return
 	}
-	e.file.armed = false
-	if err := e.file.sync(); err != nil {
-		e.syncErrors.Add(1)
+	f, writes := s.f, s.writes
+	e.mu.Unlock()
+
+	err := fileSync(f)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil && !errors.Is(err, os.ErrClosed) {
+		e.syncErrors.Add(1) // not retried: see fileSink.sync
+	}
+	if s.f == f && s.writes == writes {
+		s.dirty = false
 	}
 }
 

@@ -38,7 +38,16 @@ type Pipeline struct {
 	exporters []string
 	chain     *processor.Chain
 	delivery  []*delivery.Processor
+	resource  *resource.Resource
 }
+
+// Resource returns the resource every audit record carries (service.name
+// and the rest, from the options and OTEL_RESOURCE_ATTRIBUTES /
+// OTEL_SERVICE_NAME, scrubbed like the records). Give it to the
+// application's TracerProvider (sdktrace.WithResource) so that its spans
+// and its audit events name the same service: a trace-to-logs link in
+// Grafana or any backend depends on it.
+func (p *Pipeline) Resource() *resource.Resource { return p.resource }
 
 // Delivery returns the delivery processor of each exporter, whose Stats and
 // Health account for every record: emitted = exported + dropped.
@@ -199,7 +208,7 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		_ = provider.Shutdown(context.Background())
 		return nil, err
 	}
-	p.provider, p.auditor, p.exporters = provider, auditor, c.exporters
+	p.provider, p.auditor, p.exporters, p.resource = provider, auditor, c.exporters, res
 	return p, nil
 }
 

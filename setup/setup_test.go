@@ -329,4 +329,15 @@ func TestResourceIsScrubbed(t *testing.T) {
 			t.Errorf("resource %s = %v, want %v", k, line.Resource[k], v)
 		}
 	}
+	// Pipeline.Resource is that same scrubbed resource, for a
+	// TracerProvider to share.
+	got := map[string]any{}
+	for _, kv := range p.Resource().Attributes() {
+		got[string(kv.Key)] = kv.Value.AsInterface()
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("Pipeline.Resource %s = %v, want %v", k, got[k], v)
+		}
+	}
 }

@@ -162,7 +162,7 @@ func TestIntegrationCollectorAndLoki(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := newTracerProvider(ctx, true)
+	tp, err := newTracerProvider(ctx, pipeline)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,6 +546,7 @@ func TestIntegrationCollectorOutage(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", service)
 	t.Setenv("OTEL_LOGS_EXPORTER", "otlp")
 	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
+	t.Setenv("OTEL_TRACES_EXPORTER", "none") // spans would fail during the outage
 	t.Setenv("SECAUDIT_LOG_OK_RESPONSES", "true")
 	ctx := context.Background()
 	got := &emitted{}
@@ -556,7 +557,7 @@ func TestIntegrationCollectorOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := newTracerProvider(ctx, false)
+	tp, err := newTracerProvider(ctx, pipeline)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -704,6 +705,7 @@ func TestIntegrationCollectorOutageSpilled(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", service)
 	t.Setenv("OTEL_LOGS_EXPORTER", "otlp")
 	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
+	t.Setenv("OTEL_TRACES_EXPORTER", "none") // spans would fail during the outage
 	t.Setenv("SECAUDIT_LOG_OK_RESPONSES", "true")
 	t.Setenv("SECAUDIT_DELIVERY_QUEUE_SIZE", "50")
 	t.Setenv("SECAUDIT_DELIVERY_SPILL_DIR", spillDir)
@@ -714,7 +716,7 @@ func TestIntegrationCollectorOutageSpilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := newTracerProvider(ctx, false)
+	tp, err := newTracerProvider(ctx, pipeline)
 	if err != nil {
 		t.Fatal(err)
 	}

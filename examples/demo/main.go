@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,14 +36,15 @@ func run() error {
 	ctx := context.Background()
 	counter := newEventCounter()
 	opts := []setup.Option{setup.WithProcessor(counter)}
-	if _, ok := os.LookupEnv("OTEL_SERVICE_NAME"); !ok {
+	// The demo's own name, unless the environment names the service.
+	if _, ok := os.LookupEnv("OTEL_SERVICE_NAME"); !ok && !strings.Contains(os.Getenv("OTEL_RESOURCE_ATTRIBUTES"), "service.name=") {
 		opts = append(opts, setup.WithServiceName("secaudit-demo"))
 	}
 	pipeline, err := setup.New(ctx, opts...)
 	if err != nil {
 		return err
 	}
-	tp, err := newTracerProvider(ctx, slices.Contains(pipeline.Exporters(), setup.ExporterOTLP))
+	tp, err := newTracerProvider(ctx, pipeline)
 	if err != nil {
 		_ = pipeline.Shutdown(ctx)
 		return err
@@ -72,6 +73,7 @@ func run() error {
 	defer signal.Stop(stop)
 
 	var summary map[string]int
+	var serveErr error
 	if *traffic > 0 {
 		trafficDone := make(chan struct{})
 		trafficCtx, cancel := context.WithTimeout(ctx, *traffic)
@@ -89,16 +91,15 @@ func run() error {
 		select {
 		case <-stop:
 		case err := <-served:
-			if !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
+			// The server failed: still flush what its requests emitted.
+			serveErr = err
 		}
 	}
 
 	// Drain requests, then flush every pending event and span.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	errs := []error{srv.Shutdown(shutdownCtx)}
+	errs := []error{serveErr, srv.Shutdown(shutdownCtx)}
 	errs = append(errs, pipeline.Shutdown(shutdownCtx), tp.Shutdown(shutdownCtx))
 	if *traffic > 0 {
 		summary = counter.snapshot()

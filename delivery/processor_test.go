@@ -242,59 +242,81 @@ func TestRetries(t *testing.T) {
 	}
 }
 
-// TestShutdownDeadline: with the exporter stalled, Shutdown returns when
-// its context ends, counts every record still waiting, and cancels the
-// export.
+// TestShutdownDeadline: the exporter is stalled when Shutdown's context
+// ends. Shutdown returns the context's error promptly; every record not
+// exported is counted as dropped, or, with a spill exporter, spilled; a
+// record after Shutdown is refused and counted; later calls are harmless.
 func TestShutdownDeadline(t *testing.T) {
-	checkGoroutines(t)
-	exp := &memExporter{}
-	p := newProcessor(t, exp, delivery.WithBatchSize(3))
-	provider := newProvider(p)
-	logger := provider.Logger("test")
-	exp.setStall(true)
-	ctx := context.Background()
-	logger.Emit(ctx, event(semconv.EventLoginFailed))
-	<-exp.entered
-	for range 9 {
-		logger.Emit(ctx, event(semconv.EventModelUpdate))
+	for _, withSpill := range []bool{false, true} {
+		t.Run(map[bool]string{false: "dropped", true: "spilled"}[withSpill], func(t *testing.T) {
+			checkGoroutines(t)
+			exp, spill := &memExporter{}, &memExporter{}
+			opts := []delivery.Option{delivery.WithBatchSize(3)}
+			if withSpill {
+				opts = append(opts, delivery.WithSpill(spill))
+			}
+			p := newProcessor(t, exp, opts...)
+			provider := newProvider(p)
+			logger := provider.Logger("test")
+			exp.setStall(true)
+			defer exp.setStall(false)
+			ctx := context.Background()
+			logger.Emit(ctx, event(semconv.EventLoginFailed))
+			<-exp.entered
+			for range 9 {
+				logger.Emit(ctx, event(semconv.EventModelUpdate))
+			}
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			if err := provider.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Shutdown = %v, want DeadlineExceeded", err)
+			}
+			if took := time.Since(start); took > delivery.SpillGrace {
+				t.Errorf("Shutdown took %v", took)
+			}
+			st := p.Stats()
+			lost, want := st.DroppedFor(delivery.ReasonShutdown), uint64(10)
+			if withSpill {
+				lost = 0
+				for _, d := range st.Spills {
+					if d.Reason == delivery.ReasonShutdown {
+						lost += d.Count
+					}
+				}
+				if st.Dropped != 0 {
+					t.Errorf("dropped %d with a spill exporter: %v", st.Dropped, st.Drops)
+				}
+				checkSpillIdentity(t, st, exp, spill)
+			} else {
+				checkIdentity(t, st, exp)
+			}
+			if lost != want || st.Exported != 0 {
+				t.Errorf("Stats = %+v, want all 10 lost at shutdown", st)
+			}
+			if exp.shutdown != 1 || spill.shutdown != map[bool]int{false: 0, true: 1}[withSpill] {
+				t.Errorf("Shutdown calls: exporter %d, spill exporter %d", exp.shutdown, spill.shutdown)
+			}
+			// After Shutdown: records are refused and counted (not spilled:
+			// the spill exporter is shut down too); calls are harmless.
+			rec := sdkRecord(t, semconv.EventLoginFailed)
+			if err := p.OnEmit(ctx, &rec); !errors.Is(err, delivery.ErrShutdown) {
+				t.Errorf("OnEmit after Shutdown = %v", err)
+			}
+			if p.Enabled(ctx, sdklog.EnabledParameters{}) {
+				t.Error("Enabled after Shutdown")
+			}
+			if err := p.Shutdown(ctx); err != nil {
+				t.Errorf("second Shutdown = %v", err)
+			}
+			if err := p.ForceFlush(ctx); err != nil {
+				t.Errorf("ForceFlush after Shutdown = %v", err)
+			}
+			if st := p.Stats(); st.DroppedFor(delivery.ReasonClosed) != 1 || st.Emitted != 11 {
+				t.Errorf("record after Shutdown not counted: %+v", st)
+			}
+		})
 	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if err := provider.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Shutdown = %v, want DeadlineExceeded", err)
-	}
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("Shutdown took %v", took)
-	}
-	st := p.Stats()
-	if st.DroppedFor(delivery.ReasonShutdown) != 10 || st.Exported != 0 {
-		t.Errorf("Stats = %+v, want all 10 dropped at shutdown", st)
-	}
-	checkIdentity(t, st, exp)
-	if exp.shutdown != 1 {
-		t.Errorf("exporter Shutdown calls = %d", exp.shutdown)
-	}
-	// After Shutdown: records are refused and counted; calls are harmless.
-	rec := sdkRecord(t, semconv.EventLoginFailed)
-	if err := p.OnEmit(ctx, &rec); !errors.Is(err, delivery.ErrShutdown) {
-		t.Errorf("OnEmit after Shutdown = %v", err)
-	}
-	if p.Enabled(ctx, sdklog.EnabledParameters{}) {
-		t.Error("Enabled after Shutdown")
-	}
-	if err := p.Shutdown(ctx); err != nil {
-		t.Errorf("second Shutdown = %v", err)
-	}
-	if err := p.ForceFlush(ctx); err != nil {
-		t.Errorf("ForceFlush after Shutdown = %v", err)
-	}
-	st = p.Stats()
-	if st.DroppedFor(delivery.ReasonClosed) != 1 {
-		t.Errorf("record after Shutdown not counted: %+v", st)
-	}
-	checkIdentity(t, st, exp)
-	exp.setStall(false)
 }
 
 // TestForceFlush: ForceFlush returns once every earlier record is

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,51 +129,6 @@ func TestSpillOverload(t *testing.T) {
 	}
 	if spill.shutdown != 1 || exp.shutdown != 1 {
 		t.Errorf("Shutdown calls: exporter %d, spill exporter %d; want 1 each", exp.shutdown, spill.shutdown)
-	}
-}
-
-// TestSpillShutdownDeadline: the exporter is stalled when Shutdown's
-// context ends; the records left are spilled, not dropped, and Shutdown
-// still returns the context's error promptly.
-func TestSpillShutdownDeadline(t *testing.T) {
-	checkGoroutines(t)
-	exp := &memExporter{}
-	spill := &memExporter{}
-	p := newProcessor(t, exp, delivery.WithBatchSize(3), delivery.WithSpill(spill))
-	provider := newProvider(p)
-	logger := provider.Logger("test")
-	exp.setStall(true)
-	defer exp.setStall(false)
-	ctx := context.Background()
-	logger.Emit(ctx, event(semconv.EventLoginFailed))
-	<-exp.entered
-	for range 9 {
-		logger.Emit(ctx, event(semconv.EventModelUpdate))
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if err := provider.Shutdown(sctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Shutdown = %v, want DeadlineExceeded", err)
-	}
-	if took := time.Since(start); took > delivery.SpillGrace {
-		t.Errorf("Shutdown took %v", took)
-	}
-	st := p.Stats()
-	if st.Spilled != 10 || st.Dropped != 0 || st.Exported != 0 {
-		t.Errorf("Stats = %+v, want all 10 spilled", st)
-	}
-	if len(st.Spills) != 2 || st.Spills[0].Reason != delivery.ReasonShutdown {
-		t.Errorf("spills = %v, want reason shutdown", st.Spills)
-	}
-	checkSpillIdentity(t, st, exp, spill)
-	// A record after Shutdown: the spill exporter is shut down too.
-	rec := sdkRecord(t, semconv.EventLoginFailed)
-	if err := p.OnEmit(ctx, &rec); !errors.Is(err, delivery.ErrShutdown) {
-		t.Errorf("OnEmit after Shutdown = %v", err)
-	}
-	if st := p.Stats(); st.DroppedFor(delivery.ReasonClosed) != 1 || st.Spilled != 10 {
-		t.Errorf("record after Shutdown: %+v", st)
 	}
 }
 

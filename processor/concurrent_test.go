@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,12 @@ func hammer(t *testing.T, p sdklog.Processor, rr *recorder) {
 				attrs := benchAttrs(i%2 == 0)
 				// Varying keys exercise the key cache's slots concurrently.
 				attrs = append(attrs, attribute.String("k"+string(rune('a'+(i+w)%26)), "password=hunter2"))
+				// One request id per record: the sampler decides by it.
+				for j := range attrs {
+					if attrs[j].Key == semconv.AuditRequestIDKey {
+						attrs[j].Value = attribute.StringValue(strconv.Itoa(w*perWorker + i))
+					}
+				}
 				name := semconv.EventHTTPResponseSuccess
 				if i%3 == 0 {
 					name = semconv.EventLoginFailed

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/semconv"
@@ -528,45 +529,8 @@ func dashboardQueries(t *testing.T) []panelQuery {
 // latency bound, records wait in the delivery queue, and afterwards
 // delivered + counted-lost == emitted.
 func TestIntegrationCollectorOutage(t *testing.T) {
-	st := stackFromEnv(t)
-	stackCmd := func(arg string) {
-		t.Helper()
-		out, err := exec.Command("../../tools/stack", arg).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tools/stack %s: %v\n%s", arg, err, out)
-		}
-	}
-	t.Cleanup(func() {
-		if exec.Command("../../tools/stack", "status").Run() != nil {
-			_ = exec.Command("../../tools/stack", "otelcol-start").Run()
-		}
-	})
-
-	service := fmt.Sprintf("secaudit-outage-%d", time.Now().UnixNano())
-	t.Setenv("OTEL_SERVICE_NAME", service)
-	t.Setenv("OTEL_LOGS_EXPORTER", "otlp")
-	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
-	t.Setenv("OTEL_TRACES_EXPORTER", "none") // spans would fail during the outage
-	t.Setenv("SECAUDIT_LOG_OK_RESPONSES", "true")
-	ctx := context.Background()
-	got := &emitted{}
-	pipeline, err := setup.New(ctx, setup.WithProcessor(got),
-		// Retry every 50 ms–1 s until Shutdown: a Collector outage shorter
-		// than the queue's bound loses nothing.
-		setup.WithDeliveryOptions(delivery.WithRetry(50*time.Millisecond, time.Second, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, err := newTracerProvider(ctx, pipeline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := newHandler(pipeline, tp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	o := newOutage(t, "secaudit-outage")
+	stackCmd, ctx, got, pipeline, tp, srv := o.stackCmd, o.ctx, o.got, o.pipeline, o.tp, o.srv
 
 	// Traffic: two clients, each a login failure and an account read in a
 	// loop, with every request's latency recorded by phase.
@@ -656,21 +620,7 @@ func TestIntegrationCollectorOutage(t *testing.T) {
 	if stats.Emitted != uint64(emittedTotal) || stats.Exported+stats.Dropped != stats.Emitted {
 		t.Fatalf("delivery stats %+v do not account for the %d emitted records", stats, emittedTotal)
 	}
-	var delivered int
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		seen := map[string]bool{}
-		for _, r := range readCollectorLogs(t, st.logsFile, service) {
-			if r.name != semconv.EventPipelineDropped {
-				seen[r.name+"|"+r.requestID+"|"+r.spanID] = true
-			}
-		}
-		delivered = len(seen)
-		if delivered+int(stats.Dropped) >= emittedTotal || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	delivered := len(o.delivered(t, emittedTotal-int(stats.Dropped)))
 	t.Logf("emitted %d, delivered %d, counted lost %d", emittedTotal, delivered, stats.Dropped)
 	if delivered+int(stats.Dropped) != emittedTotal {
 		t.Fatalf("delivered %d + counted lost %d != emitted %d", delivered, stats.Dropped, emittedTotal)
@@ -686,46 +636,11 @@ func TestIntegrationCollectorOutage(t *testing.T) {
 // the file instead of being dropped. After the Collector returns and the
 // pipeline shuts down, delivered + spilled == emitted, nothing dropped.
 func TestIntegrationCollectorOutageSpilled(t *testing.T) {
-	st := stackFromEnv(t)
-	stackCmd := func(arg string) {
-		t.Helper()
-		out, err := exec.Command("../../tools/stack", arg).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tools/stack %s: %v\n%s", arg, err, out)
-		}
-	}
-	t.Cleanup(func() {
-		if exec.Command("../../tools/stack", "status").Run() != nil {
-			_ = exec.Command("../../tools/stack", "otelcol-start").Run()
-		}
-	})
-
-	service := fmt.Sprintf("secaudit-spill-%d", time.Now().UnixNano())
 	spillDir := t.TempDir()
-	t.Setenv("OTEL_SERVICE_NAME", service)
-	t.Setenv("OTEL_LOGS_EXPORTER", "otlp")
-	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
-	t.Setenv("OTEL_TRACES_EXPORTER", "none") // spans would fail during the outage
-	t.Setenv("SECAUDIT_LOG_OK_RESPONSES", "true")
 	t.Setenv("SECAUDIT_DELIVERY_QUEUE_SIZE", "50")
 	t.Setenv("SECAUDIT_DELIVERY_SPILL_DIR", spillDir)
-	ctx := context.Background()
-	got := &emitted{}
-	pipeline, err := setup.New(ctx, setup.WithProcessor(got),
-		setup.WithDeliveryOptions(delivery.WithRetry(50*time.Millisecond, time.Second, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, err := newTracerProvider(ctx, pipeline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := newHandler(pipeline, tp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	o := newOutage(t, "secaudit-spill")
+	stackCmd, ctx, got, pipeline, tp, srv := o.stackCmd, o.ctx, o.got, o.pipeline, o.tp, o.srv
 	c := srv.Client()
 	get := func(n int) {
 		t.Helper()
@@ -782,25 +697,12 @@ func TestIntegrationCollectorOutageSpilled(t *testing.T) {
 		}
 		spilled[fmt.Sprintf("%s|%v|%s", r.EventName, r.Attributes[string(semconv.AuditRequestIDKey)], r.SpanID)] = true
 	}
-	var delivered int
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		seen := map[string]bool{}
-		for _, r := range readCollectorLogs(t, st.logsFile, service) {
-			if r.name != semconv.EventPipelineDropped {
-				seen[r.name+"|"+r.requestID+"|"+r.spanID] = true
-			}
+	seen := o.delivered(t, emittedTotal-len(spilled))
+	delivered := len(seen)
+	for k := range spilled {
+		if seen[k] {
+			t.Fatalf("record %s both delivered and spilled", k)
 		}
-		delivered = len(seen)
-		for k := range spilled {
-			if seen[k] {
-				t.Fatalf("record %s both delivered and spilled", k)
-			}
-		}
-		if delivered+len(spilled) >= emittedTotal || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("emitted %d, delivered %d, spilled %d (%v), dropped %d", emittedTotal, delivered, len(spilled), stats.Spills, stats.Dropped)
 	if len(spilled) != int(stats.Spilled) {
@@ -811,5 +713,81 @@ func TestIntegrationCollectorOutageSpilled(t *testing.T) {
 	}
 	if delivered+len(spilled) != emittedTotal || stats.Dropped != 0 {
 		t.Fatalf("delivered %d + spilled %d != emitted %d, or dropped %d != 0", delivered, len(spilled), emittedTotal, stats.Dropped)
+	}
+}
+
+// outage is what the Collector-outage tests share: the running stack, a
+// way to stop and start its Collector (started again at the end of the
+// test if it is left stopped), and the demo's handler behind an httptest
+// server, exporting over OTLP, OK responses audited, span export off (it
+// would fail during the outage), failed exports retried every 50 ms–1 s
+// until Shutdown.
+type outage struct {
+	stack    stack
+	stackCmd func(arg string)
+	ctx      context.Context
+	got      *emitted
+	pipeline *setup.Pipeline
+	tp       *sdktrace.TracerProvider
+	srv      *httptest.Server
+	service  string // service.name, unique to the test
+}
+
+func newOutage(t *testing.T, servicePrefix string) *outage {
+	t.Helper()
+	o := &outage{stack: stackFromEnv(t), ctx: context.Background(), got: &emitted{}}
+	o.stackCmd = func(arg string) {
+		t.Helper()
+		out, err := exec.Command("../../tools/stack", arg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tools/stack %s: %v\n%s", arg, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		if exec.Command("../../tools/stack", "status").Run() != nil {
+			_ = exec.Command("../../tools/stack", "otelcol-start").Run()
+		}
+	})
+	o.service = fmt.Sprintf("%s-%d", servicePrefix, time.Now().UnixNano())
+	t.Setenv("OTEL_SERVICE_NAME", o.service)
+	t.Setenv("OTEL_LOGS_EXPORTER", "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	t.Setenv("SECAUDIT_LOG_OK_RESPONSES", "true")
+	var err error
+	o.pipeline, err = setup.New(o.ctx, setup.WithProcessor(o.got),
+		setup.WithDeliveryOptions(delivery.WithRetry(50*time.Millisecond, time.Second, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.tp, err = newTracerProvider(o.ctx, o.pipeline); err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHandler(o.pipeline, o.tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.srv = httptest.NewServer(h)
+	t.Cleanup(o.srv.Close)
+	return o
+}
+
+// delivered polls the Collector's file, for up to 30 s, until it holds at
+// least want distinct records of the test's service (summaries aside),
+// and returns them as "event name|request id|span id".
+func (o *outage) delivered(t *testing.T, want int) map[string]bool {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		seen := map[string]bool{}
+		for _, r := range readCollectorLogs(t, o.stack.logsFile, o.service) {
+			if r.name != semconv.EventPipelineDropped {
+				seen[r.name+"|"+r.requestID+"|"+r.spanID] = true
+			}
+		}
+		if len(seen) >= want || time.Now().After(deadline) {
+			return seen
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -251,8 +251,12 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // an OTLP pipeline, so that a Collector outage longer than the queue can
 // hold, or one that lasts past Shutdown's deadline, costs no record. See
 // the package documentation, "Spilling instead of dropping". The processor
-// owns exp from then on: it shuts exp down at Shutdown. WithSpill(nil)
-// turns spilling off, $SECAUDIT_DELIVERY_SPILL_DIR included.
+// owns exp from then on: it shuts exp down at Shutdown, so give each
+// processor an exporter of its own (setup applies its delivery options to
+// the processor of every exporter: there, prefer [WithSpillDir], which
+// names the file after each processor). exp is not capped by
+// [WithSpillMaxBytes]. WithSpill(nil) turns spilling off,
+// $SECAUDIT_DELIVERY_SPILL_DIR included.
 func WithSpill(exp sdklog.Exporter) Option {
 	return optionFunc(func(c config) config { c.spill.put(spillTarget{exp: exp}, "WithSpill"); return c })
 }

@@ -69,6 +69,12 @@ func (p *Processor) Stats() Stats {
 		return Stats{}
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.statsLocked()
+}
+
+// statsLocked is Stats; p.mu must be held.
+func (p *Processor) statsLocked() Stats {
 	st := Stats{
 		Dropped:  p.ledger.total,
 		Drops:    sortedDrops(p.ledger.byKey),
@@ -79,7 +85,6 @@ func (p *Processor) Stats() Stats {
 		st.Spilled, st.Spills = s.ledger.total, sortedDrops(s.ledger.byKey)
 		st.SpillErrors, st.SpillPending, st.SpillFull = s.errors, p.spillPendingLocked(), s.full
 	}
-	p.mu.Unlock()
 	st.Emitted = p.emitted.Load()
 	st.Exported = p.exported.Load()
 	st.ExportErrors = p.exportErrors.Load()
@@ -142,23 +147,18 @@ type Health struct {
 	SpillSink *SinkHealth `json:"spill_sink,omitempty"`
 }
 
-// SinkHealth are the counters of a JSONL exporter ([exporter.Stats]).
-type SinkHealth struct {
-	Records      uint64 `json:"records"`
-	Malformed    uint64 `json:"malformed"`
-	WriteErrors  uint64 `json:"write_errors"`
-	Rotations    uint64 `json:"rotations"`
-	RotateErrors uint64 `json:"rotate_errors"`
-	SyncErrors   uint64 `json:"sync_errors"`
-}
+// SinkHealth are the counters of a JSONL exporter, as the health report
+// shows them.
+type SinkHealth = exporter.Stats
 
 // Health returns the processor's state.
 func (p *Processor) Health() Health {
 	if p == nil {
 		return Health{Ready: true, Status: StatusOK}
 	}
-	st := p.Stats()
 	now := time.Now()
+	p.mu.Lock()
+	st := p.statsLocked()
 	h := Health{
 		Name:          p.cfg.name,
 		Mode:          p.cfg.mode.String(),
@@ -175,7 +175,6 @@ func (p *Processor) Health() Health {
 	h.DroppedByReason = byReason(st.Drops)
 	h.Spilled, h.SpilledByReason, h.SpillErrors, h.SpillFull = st.Spilled, byReason(st.Spills), st.SpillErrors, st.SpillFull
 
-	p.mu.Lock()
 	cause := p.unavailableLocked(now)
 	h.DroppedRecently = p.ledger.windowTotal
 	spilling := p.spill != nil && (p.spillPendingLocked() > 0 || now.Sub(p.spill.last) < spillRecent)
@@ -232,10 +231,7 @@ func sinkHealth(exp sdklog.Exporter) *SinkHealth {
 		return nil
 	}
 	es := s.Stats()
-	return &SinkHealth{
-		Records: es.Records, Malformed: es.Malformed, WriteErrors: es.WriteErrors,
-		Rotations: es.Rotations, RotateErrors: es.RotateErrors, SyncErrors: es.SyncErrors,
-	}
+	return &es
 }
 
 // HealthReport is the body [HealthHandler] writes.

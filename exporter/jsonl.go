@@ -54,23 +54,23 @@ var _ sdklog.Exporter = (*JSONL)(nil)
 type Stats struct {
 	// Records is the number of lines written (malformed_record lines
 	// included).
-	Records uint64
+	Records uint64 `json:"records"`
 	// Malformed is the number of records replaced by an
 	// audit.logging.malformed_record line because they held a value JSON
 	// cannot represent or exceeded the record limit.
-	Malformed uint64
+	Malformed uint64 `json:"malformed"`
 	// WriteErrors is the number of failed writes (disk full, permissions,
 	// a closed pipe); each fails its Export call, which returns the error,
 	// and loses the lines of that write. A file written with [WithFile] is
 	// cut back after a failed write, so it holds no torn line.
-	WriteErrors uint64
+	WriteErrors uint64 `json:"write_errors"`
 	// Rotations is the number of times the file was rotated ([WithRotation]).
-	Rotations uint64
+	Rotations uint64 `json:"rotations"`
 	// RotateErrors is the number of rotations that failed; writing went on
 	// in the current file.
-	RotateErrors uint64
+	RotateErrors uint64 `json:"rotate_errors"`
 	// SyncErrors is the number of failed fsyncs ([WithFsync]).
-	SyncErrors uint64
+	SyncErrors uint64 `json:"sync_errors"`
 }
 
 // NewJSONL returns a JSONL exporter writing to [os.Stdout], or to the writer

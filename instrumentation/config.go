@@ -309,7 +309,7 @@ func resolve(opts []Option) (*Middleware, error) {
 		codes = v
 	}
 	for _, code := range codes {
-		m.ignoreStatus.add(code)
+		m.ignoreStatus.Add(code)
 	}
 
 	if r, err := resolveProxies(c); err != nil {
@@ -339,15 +339,11 @@ func resolve(opts []Option) (*Middleware, error) {
 }
 
 func compile(field string, patterns []string) ([]*regexp.Regexp, error) {
-	out := make([]*regexp.Regexp, 0, len(patterns))
-	for _, p := range patterns {
-		re, err := regexp.Compile(p)
-		if err != nil {
-			return nil, fmt.Errorf("%s(%q): not a valid RE2 regular expression: %v", field, p, err)
-		}
-		out = append(out, re)
+	res, bad, err := envconf.CompileRegexps(patterns)
+	if err != nil {
+		return nil, fmt.Errorf("%s(%q): not a valid RE2 regular expression: %v", field, bad, err)
 	}
-	return out, nil
+	return res, nil
 }
 
 func resolveProxies(c config) (*clientip.Resolver, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/internal/bodycapture"
 	"github.com/secaudit/secaudit/internal/clientip"
+	"github.com/secaudit/secaudit/internal/httpstatus"
 	"github.com/secaudit/secaudit/internal/probe"
 	"github.com/secaudit/secaudit/internal/respwriter"
 	"github.com/secaudit/secaudit/internal/sampling"
@@ -52,7 +53,7 @@ type Middleware struct {
 	logOK        bool
 	sampleRate   float64
 	ignorePaths  []*regexp.Regexp
-	ignoreStatus statusSet
+	ignoreStatus httpstatus.Set
 	resolver     *clientip.Resolver
 	body         *bodycapture.Capturer
 	routeFunc    func(*http.Request) string
@@ -97,19 +98,6 @@ type Stats struct {
 type counters struct {
 	requests, ignoredPaths, ignoredStatus, okNotLogged, sampledOut,
 	emitted, suspicious, panics, callbackPanics, auditPanics, strictRefused atomic.Uint64
-}
-
-// statusSet is a set of HTTP status codes 100–599.
-type statusSet [10]uint64
-
-func (s *statusSet) add(code int) {
-	if code >= 0 && code < 640 {
-		s[code>>6] |= 1 << (code & 63)
-	}
-}
-
-func (s *statusSet) has(code int) bool {
-	return code >= 0 && code < 640 && s[code>>6]&(1<<(code&63)) != 0
 }
 
 // New returns a Middleware configured by opts and, for what they leave
@@ -276,7 +264,7 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	default:
 		status = http.StatusOK
 	}
-	if m.ignoreStatus.has(status) {
+	if m.ignoreStatus.Has(int64(status)) {
 		m.stats.ignoredStatus.Add(1)
 		return
 	}

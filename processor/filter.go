@@ -9,6 +9,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/httpstatus"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -33,7 +34,7 @@ type FilterFunc func(ctx context.Context, r *sdklog.Record) bool
 type Filter struct {
 	next     sdklog.Processor
 	paths    []*regexp.Regexp
-	statuses statusSet
+	statuses httpstatus.Set
 	funcs    []FilterFunc
 
 	stats counters
@@ -69,26 +70,9 @@ func newFilter(next sdklog.Processor, c config) (*Filter, error) {
 		codes = env
 	}
 	for _, code := range codes {
-		f.statuses.add(code)
+		f.statuses.Add(code)
 	}
 	return f, nil
-}
-
-// statusSet is a bitset of HTTP status codes 0–639.
-type statusSet struct {
-	bits [10]uint64
-	any  bool
-}
-
-func (s *statusSet) add(code int) {
-	if code >= 0 && code < 640 {
-		s.bits[code/64] |= 1 << (code % 64)
-		s.any = true
-	}
-}
-
-func (s *statusSet) has(code int64) bool {
-	return code >= 0 && code < 640 && s.bits[code/64]&(1<<(code%64)) != 0
 }
 
 // Enabled reports whether the downstream processor wants such a record.
@@ -134,7 +118,7 @@ func (f *Filter) Stats() Stats {
 const httpResponsePrefix = "http.response."
 
 func (f *Filter) keep(ctx context.Context, r *sdklog.Record) bool {
-	if (len(f.paths) > 0 || f.statuses.any) && strings.HasPrefix(r.EventName(), httpResponsePrefix) {
+	if (len(f.paths) > 0 || !f.statuses.Empty()) && strings.HasPrefix(r.EventName(), httpResponsePrefix) {
 		var path string
 		status := int64(-1)
 		// Walk them all: with duplicate keys the last one wins, as in the
@@ -152,7 +136,7 @@ func (f *Filter) keep(ctx context.Context, r *sdklog.Record) bool {
 			}
 			return true
 		})
-		if f.statuses.has(status) {
+		if f.statuses.Has(status) {
 			f.dropped(r, &f.stats.filteredStatus)
 			return false
 		}

@@ -163,10 +163,8 @@ func WithSensitiveKeyAllowlist(keys ...string) Option {
 func WithSensitiveValuePatterns(patterns ...string) Option {
 	patterns = append([]string{}, patterns...)
 	return option{"WithSensitiveValuePatterns", partScrub, func(c *config) {
-		for _, p := range patterns {
-			if _, err := regexp.Compile(p); err != nil {
-				c.errs = append(c.errs, invalidOption("WithSensitiveValuePatterns", "%q is not a valid RE2 regular expression: %v", p, err))
-			}
+		if _, bad, err := envconf.CompileRegexps(patterns); err != nil {
+			c.errs = append(c.errs, invalidOption("WithSensitiveValuePatterns", "%q is not a valid RE2 regular expression: %v", bad, err))
 		}
 		c.scrub.patterns = &patterns
 	}}

@@ -153,15 +153,26 @@ func Regexps(name string) ([]*regexp.Regexp, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	out := make([]*regexp.Regexp, 0, len(items))
-	for _, p := range items {
-		re, err := regexp.Compile(p)
-		if err != nil {
-			return nil, false, invalid(name, p, "not a valid RE2 regular expression: "+err.Error())
-		}
-		out = append(out, re)
+	out, bad, err := CompileRegexps(items)
+	if err != nil {
+		return nil, false, invalid(name, bad, "not a valid RE2 regular expression: "+err.Error())
 	}
 	return out, true, nil
+}
+
+// CompileRegexps compiles RE2 patterns, for a variable or for the Go
+// option that stands for it. On failure it returns the pattern that failed
+// with regexp's error, for the caller to name its source.
+func CompileRegexps(patterns []string) (res []*regexp.Regexp, bad string, err error) {
+	res = make([]*regexp.Regexp, 0, len(patterns))
+	for _, p := range patterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, p, err
+		}
+		res = append(res, re)
+	}
+	return res, "", nil
 }
 
 // StatusCodes reads a comma-separated list of HTTP status codes (100–599).

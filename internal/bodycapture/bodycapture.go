@@ -157,10 +157,15 @@ func (c *Capturer) parse(data []byte) attribute.KeyValue {
 		return status(semconv.BodyParseTooLarge)
 	case len(data) == 0:
 		return attribute.KeyValue{} // empty
-	case bytes.HasPrefix(data, []byte("\xef\xbb\xbf")), !utf8.Valid(data), !json.Valid(data):
+	case bytes.HasPrefix(data, []byte("\xef\xbb\xbf")), !utf8.Valid(data):
 		return status(semconv.BodyParseInvalidJSON)
 	}
+	// JSON is validated once: by Unmarshal for an object, by json.Valid
+	// for anything else (invalid JSON, or valid JSON of another shape).
 	if first := bytes.TrimLeft(data, " \t\r\n"); len(first) == 0 || first[0] != '{' {
+		if !json.Valid(data) {
+			return status(semconv.BodyParseInvalidJSON)
+		}
 		return status(semconv.BodyParseUnsupportedShape)
 	}
 	var obj map[string]json.RawMessage

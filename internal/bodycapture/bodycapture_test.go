@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -370,6 +371,21 @@ func FuzzCapture(f *testing.F) {
 			}
 		default:
 			t.Fatalf("key %q", kv.Key)
+		}
+		// The status by its definition: size, then UTF-8 and JSON
+		// validity, then shape.
+		want := ""
+		switch {
+		case len(s) > 256:
+			want = "too_large"
+		case s == "":
+		case strings.HasPrefix(s, "\xef\xbb\xbf") || !utf8.ValidString(s) || !json.Valid([]byte(s)):
+			want = "invalid_json"
+		case !strings.HasPrefix(strings.TrimLeft(s, " \t\r\n"), "{"):
+			want = "unsupported_shape"
+		}
+		if got := map[bool]string{true: kv.Value.AsString()}[kv.Key == semconv.AuditRequestBodyParseStatusKey]; got != want {
+			t.Fatalf("%q: status %q, want %q", s, got, want)
 		}
 		if body == nil {
 			body = r.Body

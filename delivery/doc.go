@@ -98,7 +98,11 @@
 // into the main exporter, and nothing replays the file yet. Shutdown goes on writing the
 // records left at its deadline for up to [SpillGrace] more. The file is
 // not rotated, and is capped ([WithSpillMaxBytes], 256 MiB by default):
-// beyond the cap, records are dropped and counted again.
+// beyond the cap, records are dropped and counted again. When the file is
+// moved or removed (taken away to be re-ingested), the next batch starts a
+// new one. Losses counted after the final audit.pipeline.dropped summary
+// was queued (the spill file failing during Shutdown, records arriving
+// after it began) show in [Processor.Stats] and the metrics only.
 //
 // [Processor.Shutdown] stops taking records, exports everything queued
 // (retrying as needed) and shuts the exporter down. If its context ends

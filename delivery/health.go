@@ -207,7 +207,7 @@ func (p *Processor) Health() Health {
 
 	h.Sink = sinkHealth(p.exp)
 	if p.spill != nil {
-		h.SpillSink = sinkHealth(p.spill.exp)
+		h.SpillSink = sinkHealth(p.spillExporter())
 	}
 	return h
 }

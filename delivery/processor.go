@@ -13,7 +13,8 @@ import (
 
 var (
 	// ErrShutdown is returned by OnEmit after Shutdown began; the record is
-	// counted as dropped ([ReasonClosed]).
+	// counted as dropped ([ReasonClosed]), or spilled while the spill
+	// exporter still takes records.
 	ErrShutdown = errors.New("delivery: processor is shut down")
 	// ErrNotDelivered is returned by OnEmit for a blocking or strict record
 	// that the exporter did not accept within the timeout (the record stays
@@ -99,9 +100,7 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 		exited:   make(chan struct{}),
 	}
 	p.ledger.windowStart = time.Now()
-	if p.tel, err = newTelemetry(p); err != nil {
-		return nil, err
-	}
+	// The spill file first: its failure must leave nothing registered.
 	if t := cfg.spill; t.exp != nil || t.dir != "" {
 		exp, path := t.exp, ""
 		if exp == nil {
@@ -111,6 +110,14 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 			}
 		}
 		p.spill = newSpiller(exp, cfg.queueSize, path, cfg.spillMax)
+	}
+	if p.tel, err = newTelemetry(p); err != nil {
+		if p.spill != nil {
+			_ = p.spill.exp.Shutdown(context.Background())
+		}
+		return nil, err
+	}
+	if p.spill != nil {
 		go p.runSpill()
 	}
 	p.exportCtx, p.cancelExport = context.WithCancel(context.Background())
@@ -133,7 +140,7 @@ func (p *Processor) Enabled(context.Context, sdklog.EnabledParameters) bool {
 // while ctx lasts, first for room and then for the exporter to accept
 // them; OnEmit then returns nil, or an error wrapping [ErrNotDelivered]
 // (the record stays queued unless it was dropped). After Shutdown began it
-// returns [ErrShutdown] and counts the record as dropped.
+// returns [ErrShutdown] and counts the record as dropped (or spills it).
 func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	if p == nil || r == nil {
 		return nil
@@ -577,7 +584,7 @@ func (p *Processor) ForceFlush(ctx context.Context) error {
 	}
 	err := p.exp.ForceFlush(ctx)
 	if p.spill != nil {
-		err = errors.Join(err, p.spill.exp.ForceFlush(ctx))
+		err = errors.Join(err, p.spillExporter().ForceFlush(ctx))
 	}
 	return err
 }

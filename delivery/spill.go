@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,8 +171,10 @@ func (p *Processor) runSpill() {
 			s.inflight = s.inflight[end-start:]
 			p.broadcastLocked()
 			p.mu.Unlock()
+			// Written or counted: let them go now, so that the buffer,
+			// refilling meanwhile, and these stay within the bound.
+			clear(recs[start:end])
 		}
-		clear(recs)
 		spare, spareReasons = recs[:0], reasons[:0]
 		if cap(spare) > 4*p.cfg.batchSize {
 			spare, spareReasons = nil, nil // give back what a burst grew
@@ -182,24 +185,69 @@ func (p *Processor) runSpill() {
 // exportSpill hands recs to the spill exporter, unless its file has
 // reached its cap. A panic is an error.
 func (p *Processor) exportSpill(recs []sdklog.Record) (err error) {
-	if s := p.spill; s.path != "" {
-		if fi, err := os.Stat(s.path); err == nil && fi.Size() >= s.maxBytes {
+	s := p.spill
+	if s.path != "" {
+		fi, err := os.Stat(s.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// The file was moved or removed (taken away to be re-ingested,
+			// say): start a new one, or records would go on into a file
+			// nobody sees, beyond the cap's reach.
+			if err := p.reopenSpill(); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("delivery: spill file: %w", err)
+		case fi.Size() >= s.maxBytes:
 			return errSpillFull
 		}
 	}
-	ctx, cancel := context.WithTimeout(p.spill.ctx, p.cfg.exportTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, p.cfg.exportTimeout)
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("delivery: spill exporter panicked: %v", r)
 		}
 		cancel()
 	}()
-	return p.spill.exp.Export(ctx, recs)
+	return p.spillExporter().Export(ctx, recs)
+}
+
+// spillExporter returns the spill exporter in use (reopenSpill replaces
+// it).
+func (p *Processor) spillExporter() sdklog.Exporter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.spill.exp
+}
+
+// reopenSpill opens a new spill file at the spill path and shuts the old
+// exporter down. It is called by the spill goroutine only.
+func (p *Processor) reopenSpill() error {
+	s := p.spill
+	exp, err := newSpillExporter(s.path)
+	if err != nil {
+		return fmt.Errorf("delivery: reopening the spill file: %w", err)
+	}
+	p.mu.Lock()
+	old := s.exp
+	if s.gaveUp { // Shutdown is shutting the current one down
+		old = exp
+	} else {
+		s.exp = exp
+	}
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), SpillGrace)
+	defer cancel()
+	_ = old.Shutdown(ctx) // its file is gone: closing it is all that is left
+	if old == exp {
+		return errors.New("delivery: spill: shut down")
+	}
+	return nil
 }
 
 // shutdownSpill lets the spill goroutine write what it holds, within ctx
-// or, when ctx has already ended, within SpillGrace; counts whatever is
-// left as dropped; and shuts the spill exporter down.
+// and, when ctx ends first, for up to SpillGrace more; counts whatever is
+// left then as dropped; and shuts the spill exporter down.
 func (p *Processor) shutdownSpill(ctx context.Context) error {
 	s := p.spill
 	if s == nil {
@@ -212,36 +260,47 @@ func (p *Processor) shutdownSpill(ctx context.Context) error {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	wait, cancel := ctx, context.CancelFunc(func() {})
-	if ctx.Err() != nil {
-		wait, cancel = context.WithTimeout(context.Background(), SpillGrace)
-	}
-	defer cancel()
 	var err error
-	select {
-	case <-s.done:
-	case <-wait.Done():
-		p.mu.Lock()
-		s.gaveUp = true
-		for _, sp := range s.inflight {
-			p.ledger.add(sp.reason, sp.event)
+	if !waitDone(ctx, s.done) {
+		grace, cancel := context.WithTimeout(context.Background(), SpillGrace)
+		done := waitDone(grace, s.done)
+		cancel()
+		if !done {
+			p.mu.Lock()
+			s.gaveUp = true
+			for _, sp := range s.inflight {
+				p.ledger.add(sp.reason, sp.event)
+			}
+			for i := range s.recs {
+				p.ledger.add(s.reasons[i], s.recs[i].EventName())
+			}
+			s.inflight, s.recs, s.reasons = nil, nil, nil
+			p.broadcastLocked()
+			p.mu.Unlock()
+			err = fmt.Errorf("delivery: spill: gave up %v after the deadline", SpillGrace)
 		}
-		for i := range s.recs {
-			p.ledger.add(s.reasons[i], s.recs[i].EventName())
-		}
-		s.inflight, s.recs, s.reasons = nil, nil, nil
-		p.broadcastLocked()
-		p.mu.Unlock()
-		s.stop()
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-		err = fmt.Errorf("delivery: spill: %w", wait.Err())
 	}
-	s.stop()
-	if serr := s.exp.Shutdown(wait); serr != nil {
+	s.stop() // ends an Export still running, so that Shutdown below gets the lock
+	sctx, cancel := context.WithTimeout(context.Background(), SpillGrace)
+	defer cancel()
+	if serr := p.spillExporter().Shutdown(sctx); serr != nil {
 		err = errors.Join(err, fmt.Errorf("delivery: spill exporter shutdown: %w", serr))
 	}
 	return err
+}
+
+// waitDone waits for done or ctx's end and reports whether done is
+// closed, preferring done when both are ready.
+func waitDone(ctx context.Context, done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
 }

@@ -376,3 +376,57 @@ func TestSpillFileCap(t *testing.T) {
 		t.Errorf("health spill_full %d, Stats %d", h.SpillFull, st.SpillFull)
 	}
 }
+
+// TestSpillFileMoved: an operator takes the spill file away (to re-ingest
+// it) while records are still being spilled; the processor starts a new
+// file instead of writing on into the one taken away, and every spilled
+// record is in one file or the other.
+func TestSpillFileMoved(t *testing.T) {
+	checkGoroutines(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "otlp.spill.jsonl")
+	exp := &memExporter{fail: func(int) error { return sdklog.ErrExporterShutdown }}
+	p := newProcessor(t, exp, delivery.WithName("otlp"), delivery.WithSpillDir(dir))
+	provider := newProvider(p)
+	logger := provider.Logger("test")
+	ctx := context.Background()
+	emit := func(n uint64) {
+		t.Helper()
+		for range n {
+			logger.Emit(ctx, event(semconv.EventLoginFailed))
+		}
+		waitFor(t, "the records to be spilled", func() bool { st := p.Stats(); return st.Spilled+st.Dropped == st.Emitted })
+	}
+	emit(10)
+	taken := filepath.Join(dir, "taken.jsonl")
+	if err := os.Rename(path, taken); err != nil {
+		t.Fatal(err)
+	}
+	emit(15)
+	if err := provider.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	if st.Spilled != 25 || st.Dropped != 0 {
+		t.Fatalf("spilled %d, dropped %d (%v); want 25, 0", st.Spilled, st.Dropped, st.Drops)
+	}
+	if a, b := countLines(t, taken), countLines(t, path); a != 10 || b != 15 {
+		t.Errorf("lines: %d in the file taken away, %d in the new one; want 10 and 15", a, b)
+	}
+}
+
+// TestSpillDirFailureRegistersNothing: when New fails on the spill file,
+// no metrics of the processor that was never built are reported.
+func TestSpillDirFailureRegistersNothing(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	_, err := delivery.New(&memExporter{}, delivery.WithoutEnv(), delivery.WithMeterProvider(mp),
+		delivery.WithSpillDir(filepath.Join(t.TempDir(), "missing")))
+	if err == nil {
+		t.Fatal("New succeeded with a missing spill directory")
+	}
+	if sums, _ := metricSums(t, reader); len(sums) != 0 {
+		t.Errorf("metrics of a processor New refused: %v", sums)
+	}
+}

@@ -76,6 +76,7 @@ type fileSink struct {
 	fsync    FsyncPolicy
 	dirty    bool        // written since the last sync
 	writes   uint64      // successful writes, so a sync outside the lock knows what it covered
+	syncing  bool        // the timer's sync is running (outside the lock)
 	timer    *time.Timer // FsyncInterval: fires interval after the first unsynced write
 	armed    bool        // timer is pending
 	tick     func()      // the timer's function, bound once

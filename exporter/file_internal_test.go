@@ -47,9 +47,9 @@ func TestFileSinkCutsTornLine(t *testing.T) {
 }
 
 // TestIntervalSyncOutsideTheLock: while the FsyncInterval timer's fsync is
-// in flight, Export still writes; a line written during the sync leaves
-// the file dirty with the timer armed again, and a rotation meanwhile
-// syncs the old file itself.
+// in flight, Export still writes and no second sync starts; a line written
+// during the sync leaves the file dirty, and it is synced once the first
+// sync has returned.
 func TestIntervalSyncOutsideTheLock(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	var synced atomic.Int32
@@ -81,6 +81,12 @@ func TestIntervalSyncOutsideTheLock(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Export waited for the fsync")
+	}
+	// The timer fires many times while the disk is stuck: one sync at a
+	// time, not one more per tick.
+	time.Sleep(20 * time.Millisecond)
+	if n := synced.Load(); n != 1 {
+		t.Fatalf("%d syncs started while the first was still running", n)
 	}
 	close(release)
 	// The second line was written during the sync: the file stays dirty

@@ -296,16 +296,18 @@ var fileSync = (*os.File).Sync
 // would wait behind it). The file stays dirty until the sync has
 // returned, so a rotation or Shutdown that closes the file meanwhile
 // syncs it itself; this sync then fails with os.ErrClosed, which is not
-// counted. Writes during the sync leave the file dirty and arm the timer
-// again.
+// counted. Writes during the sync leave the file dirty, and the timer is
+// armed again once the sync has returned: one sync at a time, however long
+// the disk takes.
 func (e *JSONL) syncTick() {
 	e.mu.Lock()
 	s := e.file
 	s.armed = false
-	if e.closed || !s.dirty {
+	if e.closed || !s.dirty || s.syncing {
 		e.mu.Unlock()
 		return
 	}
+	s.syncing = true
 	f, writes := s.f, s.writes
 	e.mu.Unlock()
 
@@ -313,11 +315,15 @@ func (e *JSONL) syncTick() {
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	s.syncing = false
 	if err != nil && !errors.Is(err, os.ErrClosed) {
 		e.syncErrors.Add(1) // not retried: see fileSink.sync
 	}
 	if s.f == f && s.writes == writes {
 		s.dirty = false
+	}
+	if s.dirty && !e.closed {
+		_ = s.afterWrite() // arm the timer for what was written meanwhile
 	}
 }
 

@@ -282,7 +282,12 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 			return
 		}
 		if m.sampleRate < 1 {
-			if !sampling.Keep(trace.SpanContextFromContext(ctx).TraceID(), m.sampleRate, sampling.Draw(x.req.ID)) {
+			tid := trace.SpanContextFromContext(ctx).TraceID()
+			var draw uint64
+			if !tid.IsValid() {
+				draw = sampling.Draw(x.req.ID)
+			}
+			if !sampling.Keep(tid, m.sampleRate, draw) {
 				m.stats.sampledOut.Add(1)
 				return
 			}

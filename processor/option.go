@@ -81,7 +81,7 @@ type config struct {
 type scrubSettings struct {
 	keys       *[]string
 	allowlist  *[]string
-	patterns   *[]string
+	patterns   *[]*regexp.Regexp // compiled by the option
 	detectors  Detector
 	detSet     bool
 	pseudoKey  []byte
@@ -92,7 +92,7 @@ type scrubSettings struct {
 type limitSet struct{ depth, mapEntries, sliceLen, stringLen, attrs, recordBytes bool }
 
 type filterSettings struct {
-	paths    *[]string
+	paths    *[]*regexp.Regexp // compiled by the option
 	statuses *[]int
 	funcs    []FilterFunc
 }
@@ -163,10 +163,11 @@ func WithSensitiveKeyAllowlist(keys ...string) Option {
 func WithSensitiveValuePatterns(patterns ...string) Option {
 	patterns = append([]string{}, patterns...)
 	return option{"WithSensitiveValuePatterns", partScrub, func(c *config) {
-		if _, bad, err := envconf.CompileRegexps(patterns); err != nil {
+		res, bad, err := envconf.CompileRegexps(patterns)
+		if err != nil {
 			c.errs = append(c.errs, invalidOption("WithSensitiveValuePatterns", "%q is not a valid RE2 regular expression: %v", bad, err))
 		}
-		c.scrub.patterns = &patterns
+		c.scrub.patterns = &res
 	}}
 }
 
@@ -322,12 +323,11 @@ func WithLimits(l Limits) Option {
 func WithIgnorePaths(patterns ...string) Option {
 	patterns = append([]string{}, patterns...)
 	return option{"WithIgnorePaths", partFilter, func(c *config) {
-		for _, p := range patterns {
-			if _, err := regexp.Compile(p); err != nil {
-				c.errs = append(c.errs, invalidOption("WithIgnorePaths", "%q is not a valid RE2 regular expression: %v", p, err))
-			}
+		res, bad, err := envconf.CompileRegexps(patterns)
+		if err != nil {
+			c.errs = append(c.errs, invalidOption("WithIgnorePaths", "%q is not a valid RE2 regular expression: %v", bad, err))
 		}
-		c.filter.paths = &patterns
+		c.filter.paths = &res
 	}}
 }
 
@@ -407,13 +407,9 @@ func resolveList(opt *[]string, env string, noEnv bool, def []string) []string {
 	return def
 }
 
-func resolvePatterns(opt *[]string, env string, noEnv bool) ([]*regexp.Regexp, error) {
+func resolvePatterns(opt *[]*regexp.Regexp, env string, noEnv bool) ([]*regexp.Regexp, error) {
 	if opt != nil {
-		out := make([]*regexp.Regexp, 0, len(*opt))
-		for _, p := range *opt {
-			out = append(out, regexp.MustCompile(p)) // validated by the option
-		}
-		return out, nil
+		return *opt, nil
 	}
 	if noEnv {
 		return nil, nil

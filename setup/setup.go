@@ -50,7 +50,7 @@ type Pipeline struct {
 func (p *Pipeline) Resource() *resource.Resource { return p.resource }
 
 // Delivery returns the delivery processor of each exporter, whose Stats and
-// Health account for every record: emitted = exported + dropped.
+// Health account for every record: emitted = exported + spilled + dropped.
 func (p *Pipeline) Delivery() []*delivery.Processor {
 	if p == nil {
 		return nil

@@ -89,7 +89,9 @@
 // export failed for good, left at Shutdown's deadline, or arriving after
 // Shutdown began) is copied into a second bounded buffer, as large as the
 // queue, and written there by a goroutine of its own, and counted as
-// spilled by the reason it would have been dropped for. Only what the
+// spilled by the reason it would have been dropped for (an
+// audit.pipeline.dropped summary the exporter cannot take is spilled too,
+// uncounted: it is not an emitted record). Only what the
 // spill exporter cannot take (its buffer is full, or its Export fails) is
 // counted as dropped. A Collector outage longer than the queue holds, or
 // one still going on at Shutdown, then costs no record: the file holds

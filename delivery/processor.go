@@ -346,9 +346,13 @@ func (p *Processor) dropLocked(e *entry, reason string) { p.dropMetaLocked(&e.me
 
 func (p *Processor) dropMetaLocked(m *meta, r *sdklog.Record, reason string) {
 	m.finish(false)
-	if !m.internal {
-		p.loseLocked(r, reason)
+	if m.internal {
+		// A summary the exporter could not take goes to the spill file
+		// too, uncounted: the account of losses is worth keeping.
+		p.offerLocked(r, reasonInternal)
+		return
 	}
+	p.loseLocked(r, reason)
 }
 
 // loseLocked hands r, which the processor cannot deliver, to the spill

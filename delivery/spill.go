@@ -83,6 +83,10 @@ type spiller struct {
 // spilled is what the accounting needs of a record being spilled.
 type spilled struct{ reason, event string }
 
+// reasonInternal marks a spilled summary record: written like the others,
+// counted nowhere (summaries are not emitted records).
+const reasonInternal = ""
+
 func newSpiller(exp sdklog.Exporter, limit int, path string, maxBytes int64) *spiller {
 	s := &spiller{exp: exp, limit: limit, path: path, maxBytes: maxBytes, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.ctx, s.stop = context.WithCancel(context.Background())
@@ -162,6 +166,9 @@ func (p *Processor) runSpill() {
 				s.last = time.Now()
 			}
 			for _, sp := range s.inflight[:end-start] {
+				if sp.reason == reasonInternal {
+					continue
+				}
 				if err == nil {
 					s.ledger.add(sp.reason, sp.event)
 				} else {
@@ -269,10 +276,14 @@ func (p *Processor) shutdownSpill(ctx context.Context) error {
 			p.mu.Lock()
 			s.gaveUp = true
 			for _, sp := range s.inflight {
-				p.ledger.add(sp.reason, sp.event)
+				if sp.reason != reasonInternal {
+					p.ledger.add(sp.reason, sp.event)
+				}
 			}
 			for i := range s.recs {
-				p.ledger.add(s.reasons[i], s.recs[i].EventName())
+				if s.reasons[i] != reasonInternal {
+					p.ledger.add(s.reasons[i], s.recs[i].EventName())
+				}
 			}
 			s.inflight, s.recs, s.reasons = nil, nil, nil
 			p.broadcastLocked()

@@ -152,6 +152,9 @@ func (p *Processor) runSpill() {
 		for start := 0; start < len(recs); start += p.cfg.batchSize {
 			end := min(start+p.cfg.batchSize, len(recs))
 			err := p.exportSpill(recs[start:end])
+			// Written or failed: let them go before the buffer may refill
+			// into their room.
+			clear(recs[start:end])
 			p.mu.Lock()
 			if s.gaveUp { // Shutdown counted them
 				p.mu.Unlock()
@@ -178,9 +181,6 @@ func (p *Processor) runSpill() {
 			s.inflight = s.inflight[end-start:]
 			p.broadcastLocked()
 			p.mu.Unlock()
-			// Written or counted: let them go now, so that the buffer,
-			// refilling meanwhile, and these stay within the bound.
-			clear(recs[start:end])
 		}
 		spare, spareReasons = recs[:0], reasons[:0]
 		if cap(spare) > 4*p.cfg.batchSize {

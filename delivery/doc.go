@@ -95,9 +95,9 @@
 // spill exporter cannot take (its buffer is full, or its Export fails) is
 // counted as dropped. A Collector outage longer than the queue holds, or
 // one still going on at Shutdown, then costs no record: the file holds
-// them, in the envelope of the JSONL exporter (one JSON object per line,
-// for any shipper that reads JSON lines). Spilled records are not retried
-// into the main exporter, and nothing replays the file yet. Shutdown goes on writing the
+// them, in the envelope of the JSONL exporter, and the command
+// tools/spillreplay sends them to an OTLP endpoint once it is back.
+// Spilled records are not retried into the main exporter. Shutdown goes on writing the
 // records left at its deadline for up to [SpillGrace] more. The file is
 // not rotated, and is capped ([WithSpillMaxBytes], 256 MiB by default):
 // beyond the cap, records are dropped and counted again. When the file is

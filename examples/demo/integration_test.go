@@ -714,6 +714,27 @@ func TestIntegrationCollectorOutageSpilled(t *testing.T) {
 	if delivered+len(spilled) != emittedTotal || stats.Dropped != 0 {
 		t.Fatalf("delivered %d + spilled %d != emitted %d, or dropped %d != 0", delivered, len(spilled), emittedTotal, stats.Dropped)
 	}
+
+	// The Collector is back: replaying the spill file delivers the rest,
+	// each record once.
+	out, err := exec.Command("go", "run", "../../tools/spillreplay", "-file", spillFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("spillreplay: %v\n%s", err, out)
+	}
+	t.Logf("%s", bytes.TrimSpace(out))
+	seen = o.delivered(t, emittedTotal)
+	copies := map[string]int{}
+	for _, r := range readCollectorLogs(t, o.stack.logsFile, o.service) {
+		copies[r.name+"|"+r.requestID+"|"+r.spanID]++
+	}
+	for k := range spilled {
+		if copies[k] != 1 {
+			t.Errorf("spilled record %s arrived %d times after the replay, want once", k, copies[k])
+		}
+	}
+	if len(seen) != emittedTotal {
+		t.Fatalf("after the replay the Collector holds %d distinct records, emitted %d", len(seen), emittedTotal)
+	}
 }
 
 // outage is what the Collector-outage tests share: the running stack, a

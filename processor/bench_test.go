@@ -2,8 +2,10 @@ package processor
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -176,5 +178,39 @@ func BenchmarkOnEmitParallel(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkLimiterHugeRecord is the Limiter on a record far over its byte
+// cap: 10 attributes, each a three-level map of 12 entries per level whose
+// leaves are 300-byte strings (about 5 MB of text in all). What it costs
+// should follow the cap, not the size of what it cuts away.
+func BenchmarkLimiterHugeRecord(b *testing.B) {
+	l, err := NewLimiter(WithoutEnv(), WithMaxRecordBytes(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	leaf := attribute.StringValue(strings.Repeat("é\u0085a", 100))
+	var nest func(d int) attribute.Value
+	nest = func(d int) attribute.Value {
+		if d == 0 {
+			return leaf
+		}
+		kvs := make([]attribute.KeyValue, 12)
+		for i := range kvs {
+			kvs[i] = attribute.KeyValue{Key: attribute.Key(fmt.Sprint("k", i)), Value: nest(d - 1)}
+		}
+		return attribute.MapValue(kvs...)
+	}
+	attrs := make([]attribute.KeyValue, 10)
+	for i := range attrs {
+		attrs[i] = attribute.KeyValue{Key: attribute.Key(fmt.Sprint("a", i)), Value: nest(3)}
+	}
+	rec := sdkRecord(b, apiRecord(semconv.EventLoginFailed, attribute.StringValue("x"), attrs...))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		r := rec.Clone()
+		_ = l.OnEmit(ctx, &r)
 	}
 }

@@ -169,7 +169,7 @@ func (l *Limiter) probeAttr(p *limitProbe, kv attribute.KeyValue) {
 			p.dirty = true
 		}
 	default:
-		p.size += quickSize(kv.Value)
+		p.size += quickSize(kv.Value, l.limits.MaxRecordBytes)
 		if !p.dirty && l.needs(kv.Value, 1) {
 			p.dirty = true
 		}
@@ -186,7 +186,7 @@ func (l *Limiter) probeDone(r *sdklog.Record, p *limitProbe) bool {
 		p.dirty = true
 	}
 	// Strings are counted raw; escaping can grow them up to 6 times.
-	return p.dirty || (p.size+quickSize(body))*6+envelopeReserve*4 > lim.MaxRecordBytes
+	return p.dirty || (p.size+quickSize(body, lim.MaxRecordBytes))*6+envelopeReserve*4 > lim.MaxRecordBytes
 }
 
 func (l *Limiter) limitRecord(r *sdklog.Record) {
@@ -256,10 +256,14 @@ func (l *Limiter) apply(r *sdklog.Record, dirty bool) {
 // the attributes and whether the body was left unchanged.
 func (l *Limiter) fitRecord(r *sdklog.Record, body *attribute.Value, attrs []attribute.KeyValue, t *ltally) ([]attribute.KeyValue, bool) {
 	budget := l.limits.MaxRecordBytes - envelopeSize(r)
-	size := jsonSize(*body)
+	// A value larger than the whole budget is truncated whatever the
+	// others hold, so sizes are exact only up to the budget: a huge value
+	// is not walked to its end.
+	bodySize := jsonSizeUpTo(*body, budget)
+	size := bodySize
 	sizes := make([]int, len(attrs))
 	for i, kv := range attrs {
-		sizes[i] = jsonStringSize(string(kv.Key)) + 1 + jsonSize(kv.Value) + 1
+		sizes[i] = jsonStringSize(string(kv.Key)) + 1 + jsonSizeUpTo(kv.Value, budget) + 1
 		size += sizes[i]
 	}
 	if size <= budget {
@@ -274,7 +278,6 @@ func (l *Limiter) fitRecord(r *sdklog.Record, body *attribute.Value, attrs []att
 		}
 	}
 	order = append(order, -1) // the body
-	bodySize := jsonSize(*body)
 	sizeAt := func(i int) int {
 		if i < 0 {
 			return bodySize
@@ -567,13 +570,79 @@ func typedElems(v attribute.Value) []attribute.Value {
 	return out
 }
 
-// quickSize is a cheap lower bound of v's JSON size (strings unescaped).
-func quickSize(v attribute.Value) int {
+// quickSize is a cheap lower bound of v's JSON size, from byte lengths
+// alone: escaping makes the JSON at most 6 times as large. It stops
+// counting once past limit.
+func quickSize(v attribute.Value, limit int) int {
 	switch v.Type() {
 	case attribute.STRING, attribute.BYTESLICE:
 		return len(v.AsString()) + 2
 	case attribute.BOOL, attribute.INT64, attribute.FLOAT64, attribute.EMPTY:
 		return 24
+	case attribute.INT64SLICE, attribute.FLOAT64SLICE, attribute.BOOLSLICE:
+		return 2 + 25*sliceLen(v)
+	case attribute.STRINGSLICE:
+		n := 2
+		for _, s := range v.AsStringSlice() {
+			if n += len(s) + 3; n > limit {
+				break
+			}
+		}
+		return n
+	case attribute.SLICE:
+		n := 2
+		for _, e := range v.AsSlice() {
+			if n += quickSize(e, limit-n) + 1; n > limit {
+				break
+			}
+		}
+		return n
+	case attribute.MAP:
+		n := 2
+		for _, kv := range v.AsMap() {
+			if n += len(kv.Key) + 4 + quickSize(kv.Value, limit-n); n > limit {
+				break
+			}
+		}
+		return n
+	}
+	return 24
+}
+
+// jsonSizeUpTo is jsonSize(v) when that is at most limit; otherwise it is
+// some number above limit, found without walking the rest of v.
+func jsonSizeUpTo(v attribute.Value, limit int) int {
+	switch v.Type() {
+	case attribute.STRING:
+		s := v.AsString()
+		if len(s)+2 > limit { // every byte is written as one or more
+			return len(s) + 2
+		}
+		return jsonStringSize(s)
+	case attribute.STRINGSLICE:
+		n := 2
+		for _, s := range v.AsStringSlice() {
+			if n += jsonSizeUpTo(attribute.StringValue(s), limit-n) + 1; n > limit {
+				break
+			}
+		}
+		return n
+	case attribute.SLICE:
+		n := 2
+		for _, e := range v.AsSlice() {
+			if n += jsonSizeUpTo(e, limit-n) + 1; n > limit {
+				break
+			}
+		}
+		return n
+	case attribute.MAP:
+		n := 2
+		for _, kv := range v.AsMap() {
+			if n += jsonStringSize(string(kv.Key)) + 1 + jsonSizeUpTo(kv.Value, limit-n) + 1; n > limit {
+				break
+			}
+		}
+		return n
 	}
 	return jsonSize(v)
 }

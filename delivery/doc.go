@@ -102,7 +102,9 @@
 // not rotated, and is capped ([WithSpillMaxBytes], 256 MiB by default):
 // beyond the cap, records are dropped and counted again. When the file is
 // moved or removed (taken away to be re-ingested), the next batch starts a
-// new one. Losses counted after the final audit.pipeline.dropped summary
+// new one, and a processor that starts with a spill file already holding
+// records reports it through the OTel error handler (otel.Handle). Losses
+// counted after the final audit.pipeline.dropped summary
 // was queued (the spill file failing during Shutdown, records arriving
 // after it began) show in [Processor.Stats] and the metrics only.
 //

@@ -105,6 +105,7 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 		exp, path := t.exp, ""
 		if exp == nil {
 			path = spillPath(t.dir, cfg.name)
+			warnLeftover(path)
 			if exp, err = newSpillExporter(path); err != nil {
 				return nil, fmt.Errorf("delivery: %s: %w", cfg.spillFrom, err)
 			}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit/exporter"
@@ -35,6 +36,15 @@ func spillFileName(name string) error {
 
 // spillPath is the dead-letter JSONL file of WithSpillDir.
 func spillPath(dir, name string) string { return filepath.Join(dir, name+".spill.jsonl") }
+
+// warnLeftover reports, through the OTel error handler, a spill file that
+// already holds records (from an earlier run, or an outage not yet
+// replayed): they reach no backend until someone replays them.
+func warnLeftover(path string) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		otel.Handle(fmt.Errorf("delivery: spill file %s already holds %d bytes of records no backend has; send them with tools/spillreplay, then remove the file", path, fi.Size()))
+	}
+}
 
 // newSpillExporter opens the dead-letter JSONL file at path.
 func newSpillExporter(path string) (sdklog.Exporter, error) {

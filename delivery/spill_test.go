@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
@@ -434,5 +436,44 @@ func TestSpillDirFailureRegistersNothing(t *testing.T) {
 	}
 	if sums, _ := metricSums(t, reader); len(sums) != 0 {
 		t.Errorf("metrics of a processor New refused: %v", sums)
+	}
+}
+
+// errorHandler records what reaches the OTel error handler.
+type errorHandler struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (h *errorHandler) Handle(err error) { h.mu.Lock(); h.errs = append(h.errs, err); h.mu.Unlock() }
+
+// TestSpillLeftoverWarned: a spill file that already holds records when a
+// processor starts (an earlier outage not replayed) is reported through
+// the OTel error handler, once, naming the file; an empty or missing one
+// is not.
+func TestSpillLeftoverWarned(t *testing.T) {
+	h := &errorHandler{}
+	otel.SetErrorHandler(h)
+	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+	dir := t.TempDir()
+	path := filepath.Join(dir, "otlp.spill.jsonl")
+	start := func() {
+		t.Helper()
+		p := newProcessor(t, &memExporter{}, delivery.WithName("otlp"), delivery.WithSpillDir(dir))
+		if err := p.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start() // no file yet: created empty
+	start() // empty file
+	if len(h.errs) != 0 {
+		t.Fatalf("warned about a missing or empty spill file: %v", h.errs)
+	}
+	if err := os.WriteFile(path, []byte("{\"event_name\":\"x\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start()
+	if len(h.errs) != 1 || !strings.Contains(h.errs[0].Error(), path) || !strings.Contains(h.errs[0].Error(), "spillreplay") {
+		t.Fatalf("warnings %v, want one naming %s and the replay tool", h.errs, path)
 	}
 }

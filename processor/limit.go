@@ -5,10 +5,12 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/secaudit/secaudit/semconv"
 )
@@ -62,6 +64,16 @@ var truncatedValue = attribute.StringValue(semconv.Truncated)
 type Limiter struct {
 	limits Limits
 	stats  counters
+	origin atomic.Pointer[originSize] // the last resource and scope sized
+}
+
+// originSize is the JSON size of a resource and scope as the envelope
+// writes them. Records of one LoggerProvider share one *resource.Resource,
+// so the last one sized is almost always the next one asked for.
+type originSize struct {
+	res           *resource.Resource
+	name, version string
+	size          int
 }
 
 var _ sdklog.Processor = (*Limiter)(nil)
@@ -185,8 +197,10 @@ func (l *Limiter) probeDone(r *sdklog.Record, p *limitProbe) bool {
 	if n > lim.MaxAttributes || (lim.MaxDepth <= 1 && n > 0) || l.needs(body, 1) {
 		p.dirty = true
 	}
-	// Strings are counted raw; escaping can grow them up to 6 times.
-	return p.dirty || (p.size+quickSize(body, lim.MaxRecordBytes))*6+envelopeReserve*4 > lim.MaxRecordBytes
+	// Strings are counted raw; escaping can grow them up to 6 times. The
+	// envelope (resource and scope included) is counted as written, and
+	// never as less than a fixed reserve.
+	return p.dirty || (p.size+quickSize(body, lim.MaxRecordBytes))*6+max(l.envelopeSize(r), envelopeReserve*4) > lim.MaxRecordBytes
 }
 
 func (l *Limiter) limitRecord(r *sdklog.Record) {
@@ -255,15 +269,17 @@ func (l *Limiter) apply(r *sdklog.Record, dirty bool) {
 // "[TRUNCATED]", then the last unprotected attributes go. It reports
 // the attributes and whether the body was left unchanged.
 func (l *Limiter) fitRecord(r *sdklog.Record, body *attribute.Value, attrs []attribute.KeyValue, t *ltally) ([]attribute.KeyValue, bool) {
-	budget := l.limits.MaxRecordBytes - envelopeSize(r)
+	budget := l.limits.MaxRecordBytes - l.envelopeSize(r)
 	// A value larger than the whole budget is truncated whatever the
-	// others hold, so sizes are exact only up to the budget: a huge value
-	// is not walked to its end.
-	bodySize := jsonSizeUpTo(*body, budget)
+	// others hold, so sizes are exact only up to the budget (never less
+	// than the truncation marker, which sizes are compared with): a huge
+	// value is not walked to its end.
+	upTo := max(budget, len(semconv.Truncated)+2)
+	bodySize := jsonSizeUpTo(*body, upTo)
 	size := bodySize
 	sizes := make([]int, len(attrs))
 	for i, kv := range attrs {
-		sizes[i] = jsonStringSize(string(kv.Key)) + 1 + jsonSizeUpTo(kv.Value, budget) + 1
+		sizes[i] = jsonStringSize(string(kv.Key)) + 1 + jsonSizeUpTo(kv.Value, upTo) + 1
 		size += sizes[i]
 	}
 	if size <= budget {
@@ -320,17 +336,25 @@ func (l *Limiter) fitRecord(r *sdklog.Record, body *attribute.Value, attrs []att
 	return attrs, bodyKept
 }
 
-func envelopeSize(r *sdklog.Record) int {
+// envelopeSize bounds what the JSONL envelope around r's attributes and
+// body takes: the fixed keys and ids, the event name (twice), the severity
+// text, the resource and the scope.
+func (l *Limiter) envelopeSize(r *sdklog.Record) int {
 	n := envelopeReserve + 2*jsonStringSize(r.EventName()) + jsonStringSize(r.SeverityText())
-	sc := r.InstrumentationScope()
-	n += jsonStringSize(sc.Name) + jsonStringSize(sc.Version)
-	if res := r.Resource(); res != nil {
+	res, sc := r.Resource(), r.InstrumentationScope()
+	if o := l.origin.Load(); o != nil && o.res == res && o.name == sc.Name && o.version == sc.Version {
+		return n + o.size
+	}
+	o := &originSize{res: res, name: sc.Name, version: sc.Version}
+	o.size = jsonStringSize(sc.Name) + jsonStringSize(sc.Version)
+	if res != nil {
 		for it := res.Iter(); it.Next(); {
 			kv := it.Attribute()
-			n += jsonStringSize(string(kv.Key)) + jsonSize(kv.Value) + 2
+			o.size += jsonStringSize(string(kv.Key)) + jsonSize(kv.Value) + 2
 		}
 	}
-	return n
+	l.origin.Store(o)
+	return n + o.size
 }
 
 // keyTooLong reports whether k is longer than the string limit. The

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/log/logtest"
 	"go.opentelemetry.io/otel/sdk/resource"
 
@@ -146,7 +148,7 @@ func TestLimiterRecordBytes(t *testing.T) {
 		m["audit.request_id"].AsString() != "4bf92f3577b34da6a3ce929d0e0e4736" {
 		t.Fatalf("attributes = %v", m)
 	}
-	size := envelopeSize(&got) + jsonSize(got.Body())
+	size := l.envelopeSize(&got) + jsonSize(got.Body())
 	for _, kv := range attrsOf(&got) {
 		size += jsonStringSize(string(kv.Key)) + jsonSize(kv.Value) + 2
 	}
@@ -301,4 +303,28 @@ func FuzzLimiterFitsExporter(f *testing.F) {
 			t.Fatalf("line of %d bytes, limit %d", len(line), limit)
 		}
 	})
+}
+
+// TestLimiterCountsTheResource: the resource is written into every line, so
+// a large one leaves less room for the rest. A record that would fit with a
+// small resource must still be cut down, not pass the limiter and become the
+// exporter's malformed-record line.
+func TestLimiterCountsTheResource(t *testing.T) {
+	const limit = 16384
+	l := mustLimiter(t, WithMaxRecordBytes(limit))
+	rr := &recorder{}
+	lp := sdklog.NewLoggerProvider(
+		sdklog.WithResource(resource.NewSchemaless(attribute.String("k8s.pod.annotations", strings.Repeat("a", 3000)))),
+		sdklog.WithProcessor(l), sdklog.WithProcessor(rr), sdklog.WithAllowKeyDuplication(),
+	)
+	t.Cleanup(func() { _ = lp.Shutdown(context.Background()) })
+	lp.Logger("test").Emit(context.Background(), apiRecord(semconv.EventLoginFailed, attribute.StringValue("auth.login"),
+		semconv.ClientAddressKey.String("203.0.113.7"),
+		attribute.String("note", strings.Repeat("\x01", 2300)), // 2300 bytes, 13800 written
+	))
+	got := rr.last(t)
+	line := exporter.AppendRecord(nil, &got, limit)
+	if strings.Contains(string(line), semconv.EventMalformedRecord) || !strings.Contains(string(line), "203.0.113.7") {
+		t.Fatalf("the record did not survive the exporter: %.300s", line)
+	}
 }

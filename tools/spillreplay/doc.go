@@ -22,6 +22,12 @@
 // status is 0 only when every record was sent and every line was a record.
 // The file is left as it is: remove it once the command succeeded.
 //
+// A batch the endpoint accepts with some records rejected (an OTLP partial
+// success: records too old for the backend, say) is reported and not sent
+// again; the exit status is then 1.
+//
 // The endpoint and its headers, TLS and compression come from the standard
 // OTEL_EXPORTER_OTLP_[LOGS_]* variables, as for the application.
+// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES are ignored: a replayed
+// record keeps the resource it was written with.
 package main

@@ -33,6 +33,10 @@ func run() error {
 	if *from < 1 || *batch < 1 || *timeout <= 0 {
 		return errors.New("-from and -batch must be at least 1, -timeout positive")
 	}
+	// A replayed record keeps the resource it was written with: the SDK
+	// would merge these into every one (an operator who reuses the
+	// application's environment for the endpoint brings them along).
+	clearResourceEnv()
 	f, err := os.Open(*file)
 	if err != nil {
 		return err
@@ -55,6 +59,9 @@ func run() error {
 	if res.Bad > 0 {
 		fmt.Fprintf(os.Stderr, "spillreplay: lines that are not records (first %d): %v\n", maxBadLines, res.BadLines)
 	}
+	for _, p := range res.Partial {
+		fmt.Fprintf(os.Stderr, "spillreplay: the endpoint rejected part of a batch (not sent again): %s\n", p)
+	}
 	if res.Resume > 0 {
 		fmt.Fprintf(os.Stderr, "spillreplay: resume with -from %d\n", res.Resume)
 	}
@@ -63,6 +70,16 @@ func run() error {
 		return err
 	case res.Bad > 0:
 		return fmt.Errorf("%d lines were not records", res.Bad)
+	case len(res.Partial) > 0:
+		return errors.New("the endpoint rejected some records")
 	}
 	return nil
+}
+
+// clearResourceEnv unsets the variables the SDK's resource reads from the
+// environment.
+func clearResourceEnv() {
+	for _, name := range []string{"OTEL_RESOURCE_ATTRIBUTES", "OTEL_SERVICE_NAME"} {
+		_ = os.Unsetenv(name)
+	}
 }

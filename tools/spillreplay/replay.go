@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -47,6 +48,9 @@ type result struct {
 	// Resume is the line to replay from when the command gave up on a
 	// batch (0 when every record was sent).
 	Resume int
+	// Partial has the endpoint's reports of batches it accepted with some
+	// records rejected (counted in Sent: they are not sent again).
+	Partial []string
 }
 
 // replay reads spill lines from r and exports them to exp in batches.
@@ -62,8 +66,12 @@ func replay(ctx context.Context, r io.Reader, exp sdklog.Exporter, s settings) (
 			return nil
 		}
 		if err := send(ctx, exp, rp.batch, s); err != nil {
-			res.Resume = first
-			return err
+			var partial *partialError
+			if !errors.As(err, &partial) {
+				res.Resume = first
+				return err
+			}
+			res.Partial = append(res.Partial, partial.Error())
 		}
 		res.Sent += len(rp.batch)
 		rp.reset()
@@ -95,7 +103,7 @@ func replay(ctx context.Context, r io.Reader, exp sdklog.Exporter, s settings) (
 		if ferr := flush(); ferr != nil {
 			return res, errors.Join(err, ferr)
 		}
-		res.Resume = line + 1
+		res.Resume = max(line+1, s.from)
 		return res, fmt.Errorf("reading line %d: %w", line+1, err)
 	}
 	return res, flush()
@@ -110,6 +118,11 @@ func send(ctx context.Context, exp sdklog.Exporter, batch []sdklog.Record, s set
 		err := exp.Export(ctx, batch)
 		if err == nil {
 			return nil
+		}
+		if isPartialSuccess(err) {
+			// The endpoint took the batch and rejected some of it (too
+			// old, say): sending it again would duplicate the rest.
+			return &partialError{err}
 		}
 		now := time.Now()
 		if deadline.IsZero() {
@@ -129,16 +142,34 @@ func send(ctx context.Context, exp sdklog.Exporter, batch []sdklog.Record, s set
 	}
 }
 
+// isPartialSuccess reports whether err is otlploghttp's report of an
+// export the endpoint accepted in part (a 2xx response naming rejected
+// records). The exporter does not export its type, so the text is all
+// there is to go by.
+func isPartialSuccess(err error) bool {
+	return strings.Contains(err.Error(), "OTLP partial success")
+}
+
+// partialError is a batch the endpoint accepted with some records
+// rejected: sent, not to be sent again, and reported.
+type partialError struct{ err error }
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
+
 // replayer turns lines into SDK records: one LoggerProvider per resource,
 // one Logger per scope, each emitting into the batch being built.
 type replayer struct {
 	batch     []sdklog.Record
 	providers map[string]*sdklog.LoggerProvider
-	loggers   map[string]log.Logger
+	loggers   map[scopeKey]log.Logger
 }
 
+// scopeKey names a logger: the resource's raw JSON and the scope.
+type scopeKey struct{ resource, name, version string }
+
 func newReplayer() *replayer {
-	return &replayer{providers: map[string]*sdklog.LoggerProvider{}, loggers: map[string]log.Logger{}}
+	return &replayer{providers: map[string]*sdklog.LoggerProvider{}, loggers: map[scopeKey]log.Logger{}}
 }
 
 func (rp *replayer) reset() { clear(rp.batch); rp.batch = rp.batch[:0] }
@@ -188,7 +219,7 @@ func (rp *replayer) logger(resRaw []byte, res []member, scope []member) log.Logg
 			version = s
 		}
 	}
-	key := string(resRaw) + "\x00" + name + "\x00" + version
+	key := scopeKey{string(resRaw), name, version}
 	l, ok := rp.loggers[key]
 	if !ok {
 		l = provider.Logger(name, log.WithInstrumentationVersion(version))
@@ -372,7 +403,9 @@ func toValue(v any) attribute.Value {
 	case bool:
 		return attribute.BoolValue(t)
 	case json.Number:
-		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
+		// "-0" is a float the exporter wrote: as an integer it would come
+		// back as 0.
+		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil && t != "-0" {
 			return attribute.Int64Value(i)
 		}
 		f, _ := t.Float64()

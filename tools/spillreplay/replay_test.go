@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +96,7 @@ func spillRecords(t *testing.T, n int) []sdklog.Record {
 			semconv.HTTPResponseStatusCodeKey.Int(401),
 			semconv.AuditSampleRateKey.Float64(0.25),
 			attribute.Float64("whole", 2),
+			attribute.Float64("negzero", math.Copysign(0, -1)),
 			attribute.Bool("ok", i%2 == 0),
 			attribute.StringSlice("fields", []string{"nickname", "é\u0085\"<>"}),
 			attribute.Int64Slice("codes", []int64{1, -2}),
@@ -228,5 +231,75 @@ func TestReplayMalformedRecordLines(t *testing.T) {
 	last := mem.records[1]
 	if last.EventName() != semconv.EventMalformedRecord || last.Resource().Len() != 0 || last.Timestamp() != time.Unix(0, 1) {
 		t.Errorf("last-resort line replayed as %s", lines(mem.records[1:])[0])
+	}
+}
+
+// TestReplayIgnoresEnvironment: the SDK merges OTEL_RESOURCE_ATTRIBUTES and
+// OTEL_SERVICE_NAME into every resource it is given; the command clears
+// them, so a replayed record keeps exactly the resource it was written
+// with, also when the operator reuses the application's environment.
+func TestReplayIgnoresEnvironment(t *testing.T) {
+	want := lines(spillRecords(t, 4))
+	want = append(want, `{"timestamp":1,"observed_timestamp":2,"severity_text":"ERROR","severity_number":17,`+
+		`"body":"audit.logging.malformed_record","attributes":{"event_type":"audit.logging.malformed_record",`+
+		`"schema_version":"1.0"},"event_name":"audit.logging.malformed_record"}`)
+	t.Setenv("OTEL_SERVICE_NAME", "replayer")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod")
+	clearResourceEnv()
+	mem := &memExporter{}
+	if _, err := replay(context.Background(), strings.NewReader(strings.Join(want, "\n")), mem, fast); err != nil {
+		t.Fatal(err)
+	}
+	got := lines(mem.records)
+	for i := range want[:4] {
+		if got[i] != want[i] {
+			t.Errorf("record %d:\n got %s\nwant %s", i, got[i], want[i])
+		}
+	}
+	if n := mem.records[4].Resource().Len(); n != 0 {
+		t.Errorf("a record written without a resource replayed with %d resource attributes", n)
+	}
+}
+
+// TestReplayPartialSuccess: an endpoint that accepts a batch but rejects
+// some of its records (OTLP partial success) has had it: it is reported,
+// not sent again.
+func TestReplayPartialSuccess(t *testing.T) {
+	want := lines(spillRecords(t, 8))
+	mem := &memExporter{fail: func(call int) error {
+		if call == 1 {
+			return errors.New("OTLP partial success: too old (2 logs rejected)")
+		}
+		return nil
+	}}
+	res, err := replay(context.Background(), strings.NewReader(strings.Join(want, "\n")), mem, fast)
+	if err != nil || res.Sent != 8 || len(res.Partial) != 1 || mem.calls != 2 {
+		t.Fatalf("result %+v, %v, %d exports; want 8 sent, one partial report, 2 exports", res, err, mem.calls)
+	}
+}
+
+// errAfter reads r and then fails.
+type errAfter struct{ r io.Reader }
+
+func (e errAfter) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		return n, errors.New("disk read error")
+	}
+	return n, err
+}
+
+// TestReplayReadErrorResume: a read error says to resume after the last
+// line read, and never before -from.
+func TestReplayReadErrorResume(t *testing.T) {
+	want := lines(spillRecords(t, 3))
+	file := strings.Join(want, "\n") + "\n"
+	for _, from := range []int{1, 2, 9} {
+		s := fast
+		s.from = from
+		res, err := replay(context.Background(), errAfter{strings.NewReader(file)}, &memExporter{}, s)
+		if err == nil || res.Resume != max(4, from) {
+			t.Errorf("-from %d: %+v, %v; want an error and resume at %d", from, res, err, max(4, from))
+		}
 	}
 }

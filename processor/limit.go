@@ -197,10 +197,11 @@ func (l *Limiter) probeDone(r *sdklog.Record, p *limitProbe) bool {
 	if n > lim.MaxAttributes || (lim.MaxDepth <= 1 && n > 0) || l.needs(body, 1) {
 		p.dirty = true
 	}
-	// Strings are counted raw; escaping can grow them up to 6 times. The
-	// envelope (resource and scope included) is counted as written, and
-	// never as less than a fixed reserve.
-	return p.dirty || (p.size+quickSize(body, lim.MaxRecordBytes))*6+max(l.envelopeSize(r), envelopeReserve*4) > lim.MaxRecordBytes
+	// Strings are counted raw; escaping can grow them up to 6 times. So
+	// are the event name and severity text of the envelope; its resource
+	// and scope are counted as written; never less than a fixed reserve.
+	env := envelopeReserve + 2*(6*len(r.EventName())+2) + 6*len(r.SeverityText()) + 2 + l.originSize(r)
+	return p.dirty || (p.size+quickSize(body, lim.MaxRecordBytes))*6+max(env, envelopeReserve*4) > lim.MaxRecordBytes
 }
 
 func (l *Limiter) limitRecord(r *sdklog.Record) {
@@ -340,10 +341,15 @@ func (l *Limiter) fitRecord(r *sdklog.Record, body *attribute.Value, attrs []att
 // body takes: the fixed keys and ids, the event name (twice), the severity
 // text, the resource and the scope.
 func (l *Limiter) envelopeSize(r *sdklog.Record) int {
-	n := envelopeReserve + 2*jsonStringSize(r.EventName()) + jsonStringSize(r.SeverityText())
+	return envelopeReserve + 2*jsonStringSize(r.EventName()) + jsonStringSize(r.SeverityText()) + l.originSize(r)
+}
+
+// originSize is the size of r's resource and scope as the envelope writes
+// them, cached for the last resource and scope asked for.
+func (l *Limiter) originSize(r *sdklog.Record) int {
 	res, sc := r.Resource(), r.InstrumentationScope()
 	if o := l.origin.Load(); o != nil && o.res == res && o.name == sc.Name && o.version == sc.Version {
-		return n + o.size
+		return o.size
 	}
 	o := &originSize{res: res, name: sc.Name, version: sc.Version}
 	o.size = jsonStringSize(sc.Name) + jsonStringSize(sc.Version)
@@ -354,7 +360,7 @@ func (l *Limiter) envelopeSize(r *sdklog.Record) int {
 		}
 	}
 	l.origin.Store(o)
-	return n + o.size
+	return o.size
 }
 
 // keyTooLong reports whether k is longer than the string limit. The

@@ -244,9 +244,12 @@ func TestLimiterC1Controls(t *testing.T) {
 	}
 }
 
-// FuzzLimiterFitsExporter: whatever a record holds, once the limiter has
-// cut it to MaxRecordBytes, the JSONL exporter with the same limit writes
-// it, not an audit.logging.malformed_record line in its place.
+// FuzzLimiterFitsExporter: whatever a record holds, and whatever room its
+// resource takes, once the limiter has cut it to MaxRecordBytes the JSONL
+// exporter with the same limit writes it, not an
+// audit.logging.malformed_record line in its place. (Resources are kept
+// under half the limit: one that leaves no room for the record's protected
+// attributes is out of the limiter's reach.)
 func FuzzLimiterFitsExporter(f *testing.F) {
 	f.Add(uint64(1), uint16(0), "\u0085")
 	f.Add(uint64(2), uint16(3000), "<\"\\\x00é\u2028\xff😀")
@@ -294,7 +297,14 @@ func FuzzLimiterFitsExporter(f *testing.F) {
 			attrs[i] = attribute.KeyValue{Key: attribute.Key("k" + strconv.Itoa(i) + str()[:0]), Value: value(0)}
 		}
 		attrs = append(attrs, semconv.ClientAddressKey.String("203.0.113.7"))
-		rec := capture(t, apiRecord(semconv.EventLoginFailed, value(1), attrs...), l)
+		// A resource of its own size: it takes room in every line.
+		rr := &recorder{}
+		lp := sdklog.NewLoggerProvider(
+			sdklog.WithResource(resource.NewSchemaless(attribute.String("host.labels", strings.Repeat("r", rnd.IntN(limit/2))))),
+			sdklog.WithProcessor(l), sdklog.WithProcessor(rr), sdklog.WithAllowKeyDuplication(), sdklog.WithAttributeCountLimit(-1),
+		)
+		lp.Logger("fuzz").Emit(context.Background(), apiRecord(semconv.EventLoginFailed, value(1), attrs...))
+		rec := rr.last(t)
 		line := exporter.AppendRecord(nil, &rec, limit)
 		if strings.Contains(string(line), semconv.EventMalformedRecord) {
 			t.Fatalf("limit %d: the exporter replaced the limited record:\n%.500s", limit, line)

@@ -133,7 +133,12 @@ func WithJSONLFsync(p exporter.FsyncPolicy) Option {
 
 // WithDeliveryOptions passes options to every exporter's delivery
 // processor (mode, queue size, strict events, retries); they override the
-// SECAUDIT_DELIVERY_* variables.
+// SECAUDIT_DELIVERY_* variables. The processors are named after their
+// exporters ("jsonl", "otlp"), which keeps their metrics, health reports
+// and spill files apart: with more than one exporter, pass neither
+// delivery.WithName nor delivery.WithSpill (whose exporter each processor
+// would own and shut down); delivery.WithSpillDir names a file per
+// processor.
 func WithDeliveryOptions(opts ...delivery.Option) Option {
 	return optionFunc(func(c config) config {
 		c.deliveryOpts = append(c.deliveryOpts, opts...)

@@ -1,10 +1,12 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -79,4 +81,47 @@ func ExampleProcessor_Admit() {
 	})))
 	mux.Handle("GET /healthz/audit", delivery.HealthHandler(p))
 	_ = mux
+}
+
+// downExporter stands for an OTLP exporter whose Collector is gone for
+// good.
+type downExporter struct{}
+
+func (downExporter) Export(context.Context, []sdklog.Record) error { return sdklog.ErrExporterShutdown }
+func (downExporter) Shutdown(context.Context) error                { return nil }
+func (downExporter) ForceFlush(context.Context) error              { return nil }
+
+// A spill file behind an exporter that cannot deliver: the records it
+// refuses are written to <dir>/otlp.spill.jsonl instead of being lost,
+// counted as spilled by the reason they would have been dropped for, and
+// can be sent on later with tools/spillreplay.
+func ExampleWithSpillDir() {
+	dir, err := os.MkdirTemp("", "spill")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	p, err := delivery.New(downExporter{}, delivery.WithName("otlp"), delivery.WithSpillDir(dir), delivery.WithoutEnv())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(p))
+	for range 3 {
+		var rec log.Record
+		rec.SetEventName(semconv.EventLoginFailed)
+		provider.Logger("example").Emit(context.Background(), rec)
+	}
+	if err := provider.Shutdown(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	st := p.Stats()
+	fmt.Printf("emitted %d, exported %d, spilled %d (%s), dropped %d\n",
+		st.Emitted, st.Exported, st.Spilled, st.Spills[0].Reason, st.Dropped)
+	data, _ := os.ReadFile(filepath.Join(dir, "otlp.spill.jsonl"))
+	fmt.Println(bytes.Count(data, []byte("\n")), "lines in otlp.spill.jsonl")
+	// Output:
+	// emitted 3, exported 0, spilled 3 (export_failed), dropped 0
+	// 3 lines in otlp.spill.jsonl
 }

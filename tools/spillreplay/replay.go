@@ -230,7 +230,7 @@ func (rp *replayer) logger(resRaw []byte, res []member, scope []member) log.Logg
 
 // emit parses one line and emits its record into the batch.
 func (rp *replayer) emit(line []byte) error {
-	top, raws, err := parseLine(line)
+	top, resRaw, err := parseLine(line)
 	if err != nil {
 		return err
 	}
@@ -242,10 +242,13 @@ func (rp *replayer) emit(line []byte) error {
 		sid      trace.SpanID
 		flags    trace.TraceFlags
 		haveSpan int
+
+		haveTimestamp, haveEventName bool
 	)
 	for _, m := range top {
 		switch m.key {
 		case "timestamp", "observed_timestamp":
+			haveTimestamp = haveTimestamp || m.key == "timestamp"
 			n, err := intOf(m.val)
 			if err != nil {
 				return fmt.Errorf("%s: %w", m.key, err)
@@ -284,6 +287,7 @@ func (rp *replayer) emit(line []byte) error {
 			}
 			rec.AddAttributes(kvs...)
 		case "event_name":
+			haveEventName = true
 			s, _ := m.val.(string)
 			rec.SetEventName(s)
 		case "trace_id":
@@ -306,17 +310,17 @@ func (rp *replayer) emit(line []byte) error {
 	}
 	// Every envelope has these; a malformed-record line of the last
 	// resort has no resource (it is replayed with an empty one).
-	if _, ok := raws["timestamp"]; !ok {
+	if !haveTimestamp {
 		return errors.New("no timestamp: not a spilled record")
 	}
-	if _, ok := raws["event_name"]; !ok {
+	if !haveEventName {
 		return errors.New("no event_name: not a spilled record")
 	}
 	ctx := context.Background()
 	if haveSpan == 2 {
 		ctx = trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: flags}))
 	}
-	rp.logger(raws["resource"], res, scope).Emit(ctx, rec)
+	rp.logger(resRaw, res, scope).Emit(ctx, rec)
 	return nil
 }
 
@@ -327,29 +331,37 @@ type member struct {
 }
 
 // parseLine decodes one line into its top-level members, keeping order,
-// and the raw text of the resource and scope members.
-func parseLine(line []byte) ([]member, map[string][]byte, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(line, &raw); err != nil {
-		return nil, nil, err
-	}
+// and the raw text of its resource member (to group records by resource).
+func parseLine(line []byte) (top []member, resRaw []byte, err error) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
-	v, err := readValue(dec)
-	if err != nil {
+	if tok, err := dec.Token(); err != nil {
 		return nil, nil, err
-	}
-	top, ok := v.([]member)
-	if !ok {
+	} else if tok != json.Delim('{') {
 		return nil, nil, errors.New("not a JSON object")
 	}
-	raws := map[string][]byte{}
-	for _, k := range []string{"resource", "instrumentation_scope", "timestamp", "event_name"} {
-		if r, ok := raw[k]; ok {
-			raws[k] = r
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
 		}
+		start := dec.InputOffset()
+		v, err := readValue(dec)
+		if err != nil {
+			return nil, nil, err
+		}
+		if kt == "resource" {
+			resRaw = line[start:dec.InputOffset()]
+		}
+		top = append(top, member{key: kt.(string), val: v})
 	}
-	return top, raws, nil
+	if _, err := dec.Token(); err != nil { // '}'
+		return nil, nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, errors.New("data after the JSON object")
+	}
+	return top, resRaw, nil
 }
 
 // readValue reads one JSON value, objects as ordered members.
@@ -394,8 +406,7 @@ func readValue(dec *json.Decoder) (any, error) {
 }
 
 // toValue converts a decoded JSON value to an attribute value: integers
-// to int64, other numbers to float64, arrays of one scalar type to typed
-// slices, objects to maps.
+// to int64, other numbers to float64, arrays to slices, objects to maps.
 func toValue(v any) attribute.Value {
 	switch t := v.(type) {
 	case string:
@@ -424,40 +435,11 @@ func toValue(v any) attribute.Value {
 
 func sliceValue(vs []any) attribute.Value {
 	vals := make([]attribute.Value, len(vs))
-	same := len(vs) > 0
 	for i, v := range vs {
 		vals[i] = toValue(v)
-		same = same && vals[i].Type() == vals[0].Type()
 	}
-	if !same {
-		return attribute.SliceValue(vals...)
-	}
-	switch vals[0].Type() {
-	case attribute.STRING:
-		ss := make([]string, len(vals))
-		for i, v := range vals {
-			ss[i] = v.AsString()
-		}
-		return attribute.StringSliceValue(ss)
-	case attribute.INT64:
-		is := make([]int64, len(vals))
-		for i, v := range vals {
-			is[i] = v.AsInt64()
-		}
-		return attribute.Int64SliceValue(is)
-	case attribute.FLOAT64:
-		fs := make([]float64, len(vals))
-		for i, v := range vals {
-			fs[i] = v.AsFloat64()
-		}
-		return attribute.Float64SliceValue(fs)
-	case attribute.BOOL:
-		bs := make([]bool, len(vals))
-		for i, v := range vals {
-			bs[i] = v.AsBool()
-		}
-		return attribute.BoolSliceValue(bs)
-	}
+	// A typed slice (StringSlice, Int64Slice, …) is written and sent just
+	// like a slice of values of that type: nothing tells them apart.
 	return attribute.SliceValue(vals...)
 }
 

@@ -20,7 +20,8 @@
 //     audit.redacted_count. A processor cannot change a record's resource
 //     or scope; [Scrubber.ScrubAttributes] applies the same rules to
 //     attributes outside records (the setup package scrubs the resource
-//     with it once).
+//     with it once, and each logger's scope attributes when the logger is
+//     created).
 //   - [Limiter] bounds depth, map entries, slice length, string length (in
 //     runes), attribute count and the whole record's size, with
 //     "[TRUNCATED]" markers; it never renames a key.

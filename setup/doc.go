@@ -31,7 +31,8 @@
 // every loss (SECAUDIT_DELIVERY_* variables, [WithDeliveryOptions]). OTLP
 // is gzip-compressed by default. Scrubbing and limits run once, before the
 // exporters; the resource's attributes, which processors cannot change, are
-// scrubbed by the same rules when [New] builds it. [Pipeline.Gate] and [Pipeline.HealthHandler] expose the
+// scrubbed by the same rules when [New] builds it, and so are the scope
+// attributes of every logger [Pipeline.LoggerProvider] creates. [Pipeline.Gate] and [Pipeline.HealthHandler] expose the
 // delivery state to the middleware's strict routes and to readiness checks.
 //
 // The JSONL file (SECAUDIT_JSONL_PATH) can rotate by size

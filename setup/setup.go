@@ -34,6 +34,7 @@ const (
 // concurrent use.
 type Pipeline struct {
 	provider  *sdklog.LoggerProvider
+	logs      *LoggerProvider // provider, scope attributes scrubbed
 	auditor   *secaudit.Auditor
 	exporters []string
 	chain     *processor.Chain
@@ -79,8 +80,15 @@ func (p *Pipeline) HealthHandler() http.Handler {
 func (p *Pipeline) Processors() *processor.Chain { return p.chain }
 
 // LoggerProvider returns the pipeline's provider, for other emitters (for
-// example the otelslog bridge): their records are scrubbed and exported too.
-func (p *Pipeline) LoggerProvider() *sdklog.LoggerProvider { return p.provider }
+// example the otelslog bridge): their records are scrubbed and exported
+// too, and so are their loggers' scope attributes (see [LoggerProvider]).
+// A nil Pipeline returns a nil provider, whose loggers do nothing.
+func (p *Pipeline) LoggerProvider() *LoggerProvider {
+	if p == nil {
+		return nil
+	}
+	return p.logs
+}
 
 // Auditor returns the pipeline's Auditor.
 func (p *Pipeline) Auditor() *secaudit.Auditor { return p.auditor }
@@ -201,14 +209,15 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	}
 	popts = append(popts, sdklog.WithResource(res))
 	provider := sdklog.NewLoggerProvider(popts...)
+	logs := &LoggerProvider{sdk: provider, scrub: p.chain.Scrubber()}
 
-	aopts := append([]secaudit.Option{secaudit.WithLoggerProvider(provider)}, c.auditorOptions...)
+	aopts := append([]secaudit.Option{secaudit.WithLoggerProvider(logs)}, c.auditorOptions...)
 	auditor, err := secaudit.New(aopts...)
 	if err != nil {
 		_ = provider.Shutdown(context.Background())
 		return nil, err
 	}
-	p.provider, p.auditor, p.exporters, p.resource = provider, auditor, c.exporters, res
+	p.provider, p.logs, p.auditor, p.exporters, p.resource = provider, logs, auditor, c.exporters, res
 	return p, nil
 }
 

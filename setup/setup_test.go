@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -139,6 +141,13 @@ type otlpSink struct {
 	mu       sync.Mutex
 	records  int
 	gzipSeen bool
+	scopes   []scopeSeen
+}
+
+// scopeSeen is an instrumentation scope as an otlpSink received it.
+type scopeSeen struct {
+	name, version string
+	attrs         map[string]string
 }
 
 func (s *otlpSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -165,13 +174,20 @@ func (s *otlpSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := 0
+	var scopes []scopeSeen
 	for _, rl := range req.ResourceLogs {
 		for _, sl := range rl.ScopeLogs {
 			n += len(sl.LogRecords)
+			sc := scopeSeen{name: sl.GetScope().GetName(), version: sl.GetScope().GetVersion(), attrs: map[string]string{}}
+			for _, kv := range sl.GetScope().GetAttributes() {
+				sc.attrs[kv.GetKey()] = kv.GetValue().GetStringValue()
+			}
+			scopes = append(scopes, sc)
 		}
 	}
 	s.mu.Lock()
 	s.records += n
+	s.scopes = append(s.scopes, scopes...)
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/x-protobuf")
 	out, _ := proto.Marshal(&collogs.ExportLogsServiceResponse{})
@@ -288,6 +304,68 @@ func TestNilPipelineIsSafe(t *testing.T) {
 	}
 	if err := p.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	// Its provider is nil, and a nil provider's loggers do nothing.
+	logger := p.LoggerProvider().Logger("app")
+	if logger.Enabled(context.Background(), log.EnabledParameters{}) {
+		t.Error("a nil provider's logger is enabled")
+	}
+	logger.Emit(context.Background(), log.Record{})
+}
+
+// TestScopeAttributesAreScrubbed: the OTLP exporter sends a logger's
+// instrumentation scope attributes with its records, and no processor can
+// change them; a secret among them reaches the Collector redacted, the rest
+// of the scope as given.
+func TestScopeAttributesAreScrubbed(t *testing.T) {
+	clearEnv(t)
+	sink := &otlpSink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	t.Setenv("OTEL_LOGS_EXPORTER", "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
+	p, err := setup.New(context.Background(), setup.WithServiceName("scope-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := p.LoggerProvider().Logger("billing", log.WithInstrumentationVersion("1.2.3"),
+		log.WithInstrumentationAttributes(
+			attribute.String("db.url", "postgres://app:hunter2@db:5432/shop"),
+			attribute.String("api_token", "tok-8f2a61"),
+			attribute.String("team", "payments"),
+		))
+	var r log.Record
+	r.SetSeverity(log.SeverityInfo)
+	r.SetBody(attribute.StringValue("card charged"))
+	logger.Emit(context.Background(), r)
+	p.Auditor().LoginSucceeded(context.Background(), secaudit.User{ID: "1"})
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	var billing *scopeSeen
+	for i, sc := range sink.scopes {
+		for k, v := range sc.attrs {
+			if strings.Contains(v, "hunter2") || strings.Contains(v, "tok-8f2a61") {
+				t.Errorf("scope %s: %s = %q exported", sc.name, k, v)
+			}
+		}
+		if sc.name == "billing" {
+			billing = &sink.scopes[i]
+		}
+	}
+	if billing == nil || len(sink.scopes) != 2 || sink.records != 2 {
+		t.Fatalf("received %d records in scopes %+v, want 2 records in the billing scope and the Auditor's", sink.records, sink.scopes)
+	}
+	want := map[string]string{
+		"db.url":    "postgres://app:[REDACTED]@db:5432/shop",
+		"api_token": "[REDACTED]",
+		"team":      "payments",
+	}
+	if billing.version != "1.2.3" || !maps.Equal(billing.attrs, want) {
+		t.Errorf("billing scope: version %q, attributes %v; want 1.2.3, %v", billing.version, billing.attrs, want)
 	}
 }
 

@@ -365,6 +365,10 @@ func (p *Processor) loseLocked(r *sdklog.Record, reason string) {
 	}
 }
 
+// shrinkBatchAbove is the capacity above which an idle worker's batch
+// buffers are given back when the queue is trimmed.
+const shrinkBatchAbove = 64
+
 // trimEvery is how often, at most, an idle worker gives back the queue
 // buffers a burst grew.
 const trimEvery = 10 * time.Second
@@ -386,8 +390,13 @@ func (p *Processor) run() {
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	defer linger.Stop()
-	recs := make([]sdklog.Record, 0, p.cfg.batchSize)
-	metas := make([]meta, 0, p.cfg.batchSize)
+	// The batch buffers grow to the largest batch taken, not to the batch
+	// size: a record is some 600 bytes of pointer-bearing memory that every
+	// GC cycle scans, and a server with a few events a second would carry
+	// a full batch's worth (300 KB at the default size) for nothing. An
+	// idle worker gives them back with the queue's (below).
+	var recs []sdklog.Record
+	var metas []meta
 	var backoff time.Duration
 	for {
 		select {
@@ -401,6 +410,9 @@ func (p *Processor) run() {
 		if p.q.size == 0 {
 			if now := time.Now(); now.Sub(p.lastTrim) >= trimEvery {
 				p.q.trim()
+				if cap(recs) > shrinkBatchAbove {
+					recs, metas = nil, nil
+				}
 				p.lastTrim = now
 			}
 		}

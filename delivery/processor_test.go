@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -787,4 +788,41 @@ func TestBlockingWaitsForRoom(t *testing.T) {
 			t.Errorf("Stats = %+v, want the late record counted as closed", st)
 		}
 	})
+}
+
+// TestIdleFootprint: a processor that has exported a record holds a few
+// kilobytes, not a full batch of records. A record is pointer-bearing
+// memory that every GC cycle scans, so a server with few events would pay
+// for an idle batch buffer (300 KB at the default batch size) on every
+// collection.
+func TestIdleFootprint(t *testing.T) {
+	checkGoroutines(t)
+	ctx := context.Background()
+	rec := sdkRecord(t, semconv.EventLoginFailed)
+	exp := &memExporter{}
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	p := newProcessor(t, exp)
+	if err := p.OnEmit(ctx, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := heap()
+	if exp.userRecords() != 1 {
+		t.Fatalf("%d records exported, want 1", exp.userRecords())
+	}
+	if grown := int64(after) - int64(before); grown > 64<<10 {
+		t.Errorf("the processor holds %d bytes after exporting one record, want at most 64 KiB", grown)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

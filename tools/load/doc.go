@@ -10,7 +10,11 @@
 // server process (itself, with -serve MODE) listening on 127.0.0.1 and a
 // load process (itself, with -load URL) that keeps -conns keep-alive
 // connections busy for -warmup and then -duration. Modes are interleaved
-// round by round. The server's CPU time (user + system, from the operating
+// round by round, their order rotated by one place per round so that each
+// mode takes every position. Besides each mode's median, the table is
+// followed by throughput ratios paired by round (a mode's req/s over bare's
+// and otelhttp's in the same round, then their median): the host's slow
+// drifts move every mode of a round together and cancel in these. The server's CPU time (user + system, from the operating
 // system once it exits) is divided by every request it served, warm-up
 // included; req/s and latency come from the measured window only. When the
 // server stops (SIGTERM) it shuts its pipeline down and reports the events
@@ -38,6 +42,10 @@
 //	                   with the same 14 attributes as secaudit's response event, emitted into an
 //	                   sdk/log LoggerProvider (key de-duplication off) whose only processor discards
 //	                   it: what any OTel-native audit event costs before scrubbing and export
+//	otelhttp+passthrough  otelhttp around a middleware that only allocates what secaudit's does
+//	                   for a request it does not audit (state, context value, request copy) and
+//	                   wraps the response writer: a control for what any middleware layer costs
+//	                   behind otelhttp, and for how far two near-identical servers scatter
 //
 // OK responses are audited in the secaudit, otelhttp+secaudit and
 // secaudit-simple modes (WithLogOKResponses), so every request yields one

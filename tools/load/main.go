@@ -46,7 +46,7 @@ var missEvery = flag.Int("miss-every", 20, "every Nth request of a connection as
 
 var allModes = []string{
 	"bare", "slog", "otelhttp", "otelhttp+secaudit", "secaudit", "secaudit-simple",
-	"secaudit-default", "otelhttp+secaudit-default", "sdklog-floor",
+	"secaudit-default", "otelhttp+secaudit-default", "sdklog-floor", "otelhttp+passthrough",
 }
 
 func main() {
@@ -216,6 +216,21 @@ func buildMode(mode, dir string) (http.Handler, func(context.Context, *serverRep
 		return oh, func(ctx context.Context, _ *serverReport) error { return shutdown(ctx) }, nil
 	case "sdklog-floor":
 		return buildFloor(h)
+	case "otelhttp+passthrough":
+		// The allocations secaudit's middleware makes for a request it
+		// does not audit (its per-request state, a context value, the
+		// request's copy), and nothing else.
+		type key struct{}
+		mw := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			state := &struct {
+				id   [32]byte
+				rest [300]byte
+			}{}
+			sw := &statusWriter{ResponseWriter: w}
+			h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), key{}, state)))
+		})
+		oh, shutdown := withOtel(mw)
+		return oh, func(ctx context.Context, _ *serverReport) error { return shutdown(ctx) }, nil
 	case "otelhttp+secaudit", "secaudit", "secaudit-simple", "secaudit-default", "otelhttp+secaudit-default":
 		audited, stop, err := buildSecaudit(h, dir, mode == "secaudit-simple", !strings.HasSuffix(mode, "-default"))
 		if err != nil {
@@ -496,7 +511,7 @@ func drive(modes []string, rounds int, duration, warmup time.Duration, conns int
 	}
 	var runs []run
 	for round := 1; round <= rounds; round++ {
-		for _, mode := range modes {
+		for _, mode := range roundOrder(modes, round) {
 			prof := ""
 			if profile != "" {
 				prof = fmt.Sprintf("%s.%s.round%d", profile, strings.ReplaceAll(mode, "+", "-"), round)
@@ -517,6 +532,39 @@ func drive(modes []string, rounds int, duration, warmup time.Duration, conns int
 	}
 	printTable(runs, modes, pin, conns, duration)
 	return nil
+}
+
+// roundOrder is the order modes run in round (1-based): rotated by one
+// place per round, so that over len(modes) rounds each mode runs once in
+// every position and no mode always follows the same neighbour's warm-up
+// or meets a drift of the host at the same point of the round.
+func roundOrder(modes []string, round int) []string {
+	if len(modes) == 0 {
+		return nil
+	}
+	k := (round - 1) % len(modes)
+	return append(slices.Clone(modes[k:]), modes[:k]...)
+}
+
+// pairedRatios returns, for every round in which both ran, mode's req/s
+// divided by base's in that round: the two ran minutes apart at most, so
+// the host's slow drifts, which move every mode's req/s together, cancel
+// in the ratio.
+func pairedRatios(runs []run, mode, base string) []float64 {
+	rps := map[[2]any]float64{}
+	for _, r := range runs {
+		rps[[2]any{r.Mode, r.Round}] = r.RPS
+	}
+	var out []float64
+	for _, r := range runs {
+		if r.Mode != mode {
+			continue
+		}
+		if b := rps[[2]any{base, r.Round}]; b > 0 {
+			out = append(out, r.RPS/b)
+		}
+	}
+	return out
 }
 
 func command(pin bool, cpu string, self string, args ...string) *exec.Cmd {
@@ -604,6 +652,20 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// quartiles returns the medians of the lower and upper halves of xs (the
+// middle element, if any, left out of both): the middle half of the runs
+// lies between them.
+func quartiles(xs []float64) (q1, q3 float64) {
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	if len(s) < 2 {
+		m := median(s)
+		return m, m
+	}
+	h := len(s) / 2
+	return median(s[:h]), median(s[len(s)-h:])
+}
+
 func printTable(runs []run, modes []string, pin bool, conns int, duration time.Duration) {
 	type agg struct{ rps, cpu, p50, p99 []float64 }
 	by := map[string]*agg{}
@@ -667,10 +729,39 @@ func printTable(runs []run, modes []string, pin bool, conns int, duration time.D
 			m, rps, join(a.rps, "%.0f"), ratio(rps, bareRPS), vsOtel, cpu, join(a.cpu, "%.1f"), delta, median(a.p50), median(a.p99))
 	}
 	_ = tw.Flush()
+	printPaired(runs, modes)
 	if len(lost) == 0 {
 		fmt.Println("\nNo audit event dropped; every request answered as expected (200, or 404 for the missing item).")
 	} else {
 		fmt.Println("\nLosses or errors:\n  " + strings.Join(lost, "\n  "))
+	}
+}
+
+// printPaired prints each mode's per-round throughput ratios to bare and
+// to otelhttp (see pairedRatios): median, then every round's ratio.
+func printPaired(runs []run, modes []string) {
+	type col struct{ base, prefix string }
+	cols := []col{{"bare", ""}, {"otelhttp", "otelhttp"}}
+	var lines []string
+	for _, m := range modes {
+		var cells []string
+		for _, c := range cols {
+			if m == c.base || !strings.HasPrefix(m, c.prefix) {
+				continue
+			}
+			if rs := pairedRatios(runs, m, c.base); len(rs) > 0 {
+				q1, q3 := quartiles(rs)
+				cells = append(cells, fmt.Sprintf("%.2f× %s (middle half %.2f–%.2f of %d rounds: %s)",
+					median(rs), c.base, q1, q3, len(rs), join(rs, "%.2f")))
+			}
+		}
+		if len(cells) > 0 {
+			lines = append(lines, fmt.Sprintf("  %-26s %s", m, strings.Join(cells, "; ")))
+		}
+	}
+	if len(lines) > 0 {
+		fmt.Println("\nThroughput paired by round (each round's ratio, then their median):")
+		fmt.Println(strings.Join(lines, "\n"))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 )
@@ -20,7 +21,7 @@ func TestModes(t *testing.T) {
 		"bare": 0, "slog": 0, "otelhttp": 0,
 		"otelhttp+secaudit": 2, "secaudit": 2, "secaudit-simple": 2,
 		"secaudit-default": 1, "otelhttp+secaudit-default": 1,
-		"sdklog-floor": 2,
+		"sdklog-floor": 2, "otelhttp+passthrough": 0,
 	}
 	if len(wantEvents) != len(allModes) {
 		t.Fatalf("modes %v, table covers %d", allModes, len(wantEvents))
@@ -93,6 +94,62 @@ func TestMedian(t *testing.T) {
 	for _, tt := range tests {
 		if got := median(tt.give); got != tt.want {
 			t.Errorf("median(%v) = %v, want %v", tt.give, got, tt.want)
+		}
+	}
+}
+
+func TestRoundOrder(t *testing.T) {
+	modes := []string{"a", "b", "c"}
+	tests := []struct {
+		round int
+		want  []string
+	}{
+		{1, []string{"a", "b", "c"}},
+		{2, []string{"b", "c", "a"}},
+		{3, []string{"c", "a", "b"}},
+		{4, []string{"a", "b", "c"}},
+	}
+	for _, tt := range tests {
+		if got := roundOrder(modes, tt.round); !slices.Equal(got, tt.want) {
+			t.Errorf("roundOrder(round %d) = %v, want %v", tt.round, got, tt.want)
+		}
+	}
+	if !slices.Equal(modes, []string{"a", "b", "c"}) {
+		t.Errorf("roundOrder changed its argument: %v", modes)
+	}
+	if got := roundOrder(nil, 3); len(got) != 0 {
+		t.Errorf("roundOrder(nil) = %v", got)
+	}
+}
+
+func TestPairedRatios(t *testing.T) {
+	runs := []run{
+		{Mode: "bare", Round: 1, RPS: 100},
+		{Mode: "x", Round: 1, RPS: 90},
+		{Mode: "x", Round: 2, RPS: 40}, // bare did not run in round 2
+		{Mode: "bare", Round: 3, RPS: 50},
+		{Mode: "x", Round: 3, RPS: 50},
+	}
+	got := pairedRatios(runs, "x", "bare")
+	if want := []float64{0.9, 1}; !slices.Equal(got, want) {
+		t.Errorf("pairedRatios = %v, want %v", got, want)
+	}
+}
+
+func TestQuartiles(t *testing.T) {
+	tests := []struct {
+		give   []float64
+		q1, q3 float64
+	}{
+		{nil, 0, 0},
+		{[]float64{7}, 7, 7},
+		{[]float64{2, 1}, 1, 2},
+		{[]float64{5, 1, 3, 2, 4}, 1.5, 4.5},
+		{[]float64{8, 1, 7, 2, 6, 3, 5, 4}, 2.5, 6.5},
+	}
+	for _, tt := range tests {
+		if q1, q3 := quartiles(tt.give); q1 != tt.q1 || q3 != tt.q3 {
+			t.Errorf("quartiles(%v) = %v, %v, want %v, %v", tt.give, q1, q3, tt.q1, tt.q3)
 		}
 	}
 }

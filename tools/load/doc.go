@@ -5,6 +5,7 @@
 //	go run ./tools/load                        # all modes, 3 rounds, 5 s each
 //	go run ./tools/load -modes bare,secaudit -rounds 1 -duration 3s
 //	go run ./tools/load -pin                   # server on CPU 0, load on CPU 1 (taskset)
+//	go run ./tools/load -pin -perf             # and count each server's instructions and cycles
 //
 // The command runs as a driver that starts, for each mode and round, a
 // server process (itself, with -serve MODE) listening on 127.0.0.1 and a
@@ -14,7 +15,15 @@
 // mode takes every position. Besides each mode's median, the table is
 // followed by throughput ratios paired by round (a mode's req/s over bare's
 // and otelhttp's in the same round, then their median): the host's slow
-// drifts move every mode of a round together and cancel in these. The server's CPU time (user + system, from the operating
+// drifts move every mode of a round together and cancel in these.
+//
+// With -perf, each server runs under perf stat, which counts its
+// instructions and CPU cycles (user and kernel, warm-up included); they are
+// reported per request served. On a shared machine, instructions per
+// request are the steadiest figure of the work a mode adds (within a few
+// per cent from run to run, where req/s and cycles move by tens of per
+// cent with the neighbours' load); cycles add what the work costs in
+// cache misses and stalls. The server's CPU time (user + system, from the operating
 // system once it exits) is divided by every request it served, warm-up
 // included; req/s and latency come from the measured window only. When the
 // server stops (SIGTERM) it shuts its pipeline down and reports the events

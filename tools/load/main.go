@@ -18,6 +18,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,7 @@ func main() {
 		dir      = flag.String("dir", "", "directory for the servers' log files (default: a temporary one, removed)")
 		asJSON   = flag.Bool("json", false, "print the results as JSON")
 		profile  = flag.String("cpuprofile", "", "write the servers' CPU profiles to this file prefix (FILE.MODE.roundN)")
+		perf     = flag.Bool("perf", false, "count each server's instructions and cycles (user and kernel) with perf stat")
 	)
 	flag.Parse()
 	var err error
@@ -71,7 +73,10 @@ func main() {
 	case *load != "":
 		err = runLoad(*load, *conns, *warmup, *duration)
 	default:
-		err = drive(strings.Split(*modes, ","), *rounds, *duration, *warmup, *conns, *pin, *dir, *asJSON, *profile)
+		err = drive(plan{
+			modes: strings.Split(*modes, ","), rounds: *rounds, duration: *duration, warmup: *warmup,
+			conns: *conns, pin: *pin, dir: *dir, asJSON: *asJSON, profile: *profile, perf: *perf,
+		})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -139,7 +144,9 @@ func runServer(mode, dir, profile string) error {
 	}
 	srv := &http.Server{Handler: counting, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
-	fmt.Printf("listening http://%s\n", l.Addr())
+	// The driver signals this process by its id (perf stat may be its
+	// parent).
+	fmt.Printf("listening http://%s %d\n", l.Addr(), os.Getpid())
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
@@ -489,10 +496,28 @@ type run struct {
 	Errors    uint64       `json:"errors"`
 	Server    serverReport `json:"server"`
 	ServerCPU float64      `json:"server_cpu_seconds"`
+	// With -perf: the server's instructions and cycles (user and kernel,
+	// warm-up included) per request served.
+	InstrPerReq  float64 `json:"instructions_per_request,omitempty"`
+	CyclesPerReq float64 `json:"cycles_per_request,omitempty"`
 }
 
-func drive(modes []string, rounds int, duration, warmup time.Duration, conns int, pin bool, dir string, asJSON bool, profile string) error {
-	for _, m := range modes {
+// plan is what the driver runs.
+type plan struct {
+	modes    []string
+	rounds   int
+	duration time.Duration
+	warmup   time.Duration
+	conns    int
+	pin      bool
+	dir      string
+	asJSON   bool
+	profile  string // CPU profile file prefix
+	perf     bool   // count instructions and cycles with perf stat
+}
+
+func drive(pl plan) error {
+	for _, m := range pl.modes {
 		if !slices.Contains(allModes, m) {
 			return fmt.Errorf("unknown mode %q (want %s)", m, strings.Join(allModes, ", "))
 		}
@@ -501,22 +526,27 @@ func drive(modes []string, rounds int, duration, warmup time.Duration, conns int
 	if err != nil {
 		return err
 	}
-	if dir == "" {
+	if pl.perf {
+		if _, err := exec.LookPath("perf"); err != nil {
+			return fmt.Errorf("-perf: %w", err)
+		}
+	}
+	if pl.dir == "" {
 		tmp, err := os.MkdirTemp("", "secaudit-load-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		dir = tmp
+		pl.dir = tmp
 	}
 	var runs []run
-	for round := 1; round <= rounds; round++ {
-		for _, mode := range roundOrder(modes, round) {
+	for round := 1; round <= pl.rounds; round++ {
+		for _, mode := range roundOrder(pl.modes, round) {
 			prof := ""
-			if profile != "" {
-				prof = fmt.Sprintf("%s.%s.round%d", profile, strings.ReplaceAll(mode, "+", "-"), round)
+			if pl.profile != "" {
+				prof = fmt.Sprintf("%s.%s.round%d", pl.profile, strings.ReplaceAll(mode, "+", "-"), round)
 			}
-			r, err := measure(self, mode, round, dir, duration, warmup, conns, pin, prof)
+			r, err := measure(self, mode, round, pl, prof)
 			if err != nil {
 				return fmt.Errorf("%s round %d: %w", mode, round, err)
 			}
@@ -525,12 +555,12 @@ func drive(modes []string, rounds int, duration, warmup time.Duration, conns int
 			runs = append(runs, r)
 		}
 	}
-	if asJSON {
+	if pl.asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(runs)
 	}
-	printTable(runs, modes, pin, conns, duration)
+	printTable(runs, pl)
 	return nil
 }
 
@@ -574,12 +604,21 @@ func command(pin bool, cpu string, self string, args ...string) *exec.Cmd {
 	return exec.Command(self, args...)
 }
 
-func measure(self, mode string, round int, dir string, duration, warmup time.Duration, conns int, pin bool, profile string) (run, error) {
-	args := []string{"-serve", mode, "-dir", dir}
+func measure(self, mode string, round int, pl plan, profile string) (run, error) {
+	args := []string{"-serve", mode, "-dir", pl.dir}
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile)
 	}
-	srv := command(pin, "0", self, args...)
+	prog := self
+	perfOut := ""
+	if pl.perf {
+		// perf stat runs the server as its child and writes the counts
+		// (CSV) to perfOut when the server exits.
+		perfOut = filepath.Join(pl.dir, fmt.Sprintf("perf.%s.%d.csv", strings.ReplaceAll(mode, "+", "-"), round))
+		args = append([]string{"stat", "-x,", "-o", perfOut, "-e", "instructions,cycles", "--", self}, args...)
+		prog = "perf"
+	}
+	srv := command(pl.pin, "0", prog, args...)
 	srv.Stderr = os.Stderr
 	out, err := srv.StdoutPipe()
 	if err != nil {
@@ -588,20 +627,27 @@ func measure(self, mode string, round int, dir string, duration, warmup time.Dur
 	if err := srv.Start(); err != nil {
 		return run{}, err
 	}
-	killed := false
+	serverPID := 0 // the server's own process: srv's, or perf's child
+	done := false
 	defer func() {
-		if !killed {
+		if !done {
+			if serverPID > 0 {
+				_ = syscall.Kill(serverPID, syscall.SIGKILL)
+			}
 			_ = srv.Process.Kill()
 			_ = srv.Wait()
 		}
 	}()
 	lines := bufio.NewScanner(out)
-	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "listening ") {
+	var url string
+	if lines.Scan() {
+		_, _ = fmt.Sscanf(lines.Text(), "listening %s %d", &url, &serverPID)
+	}
+	if url == "" || serverPID <= 0 {
 		return run{}, fmt.Errorf("server did not start: %q", lines.Text())
 	}
-	url := strings.TrimPrefix(lines.Text(), "listening ")
 
-	ld := command(pin, "1", self, "-load", url, "-conns", fmt.Sprint(conns), "-warmup", warmup.String(), "-duration", duration.String(), "-miss-every", fmt.Sprint(*missEvery))
+	ld := command(pl.pin, "1", self, "-load", url, "-conns", fmt.Sprint(pl.conns), "-warmup", pl.warmup.String(), "-duration", pl.duration.String(), "-miss-every", fmt.Sprint(*missEvery))
 	ld.Stderr = os.Stderr
 	loadOut, err := ld.Output()
 	if err != nil {
@@ -612,7 +658,7 @@ func measure(self, mode string, round int, dir string, duration, warmup time.Dur
 		return run{}, fmt.Errorf("load report %q: %w", loadOut, err)
 	}
 
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(serverPID, syscall.SIGTERM); err != nil {
 		return run{}, err
 	}
 	var sr serverReport
@@ -622,10 +668,12 @@ func measure(self, mode string, round int, dir string, duration, warmup time.Dur
 		}
 	}
 	_, _ = io.Copy(io.Discard, out)
-	killed = true
+	done = true
 	if err := srv.Wait(); err != nil {
 		return run{}, fmt.Errorf("server: %w", err)
 	}
+	// perf's own CPU time is tiny (it waits for its child) and counted
+	// with the server's: ProcessState covers the waited-for children.
 	st := srv.ProcessState
 	cpu := st.UserTime() + st.SystemTime()
 	r := run{
@@ -637,7 +685,44 @@ func measure(self, mode string, round int, dir string, duration, warmup time.Dur
 	if sr.Served > 0 {
 		r.CPUus = float64(cpu.Microseconds()) / float64(sr.Served)
 	}
+	if perfOut != "" {
+		counts, err := readPerfCounts(perfOut)
+		if err != nil {
+			return run{}, err
+		}
+		if sr.Served > 0 {
+			r.InstrPerReq = float64(counts["instructions"]) / float64(sr.Served)
+			r.CyclesPerReq = float64(counts["cycles"]) / float64(sr.Served)
+		}
+	}
 	return r, nil
+}
+
+// readPerfCounts reads the counts of a perf stat -x, output file: event
+// name (without modifiers such as ":u") to count. An event perf could not
+// count is an error.
+func readPerfCounts(path string) (map[string]uint64, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]uint64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) < 3 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		event, _, _ := strings.Cut(f[2], ":")
+		n, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("perf stat: %s: %q", event, f[0])
+		}
+		counts[event] = n
+	}
+	if _, ok := counts["instructions"]; !ok {
+		return nil, fmt.Errorf("perf stat counted no instructions (%s): %q", path, raw)
+	}
+	return counts, nil
 }
 
 func median(xs []float64) float64 {
@@ -666,8 +751,8 @@ func quartiles(xs []float64) (q1, q3 float64) {
 	return median(s[:h]), median(s[len(s)-h:])
 }
 
-func printTable(runs []run, modes []string, pin bool, conns int, duration time.Duration) {
-	type agg struct{ rps, cpu, p50, p99 []float64 }
+func printTable(runs []run, pl plan) {
+	type agg struct{ rps, cpu, p50, p99, instr, cycles []float64 }
 	by := map[string]*agg{}
 	var lost []string
 	for _, r := range runs {
@@ -680,6 +765,8 @@ func printTable(runs []run, modes []string, pin bool, conns int, duration time.D
 		a.cpu = append(a.cpu, r.CPUus)
 		a.p50 = append(a.p50, r.P50us)
 		a.p99 = append(a.p99, r.P99us)
+		a.instr = append(a.instr, r.InstrPerReq)
+		a.cycles = append(a.cycles, r.CyclesPerReq)
 		if r.Server.Emitted != r.Server.Exported+r.Server.Dropped || r.Server.Dropped > 0 || r.Errors > 0 {
 			lost = append(lost, fmt.Sprintf("%s round %d: emitted %d exported %d dropped %d, %d request errors",
 				r.Mode, r.Round, r.Server.Emitted, r.Server.Exported, r.Server.Dropped, r.Errors))
@@ -694,15 +781,15 @@ func printTable(runs []run, modes []string, pin bool, conns int, duration time.D
 	bareRPS, bareCPU := ref("bare")
 	otelRPS, otelCPU := ref("otelhttp")
 	placement := "unpinned"
-	if pin {
+	if pl.pin {
 		placement = "pinned (server CPU 0, load CPU 1)"
 	}
 	fmt.Printf("%d connections, %v measured per run, %d runs per mode, %s; medians (runs in parentheses)\n\n",
-		conns, duration, len(runs)/max(1, len(modes)), placement)
+		pl.conns, pl.duration, len(runs)/max(1, len(pl.modes)), placement)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', 0)
 	fmt.Fprintln(tw, "| mode\t| req/s\t| × bare\t| × otelhttp\t| server CPU µs/req\t| Δ CPU vs bare\t| p50 µs\t| p99 µs\t|")
 	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
-	for _, m := range modes {
+	for _, m := range pl.modes {
 		a := by[m]
 		if a == nil {
 			continue
@@ -729,7 +816,45 @@ func printTable(runs []run, modes []string, pin bool, conns int, duration time.D
 			m, rps, join(a.rps, "%.0f"), ratio(rps, bareRPS), vsOtel, cpu, join(a.cpu, "%.1f"), delta, median(a.p50), median(a.p99))
 	}
 	_ = tw.Flush()
-	printPaired(runs, modes)
+	printPaired(runs, pl.modes)
+	if pl.perf {
+		perfMedian := func(mode string) (instr, cycles float64) {
+			if a := by[mode]; a != nil {
+				return median(a.instr), median(a.cycles)
+			}
+			return 0, 0
+		}
+		bareI, bareC := perfMedian("bare")
+		otelI, otelC := perfMedian("otelhttp")
+		fmt.Println("\nServer work per request (perf stat, user and kernel, warm-up included; medians):")
+		fmt.Println()
+		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', 0)
+		fmt.Fprintln(tw, "| mode\t| k instructions\t| Δ vs bare\t| Δ vs otelhttp\t| k cycles\t| Δ vs bare\t| Δ vs otelhttp\t| cycles: bare ÷ mode\t| otelhttp ÷ mode\t|")
+		fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
+		for _, m := range pl.modes {
+			if by[m] == nil {
+				continue
+			}
+			in, cy := perfMedian(m)
+			d := func(x, base float64, ok bool) string {
+				if !ok || base == 0 {
+					return "–"
+				}
+				return fmt.Sprintf("%+.1f", (x-base)/1000)
+			}
+			q := func(base, x float64, ok bool) string {
+				if !ok || base == 0 || x == 0 {
+					return "–"
+				}
+				return fmt.Sprintf("%.2f×", base/x)
+			}
+			behind := strings.HasPrefix(m, "otelhttp")
+			fmt.Fprintf(tw, "| %s\t| %.1f\t| %s\t| %s\t| %.1f\t| %s\t| %s\t| %s\t| %s\t|\n", m,
+				in/1000, d(in, bareI, true), d(in, otelI, behind),
+				cy/1000, d(cy, bareC, true), d(cy, otelC, behind), q(bareC, cy, true), q(otelC, cy, behind))
+		}
+		_ = tw.Flush()
+	}
 	if len(lost) == 0 {
 		fmt.Println("\nNo audit event dropped; every request answered as expected (200, or 404 for the missing item).")
 	} else {

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -151,5 +154,47 @@ func TestQuartiles(t *testing.T) {
 		if q1, q3 := quartiles(tt.give); q1 != tt.q1 || q3 != tt.q3 {
 			t.Errorf("quartiles(%v) = %v, %v, want %v, %v", tt.give, q1, q3, tt.q1, tt.q3)
 		}
+	}
+}
+
+func TestReadPerfCounts(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, text string
+		want       map[string]uint64
+		wantErr    bool
+	}{
+		{
+			name: "counted",
+			text: "# started on Sun Nov 22 14:00:00 2026\n\n1000,,instructions,2000,100.00,,\n1500,,cycles,2000,100.00,,\n",
+			want: map[string]uint64{"instructions": 1000, "cycles": 1500},
+		},
+		{
+			name: "modifiers dropped",
+			text: "1000,,instructions:u,2000,100.00,,\n1500,,cycles:u,2000,100.00,,\n",
+			want: map[string]uint64{"instructions": 1000, "cycles": 1500},
+		},
+		{name: "not counted", text: "<not counted>,,instructions,0,0.00,,\n", wantErr: true},
+		{name: "not supported", text: "<not supported>,,cycles,0,0.00,,\n", wantErr: true},
+		{name: "no instructions", text: "1500,,cycles,2000,100.00,,\n", wantErr: true},
+		{name: "empty", text: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.name+".csv")
+			if err := os.WriteFile(path, []byte(tt.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := readPerfCounts(path)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("readPerfCounts: %v, %v; want error %v", got, err, tt.wantErr)
+			}
+			if !tt.wantErr && !maps.Equal(got, tt.want) {
+				t.Errorf("readPerfCounts = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if _, err := readPerfCounts(filepath.Join(dir, "missing.csv")); err == nil {
+		t.Error("a missing file read without error")
 	}
 }

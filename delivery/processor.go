@@ -393,8 +393,10 @@ func (p *Processor) run() {
 	// The batch buffers grow to the largest batch taken, not to the batch
 	// size: a record is some 600 bytes of pointer-bearing memory that every
 	// GC cycle scans, and a server with a few events a second would carry
-	// a full batch's worth (300 KB at the default size) for nothing. An
-	// idle worker gives them back with the queue's (below).
+	// a full batch's worth (300 KB at the default size) for nothing. They
+	// are given back with the queue's buffers (below): when the worker
+	// finds the queue empty after an export at least trimEvery after the
+	// last trim, so after a burst, with the next events.
 	var recs []sdklog.Record
 	var metas []meta
 	var backoff time.Duration

@@ -33,8 +33,7 @@ const (
 // Pipeline is a running secaudit pipeline. Its methods are safe for
 // concurrent use.
 type Pipeline struct {
-	provider  *sdklog.LoggerProvider
-	logs      *LoggerProvider // provider, scope attributes scrubbed
+	logs      *LoggerProvider // the SDK provider, scope attributes scrubbed
 	auditor   *secaudit.Auditor
 	exporters []string
 	chain     *processor.Chain
@@ -99,18 +98,18 @@ func (p *Pipeline) Exporters() []string { return append([]string(nil), p.exporte
 // Shutdown flushes every pending record to the exporters and stops the
 // pipeline. It honours ctx's deadline; later calls are no-ops.
 func (p *Pipeline) Shutdown(ctx context.Context) error {
-	if p == nil || p.provider == nil {
+	if p == nil || p.logs == nil {
 		return nil
 	}
-	return p.provider.Shutdown(ctx)
+	return p.logs.sdk.Shutdown(ctx)
 }
 
 // ForceFlush exports every pending record.
 func (p *Pipeline) ForceFlush(ctx context.Context) error {
-	if p == nil || p.provider == nil {
+	if p == nil || p.logs == nil {
 		return nil
 	}
-	return p.provider.ForceFlush(ctx)
+	return p.logs.sdk.ForceFlush(ctx)
 }
 
 // New builds the pipeline. It returns an error naming the option or
@@ -217,7 +216,7 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		_ = provider.Shutdown(context.Background())
 		return nil, err
 	}
-	p.provider, p.logs, p.auditor, p.exporters, p.resource = provider, logs, auditor, c.exporters, res
+	p.logs, p.auditor, p.exporters, p.resource = logs, auditor, c.exporters, res
 	return p, nil
 }
 

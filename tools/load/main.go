@@ -661,11 +661,14 @@ func measure(self, mode string, round int, pl plan, profile string) (run, error)
 	if err := syscall.Kill(serverPID, syscall.SIGTERM); err != nil {
 		return run{}, err
 	}
+	// Without its report the server did not stop cleanly; under perf,
+	// which exits 0 when its child dies of a signal, this is the only sign.
+	if !lines.Scan() {
+		return run{}, errors.New("the server sent no report")
+	}
 	var sr serverReport
-	if lines.Scan() {
-		if err := json.Unmarshal(lines.Bytes(), &sr); err != nil {
-			return run{}, fmt.Errorf("server report %q: %w", lines.Text(), err)
-		}
+	if err := json.Unmarshal(lines.Bytes(), &sr); err != nil {
+		return run{}, fmt.Errorf("server report %q: %w", lines.Text(), err)
 	}
 	_, _ = io.Copy(io.Discard, out)
 	done = true
@@ -712,7 +715,13 @@ func readPerfCounts(path string) (map[string]uint64, error) {
 		if len(f) < 3 || strings.HasPrefix(line, "#") {
 			continue
 		}
-		event, _, _ := strings.Cut(f[2], ":")
+		event, modifier, _ := strings.Cut(f[2], ":")
+		if modifier != "" {
+			// perf restricts what it counts (":u": user space only, when
+			// perf_event_paranoid keeps the kernel from this user), so the
+			// figures would not compare with those of a run that counted both.
+			fmt.Fprintf(os.Stderr, "load: perf counted %s: only part of the work (run as root, or lower kernel.perf_event_paranoid)\n", f[2])
+		}
 		n, err := strconv.ParseUint(f[0], 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("perf stat: %s: %q", event, f[0])
@@ -772,14 +781,33 @@ func printTable(runs []run, pl plan) {
 				r.Mode, r.Round, r.Server.Emitted, r.Server.Exported, r.Server.Dropped, r.Errors))
 		}
 	}
-	ref := func(mode string) (rps, cpu float64) {
-		if a := by[mode]; a != nil {
-			return median(a.rps), median(a.cpu)
+	// medians of a mode's runs; zero for a mode that did not run.
+	type medians struct{ rps, cpu, p50, p99, instr, cycles float64 }
+	med := func(mode string) medians {
+		a := by[mode]
+		if a == nil {
+			return medians{}
 		}
-		return 0, 0
+		return medians{median(a.rps), median(a.cpu), median(a.p50), median(a.p99), median(a.instr), median(a.cycles)}
 	}
-	bareRPS, bareCPU := ref("bare")
-	otelRPS, otelCPU := ref("otelhttp")
+	// ratio formats x/base, or "–" without a base.
+	ratio := func(x, base float64, ok bool) string {
+		if !ok || base == 0 || x == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f×", x/base)
+	}
+	// diff formats x-base scaled by unit, or "–" without a base.
+	diff := func(x, base, unit float64, ok bool) string {
+		if !ok || base == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%+.1f", (x-base)/unit)
+	}
+	bare, otel := med("bare"), med("otelhttp")
+	// otelhttp and the modes behind it are compared with otelhttp too.
+	withOtel := func(mode string) bool { return strings.HasPrefix(mode, "otelhttp") }
+
 	placement := "unpinned"
 	if pl.pin {
 		placement = "pinned (server CPU 0, load CPU 1)"
@@ -787,45 +815,21 @@ func printTable(runs []run, pl plan) {
 	fmt.Printf("%d connections, %v measured per run, %d runs per mode, %s; medians (runs in parentheses)\n\n",
 		pl.conns, pl.duration, len(runs)/max(1, len(pl.modes)), placement)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "| mode\t| req/s\t| × bare\t| × otelhttp\t| server CPU µs/req\t| Δ CPU vs bare\t| p50 µs\t| p99 µs\t|")
-	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
+	fmt.Fprintln(tw, "| mode\t| req/s\t| × bare\t| × otelhttp\t| server CPU µs/req\t| Δ CPU vs bare\t| Δ CPU vs otelhttp\t| p50 µs\t| p99 µs\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
 	for _, m := range pl.modes {
 		a := by[m]
 		if a == nil {
 			continue
 		}
-		rps, cpu := median(a.rps), median(a.cpu)
-		ratio := func(x, base float64) string {
-			if base == 0 {
-				return "–"
-			}
-			return fmt.Sprintf("%.2f×", x/base)
-		}
-		vsOtel := "–"
-		if strings.HasPrefix(m, "otelhttp") {
-			vsOtel = ratio(rps, otelRPS)
-		}
-		delta := "–"
-		if bareCPU > 0 {
-			delta = fmt.Sprintf("%+.1f", cpu-bareCPU)
-		}
-		if m == "otelhttp+secaudit" && otelCPU > 0 {
-			delta += fmt.Sprintf(" (%+.1f vs otelhttp)", cpu-otelCPU)
-		}
-		fmt.Fprintf(tw, "| %s\t| %.0f (%s)\t| %s\t| %s\t| %.1f (%s)\t| %s\t| %.0f\t| %.0f\t|\n",
-			m, rps, join(a.rps, "%.0f"), ratio(rps, bareRPS), vsOtel, cpu, join(a.cpu, "%.1f"), delta, median(a.p50), median(a.p99))
+		x := med(m)
+		fmt.Fprintf(tw, "| %s\t| %.0f (%s)\t| %s\t| %s\t| %.1f (%s)\t| %s\t| %s\t| %.0f\t| %.0f\t|\n",
+			m, x.rps, join(a.rps, "%.0f"), ratio(x.rps, bare.rps, true), ratio(x.rps, otel.rps, withOtel(m)),
+			x.cpu, join(a.cpu, "%.1f"), diff(x.cpu, bare.cpu, 1, true), diff(x.cpu, otel.cpu, 1, withOtel(m)), x.p50, x.p99)
 	}
 	_ = tw.Flush()
 	printPaired(runs, pl.modes)
 	if pl.perf {
-		perfMedian := func(mode string) (instr, cycles float64) {
-			if a := by[mode]; a != nil {
-				return median(a.instr), median(a.cycles)
-			}
-			return 0, 0
-		}
-		bareI, bareC := perfMedian("bare")
-		otelI, otelC := perfMedian("otelhttp")
 		fmt.Println("\nServer work per request (perf stat, user and kernel, warm-up included; medians):")
 		fmt.Println()
 		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', 0)
@@ -835,23 +839,11 @@ func printTable(runs []run, pl plan) {
 			if by[m] == nil {
 				continue
 			}
-			in, cy := perfMedian(m)
-			d := func(x, base float64, ok bool) string {
-				if !ok || base == 0 {
-					return "–"
-				}
-				return fmt.Sprintf("%+.1f", (x-base)/1000)
-			}
-			q := func(base, x float64, ok bool) string {
-				if !ok || base == 0 || x == 0 {
-					return "–"
-				}
-				return fmt.Sprintf("%.2f×", base/x)
-			}
-			behind := strings.HasPrefix(m, "otelhttp")
+			x, behind := med(m), withOtel(m)
 			fmt.Fprintf(tw, "| %s\t| %.1f\t| %s\t| %s\t| %.1f\t| %s\t| %s\t| %s\t| %s\t|\n", m,
-				in/1000, d(in, bareI, true), d(in, otelI, behind),
-				cy/1000, d(cy, bareC, true), d(cy, otelC, behind), q(bareC, cy, true), q(otelC, cy, behind))
+				x.instr/1000, diff(x.instr, bare.instr, 1000, true), diff(x.instr, otel.instr, 1000, behind),
+				x.cycles/1000, diff(x.cycles, bare.cycles, 1000, true), diff(x.cycles, otel.cycles, 1000, behind),
+				ratio(bare.cycles, x.cycles, true), ratio(otel.cycles, x.cycles, behind))
 		}
 		_ = tw.Flush()
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/secaudit/secaudit/internal/reqctx"
 )
 
 // User identifies the acting user of an event.
@@ -119,11 +121,9 @@ func (r *Request) User() User {
 	return r.user
 }
 
-type requestKey struct{}
-
 // ContextWithRequest returns a copy of ctx that carries req.
 func ContextWithRequest(ctx context.Context, req *Request) context.Context {
-	return context.WithValue(ctx, requestKey{}, req)
+	return context.WithValue(ctx, reqctx.Key{}, req)
 }
 
 // RequestFromContext returns the Request stored in ctx, or nil.
@@ -131,7 +131,7 @@ func RequestFromContext(ctx context.Context) *Request {
 	if ctx == nil {
 		return nil
 	}
-	req, _ := ctx.Value(requestKey{}).(*Request)
+	req, _ := ctx.Value(reqctx.Key{}).(*Request)
 	return req
 }
 

@@ -40,10 +40,10 @@ func allocsOver(t *testing.T, h http.Handler) float64 {
 
 // TestAllocationBudget locks the allocations the audit path adds per
 // request. Middleware alone (a no-op provider, so nothing is built past
-// Enabled): the per-request state (request facts, request id and response
-// observer, one allocation), the context value, the request copy
-// WithContext makes and url.full (the application's SetUser allocates
-// nothing). Full pipeline: the same plus
+// Enabled): the per-request state (request facts, request id, the context
+// node that carries them and the response observer, one allocation), the
+// request copy WithContext makes and url.full (the application's SetUser
+// allocates nothing). Full pipeline: the same plus
 // the Logs API record's attribute overflow, the SDK record and its
 // attribute growth; the processor chain and the JSONL exporter allocate
 // nothing for this event.
@@ -63,9 +63,9 @@ func TestAllocationBudget(t *testing.T) {
 		opts   []Option
 		budget float64
 	}{
-		{"middleware, OK responses off", noopAuditor, nil, 3},
-		{"middleware, event built up to Enabled", noopAuditor, []Option{WithLogOKResponses(true)}, 4},
-		{"full pipeline to JSONL", full, []Option{WithLogOKResponses(true)}, 10},
+		{"middleware, OK responses off", noopAuditor, nil, 2},
+		{"middleware, event built up to Enabled", noopAuditor, []Option{WithLogOKResponses(true)}, 3},
+		{"full pipeline to JSONL", full, []Option{WithLogOKResponses(true)}, 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

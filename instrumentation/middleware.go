@@ -22,6 +22,7 @@ import (
 	"github.com/secaudit/secaudit/internal/clientip"
 	"github.com/secaudit/secaudit/internal/httpstatus"
 	"github.com/secaudit/secaudit/internal/probe"
+	"github.com/secaudit/secaudit/internal/reqctx"
 	"github.com/secaudit/secaudit/internal/respwriter"
 	"github.com/secaudit/secaudit/internal/sampling"
 	"github.com/secaudit/secaudit/semconv"
@@ -155,11 +156,14 @@ type handler struct {
 
 var _ http.Handler = (*handler)(nil)
 
-// exchange is the per-request state: one allocation holds the request facts
-// and the response observer. It is never pooled or reused: req.ID points
-// into its id array, and events and handlers may keep the id.
+// exchange is the per-request state: one allocation holds the request
+// facts, the context node that carries them to the handler, and the
+// response observer. It is never pooled or reused: req.ID points into its
+// id array, events and handlers may keep the id, and the handler's context
+// (ctx) may outlive the request.
 type exchange struct {
 	req      secaudit.Request
+	ctx      reqctx.Node // the handler's context: the request's, plus &req
 	writer   respwriter.Writer
 	start    time.Time
 	rule     string // suspicious-request rule matched, if any
@@ -200,7 +204,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.rule = probe.Match(r.URL)
 	}
 
-	r2 := r.WithContext(secaudit.ContextWithRequest(r.Context(), &x.req))
+	// secaudit.ContextWithRequest, without an allocation of its own.
+	x.ctx = reqctx.Node{Context: r.Context(), Val: &x.req}
+	r2 := r.WithContext(&x.ctx)
 	if m.body != nil {
 		kv, body := m.body.Capture(r)
 		x.bodyAttr = kv

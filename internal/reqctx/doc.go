@@ -1,0 +1,7 @@
+// Package reqctx holds the context key under which a request's audit facts
+// (a *secaudit.Request) travel, and [Node], a context that carries them
+// and can live inside a larger allocation: the middleware embeds it in its
+// per-request state, so that putting the facts into the request's context
+// costs no allocation of its own, where context.WithValue costs one on
+// every request.
+package reqctx

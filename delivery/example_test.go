@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"time"
@@ -60,11 +61,19 @@ func Example() {
 
 // A fail-closed route: the handler runs only when the audit pipeline can
 // record its events; otherwise the client gets 503, as from a Vault server
-// whose audit devices fail. Other routes are not gated.
+// whose audit devices fail. Other routes are not gated. Here the pipeline
+// is healthy, then shut down.
 func ExampleProcessor_Admit() {
-	exp, _ := exporter.NewJSONL(exporter.WithFile(os.DevNull))
-	p, _ := delivery.New(exp, delivery.WithStrictEvents("model.*", "authz.*"), delivery.WithoutEnv())
-	defer func() { _ = p.Shutdown(context.Background()) }()
+	exp, err := exporter.NewJSONL(exporter.WithFile(os.DevNull))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, err := delivery.New(exp, delivery.WithStrictEvents("model.*", "authz.*"), delivery.WithoutEnv())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	failClosed := func(gate delivery.Gate, next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +89,20 @@ func ExampleProcessor_Admit() {
 		w.WriteHeader(http.StatusNoContent)
 	})))
 	mux.Handle("GET /healthz/audit", delivery.HealthHandler(p))
-	_ = mux
+
+	createUser := func() int {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/admin/users", nil))
+		return w.Code
+	}
+	fmt.Println("pipeline up:", createUser())
+	if err := p.Shutdown(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println("pipeline shut down:", createUser())
+	// Output:
+	// pipeline up: 204
+	// pipeline shut down: 503
 }
 
 // downExporter stands for an OTLP exporter whose Collector is gone for

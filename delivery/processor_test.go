@@ -733,6 +733,11 @@ func TestBlockingWaitsForRoom(t *testing.T) {
 		inflight, queued := fill(exp, p)
 		waiting := emitAsync(p, ctx, semconv.EventModelDelete)
 		time.Sleep(20 * time.Millisecond) // let it find the queue full
+		select {
+		case err := <-waiting:
+			t.Fatalf("a blocking OnEmit returned (%v) while the queue was full", err)
+		default:
+		}
 		exp.setStall(false)
 		for _, ch := range []<-chan error{inflight, queued, waiting} {
 			if err := <-ch; err != nil {

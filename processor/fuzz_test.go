@@ -122,7 +122,8 @@ func (g *secretGen) plant(kind int) (text string, secrets []string) {
 	s := g.alnum(12 + g.rnd.IntN(12))
 	switch kind {
 	case plantJWT:
-		return "eyJ" + s + ".eyJ" + g.alnum(10) + "." + g.alnum(20), []string{s}
+		payload, signature := g.alnum(10), g.alnum(20)
+		return "eyJ" + s + ".eyJ" + payload + "." + signature, []string{s, payload, signature}
 	case plantAWSKeyID:
 		id := strings.ToUpper(g.alnum(16))
 		return "AKIA" + id, []string{id}
@@ -131,7 +132,8 @@ func (g *secretGen) plant(kind int) (text string, secrets []string) {
 		sec = sec[:20] + "/" + sec[20:] + "+"
 		return sec, []string{sec}
 	case plantPEM:
-		return "-----BEGIN EC PRIVATE KEY-----\n" + s + "\n" + g.alnum(30) + "\n-----END EC PRIVATE KEY-----", []string{s}
+		second := g.alnum(30)
+		return "-----BEGIN EC PRIVATE KEY-----\n" + s + "\n" + second + "\n-----END EC PRIVATE KEY-----", []string{s, second}
 	case plantCard:
 		card := luhnCard(g.rnd)
 		sep := []string{"", " ", "-"}[g.rnd.IntN(3)]

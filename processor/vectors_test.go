@@ -274,15 +274,16 @@ func checkCount(t *testing.T, r *sdklog.Record, want int) {
 }
 
 func TestVectorsProject(t *testing.T) {
-	ran := 0
+	ran, excluded := 0, 0
 	for _, vec := range loadVectors(t) {
 		if !strings.HasPrefix(vec.ID, "PRJ-") {
 			continue
 		}
+		if _, ok := skippedVectors[vec.ID]; ok {
+			excluded++ // tested otherwise or untranslatable: see skippedVectors
+			continue
+		}
 		t.Run(vec.ID, func(t *testing.T) {
-			if why, ok := skippedVectors[vec.ID]; ok {
-				t.Skip(why)
-			}
 			var in vectorInput
 			if err := json.Unmarshal(vec.In, &in); err != nil {
 				t.Fatal(err)
@@ -332,7 +333,9 @@ func TestVectorsProject(t *testing.T) {
 					delete(want.(map[string]any), k)
 				}
 			}
-			// Attribute order matters for max_attributes: keep the vector's.
+			// toKVs orders the attributes by key; the max_attributes vector
+			// (PRJ-05) lists its keys in that order, so the cut falls where
+			// it expects.
 			kvs := toKVs(t, m)
 			rec := sdkRecord(t, apiRecord("", attribute.Value{}, kvs...))
 			l.limitRecord(&rec)
@@ -342,7 +345,7 @@ func TestVectorsProject(t *testing.T) {
 		})
 		ran++
 	}
-	if ran != 9 {
-		t.Fatalf("ran %d PRJ vectors, want 9", ran)
+	if ran != 7 || excluded != 2 {
+		t.Fatalf("ran %d PRJ vectors and excluded %d, want 7 and 2", ran, excluded)
 	}
 }

@@ -33,10 +33,6 @@ func run() error {
 	if *from < 1 || *batch < 1 || *timeout <= 0 {
 		return errors.New("-from and -batch must be at least 1, -timeout positive")
 	}
-	// A replayed record keeps the resource it was written with: the SDK
-	// would merge these into every one (an operator who reuses the
-	// application's environment for the endpoint brings them along).
-	clearResourceEnv()
 	f, err := os.Open(*file)
 	if err != nil {
 		return err

@@ -54,7 +54,12 @@ type result struct {
 }
 
 // replay reads spill lines from r and exports them to exp in batches.
+// A replayed record keeps the resource it was written with, so replay
+// first unsets the variables the SDK would merge into every resource
+// (clearResourceEnv): an operator who reuses the application's environment
+// for the endpoint brings them along.
 func replay(ctx context.Context, r io.Reader, exp sdklog.Exporter, s settings) (result, error) {
+	clearResourceEnv()
 	var res result
 	rp := newReplayer()
 	defer rp.shutdown()

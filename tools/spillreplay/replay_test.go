@@ -245,7 +245,6 @@ func TestReplayIgnoresEnvironment(t *testing.T) {
 		`"schema_version":"1.0"},"event_name":"audit.logging.malformed_record"}`)
 	t.Setenv("OTEL_SERVICE_NAME", "replayer")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod")
-	clearResourceEnv()
 	mem := &memExporter{}
 	if _, err := replay(context.Background(), strings.NewReader(strings.Join(want, "\n")), mem, fast); err != nil {
 		t.Fatal(err)

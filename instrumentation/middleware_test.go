@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
@@ -632,5 +633,53 @@ func TestSampleRateOnlyWhenSampled(t *testing.T) {
 				t.Fatalf("audit.sample_rate = %v on an event not sampled", v)
 			}
 		})
+	}
+}
+
+// TestHandlerContext: the context the handler gets is the request's, with
+// the request facts: its values, deadline and cancellation reach the
+// handler and the contexts it derives (with the cause, and no goroutine of
+// their own), and of two stacked middlewares the inner one's facts win.
+func TestHandlerContext(t *testing.T) {
+	h := newHarness(t, false)
+	type probeKey struct{}
+	parent, cancel := context.WithCancelCause(context.WithValue(context.Background(), probeKey{}, "outer value"))
+	defer cancel(nil)
+
+	var outerID string
+	checked := false
+	inner := h.m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		req := secaudit.RequestFromContext(ctx)
+		if req == nil || req.ID == "" || req.ID == outerID {
+			t.Errorf("inner handler's request facts %+v; want the inner middleware's own (outer id %q)", req, outerID)
+		}
+		if ctx.Value(probeKey{}) != "outer value" {
+			t.Errorf("a value of the request's context is lost: %v", ctx.Value(probeKey{}))
+		}
+		before := runtime.NumGoroutine()
+		derived, stop := context.WithCancel(ctx)
+		defer stop()
+		if after := runtime.NumGoroutine(); after > before {
+			t.Errorf("deriving from the handler's context started %d goroutines", after-before)
+		}
+		cancel(errors.New("client went away"))
+		select {
+		case <-derived.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("cancelling the request's context did not reach a context derived in the handler")
+		}
+		if cause := context.Cause(derived); cause == nil || cause.Error() != "client went away" {
+			t.Errorf("Cause = %v, want the request context's cause", cause)
+		}
+		checked = true
+	}))
+	outer := h.m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		outerID = secaudit.RequestFromContext(r.Context()).ID
+		inner.ServeHTTP(w, r)
+	}))
+	outer.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil).WithContext(parent))
+	if !checked {
+		t.Fatal("the inner handler did not run")
 	}
 }

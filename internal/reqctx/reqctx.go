@@ -1,6 +1,9 @@
 package reqctx
 
-import "context"
+import (
+	"context"
+	"reflect"
+)
 
 // Key is the context key of a request's audit facts.
 type Key struct{}
@@ -26,7 +29,7 @@ func (n *Node) Value(key any) any {
 // String describes n like the contexts of package context describe
 // themselves, without printing the value.
 func (n *Node) String() string {
-	parent := "context"
+	parent := reflect.TypeOf(n.Context).String()
 	if s, ok := n.Context.(interface{ String() string }); ok {
 		parent = s.String()
 	}

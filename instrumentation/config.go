@@ -99,9 +99,10 @@ func WithLogOKResponses(enabled bool) Option {
 // WithSampleRate keeps this fraction (0..1) of OK events when they are
 // enabled, decided per trace with the same rule as the sampling processor
 // (per request id, again like the processor, when there is no trace), so
-// the two never sample one request twice. A kept event carries the rate as audit.sample_rate (the processor's
-// sampler, if it samples too, records the rate applied in all). The default
-// is 1, or SECAUDIT_SAMPLE_RATE. Errors are never sampled.
+// the two never sample one request twice. A kept event carries the rate as
+// audit.sample_rate (the processor's sampler, if it samples too, records
+// the rate applied in all). The default is 1, or SECAUDIT_SAMPLE_RATE.
+// Errors are never sampled.
 func WithSampleRate(rate float64) Option {
 	return optionFunc(func(c config) config {
 		c.sampleRate = &rate

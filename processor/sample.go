@@ -19,9 +19,9 @@ import (
 // middleware uses, so one trace's events are kept or dropped together;
 // records without a trace id are decided by their audit.request_id
 // ([sampling.Draw], again as the middleware does), or at random when they
-// have none. A kept OK-response
-// record carries audit.sample_rate when the rate is below 1 (its absence
-// means 1). Dropped records are counted ([Stats.SampledOut]).
+// have none. A kept OK-response record carries audit.sample_rate when the
+// rate is below 1 (its absence means 1). Dropped records are counted
+// ([Stats.SampledOut]).
 //
 // Enabled reports false for sampled event names at rate 0, so emitters can
 // skip building them; otherwise it asks the downstream processor. It is safe

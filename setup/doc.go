@@ -32,8 +32,9 @@
 // is gzip-compressed by default. Scrubbing and limits run once, before the
 // exporters; the resource's attributes, which processors cannot change, are
 // scrubbed by the same rules when [New] builds it, and so are the scope
-// attributes of every logger [Pipeline.LoggerProvider] creates. [Pipeline.Gate] and [Pipeline.HealthHandler] expose the
-// delivery state to the middleware's strict routes and to readiness checks.
+// attributes of every logger [Pipeline.LoggerProvider] creates.
+// [Pipeline.Gate] and [Pipeline.HealthHandler] expose the delivery state
+// to the middleware's strict routes and to readiness checks.
 //
 // The JSONL file (SECAUDIT_JSONL_PATH) can rotate by size
 // (SECAUDIT_JSONL_MAX_BYTES, SECAUDIT_JSONL_MAX_FILES, default 5 kept) and be

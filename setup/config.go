@@ -51,6 +51,7 @@ type config struct {
 	meterProvider metric.MeterProvider
 
 	auditorOptions   []secaudit.Option
+	tracing          bool
 	extra            []sdklog.Processor
 	processorOptions []processor.Option
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/delivery"
@@ -39,6 +40,7 @@ type Pipeline struct {
 	chain     *processor.Chain
 	delivery  []*delivery.Processor
 	resource  *resource.Resource
+	tracer    *sdktrace.TracerProvider // WithTracing's, or nil
 }
 
 // Resource returns the resource every audit record carries (service.name
@@ -96,12 +98,17 @@ func (p *Pipeline) Auditor() *secaudit.Auditor { return p.auditor }
 func (p *Pipeline) Exporters() []string { return append([]string(nil), p.exporters...) }
 
 // Shutdown flushes every pending record to the exporters and stops the
-// pipeline. It honours ctx's deadline; later calls are no-ops.
+// pipeline, then the TracerProvider of [WithTracing]. It honours ctx's
+// deadline; later calls are no-ops.
 func (p *Pipeline) Shutdown(ctx context.Context) error {
 	if p == nil || p.logs == nil {
 		return nil
 	}
-	return p.logs.sdk.Shutdown(ctx)
+	err := p.logs.sdk.Shutdown(ctx)
+	if p.tracer != nil {
+		err = errors.Join(err, p.tracer.Shutdown(ctx))
+	}
+	return err
 }
 
 // ForceFlush exports every pending record.
@@ -109,7 +116,11 @@ func (p *Pipeline) ForceFlush(ctx context.Context) error {
 	if p == nil || p.logs == nil {
 		return nil
 	}
-	return p.logs.sdk.ForceFlush(ctx)
+	err := p.logs.sdk.ForceFlush(ctx)
+	if p.tracer != nil {
+		err = errors.Join(err, p.tracer.ForceFlush(ctx))
+	}
+	return err
 }
 
 // New builds the pipeline. It returns an error naming the option or
@@ -215,6 +226,16 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	if err != nil {
 		_ = provider.Shutdown(context.Background())
 		return nil, err
+	}
+	if c.tracing {
+		exp, err := tracesExporter(c.exporters)
+		if err == nil {
+			p.tracer, err = newTracing(ctx, res, exp)
+		}
+		if err != nil {
+			_ = provider.Shutdown(context.Background())
+			return nil, err
+		}
 	}
 	p.logs, p.auditor, p.exporters, p.resource = logs, auditor, c.exporters, res
 	return p, nil

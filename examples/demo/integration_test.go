@@ -28,7 +28,6 @@ import (
 	"time"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/semconv"
@@ -159,15 +158,11 @@ func TestIntegrationCollectorAndLoki(t *testing.T) {
 
 	ctx := context.Background()
 	got := &emitted{}
-	pipeline, err := setup.New(ctx, setup.WithProcessor(got))
+	pipeline, err := setup.New(ctx, setup.WithProcessor(got), setup.WithTracing())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := newTracerProvider(ctx, pipeline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := newHandler(pipeline, tp)
+	h, err := newHandler(pipeline)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,9 +170,6 @@ func TestIntegrationCollectorAndLoki(t *testing.T) {
 	driveScript(t, srv.URL)
 	srv.Close()
 	if err := pipeline.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := tp.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 
@@ -530,7 +522,7 @@ func dashboardQueries(t *testing.T) []panelQuery {
 // delivered + counted-lost == emitted.
 func TestIntegrationCollectorOutage(t *testing.T) {
 	o := newOutage(t, "secaudit-outage")
-	stackCmd, ctx, got, pipeline, tp, srv := o.stackCmd, o.ctx, o.got, o.pipeline, o.tp, o.srv
+	stackCmd, ctx, got, pipeline, srv := o.stackCmd, o.ctx, o.got, o.pipeline, o.srv
 
 	// Traffic: two clients, each a login failure and an account read in a
 	// loop, with every request's latency recorded by phase.
@@ -598,7 +590,6 @@ func TestIntegrationCollectorOutage(t *testing.T) {
 	if err := pipeline.Shutdown(shutdownCtx); err != nil {
 		t.Fatal(err)
 	}
-	_ = tp.Shutdown(ctx)
 
 	mu.Lock()
 	t.Logf("requests by phase %v, slowest %v; %d records queued during the outage", requests, slowest, queuedInOutage)
@@ -640,7 +631,7 @@ func TestIntegrationCollectorOutageSpilled(t *testing.T) {
 	t.Setenv("SECAUDIT_DELIVERY_QUEUE_SIZE", "50")
 	t.Setenv("SECAUDIT_DELIVERY_SPILL_DIR", spillDir)
 	o := newOutage(t, "secaudit-spill")
-	stackCmd, ctx, got, pipeline, tp, srv := o.stackCmd, o.ctx, o.got, o.pipeline, o.tp, o.srv
+	stackCmd, ctx, got, pipeline, srv := o.stackCmd, o.ctx, o.got, o.pipeline, o.srv
 	c := srv.Client()
 	get := func(n int) {
 		t.Helper()
@@ -673,7 +664,6 @@ func TestIntegrationCollectorOutageSpilled(t *testing.T) {
 	if err := pipeline.Shutdown(shutdownCtx); err != nil {
 		t.Fatal(err)
 	}
-	_ = tp.Shutdown(ctx)
 
 	emittedTotal := len(got.records)
 	stats := p.Stats()
@@ -749,7 +739,6 @@ type outage struct {
 	ctx      context.Context
 	got      *emitted
 	pipeline *setup.Pipeline
-	tp       *sdktrace.TracerProvider
 	srv      *httptest.Server
 	service  string // service.name, unique to the test
 }
@@ -776,15 +765,12 @@ func newOutage(t *testing.T, servicePrefix string) *outage {
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	t.Setenv("SECAUDIT_LOG_OK_RESPONSES", "true")
 	var err error
-	o.pipeline, err = setup.New(o.ctx, setup.WithProcessor(o.got),
+	o.pipeline, err = setup.New(o.ctx, setup.WithProcessor(o.got), setup.WithTracing(),
 		setup.WithDeliveryOptions(delivery.WithRetry(50*time.Millisecond, time.Second, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.tp, err = newTracerProvider(o.ctx, o.pipeline); err != nil {
-		t.Fatal(err)
-	}
-	h, err := newHandler(o.pipeline, o.tp)
+	h, err := newHandler(o.pipeline)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/secaudit/secaudit/instrumentation"
 	"github.com/secaudit/secaudit/setup"
@@ -35,7 +34,9 @@ func run() error {
 
 	ctx := context.Background()
 	counter := newEventCounter()
-	opts := []setup.Option{setup.WithProcessor(counter)}
+	// WithTracing: server spans and trace links without a TracerProvider of
+	// the demo's own; spans go over OTLP when the logs do.
+	opts := []setup.Option{setup.WithProcessor(counter), setup.WithTracing()}
 	// The demo's own name, unless the environment names the service.
 	if _, ok := os.LookupEnv("OTEL_SERVICE_NAME"); !ok && !strings.Contains(os.Getenv("OTEL_RESOURCE_ATTRIBUTES"), "service.name=") {
 		opts = append(opts, setup.WithServiceName("secaudit-demo"))
@@ -44,23 +45,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	tp, err := newTracerProvider(ctx, pipeline)
+	handler, err := newHandler(pipeline)
 	if err != nil {
 		_ = pipeline.Shutdown(ctx)
-		return err
-	}
-
-	handler, err := newHandler(pipeline, tp)
-	if err != nil {
-		_ = pipeline.Shutdown(ctx)
-		_ = tp.Shutdown(ctx)
 		return err
 	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		_ = pipeline.Shutdown(ctx)
-		_ = tp.Shutdown(ctx)
 		return err
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
@@ -100,7 +93,7 @@ func run() error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	errs := []error{serveErr, srv.Shutdown(shutdownCtx)}
-	errs = append(errs, pipeline.Shutdown(shutdownCtx), tp.Shutdown(shutdownCtx))
+	errs = append(errs, pipeline.Shutdown(shutdownCtx))
 	if *traffic > 0 {
 		summary = counter.snapshot()
 		printSummary(os.Stderr, summary)
@@ -111,7 +104,7 @@ func run() error {
 // newHandler is the demo's whole HTTP stack: otelhttp (server spans,
 // incoming traceparent) around a panic recoverer around secaudit's audit
 // middleware around the application's mux.
-func newHandler(pipeline *setup.Pipeline, tp *sdktrace.TracerProvider) (http.Handler, error) {
+func newHandler(pipeline *setup.Pipeline) (http.Handler, error) {
 	app := newApp(pipeline.Auditor())
 	audit, err := instrumentation.New(
 		instrumentation.WithAuditor(pipeline.Auditor()),
@@ -126,7 +119,7 @@ func newHandler(pipeline *setup.Pipeline, tp *sdktrace.TracerProvider) (http.Han
 	mux := app.routes()
 	mux.Handle("GET /healthz/audit", pipeline.HealthHandler())
 	return otelhttp.NewHandler(recoverPanics(audit.Wrap(mux)), "demo",
-		otelhttp.WithTracerProvider(tp),
+		otelhttp.WithTracerProvider(pipeline.TracerProvider()),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 	), nil

@@ -2,4 +2,7 @@
 // function returns (value, set, error): set is false when the variable is
 // unset or empty, and an invalid value is an error that names the variable,
 // so a misconfigured service stops at start-up instead of auditing wrongly.
+// Lists of regular expressions have one format, that of [SplitRegexps].
+// [Unknown] finds the names that look like misspelt settings, SECAUDIT_ or
+// OTEL_ alike.
 package envconf

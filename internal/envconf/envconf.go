@@ -1,6 +1,7 @@
 package envconf
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -146,18 +147,137 @@ func Split(s string) []string {
 	return out
 }
 
-// Regexps reads a comma-separated list of RE2 regular expressions. A
-// pattern that itself needs a comma cannot be given here; use the Go option.
+// Regexps reads a list of RE2 regular expressions in the format of
+// [SplitRegexps]. Every pattern must compile alone: an empty or invalid
+// one is an error naming the variable, so a pattern cut in two cannot
+// pass unnoticed.
 func Regexps(name string) ([]*regexp.Regexp, bool, error) {
-	items, ok := List(name)
+	v, ok := get(name)
 	if !ok {
 		return nil, false, nil
 	}
-	out, bad, err := CompileRegexps(items)
+	items, err := SplitRegexps(v)
 	if err != nil {
-		return nil, false, invalid(name, bad, "not a valid RE2 regular expression: "+err.Error())
+		return nil, false, invalid(name, v, err.Error())
+	}
+	out := make([]*regexp.Regexp, 0, len(items))
+	for i, p := range items {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, false, invalid(name, v, fmt.Sprintf("want RE2 regular expressions that each compile alone; pattern %d, %q: %v", i+1, p, err))
+		}
+		out = append(out, re)
 	}
 	return out, true, nil
+}
+
+// SplitRegexps splits the value of a variable that lists regular
+// expressions (DESIGN.md "Configuration"). A value that starts with "[" is
+// a JSON array of strings, taken as they are. Otherwise the value is split
+// at the commas that are outside {…}, […] and (…), not escaped by a
+// backslash and not inside \Q…\E, and each pattern is trimmed of spaces:
+// "sk_live_[A-Za-z0-9]{20,},internal-[0-9]{4}" is two patterns. An escaped
+// comma keeps its backslash: "\," matches a comma in RE2, so the pattern
+// means what it says either way. An empty pattern is an error (it would
+// match everything); the error does not name a variable, for the caller to
+// add it. The patterns are not compiled.
+func SplitRegexps(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "[") {
+		var out []string
+		if err := json.Unmarshal([]byte(s), &out); err != nil {
+			return nil, fmt.Errorf(`want a JSON array of strings, as the value starts with "[" (%v); write a single pattern that starts with a character class as ["[a-z]+"]`, err)
+		}
+		for i, p := range out {
+			if p == "" {
+				return nil, fmt.Errorf("want no empty pattern; element %d of the array is empty", i+1)
+			}
+		}
+		return out, nil
+	}
+	var (
+		out   []string
+		start int  // start of the current pattern
+		depth int  // open ( and { outside a character class
+		class bool // inside [...]
+		i     int
+	)
+	cut := func(end int) error {
+		p := trimPattern(s[start:end])
+		if p == "" {
+			return fmt.Errorf("want no empty pattern; pattern %d is empty (a doubled or trailing comma?)", len(out)+1)
+		}
+		out = append(out, p)
+		start = end + 1
+		return nil
+	}
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s) && s[i+1] == 'Q':
+			// \Q…\E quotes its text literally, commas included.
+			if e := strings.Index(s[i+2:], `\E`); e >= 0 {
+				i += 2 + e + 2
+			} else {
+				i = len(s)
+			}
+			continue
+		case c == '\\':
+			i += 2 // the escaped byte, whatever it is
+			continue
+		case class:
+			if c == '[' && i+1 < len(s) && s[i+1] == ':' {
+				// [:alpha:] inside a class
+				if e := strings.Index(s[i+2:], ":]"); e >= 0 {
+					i += 2 + e + 2
+					continue
+				}
+			}
+			if c == ']' {
+				class = false
+			}
+		case c == '[':
+			class = true
+			// A ] right after [ or [^ is a literal, not the end.
+			if i+1 < len(s) && s[i+1] == '^' {
+				i++
+			}
+			if i+1 < len(s) && s[i+1] == ']' {
+				i++
+			}
+		case c == '(' || c == '{':
+			depth++
+		case c == ')' || c == '}':
+			if depth > 0 {
+				depth--
+			}
+		case c == ',' && depth == 0:
+			if err := cut(i); err != nil {
+				return nil, err
+			}
+		}
+		i++
+	}
+	if err := cut(len(s)); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// trimPattern trims the spaces around a pattern, except a space that a
+// backslash escapes ("a\\ " is "a" followed by a space).
+func trimPattern(p string) string {
+	const space = " \t\n\r\v\f"
+	p = strings.TrimLeft(p, space)
+	t := strings.TrimRight(p, space)
+	n := 0 // backslashes that end t
+	for n < len(t) && t[len(t)-1-n] == '\\' {
+		n++
+	}
+	if n%2 == 1 && len(t) < len(p) {
+		return p[:len(t)+1]
+	}
+	return t
 }
 
 // CompileRegexps compiles RE2 patterns, for a variable or for the Go
@@ -243,30 +363,100 @@ var known = []string{
 // Collector and Loki it runs (also in docker-compose.yaml), not the library.
 var reservedPrefixes = []string{"SECAUDIT_STACK_", "SECAUDIT_OTELCOL_", "SECAUDIT_LOKI_"}
 
-// Unknown returns, sorted, the SECAUDIT_ names in environ ("NAME=value"
-// entries, as os.Environ returns them) that secaudit does not read: most
-// likely misspelt settings, which would otherwise be ignored in silence.
+// otelRead is every OTEL_ name that secaudit, or the OpenTelemetry
+// exporters and resource it sets up, reads.
+var otelRead = otelNames([]string{ServiceName, ResourceAttributes, LogsExporter,
+	"OTEL_TRACES_EXPORTER", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"},
+	[]string{"", "LOGS_", "TRACES_"},
+	[]string{"ENDPOINT", "HEADERS", "COMPRESSION", "TIMEOUT", "INSECURE", "CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"})
+
+// otelOther are the names the OpenTelemetry specification (and the Go SDK)
+// defines for what secaudit does not set up: valid settings of other parts
+// of OpenTelemetry, never reported even when close to a name in otelRead.
+var otelOther = otelNames([]string{
+	"OTEL_SDK_DISABLED", "OTEL_LOG_LEVEL", "OTEL_PROPAGATORS", "OTEL_ENTITIES",
+	"OTEL_CONFIG_FILE", "OTEL_EXPERIMENTAL_CONFIG_FILE", "OTEL_SEMCONV_STABILITY_OPT_IN",
+	"OTEL_METRICS_EXPORTER", "OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT",
+	"OTEL_METRICS_EXEMPLAR_FILTER",
+	"OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+	"OTEL_BLRP_SCHEDULE_DELAY", "OTEL_BLRP_EXPORT_TIMEOUT", "OTEL_BLRP_MAX_QUEUE_SIZE", "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+	"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT",
+	"OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_EVENT_COUNT_LIMIT",
+	"OTEL_SPAN_LINK_COUNT_LIMIT", "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+	"OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+	"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+	"OTEL_EXPORTER_OTLP_SPAN_INSECURE", "OTEL_EXPORTER_OTLP_METRIC_INSECURE",
+	"OTEL_EXPORTER_ZIPKIN_ENDPOINT", "OTEL_EXPORTER_ZIPKIN_TIMEOUT",
+	"OTEL_EXPORTER_PROMETHEUS_HOST", "OTEL_EXPORTER_PROMETHEUS_PORT",
+	"OTEL_EXPORTER_JAEGER_AGENT_HOST", "OTEL_EXPORTER_JAEGER_AGENT_PORT", "OTEL_EXPORTER_JAEGER_ENDPOINT",
+	"OTEL_EXPORTER_JAEGER_USER", "OTEL_EXPORTER_JAEGER_PASSWORD", "OTEL_EXPORTER_JAEGER_TIMEOUT",
+},
+	[]string{"", "LOGS_", "TRACES_", "METRICS_"},
+	[]string{"ENDPOINT", "HEADERS", "COMPRESSION", "TIMEOUT", "INSECURE", "CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY", "PROTOCOL"})
+
+// otelOtherPrefixes are families of OpenTelemetry names, such as the Go
+// SDK's experimental features, that are never reported.
+var otelOtherPrefixes = []string{"OTEL_GO_X_"}
+
+// otelNames is names plus OTEL_EXPORTER_OTLP_<signal><setting> for each
+// signal ("" for all) and setting.
+func otelNames(names, signals, settings []string) []string {
+	out := slices.Clone(names)
+	for _, sig := range signals {
+		for _, set := range settings {
+			out = append(out, "OTEL_EXPORTER_OTLP_"+sig+set)
+		}
+	}
+	return out
+}
+
+// maxOTelTypo is the largest edit distance at which an unknown OTEL_ name is
+// taken for a misspelling of one secaudit reads. Further away it may be a
+// setting of some other OpenTelemetry component, which is none of ours.
+const maxOTelTypo = 2
+
+// Unknown returns, sorted, the names in environ ("NAME=value" entries, as
+// os.Environ returns them) that are most likely misspelt settings, which
+// would otherwise be ignored in silence: every SECAUDIT_ name secaudit does
+// not read, and every OTEL_ name within two edits of one it reads that is
+// not itself an OpenTelemetry setting (OTEL_LOG_EXPORTER, not
+// OTEL_TRACES_EXPORTER).
 func Unknown(environ []string) []string {
 	var out []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "SECAUDIT_") || slices.Contains(known, name) {
-			continue
+		if unknownSecaudit(name) || otelTypo(name) {
+			out = append(out, name)
 		}
-		if slices.ContainsFunc(reservedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
-			continue
-		}
-		out = append(out, name)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
 }
 
-// Suggest returns the known name closest to name, or "" when none is within
-// three edits.
+func unknownSecaudit(name string) bool {
+	if !strings.HasPrefix(name, "SECAUDIT_") || slices.Contains(known, name) {
+		return false
+	}
+	return !slices.ContainsFunc(reservedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) })
+}
+
+func otelTypo(name string) bool {
+	if !strings.HasPrefix(name, "OTEL_") || slices.Contains(otelRead, name) || slices.Contains(otelOther, name) ||
+		slices.ContainsFunc(otelOtherPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+		return false
+	}
+	return slices.ContainsFunc(otelRead, func(k string) bool { return editDistance(name, k) <= maxOTelTypo })
+}
+
+// Suggest returns the name secaudit reads that is closest to name, or ""
+// when none is within three edits (two for an OTEL_ name).
 func Suggest(name string) string {
-	best, bestDist := "", 4
-	for _, k := range known {
+	candidates, bestDist := known, 4
+	if strings.HasPrefix(name, "OTEL_") {
+		candidates, bestDist = otelRead, maxOTelTypo+1
+	}
+	best := ""
+	for _, k := range candidates {
 		if d := editDistance(name, k); d < bestDist {
 			best, bestDist = k, d
 		}

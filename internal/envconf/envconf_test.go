@@ -90,6 +90,12 @@ func TestUnknown(t *testing.T) {
 			[]string{"SECAUDIT_", "SECAUDIT_DELIVERY_STRICT_EVENT", "SECAUDIT_SAMPEL_RATE"}},
 		{"no value", []string{"SECAUDIT_LOG_OK_RESPONSE"}, []string{"SECAUDIT_LOG_OK_RESPONSE"}},
 		{"case matters", []string{"secaudit_sample_rate=1", "SECAUDIT_Sample_Rate=1"}, []string{"SECAUDIT_Sample_Rate"}},
+		{"OTel names read", []string{"OTEL_LOGS_EXPORTER=otlp", "OTEL_SERVICE_NAME=shop", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT=http://c:4318", "OTEL_EXPORTER_OTLP_CLIENT_KEY=/k"}, nil},
+		{"OTel names of other parts", []string{"OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_PROPAGATORS=tracecontext", "OTEL_BSP_SCHEDULE_DELAY=1", "OTEL_BLRP_MAX_QUEUE_SIZE=1", "OTEL_SDK_DISABLED=false", "OTEL_LOG_LEVEL=debug", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc", "OTEL_GO_X_OBSERVABILITY=true", "OTEL_EXPORTER_OTLP_METRICS_HEADERS=a=b"}, nil},
+		{"unknown OTel name far from ours", []string{"OTEL_PYTHON_LOG_CORRELATION=true", "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS=x", "OTEL_FOO=1"}, nil},
+		{"OTel near-misses", []string{"OTEL_LOG_EXPORTER=otlp", "OTEL_SERVICE_NAMES=shop", "OTEL_EXPORTER_OTLP_LOG_ENDPOINT=x", "OTEL_RESOURCE_ATTRIBUTE=a=b", "OTEL_EXPORTER_OTLP_HEADER=a=b"},
+			[]string{"OTEL_EXPORTER_OTLP_HEADER", "OTEL_EXPORTER_OTLP_LOG_ENDPOINT", "OTEL_LOG_EXPORTER", "OTEL_RESOURCE_ATTRIBUTE", "OTEL_SERVICE_NAMES"}},
+		{"a near-miss without the OTEL_ prefix is someone else's", []string{"HOTEL_SERVICE_NAME=x", "OTEL-SERVICE_NAME=x"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,6 +115,11 @@ func TestSuggest(t *testing.T) {
 		{"SECAUDIT_JSON_PATH", JSONLPath},
 		{"SECAUDIT_SOMETHING_ELSE_ENTIRELY", ""},
 		{"SECAUDIT_", ""},
+		{"OTEL_LOG_EXPORTER", LogsExporter},
+		{"OTEL_EXPORTER_OTLP_LOG_ENDPOINT", OTLPLogsEndpoint},
+		{"OTEL_SERVICE_NAMES", ServiceName},
+		{"OTEL_TRACES_EXPORTERS", "OTEL_TRACES_EXPORTER"},
+		{"OTEL_SOMETHING_ELSE", ""},
 	}
 	for _, tt := range tests {
 		if got := Suggest(tt.give); got != tt.want {
@@ -117,8 +128,8 @@ func TestSuggest(t *testing.T) {
 	}
 }
 
-// TestKnownCoversEveryName fails when a SECAUDIT_ constant is added without
-// being listed as known (it would then be reported as misspelt).
+// TestKnownCoversEveryName fails when a SECAUDIT_ or OTEL_ constant is added
+// without being listed as read (it would then be reported as misspelt).
 func TestKnownCoversEveryName(t *testing.T) {
 	src, err := os.ReadFile("envconf.go")
 	if err != nil {
@@ -127,6 +138,11 @@ func TestKnownCoversEveryName(t *testing.T) {
 	for _, m := range regexp.MustCompile(`= "(SECAUDIT_[A-Z_]+)"`).FindAllStringSubmatch(string(src), -1) {
 		if !slices.Contains(known, m[1]) {
 			t.Errorf("%s is declared but not in known", m[1])
+		}
+	}
+	for _, m := range regexp.MustCompile(`= "(OTEL_[A-Z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+		if !slices.Contains(otelRead, m[1]) {
+			t.Errorf("%s is declared but not in otelRead", m[1])
 		}
 	}
 }

@@ -350,13 +350,16 @@ func (a *Auditor) emit(ctx context.Context, e *Event) {
 		addString(semconv.UserNameKey, u.Name)
 	}
 	if req != nil {
-		addString(semconv.AuditRequestIDKey, req.ID)
-		addString(semconv.ClientAddressKey, req.ClientAddress)
-		addString(semconv.NetworkPeerAddressKey, req.PeerAddress)
-		addString(semconv.HTTPRequestMethodKey, req.Method)
-		addString(semconv.URLPathKey, req.Path)
+		// Copies of the request's fields, so that the record, which may
+		// wait in a queue, does not keep the request alive.
+		f := req.facts()
+		addString(semconv.AuditRequestIDKey, ownCopy(f.id, req.ID))
+		addString(semconv.ClientAddressKey, ownCopy(f.client, req.ClientAddress))
+		addString(semconv.NetworkPeerAddressKey, ownCopy(f.peer, req.PeerAddress))
+		addString(semconv.HTTPRequestMethodKey, ownCopy(f.method, req.Method))
+		addString(semconv.URLPathKey, ownCopy(f.path, req.Path))
 		addString(semconv.HTTPRouteKey, req.Route())
-		addString(semconv.SessionIDKey, req.SessionID)
+		addString(semconv.SessionIDKey, ownCopy(f.session, req.SessionID))
 	}
 	for _, kv := range e.Attributes {
 		if kv.Key == "" {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/secaudit/secaudit/internal/reqctx"
 )
@@ -28,8 +30,13 @@ func (u User) IsZero() bool { return u.ID == "" && u.Name == "" }
 //
 // Fields are set before the Request is stored in a context and must not be
 // changed afterwards, except through the methods, which are safe for
-// concurrent use and do not allocate. A Request must not be copied after
-// first use.
+// concurrent use. A Request must not be copied after first use.
+//
+// The fields may share memory with the request (the method and path are
+// substrings of the request line, which holds the query too): events never
+// carry them as they are but copies of their own, made once per Request at
+// its first event, so a record waiting in a queue keeps only its own
+// values alive, never the request.
 type Request struct {
 	// ID is the request id: 32 lowercase hex characters (audit.request_id).
 	ID string
@@ -48,6 +55,55 @@ type Request struct {
 	route   string
 	user    User
 	pattern *http.Request
+
+	owned atomic.Pointer[facts] // copies of the fields for records
+}
+
+// facts are copies of a Request's fields that records carry, in one
+// allocation. A field that does not fit in buf is left out ("") and copied
+// for each event instead: a record keeps facts alive through its short
+// fields, and must not keep a long one with them.
+type facts struct {
+	id, client, peer, method, path, session string
+
+	buf [factsInline]byte
+}
+
+// factsInline is the room for the copies: a request id, two IPv6
+// addresses, a method, a path of usual length and a session id fit.
+const factsInline = 256
+
+// facts returns the copies of r's fields, making them at the first call.
+func (r *Request) facts() *facts {
+	if f := r.owned.Load(); f != nil {
+		return f
+	}
+	f := new(facts)
+	free := f.buf[:0:factsInline]
+	inline := func(s string) string {
+		if s == "" || len(s) > cap(free)-len(free) {
+			return ""
+		}
+		start := len(free)
+		free = append(free, s...)
+		// The bytes are never written again: the string is immutable.
+		return unsafe.String(&free[start], len(s))
+	}
+	f.id, f.client, f.peer = inline(r.ID), inline(r.ClientAddress), inline(r.PeerAddress)
+	f.method, f.session, f.path = inline(r.Method), inline(r.SessionID), inline(r.Path)
+	if !r.owned.CompareAndSwap(nil, f) {
+		return r.owned.Load()
+	}
+	return f
+}
+
+// ownCopy returns the copy of a field for a record: the facts' copy, or a
+// new one of field when it did not fit there.
+func ownCopy(inline, field string) string {
+	if inline != "" || field == "" {
+		return inline
+	}
+	return strings.Clone(field)
 }
 
 // SetPatternSource makes Route fall back to the route pattern that a
@@ -65,11 +121,13 @@ func (r *Request) SetPatternSource(req *http.Request) {
 }
 
 // SetRoute records the request's route pattern (e.g. "/api/accounts/{id}").
-// Routers call it once they have matched; a nil Request ignores it.
+// Routers call it once they have matched; a nil Request ignores it. It keeps
+// a copy of route, which may be a part of request data.
 func (r *Request) SetRoute(route string) {
 	if r == nil || route == "" {
 		return
 	}
+	route = strings.Clone(route)
 	r.mu.Lock()
 	r.route = route
 	r.mu.Unlock()

@@ -1,11 +1,18 @@
 package secaudit_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
+	"unsafe"
+
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/semconv"
 )
 
 func TestRouteFromPattern(t *testing.T) {
@@ -46,5 +53,89 @@ func TestRouteFallsBackToThePatternSource(t *testing.T) {
 	nilReq.SetPatternSource(r)
 	if nilReq.Route() != "" {
 		t.Fatal("nil request has a route")
+	}
+}
+
+// TestRecordsCarryCopiesOfRequestFacts: every string a record takes from
+// the request (facts, route) is a copy, so that a record waiting in a queue
+// does not keep the request's memory alive (the method and path are
+// substrings of the request line, which holds the query too). Short facts
+// share one copy; a long one gets a copy of its own for each event.
+func TestRecordsCarryCopiesOfRequestFacts(t *testing.T) {
+	line := "GET /items/42 " + strings.Repeat("q", 1<<10) + " 0123456789abcdef0123456789abcdef 203.0.113.7 10.0.0.2 s3ss10n /orders/{id}"
+	field := func(s string) string {
+		i := strings.Index(line, s)
+		return line[i : i+len(s)]
+	}
+	long := "/" + strings.Repeat("p", 600)
+	longLine := "GET " + long + "?q=1"
+	tests := []struct {
+		name string
+		req  *secaudit.Request
+	}{
+		{"short facts", &secaudit.Request{
+			ID: field("0123456789abcdef0123456789abcdef"), ClientAddress: field("203.0.113.7"),
+			PeerAddress: field("10.0.0.2"), Method: field("GET"), Path: field("/items/42"),
+			SessionID: field("s3ss10n"),
+		}},
+		{"long path", &secaudit.Request{
+			ID: field("0123456789abcdef0123456789abcdef"), Method: longLine[:3], Path: longLine[4 : 4+len(long)],
+		}},
+	}
+	inside := func(s, of string) bool {
+		if s == "" || of == "" {
+			return false
+		}
+		p, lo := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(of)))
+		return p >= lo && p < lo+uintptr(len(of))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, rec := newAuditor(t)
+			tt.req.SetRoute(field("/orders/{id}"))
+			ctx := secaudit.ContextWithRequest(context.Background(), tt.req)
+			for range 2 { // the second event reuses the copies
+				a.ModelAccessed(ctx, secaudit.Model{Name: "order", ID: "42"})
+			}
+			n := 0
+			for _, rs := range rec.Result() {
+				for _, r := range rs {
+					n++
+					for _, kv := range r.Attributes {
+						s := kv.Value.AsString()
+						if inside(s, line) || inside(s, longLine) {
+							t.Errorf("%s = %.40q shares memory with the request", kv.Key, s)
+						}
+					}
+				}
+			}
+			if n != 2 {
+				t.Fatalf("%d records, want 2", n)
+			}
+		})
+	}
+}
+
+// TestRequestFactsConcurrentSafe: events emitted at once from many
+// goroutines of one request all carry its facts.
+func TestRequestFactsConcurrentSafe(t *testing.T) {
+	a, rec := newAuditor(t)
+	req := &secaudit.Request{ID: "0123456789abcdef0123456789abcdef", Method: "GET", Path: "/p"}
+	ctx := secaudit.ContextWithRequest(context.Background(), req)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { a.ModelAccessed(ctx, secaudit.Model{Name: "m"}) })
+	}
+	wg.Wait()
+	for _, rs := range rec.Result() {
+		for _, r := range rs {
+			got := map[attribute.Key]string{}
+			for _, kv := range r.Attributes {
+				got[kv.Key] = kv.Value.AsString()
+			}
+			if got[semconv.AuditRequestIDKey] != req.ID || got[semconv.HTTPRequestMethodKey] != "GET" || got[semconv.URLPathKey] != "/p" {
+				t.Fatalf("facts = %v", got)
+			}
+		}
 	}
 }

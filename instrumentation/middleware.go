@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -159,8 +160,9 @@ var _ http.Handler = (*handler)(nil)
 // exchange is the per-request state: one allocation holds the request
 // facts, the context node that carries them to the handler, and the
 // response observer. It is never pooled or reused: req.ID points into its
-// id array, events and handlers may keep the id, and the handler's context
-// (ctx) may outlive the request.
+// id array, handlers may keep the id, and the handler's context (ctx) may
+// outlive the request. Records never keep it alive: they carry copies of
+// the request facts (see secaudit.Request).
 type exchange struct {
 	req      secaudit.Request
 	ctx      reqctx.Node // the handler's context: the request's, plus &req
@@ -318,6 +320,9 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 		semconv.AuditDurationKey.Int64(int64(duration)),
 	)
 	if x.userAgent != "" {
+		// Not copied: net/http gives every header value an allocation of
+		// its own, and the limiter copies what it cuts, so the record
+		// keeps alive at most the user agent itself, never the request.
 		attrs = append(attrs, semconv.UserAgentOriginalKey.String(x.userAgent))
 	}
 	if sampledAt > 0 { // kept by sampling: say at what rate, so counts can be scaled
@@ -328,7 +333,8 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	}
 	if m.sessions != nil && x.req.SessionID == "" {
 		if sid := m.sessionID(r); sid != "" {
-			attrs = append(attrs, semconv.SessionIDKey.String(sid))
+			// A copy: the id may be a part of a cookie header.
+			attrs = append(attrs, semconv.SessionIDKey.String(strings.Clone(sid)))
 		}
 	}
 	if panicked {
@@ -417,7 +423,8 @@ func panicMessage(p any) string { return fmt.Sprint(p) }
 // ChaCha8 generator (seeded from the OS): unique and unpredictable enough
 // for correlation, and never taken from the client. The text lives in the
 // exchange, which every reference to the id keeps alive, and is never
-// written again, so the id costs no allocation of its own.
+// written again, so the id costs no allocation of its own (records carry a
+// copy, made only for a request that has events).
 func (x *exchange) newRequestID() string {
 	fillRequestID(&x.id)
 	return unsafe.String(&x.id[0], len(x.id))

@@ -148,6 +148,14 @@ func (l *Limiter) Stats() Stats {
 
 type ltally struct{ truncated, dropped int }
 
+// maxScalarSize is the most the JSONL exporter writes for a scalar: a
+// finite float takes up to 25 bytes (-0.0000012345678901234567: sign, "0.",
+// five zeros, 17 digits; the exponent form, -1.2345678901234567e-308, is
+// 24), an int64 20, a bool 5, null 4. Sizes below what is written would let
+// a record pass the limiter and become the exporter's malformed-record
+// line. TestMaxScalarSize checks it against the exporter.
+const maxScalarSize = 25
+
 // envelopeReserve is what the JSONL envelope around the attributes takes at
 // most, besides the event name (twice), scope and resource.
 const envelopeReserve = 512
@@ -174,9 +182,9 @@ func (l *Limiter) probeAttr(p *limitProbe, kv attribute.KeyValue) {
 			p.dirty = true
 		}
 	case attribute.INT64, attribute.BOOL, attribute.EMPTY:
-		p.size += 24
+		p.size += maxScalarSize
 	case attribute.FLOAT64:
-		p.size += 24
+		p.size += maxScalarSize
 		if f := kv.Value.AsFloat64(); !p.dirty && (math.IsNaN(f) || math.IsInf(f, 0)) {
 			p.dirty = true
 		}
@@ -456,6 +464,9 @@ func sliceLen(v attribute.Value) int {
 }
 
 // truncateString keeps the first max runes of s and appends the marker.
+// The result is a string of its own (the concatenation copies), so a
+// record queued for export does not keep s, which may be a whole request,
+// alive; a string within the limit is returned as it is, not copied.
 func truncateString(s string, max int) string {
 	n := 0
 	for i := range s {
@@ -600,17 +611,17 @@ func typedElems(v attribute.Value) []attribute.Value {
 	return out
 }
 
-// quickSize is a cheap lower bound of v's JSON size, from byte lengths
-// alone: escaping makes the JSON at most 6 times as large. It stops
-// counting once past limit.
+// quickSize is a cheap estimate of v's JSON size, from byte lengths alone:
+// the JSON is at most 6 times as large (escaping). It stops counting once
+// past limit.
 func quickSize(v attribute.Value, limit int) int {
 	switch v.Type() {
 	case attribute.STRING, attribute.BYTESLICE:
 		return len(v.AsString()) + 2
 	case attribute.BOOL, attribute.INT64, attribute.FLOAT64, attribute.EMPTY:
-		return 24
+		return maxScalarSize
 	case attribute.INT64SLICE, attribute.FLOAT64SLICE, attribute.BOOLSLICE:
-		return 2 + 25*sliceLen(v)
+		return 2 + (maxScalarSize+1)*sliceLen(v)
 	case attribute.STRINGSLICE:
 		n := 2
 		for _, s := range v.AsStringSlice() {
@@ -636,7 +647,7 @@ func quickSize(v attribute.Value, limit int) int {
 		}
 		return n
 	}
-	return 24
+	return maxScalarSize
 }
 
 // jsonSizeUpTo is jsonSize(v) when that is at most limit; otherwise it is
@@ -677,7 +688,9 @@ func jsonSizeUpTo(v attribute.Value, limit int) int {
 	return jsonSize(v)
 }
 
-// jsonSize estimates v's JSON size, escapes included.
+// jsonSize bounds v's JSON size as the exporter writes it, escapes
+// included: exact for strings, an upper bound for scalars (maxScalarSize
+// each, and a comma after every element).
 func jsonSize(v attribute.Value) int {
 	switch v.Type() {
 	case attribute.STRING:
@@ -685,7 +698,7 @@ func jsonSize(v attribute.Value) int {
 	case attribute.BYTESLICE:
 		return (len(v.AsString())+2)/3*4 + 2
 	case attribute.BOOL, attribute.INT64, attribute.FLOAT64, attribute.EMPTY:
-		return 24
+		return maxScalarSize
 	case attribute.STRINGSLICE:
 		n := 2
 		for _, s := range v.AsStringSlice() {
@@ -693,7 +706,7 @@ func jsonSize(v attribute.Value) int {
 		}
 		return n
 	case attribute.INT64SLICE, attribute.FLOAT64SLICE, attribute.BOOLSLICE:
-		return 2 + 25*sliceLen(v)
+		return 2 + (maxScalarSize+1)*sliceLen(v)
 	case attribute.SLICE:
 		n := 2
 		for _, e := range v.AsSlice() {
@@ -707,7 +720,7 @@ func jsonSize(v attribute.Value) int {
 		}
 		return n
 	}
-	return 24
+	return maxScalarSize
 }
 
 // jsonStringSize is the size of s as the JSONL exporter writes it, byte

@@ -1,13 +1,16 @@
 package processor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -244,6 +247,17 @@ func TestLimiterC1Controls(t *testing.T) {
 	}
 }
 
+// longFloat returns a float written in the most bytes a float takes: 25,
+// -0.00000dddddddddddddddd with 17 significant digits.
+func longFloat(rnd *rand.Rand) float64 {
+	for {
+		f := -1.2345678901234567e-6 * (1 + rnd.Float64()*7)
+		if len(strconv.FormatFloat(f, 'f', -1, 64)) == maxScalarSize {
+			return f
+		}
+	}
+}
+
 // FuzzLimiterFitsExporter: whatever a record holds, and whatever room its
 // resource takes, once the limiter has cut it to MaxRecordBytes the JSONL
 // exporter with the same limit writes it, not an
@@ -254,6 +268,8 @@ func FuzzLimiterFitsExporter(f *testing.F) {
 	f.Add(uint64(1), uint16(0), "\u0085")
 	f.Add(uint64(2), uint16(3000), "<\"\\\x00é\u2028\xff😀")
 	f.Add(uint64(3), uint16(8000), "")
+	f.Add(uint64(4), uint16(2000), "")
+	f.Add(uint64(6), uint16(12000), "x")
 	f.Fuzz(func(t *testing.T, seed uint64, extra uint16, text string) {
 		limit := MinRecordBytes + int(extra)%(16*1024)
 		l := mustLimiter(t, WithMaxRecordBytes(limit))
@@ -266,13 +282,67 @@ func FuzzLimiterFitsExporter(f *testing.F) {
 			}
 			return b.String()
 		}
+		// Floats of every magnitude, the longest written forms among them
+		// (17 significant digits just above 1e-6), and non-finite ones.
+		float := func() float64 {
+			switch rnd.IntN(6) {
+			case 0:
+				return math.Float64frombits(rnd.Uint64()) // any exponent, NaN and ±Inf included
+			case 1:
+				return longFloat(rnd)
+			case 2:
+				return (rnd.Float64()*2 - 1) * math.Pow(10, float64(rnd.IntN(630)-323))
+			case 3:
+				return []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, math.SmallestNonzeroFloat64, -math.MaxFloat64}[rnd.IntN(6)]
+			}
+			return rnd.NormFloat64() * math.MaxFloat64 / 8
+		}
+		floats := func(n int) []float64 {
+			fs := make([]float64, rnd.IntN(n))
+			for i := range fs {
+				fs[i] = float()
+			}
+			return fs
+		}
+		// Every third record holds only floats of the longest written form,
+		// in small values that survive the limiter in numbers: scalars,
+		// Float64Slices, and slices and maps of floats.
+		floatsOnly := seed%3 == 0
+		long := func() attribute.Value {
+			switch rnd.IntN(4) {
+			case 0:
+				return attribute.Float64Value(longFloat(rnd))
+			case 1:
+				fs := make([]float64, rnd.IntN(16))
+				for i := range fs {
+					fs[i] = longFloat(rnd)
+				}
+				return attribute.Float64SliceValue(fs)
+			case 2:
+				vs := make([]attribute.Value, rnd.IntN(16))
+				for i := range vs {
+					vs[i] = attribute.Float64Value(longFloat(rnd))
+				}
+				return attribute.SliceValue(vs...)
+			}
+			kvs := make([]attribute.KeyValue, rnd.IntN(16))
+			for i := range kvs {
+				kvs[i] = attribute.Float64(strconv.Itoa(i), longFloat(rnd))
+			}
+			return attribute.MapValue(kvs...)
+		}
 		var value func(depth int) attribute.Value
 		value = func(depth int) attribute.Value {
-			switch k := rnd.IntN(8); {
+			if floatsOnly {
+				return long()
+			}
+			switch k := rnd.IntN(10); {
 			case k == 0:
 				return attribute.Int64Value(rnd.Int64() - math.MaxInt64/2)
-			case k == 1:
-				return attribute.Float64Value(rnd.NormFloat64() * math.MaxFloat64 / 8)
+			case k == 1 || k == 8:
+				return attribute.Float64Value(float())
+			case k == 9:
+				return attribute.Float64SliceValue(floats(120))
 			case k == 2:
 				return attribute.ByteSliceValue([]byte(str()))
 			case k == 3 && depth < 3:
@@ -293,18 +363,50 @@ func FuzzLimiterFitsExporter(f *testing.F) {
 			return attribute.StringValue(str())
 		}
 		attrs := make([]attribute.KeyValue, 1+rnd.IntN(60))
+		if floatsOnly {
+			attrs = make([]attribute.KeyValue, 1+rnd.IntN(120))
+		}
 		for i := range attrs {
 			attrs[i] = attribute.KeyValue{Key: attribute.Key("k" + strconv.Itoa(i) + str()[:0]), Value: value(0)}
 		}
 		attrs = append(attrs, semconv.ClientAddressKey.String("203.0.113.7"))
 		// A resource of its own size: it takes room in every line.
+		resSize := rnd.IntN(limit / 2)
+		if floatsOnly {
+			resSize /= 8
+		}
 		rr := &recorder{}
 		lp := sdklog.NewLoggerProvider(
-			sdklog.WithResource(resource.NewSchemaless(attribute.String("host.labels", strings.Repeat("r", rnd.IntN(limit/2))))),
+			sdklog.WithResource(resource.NewSchemaless(attribute.String("host.labels", strings.Repeat("r", resSize)))),
 			sdklog.WithProcessor(l), sdklog.WithProcessor(rr), sdklog.WithAllowKeyDuplication(), sdklog.WithAttributeCountLimit(-1),
 		)
 		lp.Logger("fuzz").Emit(context.Background(), apiRecord(semconv.EventLoginFailed, value(1), attrs...))
 		rec := rr.last(t)
+		if seed%2 == 0 {
+			// Fill the limited record with a string right up to what the
+			// limiter's estimate lets through, and limit it again: the
+			// slack of the envelope reserve must not hide an estimate below
+			// what the exporter writes.
+			attrs := attrsOf(&rec)
+			room := limit - l.envelopeSize(&rec) - jsonSize(rec.Body())
+			for _, kv := range attrs {
+				room -= jsonStringSize(string(kv.Key)) + 1 + jsonSize(kv.Value) + 1
+			}
+			if room >= 0 {
+				for i := 0; len(attrs) < l.Limits().MaxAttributes; i++ {
+					key := "pad" + strconv.Itoa(i)
+					over := jsonStringSize(key) + 1 + 2 + 1
+					if room < over {
+						break
+					}
+					n := min(room-over, l.Limits().MaxStringLength)
+					attrs = append(attrs, attribute.String(key, strings.Repeat("p", n)))
+					room -= over + n
+				}
+				lp.Logger("fuzz").Emit(context.Background(), apiRecord(semconv.EventLoginFailed, rec.Body(), attrs...))
+				rec = rr.last(t)
+			}
+		}
 		line := exporter.AppendRecord(nil, &rec, limit)
 		if strings.Contains(string(line), semconv.EventMalformedRecord) {
 			t.Fatalf("limit %d: the exporter replaced the limited record:\n%.500s", limit, line)
@@ -336,5 +438,185 @@ func TestLimiterCountsTheResource(t *testing.T) {
 	line := exporter.AppendRecord(nil, &got, limit)
 	if strings.Contains(string(line), semconv.EventMalformedRecord) || !strings.Contains(string(line), "203.0.113.7") {
 		t.Fatalf("the record did not survive the exporter: %.300s", line)
+	}
+}
+
+// TestLimiterTruncationOwnsItsMemory: a truncated value is a string of
+// its own, so a record queued for export does not keep the (possibly huge)
+// original alive; a value within the limits is kept as it is, not copied.
+func TestLimiterTruncationOwnsItsMemory(t *testing.T) {
+	huge := strings.Repeat("q", 900<<10)
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(huge)))
+	inHuge := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		return len(s) > 0 && p >= lo && p < lo+uintptr(len(huge))
+	}
+	short := huge[:10]
+	l := mustLimiter(t)
+	rec := capture(t, apiRecord(semconv.EventLoginFailed, attribute.StringValue(huge),
+		attribute.String("s", huge),
+		attribute.StringSlice("ss", []string{huge, short}),
+		attribute.Map("m", attribute.String("v", huge)),
+		attribute.Slice("sl", attribute.StringValue(huge)),
+		attribute.String("short", short),
+	), l)
+	var pinned []string
+	var walk func(path string, v attribute.Value)
+	walk = func(path string, v attribute.Value) {
+		switch v.Type() {
+		case attribute.STRING:
+			if s := v.AsString(); inHuge(s) && s != short {
+				pinned = append(pinned, path)
+			}
+		case attribute.STRINGSLICE:
+			for i, s := range v.AsStringSlice() {
+				if inHuge(s) && s != short {
+					pinned = append(pinned, path+"["+strconv.Itoa(i)+"]")
+				}
+			}
+		case attribute.SLICE:
+			for i, e := range v.AsSlice() {
+				walk(path+"["+strconv.Itoa(i)+"]", e)
+			}
+		case attribute.MAP:
+			for _, kv := range v.AsMap() {
+				walk(path+"."+string(kv.Key), kv.Value)
+			}
+		}
+	}
+	walk("body", rec.Body())
+	for _, kv := range attrsOf(&rec) {
+		walk(string(kv.Key), kv.Value)
+	}
+	if len(pinned) > 0 {
+		t.Errorf("truncated values share the original's memory: %v", pinned)
+	}
+	if got := attrMap(&rec)["short"].AsString(); !inHuge(got) {
+		t.Errorf("a value within the limits was copied")
+	}
+}
+
+// TestMaxScalarSize: no scalar is written in more than maxScalarSize
+// bytes, and the longest ones take it all.
+func TestMaxScalarSize(t *testing.T) {
+	base := sdkRecord(t, apiRecord("e", attribute.Value{}))
+	written := func(v attribute.Value) int {
+		r := base.Clone()
+		r.SetBody(v)
+		line := string(exporter.AppendRecord(nil, &r, math.MaxInt32))
+		_, after, ok := strings.Cut(line, `"body":`)
+		body, _, ok2 := strings.Cut(after, `,"resource":`)
+		if !ok || !ok2 {
+			t.Fatalf("no body in %s", line)
+		}
+		return len(body)
+	}
+	tests := []struct {
+		give attribute.Value
+		want int // bytes written
+	}{
+		{attribute.Float64Value(-1.2345678901234567e-6), maxScalarSize},
+		{attribute.Float64Value(-9.999999999999999e-6), 24},
+		{attribute.Float64Value(-1.2345678901234567e-300), 24},
+		{attribute.Float64Value(-math.SmallestNonzeroFloat64), 7},
+		{attribute.Float64Value(-math.MaxFloat64), 24},
+		{attribute.Float64Value(-9.999999999999999e20), 22},
+		{attribute.Float64Value(-0.1234567890123456), 19},
+		{attribute.Int64Value(math.MinInt64), 20},
+		{attribute.BoolValue(false), 5},
+	}
+	for _, tt := range tests {
+		if got := written(tt.give); got != tt.want || got > maxScalarSize || got > jsonSize(tt.give) {
+			t.Errorf("%s: written in %d bytes, want %d; jsonSize %d, maxScalarSize %d", tt.give.String(), got, tt.want, jsonSize(tt.give), maxScalarSize)
+		}
+	}
+	// Every magnitude, both signs, long mantissas.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		f := math.Float64frombits(rnd.Uint64())
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			continue
+		}
+		if got := written(attribute.Float64Value(f)); got > maxScalarSize {
+			t.Fatalf("%v written in %d bytes, more than maxScalarSize %d", f, got, maxScalarSize)
+		}
+	}
+}
+
+// TestLimiterFloatsFitExporter: a float is written in up to 25 bytes
+// (-0.0000012345678901234567), more than an integer. A record of floats, in
+// any position a float can take, that the limiter lets pass must fit the
+// JSONL exporter, not become its malformed-record line, which keeps none of
+// the record's content. Each record but the reported one (104
+// Float64Slice attributes, default limits) is filled with a string right up
+// to what the limiter's estimate lets through.
+func TestLimiterFloatsFitExporter(t *testing.T) {
+	const f = -1.2345678901234567e-6 // written as -0.0000012345678901234567
+	floats := slices.Repeat([]float64{f}, 100)
+	scalars := slices.Repeat([]attribute.Value{attribute.Float64Value(f)}, 100)
+	members := make([]attribute.KeyValue, 100)
+	for i := range members {
+		members[i] = attribute.Float64("m"+strconv.Itoa(i), f)
+	}
+	many := func(n int, v attribute.Value) []attribute.KeyValue {
+		attrs := make([]attribute.KeyValue, n)
+		for i := range attrs {
+			attrs[i] = attribute.KeyValue{Key: attribute.Key("f" + strconv.Itoa(i)), Value: v}
+		}
+		return attrs
+	}
+	tests := []struct {
+		name  string
+		body  attribute.Value
+		attrs []attribute.KeyValue
+		opts  []Option
+		fill  bool
+	}{
+		{name: "reported", attrs: many(104, attribute.Float64SliceValue(floats))},
+		{name: "scalar", attrs: many(1000, attribute.Float64Value(f)), opts: []Option{WithMaxAttributes(2000)}, fill: true},
+		{name: "Float64Slice", attrs: many(20, attribute.Float64SliceValue(floats)), fill: true},
+		{name: "slice element", attrs: many(20, attribute.SliceValue(scalars...)), fill: true},
+		{name: "map value", attrs: many(20, attribute.MapValue(members...)), fill: true},
+		{name: "body", body: attribute.SliceValue(slices.Repeat([]attribute.Value{attribute.Float64SliceValue(floats)}, 20)...), fill: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := tt.opts
+			if tt.fill { // one string fills the record
+				opts = append(opts, WithMaxStringLength(1<<20))
+			}
+			l := mustLimiter(t, opts...)
+			limit := l.Limits().MaxRecordBytes
+			attrs := append(tt.attrs, semconv.ClientAddressKey.String("203.0.113.7"))
+			if tt.fill {
+				// The limiter's own estimate of the record, as fitRecord makes it.
+				r := sdkRecord(t, apiRecord(semconv.EventLoginFailed, tt.body, attrs...))
+				room := limit - l.envelopeSize(&r) - jsonSize(r.Body())
+				for _, kv := range attrsOf(&r) {
+					room -= jsonStringSize(string(kv.Key)) + 1 + jsonSize(kv.Value) + 1
+				}
+				room -= jsonStringSize("pad") + 1 + 2 + 1
+				if room < 0 {
+					t.Fatalf("the record is %d bytes over the limit before filling", -room)
+				}
+				attrs = append(attrs, attribute.String("pad", strings.Repeat("p", room)))
+			}
+			rec := capture(t, apiRecord(semconv.EventLoginFailed, tt.body, attrs...), l)
+			var out bytes.Buffer
+			exp, err := exporter.NewJSONL(exporter.WithWriter(&out), exporter.WithMaxRecordBytes(limit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := exp.Export(context.Background(), []sdklog.Record{rec}); err != nil {
+				t.Fatal(err)
+			}
+			if err := exp.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			line := out.String()
+			if strings.Contains(line, semconv.EventMalformedRecord) || !strings.Contains(line, "203.0.113.7") {
+				t.Fatalf("the record did not survive the exporter (limit %d): %.300s", limit, line)
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/secaudit/secaudit/internal/bodycapture"
 	"github.com/secaudit/secaudit/internal/clientip"
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/sampling"
 )
 
 // Option configures a [Middleware]. Options are validated by [New]; a bad
@@ -99,7 +100,10 @@ func WithLogOKResponses(enabled bool) Option {
 // WithSampleRate keeps this fraction (0..1) of OK events when they are
 // enabled, decided per trace with the same rule as the sampling processor
 // (per request id, again like the processor, when there is no trace), so
-// the two never sample one request twice. A kept event carries the rate as
+// the two never sample one request twice. The rule is a keyed hash of the
+// trace id, so a client choosing its traceparent cannot choose whether it
+// is audited; the key is random per process, or SECAUDIT_SAMPLE_KEY (a
+// secret of at least 16 characters) for instances that must decide alike. A kept event carries the rate as
 // audit.sample_rate (the processor's sampler, if it samples too, records
 // the rate applied in all). The default is 1, or SECAUDIT_SAMPLE_RATE.
 // Errors are never sampled.
@@ -112,7 +116,7 @@ func WithSampleRate(rate float64) Option {
 
 // WithIgnorePaths skips requests whose URL path matches one of these RE2
 // patterns (unanchored): no request facts, no event, no body read. The
-// default is none, or SECAUDIT_IGNORE_PATHS (comma-separated). Given
+// default is none, or SECAUDIT_IGNORE_PATHS (a list of regexes). Given
 // patterns replace the environment's.
 func WithIgnorePaths(patterns ...string) Option {
 	return optionFunc(func(c config) config {
@@ -281,6 +285,11 @@ func resolve(opts []Option) (*Middleware, error) {
 		fail(err)
 	} else if ok {
 		m.sampleRate = v
+	}
+	if k, err := sampling.KeyFromEnv(); err != nil {
+		fail(err)
+	} else {
+		m.sampleKey = k
 	}
 
 	if c.ignoreSet&setPaths != 0 {

@@ -80,18 +80,28 @@
 //
 //	SECAUDIT_LOG_OK_RESPONSES      WithLogOKResponses      default false
 //	SECAUDIT_SAMPLE_RATE           WithSampleRate          default 1
-//	SECAUDIT_IGNORE_PATHS          WithIgnorePaths         comma-separated RE2
+//	SECAUDIT_SAMPLE_KEY            (the sampling key)      secret, >= 16 characters;
+//	                                                       default random per process
+//	SECAUDIT_IGNORE_PATHS          WithIgnorePaths         list of RE2 (below)
 //	SECAUDIT_IGNORE_STATUS_CODES   WithIgnoreStatusCodes   e.g. 301,302
 //	SECAUDIT_TRUSTED_PROXY_CIDRS   WithTrustedProxies      set with the count
 //	SECAUDIT_TRUSTED_PROXY_COUNT   WithTrustedProxies      int >= 1
 //	SECAUDIT_LOG_REQUEST_BODIES    WithRequestBodies       default false
 //	SECAUDIT_BODY_FIELDS           WithBodyFields          required for capture
-//	SECAUDIT_BODY_PATHS            WithBodyPaths           default all paths
+//	SECAUDIT_BODY_PATHS            WithBodyPaths           list of RE2; default all
 //	SECAUDIT_MAX_BODY_BYTES        WithMaxBodyBytes        default 4096
 //	SECAUDIT_EMIT_SESSION_ID       WithSessionIDs          default: on with a source
 //	SECAUDIT_INCLUDE_USERNAMES     (the default Auditor's secaudit.WithUsernames)
 //
 // [WithSessionIDSource] and [WithSuspiciousRequests] have no variable.
+//
+// A list of RE2 regular expressions (SECAUDIT_IGNORE_PATHS,
+// SECAUDIT_BODY_PATHS, SECAUDIT_DELIVERY_STRICT_ROUTES) is a JSON array of
+// strings when the value starts with "[" (["^/a,b$", "^/v[0-9]{1,}/"]);
+// otherwise it is split at the commas outside {…}, […] and (…) and not
+// escaped by a backslash, so ^/static/[a-z]{2,}/,^/healthz$ is two
+// patterns and ^/a\,b$ one that matches "/a,b". Each pattern must compile
+// alone.
 //
 // # Failure
 //

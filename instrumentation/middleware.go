@@ -54,6 +54,7 @@ type Middleware struct {
 	auditor      *secaudit.Auditor
 	logOK        bool
 	sampleRate   float64
+	sampleKey    sampling.Key
 	ignorePaths  []*regexp.Regexp
 	ignoreStatus httpstatus.Set
 	resolver     *clientip.Resolver
@@ -293,9 +294,9 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 			tid := trace.SpanContextFromContext(ctx).TraceID()
 			var draw uint64
 			if !tid.IsValid() {
-				draw = sampling.Draw(x.req.ID)
+				draw = m.sampleKey.Draw(x.req.ID)
 			}
-			if !sampling.Keep(tid, m.sampleRate, draw) {
+			if !m.sampleKey.Keep(tid, m.sampleRate, draw) {
 				m.stats.sampledOut.Add(1)
 				return
 			}

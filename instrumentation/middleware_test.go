@@ -115,7 +115,7 @@ func TestGatingOfOKResponses(t *testing.T) {
 }
 
 // TestSamplingAgreesWithTraceDecision: with a span in the context, the
-// middleware keeps exactly the OK events sampling.Keep keeps for the trace
+// middleware keeps exactly the OK events the process key keeps for the trace
 // id, so the middleware and the sampling processor agree.
 func TestSamplingAgreesWithTraceDecision(t *testing.T) {
 	const rate = 0.5
@@ -129,7 +129,7 @@ func TestSamplingAgreesWithTraceDecision(t *testing.T) {
 		req = req.WithContext(trace.ContextWithSpanContext(req.Context(), sc))
 		h.serve(status(200), req)
 		recs := h.records()
-		want := sampling.Keep(tid, rate, 0)
+		want := sampling.ProcessKey().Keep(tid, rate, 0)
 		if (len(recs) == 1) != want {
 			t.Fatalf("trace %s: emitted %d, sampling.Keep = %v", tid, len(recs), want)
 		}

@@ -66,10 +66,18 @@
 //
 //	SECAUDIT_SENSITIVE_KEYS            WithSensitiveKeys (replaces DefaultSensitiveKeys)
 //	SECAUDIT_SENSITIVE_KEY_ALLOWLIST   WithSensitiveKeyAllowlist
-//	SECAUDIT_SENSITIVE_VALUE_PATTERNS  WithSensitiveValuePatterns (RE2, comma list)
-//	SECAUDIT_IGNORE_PATHS              WithIgnorePaths (RE2, comma list)
+//	SECAUDIT_SENSITIVE_VALUE_PATTERNS  WithSensitiveValuePatterns (list of RE2)
+//	SECAUDIT_IGNORE_PATHS              WithIgnorePaths (list of RE2)
 //	SECAUDIT_IGNORE_STATUS_CODES       WithIgnoreStatusCodes
 //	SECAUDIT_SAMPLE_RATE               WithSampleRate (0..1, default 1)
+//	SECAUDIT_SAMPLE_KEY                the sampling key (a secret, ≥ 16 characters;
+//	                                   default random per process)
+//
+// A list of RE2 regular expressions is a JSON array of strings when the
+// value starts with "[" (["^/a,b$", "x{2,}"]); otherwise it is split at the
+// commas outside {…}, […] and (…) and not escaped by a backslash, so
+// sk_live_[A-Za-z0-9]{20,},internal-[0-9]{4} is two patterns and a\,b is
+// one that matches "a,b". Each pattern must compile alone.
 //
 // An invalid value stops construction with an error naming the variable or
 // option. [WithoutEnv] ignores the environment.

@@ -139,7 +139,7 @@ func TestSampler(t *testing.T) {
 	kept := 0
 	for i := uint64(0); i < 400; i++ {
 		id := traceID(i * 0x9E3779B97F4A7C15)
-		want := sampling.Keep(id, 0.25, 0)
+		want := sampling.ProcessKey().Keep(id, 0.25, 0)
 		// Two events of one trace: kept or dropped together, as the
 		// middleware decides.
 		for _, name := range []string{semconv.EventHTTPResponseSuccess, semconv.EventHTTPResponseRedirect} {
@@ -176,7 +176,7 @@ func TestSampler(t *testing.T) {
 // when they drew independently (no trace id).
 func TestSamplerCombinesRates(t *testing.T) {
 	ctx := context.Background()
-	kept := traceID(0) // sampling.Keep keeps it at any rate above 0
+	kept := keptTraceID(t, 0.1) // kept at every rate of the table
 	tests := []struct {
 		name      string
 		upstream  attribute.Value

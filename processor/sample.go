@@ -15,11 +15,14 @@ import (
 // Sampler is an sdk/log processor that wraps the downstream processor and
 // keeps only a share of http.response.success and http.response.redirect
 // events. Every other record (security events included) always passes. The
-// decision is [sampling.Keep] on the record's trace id, the same one the
-// middleware uses, so one trace's events are kept or dropped together;
-// records without a trace id are decided by their audit.request_id
-// ([sampling.Draw], again as the middleware does), or at random when they
-// have none. A kept OK-response record carries audit.sample_rate when the
+// decision is the middleware's: a keyed hash (SipHash-2-4) of the record's
+// trace id, so one trace's events are kept or dropped together, and a
+// client that picks its trace ids cannot pick which are kept; records
+// without a trace id are decided by the keyed hash of their
+// audit.request_id (again as the middleware does), or at random when they
+// have none. The key is random per process, or derived from
+// SECAUDIT_SAMPLE_KEY (a secret of at least 16 characters; set it alike on
+// instances that must decide alike). A kept OK-response record carries audit.sample_rate when the
 // rate is below 1 (its absence means 1). Dropped records are counted
 // ([Stats.SampledOut]).
 //
@@ -29,6 +32,7 @@ import (
 type Sampler struct {
 	next sdklog.Processor
 	rate float64
+	key  sampling.Key
 
 	stats counters
 }
@@ -36,7 +40,8 @@ type Sampler struct {
 var _ sdklog.Processor = (*Sampler)(nil)
 
 // NewSampler returns a Sampler in front of next, configured by opts
-// (WithSampleRate; option > SECAUDIT_SAMPLE_RATE > 1).
+// (WithSampleRate; option > SECAUDIT_SAMPLE_RATE > 1; the key from
+// SECAUDIT_SAMPLE_KEY, unless WithoutEnv, else the process's).
 func NewSampler(next sdklog.Processor, opts ...Option) (*Sampler, error) {
 	c, err := newConfig(partSample, opts)
 	if err != nil {
@@ -58,7 +63,15 @@ func newSampler(next sdklog.Processor, c config) (*Sampler, error) {
 			rate = v
 		}
 	}
-	return &Sampler{next: next, rate: rate}, nil
+	key := sampling.ProcessKey()
+	if !c.noEnv {
+		k, err := sampling.KeyFromEnv()
+		if err != nil {
+			return nil, wrapEnv(err)
+		}
+		key = k
+	}
+	return &Sampler{next: next, rate: rate, key: key}, nil
 }
 
 // Rate returns the sampling rate in force.
@@ -97,12 +110,12 @@ func (s *Sampler) OnEmit(ctx context.Context, r *sdklog.Record) error {
 		shared := tid.IsValid()
 		if !shared {
 			if id, ok := requestID(r); ok {
-				x, shared = sampling.Draw(id), true
+				x, shared = s.key.Draw(id), true
 			} else {
 				x = rand.Uint64()
 			}
 		}
-		if !sampling.Keep(tid, s.rate, x) {
+		if !s.key.Keep(tid, s.rate, x) {
 			s.stats.sampledOut.Add(1)
 			return nil
 		}

@@ -27,6 +27,7 @@ const (
 	JSONLFsync             = "SECAUDIT_JSONL_FSYNC"
 	LogOKResponses         = "SECAUDIT_LOG_OK_RESPONSES"
 	SampleRate             = "SECAUDIT_SAMPLE_RATE"
+	SampleKey              = "SECAUDIT_SAMPLE_KEY"
 	IgnorePaths            = "SECAUDIT_IGNORE_PATHS"
 	IgnoreStatusCodes      = "SECAUDIT_IGNORE_STATUS_CODES"
 	TrustedProxyCIDRs      = "SECAUDIT_TRUSTED_PROXY_CIDRS"
@@ -349,7 +350,7 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 
 // known is every SECAUDIT_ name the library reads.
 var known = []string{
-	JSONLPath, JSONLMaxBytes, JSONLMaxFiles, JSONLFsync, LogOKResponses, SampleRate,
+	JSONLPath, JSONLMaxBytes, JSONLMaxFiles, JSONLFsync, LogOKResponses, SampleRate, SampleKey,
 	IgnorePaths, IgnoreStatusCodes, TrustedProxyCIDRs, TrustedProxyCount, LogRequestBodies,
 	BodyFields, BodyPaths, MaxBodyBytes, SensitiveKeys, SensitiveKeyAllowlist,
 	SensitiveValuePatterns, IncludeUsernames, EmitSessionID,

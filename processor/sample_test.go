@@ -1,0 +1,87 @@
+package processor
+
+import (
+	"context"
+	"encoding/binary"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/sampling"
+	"github.com/secaudit/secaudit/semconv"
+)
+
+// keptTraceID returns a valid trace id the process key keeps at rate (and
+// so at every higher rate).
+func keptTraceID(t *testing.T, rate float64) trace.TraceID {
+	t.Helper()
+	for i := range uint64(10000) {
+		if id := traceID(i); sampling.ProcessKey().Keep(id, rate, 0) {
+			return id
+		}
+	}
+	t.Fatalf("no trace id kept at rate %v", rate)
+	return trace.TraceID{}
+}
+
+// TestSamplerClientChosenTraceIDs: trace ids a client picks (all ending in
+// ff…, all in 00…) are kept at about the rate, not never or always: the
+// decision is a keyed hash of the id, not its low bits.
+func TestSamplerClientChosenTraceIDs(t *testing.T) {
+	const n, rate = 1000, 0.5
+	tests := []struct {
+		name string
+		low  uint64
+	}{
+		{"low half ff…", ^uint64(0)},
+		{"low half 00…", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rr := &recorder{}
+			s, err := NewSampler(rr, WithoutEnv(), WithSampleRate(rate))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range uint64(n) {
+				var id trace.TraceID
+				binary.BigEndian.PutUint64(id[:8], i+1)
+				binary.BigEndian.PutUint64(id[8:], tt.low)
+				rec := sdkRecord(t, apiRecord(semconv.EventHTTPResponseSuccess, attribute.Value{}))
+				rec.SetTraceID(id)
+				if err := s.OnEmit(context.Background(), &rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Binomial(1000, 0.5): 500 ± 16.
+			if kept := len(rr.all()); kept < 420 || kept > 580 {
+				t.Fatalf("kept %d of %d client-chosen trace ids at rate %v", kept, n, rate)
+			}
+		})
+	}
+}
+
+// TestSamplerKeyFromEnv: SECAUDIT_SAMPLE_KEY sets the key (two samplers
+// with one secret decide alike; WithoutEnv keeps the process key), and a
+// short one is refused with the variable's name.
+func TestSamplerKeyFromEnv(t *testing.T) {
+	t.Setenv(envconf.SampleRate, "")
+	t.Setenv(envconf.SampleKey, "a-secret-shared-by-every-instance")
+	s, err := NewSampler(&recorder{}, WithSampleRate(0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.key != sampling.KeyFromSecret("a-secret-shared-by-every-instance") {
+		t.Fatal("the sampler does not use SECAUDIT_SAMPLE_KEY")
+	}
+	if s, err := NewSampler(&recorder{}, WithoutEnv()); err != nil || s.key != sampling.ProcessKey() {
+		t.Fatalf("WithoutEnv: err %v, process key %v", err, err == nil && s.key == sampling.ProcessKey())
+	}
+	t.Setenv(envconf.SampleKey, "short")
+	if _, err := NewSampler(&recorder{}); err == nil || !strings.Contains(err.Error(), envconf.SampleKey) {
+		t.Fatalf("error = %v, want one naming %s", err, envconf.SampleKey)
+	}
+}

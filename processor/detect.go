@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"math"
 	"slices"
 	"strings"
 
@@ -163,22 +164,32 @@ func (d Detector) find(s string, spans []span) []span {
 	}
 	m := anchors(s)
 	first := len(spans)
-	if d&DetectSecretAssignment != 0 {
+	if d&DetectSecretAssignment != 0 && m&(ancColon|ancEquals) != 0 {
+		// One memo for both separators: they are visited in string order,
+		// so its searches start from increasing positions.
+		var am assignMemo
+		i, j := -1, -1
 		if m&ancColon != 0 {
-			for i := strings.IndexByte(s, ':'); i >= 0; i = nextByte(s, ':', i) {
-				spans = assignment(s, i, spans)
-			}
+			i = strings.IndexByte(s, ':')
 		}
 		if m&ancEquals != 0 {
-			for i := strings.IndexByte(s, '='); i >= 0; i = nextByte(s, '=', i) {
-				spans = assignment(s, i, spans)
+			j = strings.IndexByte(s, '=')
+		}
+		for i >= 0 || j >= 0 {
+			if j < 0 || (i >= 0 && i < j) {
+				spans = assignment(s, i, spans, &am)
+				i = nextByte(s, ':', i)
+			} else {
+				spans = assignment(s, j, spans, &am)
+				j = nextByte(s, '=', j)
 			}
 		}
 	}
 	if d&DetectURLPassword != 0 && m&ancAt != 0 {
 		if m&ancColon != 0 {
+			var um urlMemo
 			for i := strings.Index(s, "://"); i >= 0; i = nextString(s, "://", i) {
-				spans = urlPassword(s, i, spans)
+				spans = urlPassword(s, i, spans, &um)
 			}
 		}
 		for i := strings.IndexByte(s, '@'); i >= 0; i = nextByte(s, '@', i) {
@@ -211,8 +222,9 @@ func (d Detector) find(s string, spans []span) []span {
 		}
 	}
 	if d&DetectPrivateKey != 0 && m&ancDash != 0 {
+		var end, close memo
 		for i := strings.Index(s, "-----BEGIN "); i >= 0; i = nextString(s, "-----BEGIN ", i) {
-			spans = privateKey(s, i, spans)
+			spans = privateKey(s, i, spans, &end, &close)
 		}
 	}
 	if d&DetectCardNumber != 0 && m&ancDigit != 0 && len(s) >= 13 {
@@ -240,6 +252,51 @@ func nextString(s, sub string, i int) int {
 		return -1
 	}
 	return i + 1 + j
+}
+
+// memo remembers one forward search of a string: the first match at or
+// after from is at (len(s) when there is none). A detector that looks ahead
+// from each of many anchors asks from increasing positions; a search that
+// starts inside [from, at] has the same answer, so it is reused, and every
+// byte is searched at most once per memo. This keeps every detector linear
+// in its input, however many anchors ("://", "password=", BEGIN lines)
+// share one stretch of text. A memo serves one string and one search.
+type memo struct {
+	from, at int
+	set      bool
+}
+
+// next returns the first match of search in s at or after q, or len(s).
+// search returns an index into its argument, or -1.
+func (m *memo) next(s string, q int, search func(string) int) int {
+	if m.set && m.from <= q && q <= m.at {
+		return m.at
+	}
+	at := len(s)
+	if q < len(s) {
+		if k := search(s[q:]); k >= 0 {
+			at = q + k
+		}
+	}
+	m.from, m.at, m.set = q, at, true
+	return at
+}
+
+// indexTable returns the index of the first byte of s in table t, or -1.
+func indexTable(s string, t *[256]bool) int {
+	for i := 0; i < len(s); i++ {
+		if t[s[i]] {
+			return i
+		}
+	}
+	return -1
+}
+
+func byteSet(chars string) (t [256]bool) {
+	for i := 0; i < len(chars); i++ {
+		t[chars[i]] = true
+	}
+	return t
 }
 
 func cardByte(c byte) bool { return (c >= '0' && c <= '9') || c == ' ' || c == '-' }
@@ -335,9 +392,17 @@ func mergeSpans(spans []span, first int) []span {
 }
 
 // addSpan appends [start, end) unless it is empty or already just the
-// redaction marker (so scrubbing twice changes nothing).
+// redaction marker (so scrubbing twice changes nothing). A span that
+// overlaps or touches the last one extends it instead, so overlapping hits
+// (a BEGIN line inside a key block, chained JWT-like segments) keep the
+// list short.
 func addSpan(s string, start, end int, spans []span) []span {
 	if end <= start || s[start:end] == semconv.Redacted {
+		return spans
+	}
+	if n := len(spans); n > 0 && start <= spans[n-1].end && end >= spans[n-1].start {
+		last := &spans[n-1]
+		last.start, last.end = min(last.start, start), max(last.end, end)
 		return spans
 	}
 	return append(spans, span{start, end})
@@ -438,64 +503,122 @@ func boolByte(b bool) uint8 {
 	return 0
 }
 
-func privateKey(s string, i int, spans []span) []span {
-	head := s[i+len("-----BEGIN "):]
-	eol := strings.Index(head, "-----")
-	if eol < 0 || eol > 64 || !strings.HasSuffix(head[:eol], "PRIVATE KEY") {
+// pemBegin opens a PEM (or PGP armour) block.
+const pemBegin = "-----BEGIN "
+
+// privateKey handles "-----BEGIN … PRIVATE KEY-----" (PKCS#1/#8, EC,
+// OpenSSH, encrypted) and "-----BEGIN PGP PRIVATE KEY BLOCK-----": the block
+// through its END line, or to the end of the string; i is the BEGIN. The
+// label is read within a bounded window, and endM and closeM memoise the
+// searches for the END line and its closing dashes, so any number of BEGIN
+// lines costs one pass.
+func privateKey(s string, i int, spans []span, endM, closeM *memo) []span {
+	const maxLabel = 64
+	headStart := i + len(pemBegin)
+	head := s[headStart:]
+	eol := strings.Index(head[:min(len(head), maxLabel+len("-----"))], "-----")
+	if eol < 0 {
+		return spans
+	}
+	if label := head[:eol]; !strings.HasSuffix(label, "PRIVATE KEY") && !strings.HasSuffix(label, "PRIVATE KEY BLOCK") {
 		return spans
 	}
 	end := len(s)
-	if e := strings.Index(s[i:], "-----END "); e >= 0 {
-		e += i + len("-----END ")
-		if c := strings.Index(s[e:], "-----"); c >= 0 {
-			end = e + c + len("-----")
-		} else {
-			end = len(s)
+	if e := endM.next(s, headStart+eol+len("-----"), indexPEMEnd); e < len(s) {
+		e += len("-----END ")
+		if c := closeM.next(s, e, indexDashes); c < len(s) {
+			end = c + len("-----")
 		}
 	}
 	return addSpan(s, i, end, spans)
 }
 
+func indexPEMEnd(s string) int  { return strings.Index(s, "-----END ") }
+func indexDashes(s string) int  { return strings.Index(s, "-----") }
+func indexAt(s string) int      { return strings.IndexByte(s, '@') }
+func indexSlash(s string) int   { return strings.IndexByte(s, '/') }
+func indexURLStop(s string) int { return indexTable(s, &urlTokenStop) }
+func indexURLLine(s string) int { return indexTable(s, &urlLineStop) }
+func indexNonDigit(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return i
+		}
+	}
+	return -1
+}
+
+var (
+	// urlTokenStop ends a URL in text.
+	urlTokenStop = byteSet(" \t\n\r\"'<>`")
+	// urlLineStop ends a URL password that holds spaces.
+	urlLineStop = byteSet("\n\r\"'<>`")
+	// urlUserStop ends the user of "scheme://user:pass@host" (which may
+	// hold '@', as an e-mail address does).
+	urlUserStop = byteSet(":/?#" + " \t\n\r\"'<>`")
+	// dsnStop and dsnHardStop end the "user:pass" before the '@' of a Go
+	// DSN, without and with spaces inside the password.
+	dsnStop     = byteSet(" \t\n\r\"'(=,`/")
+	dsnHardStop = byteSet("\n\r\"'(=,`/")
+)
+
+// urlMemo holds urlPassword's memoised searches over one string.
+type urlMemo struct {
+	at, tokEnd, slash, nonDigit, lineEnd memo
+	// The last password end chosen: for a first '@' in [lastFrom,
+	// lastEnd) the password ends at lastAt.
+	lastFrom, lastEnd, lastAt int
+}
+
 // urlPassword handles "scheme://user:pass@host"; i is the ':' before "//".
-func urlPassword(s string, i int, spans []span) []span {
+// The password runs from the user's colon to the last '@' before the path
+// that follows the first '@', so it may hold '@', '#', '?' and '/'
+// ("postgres://app:S3cr#t@db", "amqp://u:p@ss@mq/vhost"), while an e-mail
+// address in a query stays out of it. With no '@' in the URL, a password
+// that holds spaces runs to the first '@' on the line, unless what follows
+// the colon is a port or a path. Every look-ahead is memoised in m.
+func urlPassword(s string, i int, spans []span, m *urlMemo) []span {
 	if i == 0 || !isAlnum(s[i-1]) {
 		return spans
 	}
 	start := i + 3
-	end := start
-	at := -1
-	for end < len(s) {
-		c := s[end]
-		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '"' || c == '\'' || c == '<' || c == '>' || c == '`' {
-			break
-		}
-		if c == '@' {
-			at = end
-		}
-		end++
-	}
-	if at < 0 {
+	// The user stops at the next ':' at the latest, which is before the
+	// next "://": user scans never overlap.
+	u := indexTable(s[start:], &urlUserStop)
+	if u < 0 || s[start+u] != ':' {
 		return spans
 	}
-	// Prefer the last '@' before a query or fragment: queries may hold
-	// e-mail addresses.
-	if q := strings.IndexAny(s[start:at], "?#"); q >= 0 {
-		if a := strings.LastIndexByte(s[start:start+q], '@'); a >= 0 {
-			at = start + a
-		} else {
-			return spans
+	pw := start + u + 1
+	tokEnd := m.tokEnd.next(s, pw, indexURLStop)
+	at := m.at.next(s, pw, indexAt)
+	if at < tokEnd {
+		if m.lastEnd == 0 || at < m.lastFrom || at >= m.lastEnd {
+			end := tokEnd
+			if k := strings.IndexByte(s[at:tokEnd], '/'); k >= 0 {
+				end = at + k
+			}
+			m.lastFrom, m.lastEnd = at, end
+			m.lastAt = at + strings.LastIndexByte(s[at:end], '@')
 		}
+		return addSpan(s, pw, m.lastAt, spans)
 	}
-	userinfo := s[start:at]
-	colon := strings.IndexByte(userinfo, ':')
-	if colon < 0 || strings.IndexByte(userinfo[:colon], '/') >= 0 {
+	// No '@' in the URL: a password with spaces ("S3cr t@db")?
+	if tokEnd >= len(s) || (s[tokEnd] != ' ' && s[tokEnd] != '\t') ||
+		m.slash.next(s, pw, indexSlash) < tokEnd || // a path
+		m.nonDigit.next(s, pw, indexNonDigit) >= tokEnd { // a port, or nothing
 		return spans
 	}
-	return addSpan(s, start+colon+1, at, spans)
+	if at >= m.lineEnd.next(s, tokEnd, indexURLLine) || at+1 >= len(s) || !(isAlnum(s[at+1]) || s[at+1] == '[') {
+		return spans
+	}
+	return addSpan(s, pw, at, spans)
 }
 
 // dsnPassword handles Go SQL DSNs "user:pass@tcp(host)/db" and
-// "user:pass@/db"; i is the '@'.
+// "user:pass@/db"; i is the '@'. The password may hold '#' and '?', and
+// spaces when no colon precedes the '@' within its own word. The backward
+// scans stop at '(' and '/', which follow every earlier DSN '@', so they
+// never overlap.
 func dsnPassword(s string, i int, spans []span) []span {
 	rest := s[i+1:]
 	if !strings.HasPrefix(rest, "/") {
@@ -508,11 +631,16 @@ func dsnPassword(s string, i int, spans []span) []span {
 		}
 	}
 	j := i
-	for j > 0 {
-		c := s[j-1]
-		if c == ' ' || c == '\t' || c == '\n' || c == '"' || c == '\'' || c == '(' || c == '=' || c == ',' || c == '`' || c == '/' {
-			break
-		}
+	for j > 0 && !dsnStop[s[j-1]] {
+		j--
+	}
+	if colon := strings.IndexByte(s[j:i], ':'); colon >= 0 {
+		return addSpan(s, j+colon+1, i, spans)
+	}
+	if j == 0 || (s[j-1] != ' ' && s[j-1] != '\t') {
+		return spans
+	}
+	for j > 0 && !dsnHardStop[s[j-1]] {
 		j--
 	}
 	colon := strings.IndexByte(s[j:i], ':')
@@ -536,9 +664,43 @@ func lineValueWord(w string) bool {
 	return w == "authorization" || w == "cookie" || w == "auth"
 }
 
+// assignMemo holds assignment's memoised searches over one string.
+type assignMemo struct {
+	plain, line memo
+	quote       [2]memo // '"', '\''
+	// The line end last trimmed of trailing blanks, and the result.
+	trimFrom, trimTo int
+	trimSet          bool
+}
+
+// plainValueStop ends an unquoted assignment value.
+var plainValueStop = byteSet(" \t\n\r&,;\"')]}<>`")
+
+func indexPlainStop(s string) int { return indexTable(s, &plainValueStop) }
+func indexLineEnd(s string) int   { return strings.IndexAny(s, "\n\r") }
+func closeDouble(s string) int    { return closingQuote(s, '"') }
+func closeSingle(s string) int    { return closingQuote(s, '\'') }
+
+// closingQuote returns the index of the first q in s not escaped by a
+// backslash, or -1. s starts just after the opening quote.
+func closingQuote(s string, q byte) int {
+	for k := 0; k < len(s); k++ {
+		switch s[k] {
+		case '\\':
+			k++
+		case q:
+			return k
+		}
+	}
+	return -1
+}
+
 // assignment handles "key=value", "key: value", "\"key\":\"value\"";
-// i is the '=' or ':'.
-func assignment(s string, i int, spans []span) []span {
+// i is the '=' or ':'. The key is read backwards to the previous non-key
+// byte (so keys of different separators never overlap); the value's end
+// comes from a memo in m, so separators sharing one value ("auth:auth:…",
+// "password=password=…") cost one pass.
+func assignment(s string, i int, spans []span, m *assignMemo) []span {
 	j := i
 	for j > 0 && (s[j-1] == ' ' || s[j-1] == '\t') && i-j < 4 {
 		j--
@@ -592,37 +754,29 @@ func assignment(s string, i int, spans []span) []span {
 	}
 	if q := s[v]; q == '"' || q == '\'' {
 		start := v + 1
-		end := start
-		for end < len(s) && s[end] != q {
-			if s[end] == '\\' {
-				end++
-			}
-			end++
+		search, qm := closeDouble, &m.quote[0]
+		if q == '\'' {
+			search, qm = closeSingle, &m.quote[1]
 		}
-		return addSpan(s, start, min(end, len(s)), spans)
+		return addSpan(s, start, qm.next(s, start, search), spans)
 	}
 	if s[v] == '{' || s[v] == '[' {
 		return spans
 	}
-	start, end := v, v
+	start := v
 	if lineValueWord(word) {
-		for end < len(s) && s[end] != '\n' && s[end] != '\r' {
-			end++
+		end := m.line.next(s, start, indexLineEnd)
+		// Trim trailing blanks once per line end.
+		if !m.trimSet || m.trimFrom != end {
+			t := end
+			for t > 0 && (s[t-1] == ' ' || s[t-1] == '\t') {
+				t--
+			}
+			m.trimFrom, m.trimTo, m.trimSet = end, t, true
 		}
-		for end > start && (s[end-1] == ' ' || s[end-1] == '\t') {
-			end--
-		}
-		return addSpan(s, start, end, spans)
+		return addSpan(s, start, max(start, m.trimTo), spans)
 	}
-	for end < len(s) {
-		c := s[end]
-		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '&' || c == ',' || c == ';' ||
-			c == '"' || c == '\'' || c == ')' || c == ']' || c == '}' || c == '<' || c == '>' || c == '`' {
-			break
-		}
-		end++
-	}
-	return addSpan(s, start, end, spans)
+	return addSpan(s, start, m.plain.next(s, start, indexPlainStop), spans)
 }
 
 // findCard examines the digit groups starting at i (a digit at a word
@@ -712,4 +866,24 @@ func cardInt(v int64) bool {
 		v /= 10
 	}
 	return cardDigits(string(buf[n:]))
+}
+
+// cardFloat reports whether a float64 value looks like a card number (JSON
+// body capture turns 4111111111111111 or 4111111111111111e0 into one). Up
+// to 2^53 the value is exact and checked like an int64; beyond, the digits
+// a card would have are not all there, but the leading ones an encoder
+// writes would still leak, so any integral value of 17 to 19 digits
+// starting with 2–6 counts.
+func cardFloat(f float64) bool {
+	if !(f >= 1e12 && f < 1e19) || f != math.Trunc(f) {
+		return false
+	}
+	if f < 1<<53 {
+		return cardInt(int64(f))
+	}
+	lead := f
+	for lead >= 10 {
+		lead /= 10
+	}
+	return lead >= 2 && lead < 7
 }

@@ -1,6 +1,8 @@
 package processor
 
 import (
+	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unicode"
@@ -18,6 +20,12 @@ func DefaultSensitiveKeys() []string { return append([]string(nil), defaultSensi
 var defaultSensitiveKeys = []string{
 	"password", "passwd", "pwd", "passcode", "secret", "token", "apikey", "authorization",
 	"bearer", "jwt", "cookie", "sessionid", "csrf", "creditcard", "ssn",
+	// The secret words of [DetectSecretAssignment] that are safe to match
+	// anywhere in a key. The short ones ("auth", "sig", "session") would
+	// also match "author", "signal" or "sessions_count": with this default
+	// list, a key whose last word is a secret word is sensitive too ("auth",
+	// "x-auth", "proxyAuth"), as "auth=…" is in text.
+	"passphrase", "privatekey", "accesskey", "credential", "signature",
 }
 
 // ProtectedKeys returns the contract's own attribute keys. The scrubber never
@@ -28,7 +36,58 @@ var defaultSensitiveKeys = []string{
 //
 // Value detectors and patterns still run on them, except on the keys in
 // [TrustedValueKeys], whose values the contract guarantees.
+//
+// The list ends with the names the envelope derives from the record itself
+// (see [EnvelopeKeys]): no attribute may carry them, so the scrubber
+// replaces the value of an attribute of that name wherever it comes from.
 func ProtectedKeys() []string { return append([]string(nil), protectedKeys...) }
+
+// EnvelopeKeys returns the names the JSONL envelope (and a backend such as
+// Loki, from the OTLP record) derives from the record's own fields: the
+// attributes event_type and schema_version, and event_name, trace_id,
+// span_id, trace_flags, severity_text, severity_number and
+// observed_timestamp. An application attribute or an enricher could
+// otherwise forge them in a backend that flattens attributes beside them
+// (a failed login shown as auth.login.success), so the scrubber replaces
+// the value of a top-level attribute whose name is one of them, also after
+// a backend's renaming of other characters to '_' ("event.name"), and
+// counts it in audit.redacted_count; the enricher never sets them.
+func EnvelopeKeys() []string { return append([]string(nil), envelopeKeys...) }
+
+var envelopeKeys = []string{
+	semconv.EnvelopeEventTypeKey,
+	semconv.EnvelopeSchemaVersionKey,
+	"event_name",
+	"trace_id",
+	"span_id",
+	"trace_flags",
+	"severity_text",
+	"severity_number",
+	"observed_timestamp",
+}
+
+// isEnvelopeKey reports whether k, with every byte other than A–Z, a–z,
+// 0–9 and '_' read as '_' (as Loki and Prometheus sanitise names), is an
+// envelope name.
+func isEnvelopeKey(k string) bool {
+	if len(k) < len("span_id") || len(k) > len("observed_timestamp") {
+		return false
+	}
+	var buf [len("observed_timestamp")]byte
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if byteClass[c]&(clsDigit|clsUpper|clsLower) == 0 {
+			c = '_'
+		}
+		buf[i] = c
+	}
+	switch string(buf[:len(k)]) {
+	case semconv.EnvelopeEventTypeKey, semconv.EnvelopeSchemaVersionKey, "event_name", "trace_id",
+		"span_id", "trace_flags", "severity_text", "severity_number", "observed_timestamp":
+		return true
+	}
+	return false
+}
 
 var protectedKeys = []string{
 	string(semconv.AuditRequestIDKey),
@@ -47,6 +106,13 @@ var protectedKeys = []string{
 	string(semconv.AuditSampleRateKey),
 	semconv.EnvelopeEventTypeKey,
 	semconv.EnvelopeSchemaVersionKey,
+	"event_name",
+	"trace_id",
+	"span_id",
+	"trace_flags",
+	"severity_text",
+	"severity_number",
+	"observed_timestamp",
 }
 
 // TrustedValueKeys returns the protected keys whose values secaudit itself
@@ -80,11 +146,10 @@ func isProtectedKey(k string) bool {
 		string(semconv.HTTPRouteKey), string(semconv.HTTPRequestMethodKey),
 		string(semconv.HTTPResponseStatusCodeKey), string(semconv.AuditActionKey),
 		string(semconv.AuditOutcomeKey), string(semconv.AuditDurationKey),
-		string(semconv.AuditRedactedCountKey), string(semconv.AuditSampleRateKey),
-		semconv.EnvelopeEventTypeKey, semconv.EnvelopeSchemaVersionKey:
+		string(semconv.AuditRedactedCountKey), string(semconv.AuditSampleRateKey):
 		return true
 	}
-	return false
+	return isEnvelopeKey(k)
 }
 
 func isTrustedValueKey(k string) bool {
@@ -144,6 +209,9 @@ const (
 	keyPseudonymize                      // replace the value with its HMAC
 	keyQuery                             // url.query: key rules per parameter
 	keyCount                             // audit.redacted_count itself
+	keyURL                               // url.*: detectors also see the percent-decoded text
+	keySecretKey                         // the key itself holds a secret: rename it
+	keyEnvelope                          // an envelope name: replace a top-level value
 )
 
 // keyRules is the compiled key configuration.
@@ -151,10 +219,18 @@ type keyRules struct {
 	deny   []string        // normalised, non-empty
 	allow  map[string]bool // normalised, non-empty
 	pseudo map[string]bool // exact keys
+
+	// With the default denylist, a key ending in a secret word of
+	// DetectSecretAssignment is sensitive too, as "key=value" is in text.
+	suffix bool
+	// Keys are scanned like values: a key a detector or pattern finds a
+	// secret in is renamed.
+	detectors Detector
+	patterns  []*regexp.Regexp
 }
 
-func newKeyRules(deny, allow, pseudo []string) keyRules {
-	var kr keyRules
+func newKeyRules(deny, allow, pseudo []string, det Detector, patterns []*regexp.Regexp) keyRules {
+	kr := keyRules{detectors: det, patterns: patterns, suffix: slices.Equal(deny, defaultSensitiveKeys)}
 	for _, d := range deny {
 		if n := NormalizeKey(d); n != "" {
 			kr.deny = append(kr.deny, n)
@@ -179,9 +255,10 @@ func newKeyRules(deny, allow, pseudo []string) keyRules {
 
 // sensitive applies the reference's rule to a key: its normal form is
 // non-empty, not exactly an allowlisted normal form, and contains a
-// denylist entry.
+// denylist entry; with the default denylist, or ends with a secret word
+// that starts a word of the key (secretWordSuffix).
 func (kr *keyRules) sensitive(k string) bool {
-	if len(kr.deny) == 0 {
+	if len(kr.deny) == 0 && !kr.suffix {
 		return false
 	}
 	var buf [128]byte
@@ -197,6 +274,40 @@ func (kr *keyRules) sensitive(k string) bool {
 			return true
 		}
 	}
+	return kr.suffix && secretWordSuffix(k, string(n))
+}
+
+// secretWordSuffix reports whether the normal form n of key k ends with a
+// secret word of [DetectSecretAssignment] that starts a word of k: "auth",
+// "x-auth", "proxyAuth", "private_key" and "credentials" do, "author",
+// "oauth" and "tokenizer" do not.
+func secretWordSuffix(k, n string) bool {
+	for _, w := range secretWords {
+		if !strings.HasSuffix(n, w) {
+			continue
+		}
+		if len(n) == len(w) {
+			return true
+		}
+		// Find where w starts in k: walk back over len(w) key letters.
+		left := len(w)
+		i := len(k)
+		for i > 0 && left > 0 {
+			i--
+			if c := k[i]; byteClass[c]&(clsDigit|clsUpper|clsLower) != 0 {
+				left--
+			} else if c >= utf8.RuneSelf {
+				break // a non-ASCII letter inside: keep the containment rule only
+			}
+		}
+		if left == 0 && i > 0 {
+			prev, first := k[i-1], k[i]
+			if byteClass[prev]&(clsDigit|clsUpper|clsLower) == 0 ||
+				(byteClass[prev]&clsLower != 0 && byteClass[first]&clsUpper != 0) {
+				return true
+			}
+		}
+	}
 	return false
 }
 
@@ -208,16 +319,40 @@ func (kr *keyRules) classify(k string) keyClass {
 	if isTrustedValueKey(k) {
 		c |= keyTrustedValue
 	}
-	if k == string(semconv.URLQueryKey) {
-		c |= keyQuery
-	}
-	if k == string(semconv.AuditRedactedCountKey) {
+	switch k {
+	case string(semconv.URLQueryKey):
+		c |= keyQuery | keyURL
+	case string(semconv.URLFullKey), string(semconv.URLPathKey):
+		c |= keyURL
+	case string(semconv.AuditRedactedCountKey):
 		c |= keyCount
 	}
-	if !isProtectedKey(k) && kr.sensitive(k) {
-		c |= keySensitive
+	if isEnvelopeKey(k) {
+		return c | keyEnvelope
+	}
+	if !isProtectedKey(k) {
+		if kr.sensitive(k) {
+			c |= keySensitive
+		}
+		if kr.secretInKey(k) {
+			c |= keySecretKey
+		}
 	}
 	return c
+}
+
+// secretInKey reports whether a detector or pattern finds a secret in k.
+func (kr *keyRules) secretInKey(k string) bool {
+	var buf [2]span
+	if len(kr.detectors.find(k, buf[:0])) > 0 {
+		return true
+	}
+	for _, re := range kr.patterns {
+		if re.MatchString(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // keyCache remembers classifications. Record keys are nearly always the

@@ -74,7 +74,6 @@ func newScrubber(c config) (*Scrubber, error) {
 		return nil, err
 	}
 	s := &Scrubber{
-		keys:      newKeyRules(keys, allow, c.scrub.pseudoKeys),
 		cache:     new(keyCache),
 		detectors: AllDetectors,
 		patterns:  patterns,
@@ -82,6 +81,7 @@ func newScrubber(c config) (*Scrubber, error) {
 	if c.scrub.detSet {
 		s.detectors = c.scrub.detectors
 	}
+	s.keys = newKeyRules(keys, allow, c.scrub.pseudoKeys, s.detectors, patterns)
 	if c.scrub.pseudoSet {
 		s.pseudo = newPseudonymizer(c.scrub.pseudoKey)
 	}
@@ -207,13 +207,18 @@ func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 // with no key rule) without copying the value into [Scrubber.value]'s
 // frame.
 func (s *Scrubber) scalarHit(kc keyClass, v *attribute.Value) bool {
-	if kc&(keySensitive|keyPseudonymize) == 0 {
+	if kc&keySecretKey != 0 {
+		return true
+	}
+	if kc&(keySensitive|keyPseudonymize|keyEnvelope) == 0 {
 		switch v.Type() {
 		case attribute.STRING:
-			return kc&keyTrustedValue == 0 && s.stringHit(v.AsString(), kc&keyQuery != 0)
+			return kc&keyTrustedValue == 0 && s.stringHit(v.AsString(), kc)
 		case attribute.INT64:
 			return kc&keyTrustedValue == 0 && s.detectors&DetectCardNumber != 0 && cardInt(v.AsInt64())
-		case attribute.BOOL, attribute.FLOAT64, attribute.EMPTY:
+		case attribute.FLOAT64:
+			return kc&keyTrustedValue == 0 && s.detectors&DetectCardNumber != 0 && cardFloat(v.AsFloat64())
+		case attribute.BOOL, attribute.EMPTY:
 			return false
 		}
 	}
@@ -249,17 +254,36 @@ func (s *Scrubber) rewrite(r *sdklog.Record, first, countAt int, t *tally, l *Li
 		return true
 	})
 	buf = buf[:n]
+	secretKeys := false
+	var origPath, newPath string
+	pathChanged := false
 	for i := first; i < len(buf); i++ {
 		kv := &buf[i]
 		kc := s.cache.lookupAt(&s.keys, i, string(kv.Key))
 		if kc&keyCount != 0 && countAt < 0 {
 			countAt = i
 		}
+		if kc&keySecretKey != 0 {
+			secretKeys = true
+		}
 		if nv, changed := s.value(kc, kv.Value, 1, t); changed {
+			if kv.Key == semconv.URLPathKey && kv.Value.Type() == attribute.STRING && nv.Type() == attribute.STRING {
+				origPath, newPath, pathChanged = kv.Value.AsString(), nv.AsString(), true
+			}
 			kv.Value = nv
 		}
-		if l != nil && kc&keyCount == 0 {
-			l.probeAttr(p, *kv)
+	}
+	if pathChanged {
+		s.alignFullURL(buf, origPath, newPath, t)
+	}
+	if secretKeys {
+		s.renameSecretKeys(buf, t)
+	}
+	if l != nil {
+		for i := first; i < len(buf); i++ {
+			if buf[i].Key != semconv.AuditRedactedCountKey {
+				l.probeAttr(p, buf[i])
+			}
 		}
 	}
 	if t.redacted > 0 {
@@ -290,7 +314,7 @@ func (s *Scrubber) value(kc keyClass, v attribute.Value, depth int, t *tally) (a
 		t.pseudonymized++
 		return s.pseudo.value(v), true
 	}
-	if kc&keySensitive != 0 || depth > maxScrubDepth {
+	if kc&keySensitive != 0 || (kc&keyEnvelope != 0 && depth == 1) || depth > maxScrubDepth {
 		if v.Type() == attribute.STRING && v.AsString() == semconv.Redacted {
 			return v, false
 		}
@@ -302,7 +326,7 @@ func (s *Scrubber) value(kc keyClass, v attribute.Value, depth int, t *tally) (a
 		if kc&keyTrustedValue != 0 {
 			return v, false
 		}
-		if out, hit := s.scrubString(v.AsString(), kc&keyQuery != 0); hit {
+		if out, hit := s.scrubKeyed(v.AsString(), kc); hit {
 			t.redacted++
 			return attribute.StringValue(out), true
 		}
@@ -310,6 +334,33 @@ func (s *Scrubber) value(kc keyClass, v attribute.Value, depth int, t *tally) (a
 		if kc&keyTrustedValue == 0 && s.detectors&DetectCardNumber != 0 && cardInt(v.AsInt64()) {
 			t.redacted++
 			return redactedValue, true
+		}
+	case attribute.FLOAT64:
+		if kc&keyTrustedValue == 0 && s.detectors&DetectCardNumber != 0 && cardFloat(v.AsFloat64()) {
+			t.redacted++
+			return redactedValue, true
+		}
+	case attribute.FLOAT64SLICE:
+		if kc&keyTrustedValue != 0 || s.detectors&DetectCardNumber == 0 {
+			return v, false
+		}
+		fs := v.AsFloat64Slice()
+		var out []attribute.Value
+		for k, f := range fs {
+			if !cardFloat(f) {
+				continue
+			}
+			if out == nil {
+				out = make([]attribute.Value, len(fs))
+				for m, x := range fs {
+					out[m] = attribute.Float64Value(x)
+				}
+			}
+			out[k] = redactedValue
+			t.redacted++
+		}
+		if out != nil {
+			return attribute.SliceValue(out...), true
 		}
 	case attribute.BYTESLICE:
 		t.redacted++
@@ -354,11 +405,18 @@ func (s *Scrubber) value(kc keyClass, v attribute.Value, depth int, t *tally) (a
 		}
 	case attribute.MAP:
 		kvs := v.AsMap()
-		changed := false
+		changed, secretKeys := false, false
 		for k, kv := range kvs {
-			if nv, ch := s.value(s.cache.lookup(&s.keys, string(kv.Key)), kv.Value, depth+1, t); ch {
+			kc := s.cache.lookup(&s.keys, string(kv.Key))
+			if kc&keySecretKey != 0 {
+				secretKeys = true
+			}
+			if nv, ch := s.value(kc&^keyEnvelope, kv.Value, depth+1, t); ch {
 				kvs[k].Value, changed = nv, true
 			}
+		}
+		if secretKeys && s.renameSecretKeys(kvs, t) {
+			changed = true
 		}
 		if changed {
 			return attribute.MapValue(kvs...), true
@@ -382,12 +440,13 @@ func (s *Scrubber) stringSlice(v attribute.Value, t *tally) (attribute.Value, bo
 	return v, false
 }
 
-// stringHit reports whether scrubString would change str.
-func (s *Scrubber) stringHit(str string, query bool) bool {
+// stringHit reports whether scrubKeyed would change str under key class kc.
+func (s *Scrubber) stringHit(str string, kc keyClass) bool {
 	if str == semconv.Redacted {
 		return false
 	}
 	var spanBuf [4]span
+	query := kc&keyQuery != 0
 	if query && len(s.querySpans(str, spanBuf[:0])) > 0 {
 		return true
 	}
@@ -399,34 +458,223 @@ func (s *Scrubber) stringHit(str string, query bool) bool {
 			return true
 		}
 	}
+	if kc&keyURL != 0 && needsDecode(str, query) {
+		dec := percentDecode(str, query, nil)
+		if len(s.detectors.find(dec, spanBuf[:0])) > 0 {
+			return true
+		}
+		for _, re := range s.patterns {
+			if re.MatchString(dec) {
+				return true
+			}
+		}
+	}
 	return false
 }
 
-// scrubString returns str with secrets replaced, and whether anything was.
-// A matching user pattern replaces the whole string; detector hits and
-// sensitive url.query parameters replace only their spans.
+// scrubString returns str with secrets replaced, and whether anything was;
+// query says str is a url.query.
 func (s *Scrubber) scrubString(str string, query bool) (string, bool) {
+	if query {
+		return s.scrubKeyed(str, keyQuery|keyURL)
+	}
+	return s.scrubKeyed(str, 0)
+}
+
+// scrubKeyed returns str, the value of a key of class kc, with secrets
+// replaced, and whether anything was. A matching user pattern replaces the
+// whole string; detector hits and sensitive url.query parameters replace
+// only their spans. In url.* values the detectors and patterns also see
+// the percent-decoded text ('+' is a space in url.query), so
+// "/cards/4111%201111%201111%201111" and "password%3Dhunter2" are found;
+// a hit there replaces the escaped text it came from.
+func (s *Scrubber) scrubKeyed(str string, kc keyClass) (string, bool) {
 	if str == semconv.Redacted {
 		return str, false
 	}
 	var spanBuf [8]span
 	spans := spanBuf[:0]
+	query := kc&keyQuery != 0
 	if query {
 		spans = s.querySpans(str, spans)
 	}
 	spans = s.detectors.find(str, spans)
-	if query {
-		spans = mergeSpans(spans, 0)
-	}
 	for _, re := range s.patterns {
 		if re.MatchString(str) {
 			return semconv.Redacted, true
 		}
 	}
+	merge := query
+	if kc&keyURL != 0 && needsDecode(str, query) {
+		var offs []int
+		dec := percentDecode(str, query, &offs)
+		for _, re := range s.patterns {
+			if re.MatchString(dec) {
+				return semconv.Redacted, true
+			}
+		}
+		var decBuf [8]span
+		for _, sp := range s.detectors.find(dec, decBuf[:0]) {
+			spans = append(spans, span{offs[sp.start], offs[sp.end]})
+			merge = true
+		}
+	}
+	if merge {
+		spans = mergeSpans(spans, 0)
+	}
 	if len(spans) == 0 {
 		return str, false
 	}
 	return applySpans(str, spans), true
+}
+
+// needsDecode reports whether percentDecode would change str.
+func needsDecode(str string, plus bool) bool {
+	return strings.IndexByte(str, '%') >= 0 || (plus && strings.IndexByte(str, '+') >= 0)
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// percentDecode returns str with each valid %XX escape decoded (and, with
+// plus, each '+' read as a space); an invalid escape stays as it is. When
+// offs is not nil it receives, for each byte of the result, its offset in
+// str, and len(str) last, so a span of the result maps back to str.
+func percentDecode(str string, plus bool, offs *[]int) string {
+	b := make([]byte, 0, len(str))
+	var o []int
+	if offs != nil {
+		o = make([]int, 0, len(str)+1)
+	}
+	for i := 0; i < len(str); {
+		c, n := str[i], 1
+		if c == '%' && i+2 < len(str) {
+			if h, ok := unhex(str[i+1]); ok {
+				if l, ok := unhex(str[i+2]); ok {
+					c, n = h<<4|l, 3
+				}
+			}
+		} else if c == '+' && plus {
+			c = ' '
+		}
+		b = append(b, c)
+		if offs != nil {
+			o = append(o, i)
+		}
+		i += n
+	}
+	if offs != nil {
+		*offs = append(o, len(str))
+	}
+	return string(b)
+}
+
+// alignFullURL makes url.full in attrs at least as redacted as url.path,
+// whose value the scrubber changed from orig to scrubbed: when url.full's
+// path, decoded, is still orig (or anything but scrubbed), it becomes the
+// scrubbed path, escaped, or "/[REDACTED]" when it does not match orig.
+func (s *Scrubber) alignFullURL(attrs []attribute.KeyValue, orig, scrubbed string, t *tally) {
+	for i := range attrs {
+		if attrs[i].Key != semconv.URLFullKey || attrs[i].Value.Type() != attribute.STRING {
+			continue
+		}
+		full := attrs[i].Value.AsString()
+		ps := 0
+		if k := strings.Index(full, "://"); k >= 0 {
+			ps = k + 3
+			if j := strings.IndexByte(full[ps:], '/'); j >= 0 {
+				ps += j
+			} else {
+				ps = len(full)
+			}
+		}
+		pe := len(full)
+		if j := strings.IndexAny(full[ps:], "?#"); j >= 0 {
+			pe = ps + j
+		}
+		path := full[ps:pe]
+		dec := path
+		if needsDecode(path, false) {
+			dec = percentDecode(path, false, nil)
+		}
+		if dec == scrubbed {
+			continue
+		}
+		repl := "/" + semconv.Redacted
+		if dec == orig {
+			repl = escapeRedactedPath(scrubbed)
+			if !strings.HasPrefix(repl, "/") && ps < len(full) {
+				repl = "/" + repl
+			}
+		}
+		attrs[i].Value = attribute.StringValue(full[:ps] + repl + full[pe:])
+		if full == attrs[i].Value.AsString() {
+			continue
+		}
+		t.redacted++
+	}
+}
+
+// escapeRedactedPath escapes a scrubbed path for url.full, leaving its
+// "[REDACTED]" markers as they are.
+func escapeRedactedPath(p string) string {
+	var b strings.Builder
+	for {
+		k := strings.Index(p, semconv.Redacted)
+		if k < 0 {
+			break
+		}
+		b.WriteString((&url.URL{Path: p[:k]}).EscapedPath())
+		b.WriteString(semconv.Redacted)
+		p = p[k+len(semconv.Redacted):]
+	}
+	b.WriteString((&url.URL{Path: p}).EscapedPath())
+	return b.String()
+}
+
+// renameSecretKeys renames every key of kvs a detector or pattern finds a
+// secret in: to the key with its secrets replaced ("password=[REDACTED]"),
+// or "[REDACTED]" for a pattern match, made unique among the keys with a
+// "#2", "#3", … suffix so no value is shadowed. It reports whether it
+// renamed any key, counting each one.
+func (s *Scrubber) renameSecretKeys(kvs []attribute.KeyValue, t *tally) bool {
+	used := make(map[attribute.Key]bool, len(kvs))
+	secret := make([]bool, len(kvs))
+	for i := range kvs {
+		if s.cache.lookup(&s.keys, string(kvs[i].Key))&keySecretKey != 0 {
+			secret[i] = true
+		} else {
+			used[kvs[i].Key] = true
+		}
+	}
+	renamed := false
+	for i := range kvs {
+		if !secret[i] {
+			continue
+		}
+		base, _ := s.scrubKeyed(string(kvs[i].Key), 0)
+		if base == string(kvs[i].Key) { // a secret the key rules see only in its context
+			base = semconv.Redacted
+		}
+		k := attribute.Key(base)
+		for n := 2; used[k]; n++ {
+			k = attribute.Key(base + "#" + strconv.Itoa(n))
+		}
+		used[k] = true
+		kvs[i].Key = k
+		t.redacted++
+		renamed = true
+	}
+	return renamed
 }
 
 func applySpans(str string, spans []span) string {

@@ -10,8 +10,8 @@ import (
 )
 
 // EnvStrictRoutes names the environment variable that lists strict routes
-// (comma-separated RE2 regexes of URL paths) when [WithStrictRoutes] is not
-// given.
+// (RE2 regexes of URL paths, a list in the package's format) when
+// [WithStrictRoutes] is not given.
 const EnvStrictRoutes = envconf.DeliveryStrictRoutes
 
 // Gate says whether the audit pipeline can record a request's events now.

@@ -158,8 +158,9 @@ func WithSensitiveKeyAllowlist(keys ...string) Option {
 // WithSensitiveValuePatterns sets RE2 regular expressions; a string value
 // any of them matches (anywhere) is replaced whole by "[REDACTED]". They
 // apply to strings only, never to numbers. Environment:
-// SECAUDIT_SENSITIVE_VALUE_PATTERNS (comma list). Default: none (the
-// built-in detectors of [WithDetectors] are separate).
+// SECAUDIT_SENSITIVE_VALUE_PATTERNS (a list of regexes, see the package
+// documentation). Default: none (the built-in detectors of [WithDetectors]
+// are separate).
 func WithSensitiveValuePatterns(patterns ...string) Option {
 	patterns = append([]string{}, patterns...)
 	return option{"WithSensitiveValuePatterns", partScrub, func(c *config) {
@@ -319,7 +320,8 @@ func WithLimits(l Limits) Option {
 // WithIgnorePaths makes the [Filter] drop http.response.* events whose
 // url.path any of the RE2 patterns matches (anywhere; anchor with ^…$).
 // Auth, model and other events are never affected. Environment:
-// SECAUDIT_IGNORE_PATHS (comma list). Default: none.
+// SECAUDIT_IGNORE_PATHS (a list of regexes, see the package documentation).
+// Default: none.
 func WithIgnorePaths(patterns ...string) Option {
 	patterns = append([]string{}, patterns...)
 	return option{"WithIgnorePaths", partFilter, func(c *config) {

@@ -30,14 +30,32 @@
 // Shutdown waits: a JSONL file then costs one write per batch rather than
 // one per event.
 //
-// When the queue is full, a new record displaces the newest queued record
-// of the lowest [Priority] present, if that priority is below its own;
-// otherwise the new record is the one dropped. [DefaultPriority] ranks
-// sampled OK responses lowest, then redirects, then the audit trail
-// (logins, logouts, model changes, custom events), then security events
-// (4xx, 5xx, failed logins, authz.*, security.*, anything at WARN or
-// above). So under overload the OK responses absorb the losses and a
-// security event is lost only when the queue holds nothing less valuable.
+// When the queue is full, a new record displaces a queued record of the
+// lowest [Priority] present, if that priority is below its own; otherwise
+// the new record is the one dropped (but see fairness, below).
+// [DefaultPriority] ranks sampled OK responses lowest, then redirects,
+// then client errors (4xx) of requests without a user.id, then the audit
+// trail (logins, logouts, model changes, custom events), then security
+// events (4xx of authenticated users, 5xx, failed logins, authz.*,
+// security.*, anything at WARN or above). So under overload the OK
+// responses absorb the losses, anonymous 404s — which any client sends at
+// will — never push out a user's login or model change, and a security
+// event is lost only when the queue holds nothing less valuable.
+//
+// Within a priority, eviction is fair between actors. A record's actor is
+// its user.id, or else its client.address (else its network.peer.address;
+// records with none of them share one actor). The record displaced from a
+// priority is the newest of the actor holding the most queued records of
+// that priority (of actors holding as many, the one that queued last).
+// And a new record also displaces one of its own priority when the
+// heaviest actor there holds at least two more records of it than the new
+// record's actor does. So one address's flood evicts its own records
+// first and others' records stay, whether they came before the flood or
+// after it; once every actor holds about as many, new records are dropped
+// as before. Strict records never displace one another (they wait for
+// room). Per priority, a heap of actors by records held makes finding and
+// removing the victim O(log actors), without allocating.
+//
 // Every loss is counted by reason (queue_full, evicted, export_failed,
 // shutdown, closed) and event name.
 //
@@ -134,6 +152,12 @@
 // (queue fill, drops, last export and last error, the JSONL file's write,
 // rotation and sync errors) with status 200, or 503 when a pipeline is
 // unavailable: usable as a readiness check where fail-closed routes matter.
+// Serve it on an internal port, not the public one: it tells whoever reads
+// it when the audit trail is losing records. Its reasons name the kind of
+// an export error ("export failed: connection refused", "timeout",
+// "http 503 Service Unavailable"), never its text, which names the
+// Collector's URL, host and port or a file path; the full error of every
+// failed export goes to the OTel error handler (otel.Handle).
 //
 // # Configuration
 //
@@ -157,8 +181,8 @@
 // # Cost
 //
 // OnEmit copies the record (no allocation for up to five attributes, one
-// beyond), takes a mutex and wakes the worker: about as much as the SDK's
-// batch processor. The queue grows with use up to its bound and gives its
+// beyond), hashes its actor, takes a mutex and wakes the worker: about as
+// much as the SDK's batch processor. The queue grows with use up to its bound and gives its
 // memory back when idle.
 //
 // All methods are safe for concurrent use, and a nil *Processor is a

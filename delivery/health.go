@@ -1,8 +1,18 @@
 package delivery
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
 	"net/http"
+	"os"
+	"strings"
+	"syscall"
 	"time"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -114,7 +124,11 @@ type Health struct {
 	// Ready is false when Status is unavailable.
 	Ready bool `json:"ready"`
 	// Status is ok, degraded or unavailable; Reason says why when it is not
-	// ok.
+	// ok. Neither Reason nor LastError quotes an export error: they name
+	// its kind ("export failed: connection refused", "timeout",
+	// "http 503 Service Unavailable"; see errorCategory), never the
+	// endpoint's URL, host or port or a file path. The full error goes to
+	// the OTel error handler (otel.Handle).
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
 	Mode   string `json:"mode"`
@@ -184,7 +198,12 @@ func (p *Processor) Health() Health {
 	}
 	if p.lastErr != nil {
 		t := p.lastErrAt.UTC()
-		h.LastError, h.LastErrorAt = p.lastErr.Error(), &t
+		h.LastError, h.LastErrorAt = "export failed: "+errorCategory(p.lastErr), &t
+	}
+	if cause != nil && p.failing != nil && !p.closing {
+		// unavailableLocked's cause quotes the exporter's error, for the
+		// application (Admit): the report says only what kind it was.
+		cause = fmt.Errorf("exports failing since %s: export failed: %s", p.failingSince.UTC().Format(time.RFC3339), errorCategory(p.failing))
 	}
 	if !p.exportStart.IsZero() {
 		h.ExportInFlightS = now.Sub(p.exportStart).Seconds()
@@ -245,6 +264,13 @@ type HealthReport struct {
 // can serve as a readiness check where strict delivery matters: not ready
 // means a fail-closed request would be refused now. Only GET and HEAD are
 // allowed.
+//
+// Serve it on an internal port (the one the orchestrator's probes and the
+// operators reach), not on the public listener: the report shows how much
+// is being lost and why, which tells an attacker when the audit trail is
+// blind. It never shows an export error's text (see [Health]), which
+// names the Collector's address or a file path; the full error goes to
+// the OTel error handler.
 func HealthHandler(ps ...*Processor) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -277,4 +303,111 @@ func HealthHandler(ps ...*Processor) http.Handler {
 			_, _ = w.Write(append(body, '\n'))
 		}
 	})
+}
+
+// errExporterPanicked is wrapped by the error of an Export that panicked.
+var errExporterPanicked = errors.New("delivery: exporter panicked")
+
+// errorCategory names the kind of an export error for the health report,
+// from a fixed set of phrases: "connection refused", "timeout",
+// "http 503 Service Unavailable", "no space left on device"... It never
+// returns any of the error's own text, which names the endpoint (URL, host,
+// port, path) or a file path.
+func errorCategory(err error) string {
+	var (
+		dnsErr   *net.DNSError
+		netErr   net.Error
+		pathErr  *fs.PathError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		verify   *tls.CertificateVerificationError
+		header   tls.RecordHeaderError
+	)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, errExporterPanicked):
+		return "exporter panicked"
+	case errors.Is(err, sdklog.ErrExporterShutdown):
+		return "exporter shut down"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EPIPE):
+		return "broken pipe"
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return "network unreachable"
+	case errors.Is(err, syscall.ENOSPC):
+		return "no space left on device"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	case errors.As(err, &dnsErr):
+		return "dns lookup failed"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	case errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &invalid),
+		errors.As(err, &verify), errors.As(err, &header):
+		return "tls error"
+	case errors.Is(err, os.ErrClosed):
+		return "file closed"
+	case errors.As(err, &pathErr):
+		return "file error"
+	}
+	// Exporters that flatten their errors into text (gRPC's status, the
+	// OTLP HTTP exporter's status errors): recognise the text, quote none.
+	msg := strings.ToLower(err.Error())
+	if code := httpStatus(msg); code != 0 {
+		return fmt.Sprintf("http %d %s", code, http.StatusText(code))
+	}
+	for _, k := range []struct{ text, category string }{
+		{"connection refused", "connection refused"},
+		{"connection reset", "connection reset"},
+		{"broken pipe", "broken pipe"},
+		{"no such host", "dns lookup failed"},
+		{"network is unreachable", "network unreachable"},
+		{"no route to host", "network unreachable"},
+		{"deadline exceeded", "timeout"},
+		{"timeout", "timeout"},
+		{"timed out", "timeout"},
+		{"x509:", "tls error"},
+		{"tls:", "tls error"},
+		{"certificate", "tls error"},
+		{"no space left", "no space left on device"},
+		{"permission denied", "permission denied"},
+		{"retry-able request failure", "http error, retryable (429, 502, 503 or 504)"},
+		{"code = unavailable", "unavailable (grpc)"},
+		{"code = unauthenticated", "unauthenticated (grpc)"},
+		{"code = permissiondenied", "permission denied (grpc)"},
+		{"code = resourceexhausted", "resource exhausted (grpc)"},
+	} {
+		if strings.Contains(msg, k.text) {
+			return k.category
+		}
+	}
+	return "unclassified error"
+}
+
+// httpStatus finds an HTTP status line ("503 service unavailable") in the
+// lower-cased error text msg, as the OTLP HTTP exporter writes it, and
+// returns its code, or 0.
+func httpStatus(msg string) int {
+	for i := 0; i+4 < len(msg); i++ {
+		if i > 0 && msg[i-1] != ' ' {
+			continue
+		}
+		d := msg[i : i+3]
+		if d[0] < '1' || d[0] > '5' || d[1] < '0' || d[1] > '9' || d[2] < '0' || d[2] > '9' || msg[i+3] != ' ' {
+			continue
+		}
+		code := int(d[0]-'0')*100 + int(d[1]-'0')*10 + int(d[2]-'0')
+		if text := strings.ToLower(http.StatusText(code)); text != "" && strings.HasPrefix(msg[i+4:], text) {
+			return code
+		}
+	}
+	return 0
 }

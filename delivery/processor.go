@@ -8,7 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/secaudit/secaudit/semconv"
 )
 
 var (
@@ -134,9 +137,12 @@ func (p *Processor) Enabled(context.Context, sdklog.EnabledParameters) bool {
 
 // OnEmit queues a copy of r for export.
 //
-// In async mode it never waits: when the queue is full, the newest record
-// of the lowest priority present makes room for r if r ranks higher, else
-// r itself is dropped; either loss is counted and OnEmit returns nil.
+// In async mode it never waits: when the queue is full, a record of the
+// lowest priority present makes room for r if r ranks higher (the newest
+// record of the actor holding the most records of that priority), or if
+// r ranks the same and that actor holds at least two more of them than
+// r's actor; else r itself is dropped. Either loss is counted and OnEmit
+// returns nil.
 // Blocking and strict records (see [Mode]) wait, up to the timeout and
 // while ctx lasts, first for room and then for the exporter to accept
 // them; OnEmit then returns nil, or an error wrapping [ErrNotDelivered]
@@ -147,9 +153,9 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 		return nil
 	}
 	p.emitted.Add(1)
-	class, mode := p.classify(r)
+	m, mode := p.classify(r)
 	if mode != ModeAsync {
-		return p.emitWaiting(ctx, r, class, mode)
+		return p.emitWaiting(ctx, r, m, mode)
 	}
 	// The async path keeps a small stack frame: the record is cloned
 	// straight into its queue slot.
@@ -162,12 +168,12 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 		p.mu.Unlock()
 		return ErrShutdown
 	}
-	if !p.makeRoomLocked(class) {
+	if !p.makeRoomLocked(m) {
 		p.loseLocked(r, ReasonQueueFull)
 		p.mu.Unlock()
 		return nil
 	}
-	wake := p.enqueueLocked(r, class, nil)
+	wake := p.enqueueLocked(r, m, nil)
 	p.mu.Unlock()
 	if wake {
 		p.signal()
@@ -177,7 +183,7 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 
 // emitWaiting is OnEmit for blocking and strict records: wait for room,
 // queue, wait for the export.
-func (p *Processor) emitWaiting(ctx context.Context, r *sdklog.Record, class uint8, mode Mode) error {
+func (p *Processor) emitWaiting(ctx context.Context, r *sdklog.Record, m meta, mode Mode) error {
 	w := &waiter{done: make(chan struct{})}
 	deadline := time.Now().Add(p.cfg.timeout)
 	var timer *time.Timer
@@ -193,7 +199,7 @@ func (p *Processor) emitWaiting(ctx context.Context, r *sdklog.Record, class uin
 			p.mu.Unlock()
 			return ErrShutdown
 		}
-		if p.makeRoomLocked(class) {
+		if p.makeRoomLocked(m) {
 			break
 		}
 		wait := time.Until(deadline)
@@ -212,7 +218,7 @@ func (p *Processor) emitWaiting(ctx context.Context, r *sdklog.Record, class uin
 		}
 		p.mu.Lock()
 	}
-	wake := p.enqueueLocked(r, class, w)
+	wake := p.enqueueLocked(r, m, w)
 	p.mu.Unlock()
 	if wake {
 		p.signal()
@@ -220,34 +226,50 @@ func (p *Processor) emitWaiting(ctx context.Context, r *sdklog.Record, class uin
 	return p.await(ctx, w, mode, deadline, &timer)
 }
 
-// makeRoomLocked reports whether a record of class can be queued now,
-// evicting the newest record of a lower class if the queue is full.
-// p.mu must be held.
-func (p *Processor) makeRoomLocked(class uint8) bool {
+// makeRoomLocked reports whether a record with meta m (class and actor)
+// can be queued now. When the queue is full it evicts the queue's victim
+// of the lowest class present (see queue.victim) if that class is below
+// m's, or if it is m's own class (strict excepted: strict records wait)
+// and the victim's actor holds at least two more records of it than m's
+// actor: one actor's flood then evicts its own records, and actors end up
+// holding equal shares. p.mu must be held.
+func (p *Processor) makeRoomLocked(m meta) bool {
 	if p.q.size < p.cfg.queueSize {
 		return true
 	}
-	if low := p.q.lowest(); low >= 0 && low < int(class) {
+	low := p.q.lowest()
+	switch {
+	case low < 0:
+		return false
+	case low < int(m.class):
 		p.evictLocked(low, ReasonEvicted)
 		return true
+	case low == int(m.class) && low != classStrict:
+		if v := p.q.at(p.q.victim(low)); v.actor != m.actor &&
+			p.q.held(v.actor, m.class) >= p.q.held(m.actor, m.class)+2 {
+			p.evictLocked(low, ReasonEvicted)
+			return true
+		}
 	}
 	return false
 }
 
-// evictLocked drops the newest record of class c. p.mu must be held.
+// evictLocked drops the victim of class c: the newest record of the actor
+// holding the most records of the class. p.mu must be held.
 func (p *Processor) evictLocked(c int, reason string) {
-	e := p.q.newest(c)
-	p.dropLocked(e, reason)
-	p.q.removeNewest(c)
+	s := p.q.victim(c)
+	p.dropLocked(p.q.at(s), reason)
+	p.q.remove(s)
 }
 
 // enqueueLocked clones r into a new queue slot and reports whether the
 // worker needs waking: it may be idle or lingering, and has reason to
 // stop when this is the first record, the batch is full, or someone
 // waits. p.mu must be held.
-func (p *Processor) enqueueLocked(r *sdklog.Record, class uint8, w *waiter) (wake bool) {
+func (p *Processor) enqueueLocked(r *sdklog.Record, m meta, w *waiter) (wake bool) {
 	p.seq++
-	cloneInto(&p.q.reserve(meta{seq: p.seq, class: class, w: w}).rec, r)
+	m.seq, m.w = p.seq, w
+	cloneInto(&p.q.reserve(m).rec, r)
 	return p.q.size == 1 || p.q.size >= p.cfg.batchSize || w != nil
 }
 
@@ -294,20 +316,25 @@ func (p *Processor) await(ctx context.Context, w *waiter, mode Mode, deadline ti
 	return err
 }
 
-// classify returns r's queue class and mode.
-func (p *Processor) classify(r *sdklog.Record) (uint8, Mode) {
+// classify returns r's queue class and actor (as a meta), and its mode.
+func (p *Processor) classify(r *sdklog.Record) (meta, Mode) {
+	actor, user := actorOf(r)
 	name := r.EventName()
 	if p.cfg.mode == ModeStrict || p.cfg.strict.match(name) {
-		return uint8(classStrict), ModeStrict
+		return meta{class: uint8(classStrict), actor: actor}, ModeStrict
 	}
 	mode := p.cfg.mode
 	if mode == ModeAsync && p.cfg.blocking.match(name) {
 		mode = ModeBlocking
 	}
-	if p.cfg.priority == nil {
-		return uint8(DefaultPriority(r)), mode
+	if p.cfg.priority != nil {
+		return meta{class: uint8(p.customPriority(r)), actor: actor}, mode
 	}
-	return uint8(p.customPriority(r)), mode
+	pr := basePriority(r)
+	if pr == PrioritySecurity && !user && name == semconv.EventHTTPResponseClientError {
+		pr = PriorityAnonymous
+	}
+	return meta{class: uint8(pr), actor: actor}, mode
 }
 
 func (p *Processor) customPriority(r *sdklog.Record) (pr Priority) {
@@ -516,10 +543,15 @@ func (p *Processor) export(recs []sdklog.Record) (err error) {
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("delivery: exporter panicked: %v", r)
+			err = fmt.Errorf("%w: %v", errExporterPanicked, r)
 		}
 		cancel()
 		p.tel.exportDone(time.Since(start), err)
+		if err != nil {
+			// The full error, which names the endpoint or file, goes to the
+			// error handler only; the health report shows its kind.
+			otel.Handle(fmt.Errorf("delivery: %s: export of %d records failed: %w", p.cfg.name, len(recs), err))
+		}
 	}()
 	return p.exp.Export(ctx, recs)
 }

@@ -53,7 +53,7 @@ func TestEvictionOrder(t *testing.T) {
 		{semconv.EventAuthzDenied, "evicted"},             // 7 evicts 1
 		{semconv.EventModelCreate, "evicted"},             // 8 evicts 3 (redirect)
 		{semconv.EventModelAccess, "queue_full"},          // 9 refused: 4, 8 are as valuable
-		{semconv.EventHTTPResponseClientError, "evicted"}, // 10 evicts 8 (newest audit)
+		{semconv.EventHTTPResponseServerError, "evicted"}, // 10 evicts 8 (newest audit)
 	}
 	for i, s := range steps {
 		before := p.Stats()
@@ -433,30 +433,35 @@ func TestPriority(t *testing.T) {
 	tests := []struct {
 		name string
 		sev  log.Severity
+		user bool // the record has a user.id
 		want delivery.Priority
 	}{
-		{semconv.EventHTTPResponseSuccess, semconv.SeverityInfo, delivery.PriorityLow},
-		{"", semconv.SeverityInfo, delivery.PriorityLow},
-		{"", log.SeverityDebug, delivery.PriorityLow},
-		{semconv.EventHTTPResponseRedirect, semconv.SeverityInfo, delivery.PriorityRedirect},
-		{semconv.EventLoginSuccess, semconv.SeverityInfo, delivery.PriorityAudit},
-		{semconv.EventLogoutUnknown, semconv.SeverityInfo, delivery.PriorityAudit},
-		{semconv.EventModelDelete, semconv.SeverityInfo, delivery.PriorityAudit},
-		{"shop.order.refund", semconv.SeverityInfo, delivery.PriorityAudit},
-		{semconv.EventHTTPResponseClientError, semconv.SeverityWarning, delivery.PrioritySecurity},
-		{semconv.EventHTTPResponseServerError, semconv.SeverityError, delivery.PrioritySecurity},
-		{semconv.EventLoginFailed, semconv.SeverityWarning, delivery.PrioritySecurity},
-		{semconv.EventAuthzDenied, semconv.SeverityInfo, delivery.PrioritySecurity},
-		{semconv.EventSuspiciousRequest, semconv.SeverityInfo, delivery.PrioritySecurity},
-		{semconv.EventMalformedRecord, semconv.SeverityError, delivery.PrioritySecurity},
-		{"", semconv.SeverityWarning, delivery.PrioritySecurity},
-		{"shop.order.refund", semconv.SeverityError, delivery.PrioritySecurity},
+		{semconv.EventHTTPResponseSuccess, semconv.SeverityInfo, true, delivery.PriorityLow},
+		{"", semconv.SeverityInfo, false, delivery.PriorityLow},
+		{"", log.SeverityDebug, false, delivery.PriorityLow},
+		{semconv.EventHTTPResponseRedirect, semconv.SeverityInfo, false, delivery.PriorityRedirect},
+		{semconv.EventHTTPResponseClientError, semconv.SeverityWarning, false, delivery.PriorityAnonymous},
+		{semconv.EventLoginSuccess, semconv.SeverityInfo, true, delivery.PriorityAudit},
+		{semconv.EventLogoutUnknown, semconv.SeverityInfo, false, delivery.PriorityAudit},
+		{semconv.EventModelDelete, semconv.SeverityInfo, false, delivery.PriorityAudit},
+		{"shop.order.refund", semconv.SeverityInfo, false, delivery.PriorityAudit},
+		{semconv.EventHTTPResponseClientError, semconv.SeverityWarning, true, delivery.PrioritySecurity},
+		{semconv.EventHTTPResponseServerError, semconv.SeverityError, false, delivery.PrioritySecurity},
+		{semconv.EventLoginFailed, semconv.SeverityWarning, false, delivery.PrioritySecurity},
+		{semconv.EventAuthzDenied, semconv.SeverityInfo, true, delivery.PrioritySecurity},
+		{semconv.EventSuspiciousRequest, semconv.SeverityInfo, false, delivery.PrioritySecurity},
+		{semconv.EventMalformedRecord, semconv.SeverityError, false, delivery.PrioritySecurity},
+		{"", semconv.SeverityWarning, false, delivery.PrioritySecurity},
+		{"shop.order.refund", semconv.SeverityError, false, delivery.PrioritySecurity},
 	}
 	for _, tt := range tests {
 		rec := sdkRecord(t, tt.name)
 		rec.SetSeverity(tt.sev)
+		if tt.user {
+			rec.AddAttributes(semconv.UserIDKey.String("1"))
+		}
 		if got := delivery.DefaultPriority(&rec); got != tt.want {
-			t.Errorf("DefaultPriority(%q, %v) = %v, want %v", tt.name, tt.sev, got, tt.want)
+			t.Errorf("DefaultPriority(%q, %v, user %v) = %v, want %v", tt.name, tt.sev, tt.user, got, tt.want)
 		}
 	}
 	if s := delivery.PrioritySecurity.String() + delivery.Priority(9).String(); s != "securityPriority(9)" {

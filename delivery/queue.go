@@ -2,15 +2,23 @@ package delivery
 
 import sdklog "go.opentelemetry.io/otel/sdk/log"
 
-// entry is one queued record.
+// entry is one queued record, in a slot of the queue's pool.
 type entry struct {
 	rec sdklog.Record
 	meta
+	// Links, as slot numbers (index+1; 0 for none): the neighbours in the
+	// record's class by arrival (older, newer), and among the records of
+	// its group (same actor, same class), likewise. grp is the group's
+	// number.
+	prev, next   int32
+	aprev, anext int32
+	grp          int32
 }
 
 // meta is what the processor knows about a record besides the record.
 type meta struct {
 	seq      uint64  // arrival order, from 1
+	actor    uint64  // who the record is about (see actorOf); 0 for summaries
 	class    uint8   // index into queue.classes
 	internal bool    // a summary record: not counted as emitted, exported or dropped
 	w        *waiter // blocking and strict records: told when the record leaves
@@ -31,62 +39,54 @@ func (e *meta) finish(exported bool) {
 	}
 }
 
-// deque is a growable ring of entries, ordered by seq.
-type deque struct {
-	buf  []entry
-	head int
-	n    int
-}
-
-// shrinkAbove is the capacity above which an empty deque gives its buffer
-// back when the queue is trimmed, so that a burst does not pin its memory.
+// shrinkAbove is the capacity above which an empty queue gives its
+// buffers back when trimmed, so that a burst does not pin its memory.
 const shrinkAbove = 1024
 
-func (d *deque) grow() {
-	buf := make([]entry, max(16, 2*len(d.buf)))
-	for i := range d.n {
-		buf[i] = d.buf[(d.head+i)%len(d.buf)]
-	}
-	d.buf, d.head = buf, 0
+// classList is a class's records, oldest to newest, linked through their
+// slots.
+type classList struct {
+	oldest, newest int32
+	n              int
 }
 
-func (d *deque) pushBack(e entry) {
-	if d.n == len(d.buf) {
-		d.grow()
-	}
-	d.buf[(d.head+d.n)%len(d.buf)] = e
-	d.n++
+// group is the records of one actor in one class: how many, the oldest
+// and newest (linked through their slots' aprev and anext), and the
+// group's place in its class's heap.
+type group struct {
+	actor          uint64
+	newestSeq      uint64 // the newest record's seq, kept here for the heap
+	class          uint8
+	n              int32
+	oldest, newest int32
+	heap           int32
 }
 
-func (d *deque) pushFront(e entry) {
-	if d.n == len(d.buf) {
-		d.grow()
-	}
-	d.head = (d.head - 1 + len(d.buf)) % len(d.buf)
-	d.buf[d.head] = e
-	d.n++
-}
-
-func (d *deque) front() *entry { return &d.buf[d.head] }
-
-func (d *deque) back() *entry { return &d.buf[(d.head+d.n-1)%len(d.buf)] }
-
-// reserveBack appends an empty slot and returns it.
-func (d *deque) reserveBack() *entry {
-	if d.n == len(d.buf) {
-		d.grow()
-	}
-	d.n++
-	return d.back()
-}
-
-// queue holds the waiting records in one deque per class; size counts
-// them all.
+// queue holds the waiting records. Each record sits in a slot of one pool
+// and on two lists: its class's, in arrival order, and its group's (its
+// actor's records of that class). Per class, a max-heap orders the groups
+// by their number of records (then by their newest record's arrival), so
+// that the victim of an eviction from a class — the newest record of the
+// actor holding most records of that class — is found, and removed, in
+// O(log actors). A hash index finds an actor's group. Every operation is
+// O(log actors) at most, with no allocation once the buffers have grown.
+// size counts the records.
 type queue struct {
-	classes [numClasses]deque
+	slots   []entry
+	free    int32 // first free slot, chained through next
+	classes [numClasses]classList
+
+	groups  []group
+	gfree   int32   // first free group, chained through oldest
+	index   []int32 // open addressing on (actor, class): group numbers, 0 for empty
+	ngroups int
+	heaps   [numClasses][]int32 // per class, its groups, heaviest first
+
 	size    int
 	waiters int // entries with a waiter
 }
+
+func (q *queue) at(s int32) *entry { return &q.slots[s-1] }
 
 func (q *queue) count(e *meta, delta int) {
 	q.size += delta
@@ -105,30 +105,139 @@ func (q *queue) lowest() int {
 	return -1
 }
 
-// oldest returns the class whose front has the smallest seq, or -1.
+// oldest returns the class whose oldest record arrived first, or -1.
 func (q *queue) oldest() int {
 	best := -1
 	var seq uint64
 	for c := range q.classes {
-		if d := &q.classes[c]; d.n > 0 && (best < 0 || d.front().seq < seq) {
-			best, seq = c, d.front().seq
+		if l := &q.classes[c]; l.n > 0 {
+			if s := q.at(l.oldest).seq; best < 0 || s < seq {
+				best, seq = c, s
+			}
 		}
 	}
 	return best
 }
 
-func (q *queue) push(e entry) {
+// alloc returns a free slot, growing the pool if there is none.
+func (q *queue) alloc() int32 {
+	if s := q.free; s != 0 {
+		e := q.at(s)
+		q.free, e.next = e.next, 0
+		return s
+	}
+	if len(q.slots) == cap(q.slots) {
+		// Doubling, not append's gentler growth for large slices: every
+		// growth copies the records, under the processor's lock.
+		slots := make([]entry, len(q.slots), max(16, 2*cap(q.slots)))
+		copy(slots, q.slots)
+		q.slots = slots
+	}
+	q.slots = q.slots[:len(q.slots)+1]
+	return int32(len(q.slots))
+}
+
+// insert links the record in slot s, whose meta is set, into the queue:
+// at the newest end of its class and group, or at the oldest with front.
+func (q *queue) insert(s int32, front bool) {
+	e := q.at(s)
 	q.count(&e.meta, 1)
-	q.classes[e.class].pushBack(e)
+	l := &q.classes[e.class]
+	if front {
+		e.prev, e.next = 0, l.oldest
+		if l.oldest != 0 {
+			q.at(l.oldest).prev = s
+		} else {
+			l.newest = s
+		}
+		l.oldest = s
+	} else {
+		e.prev, e.next = l.newest, 0
+		if l.newest != 0 {
+			q.at(l.newest).next = s
+		} else {
+			l.oldest = s
+		}
+		l.newest = s
+	}
+	l.n++
+
+	g := q.group(e.actor, e.class)
+	e.grp = g
+	gr := &q.groups[g-1]
+	if front {
+		e.aprev, e.anext = 0, gr.oldest
+		if gr.oldest != 0 {
+			q.at(gr.oldest).aprev = s
+		} else {
+			gr.newest, gr.newestSeq = s, e.seq
+		}
+		gr.oldest = s
+	} else {
+		e.aprev, e.anext = gr.newest, 0
+		if gr.newest != 0 {
+			q.at(gr.newest).anext = s
+		} else {
+			gr.oldest = s
+		}
+		gr.newest, gr.newestSeq = s, e.seq
+	}
+	gr.n++
+	q.up(e.class, int(gr.heap)) // heavier, or as heavy and newer
+}
+
+// remove unlinks the record in slot s and frees the slot.
+func (q *queue) remove(s int32) {
+	e := q.at(s)
+	q.count(&e.meta, -1)
+	l := &q.classes[e.class]
+	if e.prev != 0 {
+		q.at(e.prev).next = e.next
+	} else {
+		l.oldest = e.next
+	}
+	if e.next != 0 {
+		q.at(e.next).prev = e.prev
+	} else {
+		l.newest = e.prev
+	}
+	l.n--
+
+	g := e.grp
+	gr := &q.groups[g-1]
+	if e.aprev != 0 {
+		q.at(e.aprev).anext = e.anext
+	} else {
+		gr.oldest = e.anext
+	}
+	if e.anext != 0 {
+		q.at(e.anext).aprev = e.aprev
+	} else if gr.newest = e.aprev; e.aprev != 0 {
+		gr.newestSeq = q.at(e.aprev).seq
+	}
+	gr.n--
+	if gr.n == 0 {
+		q.dropGroup(g)
+	} else {
+		q.down(e.class, int(gr.heap)) // lighter, or as heavy and older
+	}
+	*e = entry{next: q.free}
+	q.free = s
+}
+
+func (q *queue) push(e entry) {
+	s := q.alloc()
+	*q.at(s) = entry{rec: e.rec, meta: e.meta}
+	q.insert(s, false)
 }
 
 // reserve appends a slot for a record with meta m and returns it, for the
 // caller to fill in place.
 func (q *queue) reserve(m meta) *entry {
-	q.count(&m, 1)
-	e := q.classes[m.class].reserveBack()
-	e.meta = m
-	return e
+	s := q.alloc()
+	q.at(s).meta = m
+	q.insert(s, false)
+	return q.at(s)
 }
 
 // take appends up to n of the oldest records to recs and their meta to
@@ -139,14 +248,11 @@ func (q *queue) take(recs []sdklog.Record, metas []meta, n int) ([]sdklog.Record
 		if c < 0 {
 			break
 		}
-		d := &q.classes[c]
-		e := &d.buf[d.head]
-		q.count(&e.meta, -1)
+		s := q.classes[c].oldest
+		e := q.at(s)
 		recs = append(recs, e.rec)
 		metas = append(metas, e.meta)
-		*e = entry{}
-		d.head = (d.head + 1) % len(d.buf)
-		d.n--
+		q.remove(s)
 	}
 	return recs, metas
 }
@@ -154,21 +260,26 @@ func (q *queue) take(recs []sdklog.Record, metas []meta, n int) ([]sdklog.Record
 // putBack returns a batch taken by take to the front of its classes.
 func (q *queue) putBack(recs []sdklog.Record, metas []meta) {
 	for i := len(recs) - 1; i >= 0; i-- {
-		q.count(&metas[i], 1)
-		q.classes[metas[i].class].pushFront(entry{rec: recs[i], meta: metas[i]})
+		s := q.alloc()
+		e := q.at(s)
+		e.rec, e.meta = recs[i], metas[i]
+		q.insert(s, true)
 	}
 }
 
-// newest returns the newest entry of class c, which must not be empty.
-func (q *queue) newest(c int) *entry { return q.classes[c].back() }
+// victim returns the slot of the record to evict from class c, which must
+// not be empty: the newest record of the actor holding the most records of
+// the class (of those that hold as many, the one that queued last).
+func (q *queue) victim(c int) int32 {
+	return q.groups[q.heaps[c][0]-1].newest
+}
 
-// removeNewest removes the newest entry of class c.
-func (q *queue) removeNewest(c int) {
-	d := &q.classes[c]
-	e := d.back()
-	q.count(&e.meta, -1)
-	*e = entry{}
-	d.n--
+// held returns the number of records of class c that actor holds.
+func (q *queue) held(actor uint64, c uint8) int {
+	if g, _ := q.find(actor, c); g != 0 {
+		return int(q.groups[g-1].n)
+	}
+	return 0
 }
 
 // minSeq returns the smallest seq waiting, if any.
@@ -177,31 +288,200 @@ func (q *queue) minSeq() (uint64, bool) {
 	if c < 0 {
 		return 0, false
 	}
-	return q.classes[c].front().seq, true
+	return q.at(q.classes[c].oldest).seq, true
 }
 
-// trim gives back the buffers of empty classes above shrinkAbove. Buffers
-// are kept between bursts otherwise: regrowing them on every burst would
-// cost more than the queue itself.
+// trim gives back the buffers of an empty queue above shrinkAbove.
+// Buffers are kept between bursts otherwise: regrowing them on every burst
+// would cost more than the queue itself.
 func (q *queue) trim() {
-	for c := range q.classes {
-		if d := &q.classes[c]; d.n == 0 && len(d.buf) > shrinkAbove {
-			*d = deque{}
-		}
+	if q.size != 0 {
+		return
+	}
+	if cap(q.slots) > shrinkAbove {
+		q.slots, q.free = nil, 0
+	}
+	if cap(q.groups) > shrinkAbove {
+		q.groups, q.gfree, q.index = nil, 0, nil
+		q.heaps = [numClasses][]int32{}
 	}
 }
 
-// drain removes every entry, calling f on each.
+// drain removes every entry, calling f on each, class by class.
 func (q *queue) drain(f func(*entry)) {
 	for c := range q.classes {
-		d := &q.classes[c]
-		for ; d.n > 0; d.n-- {
-			e := d.front()
-			f(e)
-			*e = entry{}
-			d.head = (d.head + 1) % len(d.buf)
+		for s := q.classes[c].oldest; s != 0; s = q.at(s).next {
+			f(q.at(s))
 		}
-		d.head = 0
+		q.classes[c] = classList{}
+	}
+	clear(q.slots)
+	q.slots, q.free = q.slots[:0], 0
+	clear(q.groups)
+	q.groups, q.gfree = q.groups[:0], 0
+	clear(q.index)
+	q.ngroups = 0
+	for c := range q.heaps {
+		q.heaps[c] = q.heaps[c][:0]
 	}
 	q.size, q.waiters = 0, 0
+}
+
+// groupHash spreads (actor, class) over the index. actor is already a
+// seeded hash.
+func groupHash(actor uint64, class uint8) int {
+	h := actor ^ uint64(class+1)*0x9e3779b97f4a7c15
+	h ^= h >> 31
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 29
+	return int(h >> 1)
+}
+
+// find returns the group of (actor, class), or 0 and the index position
+// where it would go.
+func (q *queue) find(actor uint64, class uint8) (g int32, pos int) {
+	if len(q.index) == 0 {
+		return 0, -1
+	}
+	mask := len(q.index) - 1
+	for i := groupHash(actor, class) & mask; ; i = (i + 1) & mask {
+		g := q.index[i]
+		if g == 0 {
+			return 0, i
+		}
+		if gr := &q.groups[g-1]; gr.actor == actor && gr.class == class {
+			return g, i
+		}
+	}
+}
+
+// group returns the group of (actor, class), creating it (empty, at the
+// end of its class's heap) if needed.
+func (q *queue) group(actor uint64, class uint8) int32 {
+	g, pos := q.find(actor, class)
+	if g != 0 {
+		return g
+	}
+	if 2*(q.ngroups+1) > len(q.index) {
+		q.rehash(max(16, 2*len(q.index)))
+		_, pos = q.find(actor, class)
+	}
+	if g = q.gfree; g != 0 {
+		q.gfree = q.groups[g-1].oldest
+	} else {
+		q.groups = append(q.groups, group{})
+		g = int32(len(q.groups))
+	}
+	h := &q.heaps[class]
+	q.groups[g-1] = group{actor: actor, class: class, heap: int32(len(*h))}
+	*h = append(*h, g)
+	q.index[pos] = g
+	q.ngroups++
+	return g
+}
+
+func (q *queue) rehash(n int) {
+	old := q.index
+	q.index = make([]int32, n)
+	mask := n - 1
+	for _, g := range old {
+		if g == 0 {
+			continue
+		}
+		gr := &q.groups[g-1]
+		i := groupHash(gr.actor, gr.class) & mask
+		for q.index[i] != 0 {
+			i = (i + 1) & mask
+		}
+		q.index[i] = g
+	}
+}
+
+// dropGroup removes the empty group g from its heap and the index, and
+// frees it.
+func (q *queue) dropGroup(g int32) {
+	gr := &q.groups[g-1]
+	c, i := gr.class, int(gr.heap)
+	h := q.heaps[c]
+	last := len(h) - 1
+	if i != last {
+		q.swap(c, i, last)
+	}
+	q.heaps[c] = h[:last]
+	if i != last {
+		q.down(c, i)
+		q.up(c, i)
+	}
+
+	// Backward-shift deletion from the linear-probing index.
+	mask := len(q.index) - 1
+	i = groupHash(gr.actor, gr.class) & mask
+	for q.index[i] != g {
+		i = (i + 1) & mask
+	}
+	for j := i; ; {
+		j = (j + 1) & mask
+		o := q.index[j]
+		if o == 0 {
+			break
+		}
+		og := &q.groups[o-1]
+		// o stays at j while its home lies cyclically in (i, j].
+		if k := groupHash(og.actor, og.class) & mask; (i < j && i < k && k <= j) || (i > j && (i < k || k <= j)) {
+			continue
+		}
+		q.index[i] = o
+		i = j
+	}
+	q.index[i] = 0
+	q.ngroups--
+	*gr = group{oldest: q.gfree}
+	q.gfree = g
+}
+
+// heavier reports whether group a should be evicted from before group b:
+// it holds more records, or as many and queued last.
+func (q *queue) heavier(a, b int32) bool {
+	ga, gb := &q.groups[a-1], &q.groups[b-1]
+	if ga.n != gb.n {
+		return ga.n > gb.n
+	}
+	return ga.newestSeq > gb.newestSeq
+}
+
+func (q *queue) swap(c uint8, i, j int) {
+	h := q.heaps[c]
+	h[i], h[j] = h[j], h[i]
+	q.groups[h[i]-1].heap = int32(i)
+	q.groups[h[j]-1].heap = int32(j)
+}
+
+func (q *queue) up(c uint8, i int) {
+	h := q.heaps[c]
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !q.heavier(h[i], h[parent]) {
+			return
+		}
+		q.swap(c, i, parent)
+		i = parent
+	}
+}
+
+func (q *queue) down(c uint8, i int) {
+	h := q.heaps[c]
+	for {
+		top, l := i, 2*i+1
+		if l < len(h) && q.heavier(h[l], h[top]) {
+			top = l
+		}
+		if r := l + 1; r < len(h) && q.heavier(h[r], h[top]) {
+			top = r
+		}
+		if top == i {
+			return
+		}
+		q.swap(c, i, top)
+		i = top
+	}
 }

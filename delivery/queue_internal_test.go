@@ -1,12 +1,16 @@
 package delivery
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 )
 
 // TestQueueOrder: take merges classes by arrival, putBack restores the
-// order across a wrapped ring, eviction takes the newest of a class.
+// order across reused slots, the victim of a class with one actor is its
+// newest record.
 func TestQueueOrder(t *testing.T) {
 	var q queue
 	seq := uint64(0)
@@ -46,15 +50,15 @@ func TestQueueOrder(t *testing.T) {
 	if low := q.lowest(); low != 0 {
 		t.Errorf("lowest = %d", low)
 	}
-	if e := q.newest(1); e.seq != 38 {
-		t.Errorf("newest of class 1 = %d, want 38", e.seq)
+	if e := q.at(q.victim(1)); e.seq != 38 {
+		t.Errorf("victim of class 1 = %d, want 38", e.seq)
 	}
-	q.removeNewest(1)
-	if e := q.newest(1); e.seq != 35 {
-		t.Errorf("after removeNewest, newest of class 1 = %d, want 35", e.seq)
+	q.remove(q.victim(1))
+	if e := q.at(q.victim(1)); e.seq != 35 {
+		t.Errorf("after remove, victim of class 1 = %d, want 35", e.seq)
 	}
 	slot := q.reserve(meta{seq: 41, class: 2})
-	if slot.seq != 41 || q.newest(2) != slot || q.size != 40-15-10-1+1 {
+	if slot.seq != 41 || q.at(q.victim(2)) != slot || q.size != 40-15-10-1+1 {
 		t.Errorf("reserve: slot %+v, size %d", slot.meta, q.size)
 	}
 	n := 0
@@ -63,7 +67,96 @@ func TestQueueOrder(t *testing.T) {
 		t.Errorf("drained %d, size %d", n, q.size)
 	}
 	q.trim() // small buffers stay
-	if q.classes[0].buf == nil {
+	if cap(q.slots) == 0 || cap(q.groups) == 0 {
 		t.Error("trim released a small buffer")
+	}
+}
+
+// TestQueueVictimModel checks the queue against a plain slice through
+// random pushes, takes, put-backs and evictions: take returns the oldest
+// records, and the victim of a class is the newest record of the actor
+// holding the most records of the class (of those holding as many, the
+// one that queued last).
+func TestQueueVictimModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var q queue
+	var model []meta // in arrival order
+	seq := uint64(0)
+	check := func(step int) {
+		t.Helper()
+		if q.size != len(model) {
+			t.Fatalf("step %d: size %d, model %d", step, q.size, len(model))
+		}
+		for c := range numClasses {
+			counts := map[uint64]int{}
+			newest := map[uint64]uint64{}
+			for _, m := range model {
+				if int(m.class) == c {
+					counts[m.actor]++
+					newest[m.actor] = max(newest[m.actor], m.seq)
+				}
+			}
+			held := 0
+			for _, n := range counts {
+				held += n
+			}
+			if q.classes[c].n != held {
+				t.Fatalf("step %d: class %d holds %d, model %d", step, c, q.classes[c].n, held)
+			}
+			if len(counts) == 0 {
+				continue
+			}
+			var want uint64
+			best := -1
+			for a, n := range counts {
+				if n > best || (n == best && newest[a] > want) {
+					best, want = n, newest[a]
+				}
+			}
+			if got := q.at(q.victim(c)).seq; got != want {
+				t.Fatalf("step %d: victim of class %d = %d, want %d", step, c, got, want)
+			}
+		}
+	}
+	var lastRecs []sdklog.Record
+	var lastMetas []meta
+	for step := range 8000 {
+		switch op := rng.IntN(10); {
+		case op < 6:
+			seq++
+			m := meta{seq: seq, class: uint8(rng.IntN(numClasses)), actor: uint64(rng.IntN(6))}
+			q.push(entry{meta: m})
+			model = append(model, m) // a batch taken may still be put back before it
+		case op < 7:
+			n := rng.IntN(5)
+			lastRecs, lastMetas = q.take(nil, nil, n)
+			want := model[:min(n, len(model))]
+			for i := range lastMetas {
+				if lastMetas[i].seq != want[i].seq {
+					t.Fatalf("step %d: take %d = seq %d, want %d", step, i, lastMetas[i].seq, want[i].seq)
+				}
+			}
+			model = slices.Clone(model[len(want):])
+		case op < 8:
+			if lastRecs != nil {
+				q.putBack(lastRecs, lastMetas)
+				model = append(slices.Clone(lastMetas), model...)
+				lastRecs = nil
+			}
+		default:
+			if c := q.lowest(); c >= 0 {
+				s := q.victim(c)
+				victim := q.at(s).seq
+				q.remove(s)
+				model = slices.DeleteFunc(model, func(m meta) bool { return m.seq == victim })
+			}
+		}
+		check(step)
+		if step%3000 == 2999 {
+			q.drain(func(*entry) {})
+			q.trim()
+			model, lastRecs = nil, nil
+			check(step)
+		}
 	}
 }

@@ -98,13 +98,18 @@ func (p *Pipeline) Auditor() *secaudit.Auditor { return p.auditor }
 func (p *Pipeline) Exporters() []string { return append([]string(nil), p.exporters...) }
 
 // Shutdown flushes every pending record to the exporters and stops the
-// pipeline, then the TracerProvider of [WithTracing]. It honours ctx's
-// deadline; later calls are no-ops.
+// pipeline, then the TracerProvider of [WithTracing]. A record emitted
+// once Shutdown has begun is not written: each delivery processor counts
+// it as dropped (reason closed), so that its Stats still account for every
+// record (see [LoggerProvider]). Shutdown honours ctx's deadline; if ctx
+// ends while a record is still being emitted, the delivery processors are
+// shut down at once (what they hold is counted as dropped) and a later
+// call finishes stopping the pipeline; otherwise later calls are no-ops.
 func (p *Pipeline) Shutdown(ctx context.Context) error {
 	if p == nil || p.logs == nil {
 		return nil
 	}
-	err := p.logs.sdk.Shutdown(ctx)
+	err := p.logs.shutdown(ctx)
 	if p.tracer != nil {
 		err = errors.Join(err, p.tracer.Shutdown(ctx))
 	}
@@ -219,7 +224,7 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	}
 	popts = append(popts, sdklog.WithResource(res))
 	provider := sdklog.NewLoggerProvider(popts...)
-	logs := &LoggerProvider{sdk: provider, scrub: p.chain.Scrubber()}
+	logs := newLoggerProvider(provider, p.chain.Scrubber(), p.delivery)
 
 	aopts := append([]secaudit.Option{secaudit.WithLoggerProvider(logs)}, c.auditorOptions...)
 	auditor, err := secaudit.New(aopts...)

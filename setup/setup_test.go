@@ -26,7 +26,7 @@ import (
 )
 
 // clearEnv unsets every variable the pipeline reads, for the test's duration.
-func clearEnv(t *testing.T) {
+func clearEnv(t testing.TB) {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")

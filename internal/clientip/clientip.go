@@ -38,12 +38,20 @@ func New(trusted []netip.Prefix, count int) (*Resolver, error) {
 		if !p.IsValid() {
 			return nil, fmt.Errorf("%w: invalid network %q", ErrConfig, p.String())
 		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			// ::ffff:10.0.0.0/104 is 10.0.0.0/8: addresses are compared
+			// unmapped.
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
 		out[i] = p.Masked()
 	}
 	return &Resolver{trusted: out, count: count}, nil
 }
 
 // Result is a resolved request origin. Empty strings mean unknown.
+// Addresses are compared and written unmapped: an IPv4-mapped IPv6 address
+// (::ffff:203.0.113.7) is its IPv4 address, so one client has one address
+// whichever way a proxy or socket wrote it.
 type Result struct {
 	// Client is the client address (canonical text, zone dropped).
 	Client string
@@ -121,7 +129,7 @@ func (r *Resolver) Resolve(remoteAddr string, xff []string) Result {
 }
 
 func (r *Resolver) isTrusted(a netip.Addr) bool {
-	a = a.WithZone("")
+	a = a.WithZone("").Unmap()
 	for _, p := range r.trusted {
 		if p.Contains(a) {
 			return true
@@ -130,8 +138,9 @@ func (r *Resolver) isTrusted(a netip.Addr) bool {
 	return false
 }
 
-// canonical returns the canonical text of a without its zone, reusing the
-// text it was parsed from when that is already canonical (no allocation).
+// canonical returns the canonical text of a without its zone, IPv4-mapped
+// IPv6 as IPv4, reusing the text it was parsed from when that is already
+// canonical (no allocation).
 func canonical(a netip.Addr, parsed string) string {
 	if a.Is4() {
 		// netip accepts IPv4 only as a dotted quad of decimal octets without
@@ -139,7 +148,7 @@ func canonical(a netip.Addr, parsed string) string {
 		return parsed
 	}
 	var buf [64]byte
-	b := a.WithZone("").AppendTo(buf[:0])
+	b := a.WithZone("").Unmap().AppendTo(buf[:0])
 	if string(b) == parsed {
 		return parsed
 	}

@@ -127,6 +127,7 @@ func TestResolveAdversarial(t *testing.T) {
 	ten, _ := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, 1)
 	two, _ := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}, 2)
 	v6, _ := New([]netip.Prefix{netip.MustParsePrefix("fe80::/10")}, 1)
+	mapped, _ := New([]netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}, 1)
 	tests := []struct {
 		name   string
 		r      *Resolver
@@ -147,8 +148,18 @@ func TestResolveAdversarial(t *testing.T) {
 		{"v6 canonicalised", ten, "10.0.0.1:1", []string{"2001:0DB8::0001"}, Result{Client: "2001:db8::1", Peer: "10.0.0.1", Forwarded: true}},
 		{"zone dropped from client", ten, "10.0.0.1:1", []string{"fe80::1%eth0"}, Result{Client: "fe80::1", Peer: "10.0.0.1", Forwarded: true}},
 		{"zoned peer matches its network", v6, "[fe80::2%eth0]:1", []string{"2001:db8::5"}, Result{Client: "2001:db8::5", Peer: "fe80::2", Forwarded: true}},
-		{"v4-mapped peer does not match v4 network", ten, "[::ffff:10.0.0.1]:1", []string{"8.8.8.8"}, Result{Client: "::ffff:10.0.0.1", Peer: "::ffff:10.0.0.1"}},
-		{"v4-mapped hop does not match v4 network", two, "10.0.0.1:1", []string{"8.8.8.8, ::ffff:10.0.0.2"}, Result{Client: "10.0.0.1", Peer: "10.0.0.1"}},
+		// IPv4-mapped IPv6 is its IPv4 address: written unmapped, and
+		// compared unmapped with the trusted networks.
+		{"v4-mapped client unmapped", ten, "10.0.0.1:1", []string{"::ffff:203.0.113.7"}, Result{Client: "203.0.113.7", Peer: "10.0.0.1", Forwarded: true}},
+		{"v4-mapped client, upper case, unmapped", ten, "10.0.0.1:1", []string{"::FFFF:203.0.113.7"}, Result{Client: "203.0.113.7", Peer: "10.0.0.1", Forwarded: true}},
+		{"v4-mapped client in hex unmapped", ten, "10.0.0.1:1", []string{"::ffff:cb00:7107"}, Result{Client: "203.0.113.7", Peer: "10.0.0.1", Forwarded: true}},
+		{"v4-mapped zoned client unmapped", ten, "10.0.0.1:1", []string{"::ffff:203.0.113.7%eth0"}, Result{Client: "203.0.113.7", Peer: "10.0.0.1", Forwarded: true}},
+		{"v4-mapped untrusted peer unmapped", &Resolver{}, "[::ffff:203.0.113.7]:1", []string{"8.8.8.8"}, Result{Client: "203.0.113.7", Peer: "203.0.113.7"}},
+		{"v4-mapped peer matches its v4 network", ten, "[::ffff:10.0.0.1]:1", []string{"8.8.8.8"}, Result{Client: "8.8.8.8", Peer: "10.0.0.1", Forwarded: true}},
+		{"v4-mapped hop matches its v4 network", two, "10.0.0.1:1", []string{"8.8.8.8, ::ffff:10.0.0.2"}, Result{Client: "8.8.8.8", Peer: "10.0.0.1", Forwarded: true}},
+		{"v4-mapped network matches v4 peer", mapped, "10.0.0.1:1", []string{"8.8.8.8"}, Result{Client: "8.8.8.8", Peer: "10.0.0.1", Forwarded: true}},
+		{"v4-mapped hop outside the networks", two, "10.0.0.1:1", []string{"8.8.8.8, ::ffff:11.0.0.2"}, Result{Client: "10.0.0.1", Peer: "10.0.0.1"}},
+		{"v6 that only ends like v4 stays v6", ten, "10.0.0.1:1", []string{"::203.0.113.7"}, Result{Client: "::cb00:7107", Peer: "10.0.0.1", Forwarded: true}},
 		{"bracketed v6 peer with port", ten, "[2001:db8::1]:443", nil, Result{Client: "2001:db8::1", Peer: "2001:db8::1"}},
 		{"unparsable peer kept raw as peer only", ten, "not-an-ip", []string{"8.8.8.8"}, Result{Peer: "not-an-ip"}},
 		{"CR/LF in entry rejected", ten, "10.0.0.1:1", []string{"8.8.8.8\r\nX: y"}, Result{Client: "10.0.0.1", Peer: "10.0.0.1"}},
@@ -232,13 +243,14 @@ func FuzzResolve(f *testing.F) {
 	f.Add("10.0.0.1:1", "1.1.1.1, 8.8.8.8, 10.0.0.2")
 	f.Add("[fe80::1%eth0]:1", "fe80::2%x, ,,")
 	f.Add("bogus", "8.8.8.8")
+	f.Add("[::ffff:10.0.0.1]:1", "::ffff:203.0.113.7, ::ffff:10.0.0.2")
 	r, _ := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fe80::/10")}, 2)
 	f.Fuzz(func(t *testing.T, remote, xff string) {
 		got := r.Resolve(remote, []string{xff})
 		if got.Client != "" {
 			a, err := netip.ParseAddr(got.Client)
-			if err != nil || a.String() != got.Client || a.Zone() != "" {
-				t.Fatalf("client %q is not a canonical zoneless address", got.Client)
+			if err != nil || a.String() != got.Client || a.Zone() != "" || a.Is4In6() {
+				t.Fatalf("client %q is not a canonical, zoneless, unmapped address", got.Client)
 			}
 		}
 		if !got.Forwarded && got.Client != "" && got.Client != got.Peer {

@@ -17,9 +17,12 @@
 // Addresses follow Python's ipaddress rules the reference used, which match
 // [netip.ParseAddr]: no surrounding space in the peer (header entries are
 // trimmed), no leading zeros in IPv4, no host:port or [v6] forms in header
-// entries; IPv6 is canonicalised; IPv4-mapped IPv6 never matches an IPv4
-// network. Unlike the reference, IPv6 zone ids are dropped from the result
-// (and ignored when matching networks). Only X-Forwarded-For is consulted,
+// entries; IPv6 is canonicalised. Unlike the reference, IPv6 zone ids are
+// dropped from the result (and ignored when matching networks), and an
+// IPv4-mapped IPv6 address (::ffff:203.0.113.7) is its IPv4 address: it is
+// written unmapped, so one client has one address, and matched unmapped
+// against the trusted networks (a mapped network, ::ffff:10.0.0.0/104, is
+// its IPv4 network). Only X-Forwarded-For is consulted,
 // never Forwarded or X-Real-IP.
 //
 // A [Resolver] is immutable and safe for concurrent use; resolving allocates

@@ -114,8 +114,9 @@ func WithSampleRate(rate float64) Option {
 	})
 }
 
-// WithIgnorePaths skips requests whose URL path matches one of these RE2
-// patterns (unanchored): no request facts, no event, no body read. The
+// WithIgnorePaths skips requests whose escaped URL path (as the request
+// wrote it, %2F kept) matches one of these RE2 patterns (unanchored): no
+// request facts, no event, no body read. The
 // default is none, or SECAUDIT_IGNORE_PATHS (a list of regexes). Given
 // patterns replace the environment's.
 func WithIgnorePaths(patterns ...string) Option {

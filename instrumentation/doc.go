@@ -15,6 +15,9 @@
 // # Per request
 //
 // A request whose path matches an ignore pattern passes through untouched.
+// Patterns match the escaped path, as the request wrote it
+// (URL.EscapedPath): routers do not split segments at %2F, so the decoded
+// path of /x/1%2F..%2Fhealthz is not the /healthz it seems to be.
 // Any other request gets a [secaudit.Request] in its context before the
 // handler runs: a generated 32-hex request id (a client's X-Request-Id is
 // never used), the client and peer addresses, the method and the path. So

@@ -182,11 +182,18 @@ type exchange struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
-	for _, re := range m.ignorePaths {
-		if re.MatchString(r.URL.Path) {
-			m.stats.ignoredPaths.Add(1)
-			h.next.ServeHTTP(w, r)
-			return
+	if len(m.ignorePaths) > 0 {
+		// The escaped path, as the request wrote it: routers match
+		// segments in which %2F is not a separator, so the decoded path of
+		// /x/1%2F..%2Fhealthz would look like a /healthz it is not routed
+		// to. (No allocation when the path needs no escaping.)
+		path := r.URL.EscapedPath()
+		for _, re := range m.ignorePaths {
+			if re.MatchString(path) {
+				m.stats.ignoredPaths.Add(1)
+				h.next.ServeHTTP(w, r)
+				return
+			}
 		}
 	}
 	m.stats.requests.Add(1)
@@ -416,9 +423,17 @@ func (x *exchange) fullURL() string {
 	return scheme + x.host + u.EscapedPath()
 }
 
-// panicMessage formats a panic value; fmt recovers a panicking Error or
-// String method of the value itself.
-func panicMessage(p any) string { return fmt.Sprint(p) }
+// panicMessage formats a panic value. fmt recovers a panicking Error or
+// String method, but panics again when formatting that panic's own value
+// panics too; then the message says so and the event is still emitted.
+func panicMessage(p any) (msg string) {
+	defer func() {
+		if recover() != nil {
+			msg = "(panic while formatting the panic value)"
+		}
+	}()
+	return fmt.Sprint(p)
+}
 
 // newRequestID returns 32 lowercase hex characters from the runtime's
 // ChaCha8 generator (seeded from the OS): unique and unpredictable enough

@@ -177,6 +177,30 @@ func TestIgnoreRules(t *testing.T) {
 			t.Fatalf("stats %+v", s)
 		}
 	})
+	// Patterns match the escaped path, as the request wrote it: an encoded
+	// slash cannot make a request look like an ignored path that the
+	// router does not take it to (/x/1%2F..%2Fhealthz is routed to
+	// /x/{id}, not to /healthz).
+	t.Run("escaped path", func(t *testing.T) {
+		tests := []struct {
+			target  string
+			ignored bool
+		}{
+			{"/healthz", true},
+			{"/x/1%2F..%2Fhealthz", false},
+			{"/static/app.js", true},
+			{"/static%2F..%2Fadmin", false},
+			{"/api/static%2Fapp.js", false},
+			{"/%68ealthz", false}, // not the text the pattern names: audited
+		}
+		h := newHarness(t, false, WithIgnorePaths(`/healthz$`, `^/static/`))
+		for _, tt := range tests {
+			h.serve(status(404), httptest.NewRequest("GET", tt.target, nil))
+			if n := len(h.records()); (n == 0) != tt.ignored {
+				t.Errorf("%s: %d records, want ignored %v", tt.target, n, tt.ignored)
+			}
+		}
+	})
 	t.Run("status codes, errors included", func(t *testing.T) {
 		h := newHarness(t, false, WithLogOKResponses(true), WithIgnoreStatusCodes(302, 404, 503))
 		for _, code := range []int{302, 404, 503} {
@@ -387,6 +411,17 @@ func TestRouteKnownDuringHandler(t *testing.T) {
 	}
 }
 
+// Panic values whose formatting panics.
+type (
+	errorPanics       string
+	errorPanicsAgain  struct{}
+	stringPanicsAgain struct{}
+)
+
+func (e errorPanics) Error() string      { panic(string(e)) }
+func (errorPanicsAgain) Error() string   { panic(errorPanicsAgain{}) }
+func (stringPanicsAgain) String() string { panic(stringPanicsAgain{}) }
+
 func TestPanickingHandler(t *testing.T) {
 	errBoom := errors.New("db password=hunter2 unreachable")
 	tests := []struct {
@@ -406,6 +441,14 @@ func TestPanickingHandler(t *testing.T) {
 			m["x"] = 1
 		}, semconv.EventHTTPResponseServerError, 500, "runtime.plainError", "assignment to entry in nil map"},
 		{"ErrAbortHandler is not an error", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200); panic(http.ErrAbortHandler) }, "", 200, "", ""},
+		// fmt recovers a panicking Error or String method, but panics
+		// again when the value that method panicked with panics too.
+		{"Error method panics", func(w http.ResponseWriter, r *http.Request) { panic(errorPanics("oops")) }, semconv.EventHTTPResponseServerError, 500,
+			"instrumentation.errorPanics", "%!v(PANIC=Error method: oops)"},
+		{"Error method panics with itself", func(w http.ResponseWriter, r *http.Request) { panic(errorPanicsAgain{}) }, semconv.EventHTTPResponseServerError, 500,
+			"instrumentation.errorPanicsAgain", "(panic while formatting the panic value)"},
+		{"String method panics with itself", func(w http.ResponseWriter, r *http.Request) { panic(stringPanicsAgain{}) }, semconv.EventHTTPResponseServerError, 500,
+			"instrumentation.stringPanicsAgain", "(panic while formatting the panic value)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

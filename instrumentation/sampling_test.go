@@ -18,7 +18,7 @@ import (
 // countProcessor counts the records that reach it.
 type countProcessor struct{ n int }
 
-func (p *countProcessor) OnEmit(context.Context, *sdklog.Record) error          { p.n++; return nil }
+func (p *countProcessor) OnEmit(context.Context, *sdklog.Record) error           { p.n++; return nil }
 func (p *countProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
 func (p *countProcessor) Shutdown(context.Context) error                         { return nil }
 func (p *countProcessor) ForceFlush(context.Context) error                       { return nil }

@@ -21,7 +21,11 @@ type FilterFunc func(ctx context.Context, r *sdklog.Record) bool
 // Filter is an sdk/log processor that wraps the downstream processor and
 // passes on only the records it keeps: a processor cannot veto the ones
 // registered after it, so filtering must wrap them. It drops
-//   - http.response.* events whose url.path matches an ignored path pattern,
+//   - http.response.* events whose path matches an ignored path pattern:
+//     the escaped path, as the request wrote it (the path of url.full),
+//     like the middleware's ignore patterns, so that an encoded slash
+//     cannot make /x/1%2F..%2Fhealthz look like /healthz; url.path when
+//     the record has no url.full,
 //   - http.response.* events whose http.response.status_code is ignored,
 //   - any record a [FilterFunc] rejects (a filter that panics keeps the
 //     record, and the panic is counted).
@@ -119,7 +123,7 @@ const httpResponsePrefix = "http.response."
 
 func (f *Filter) keep(ctx context.Context, r *sdklog.Record) bool {
 	if (len(f.paths) > 0 || !f.statuses.Empty()) && strings.HasPrefix(r.EventName(), httpResponsePrefix) {
-		var path string
+		var path, full string
 		status := int64(-1)
 		// Walk them all: with duplicate keys the last one wins, as in the
 		// SDK's own de-duplication.
@@ -128,6 +132,10 @@ func (f *Filter) keep(ctx context.Context, r *sdklog.Record) bool {
 			case semconv.URLPathKey:
 				if kv.Value.Type() == attribute.STRING {
 					path = kv.Value.AsString()
+				}
+			case semconv.URLFullKey:
+				if kv.Value.Type() == attribute.STRING {
+					full = kv.Value.AsString()
 				}
 			case semconv.HTTPResponseStatusCodeKey:
 				if kv.Value.Type() == attribute.INT64 {
@@ -139,6 +147,9 @@ func (f *Filter) keep(ctx context.Context, r *sdklog.Record) bool {
 		if f.statuses.Has(status) {
 			f.dropped(r, &f.stats.filteredStatus)
 			return false
+		}
+		if p, ok := pathOfURL(full); ok {
+			path = p
 		}
 		for _, re := range f.paths {
 			if re.MatchString(path) {
@@ -154,6 +165,19 @@ func (f *Filter) keep(ctx context.Context, r *sdklog.Record) bool {
 		}
 	}
 	return true
+}
+
+// pathOfURL returns the path of url.full (scheme://host/path, no query):
+// what follows the host, or "" when nothing does.
+func pathOfURL(full string) (string, bool) {
+	_, rest, ok := strings.Cut(full, "://")
+	if !ok {
+		return "", false
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return rest[i:], true
+	}
+	return "", true
 }
 
 func (f *Filter) dropped(r *sdklog.Record, reason interface{ Add(uint64) uint64 }) {

@@ -318,7 +318,8 @@ func WithLimits(l Limits) Option {
 // --- Filter -----------------------------------------------------------------
 
 // WithIgnorePaths makes the [Filter] drop http.response.* events whose
-// url.path any of the RE2 patterns matches (anywhere; anchor with ^…$).
+// escaped path (url.full's, else url.path) any of the RE2 patterns matches
+// (anywhere; anchor with ^…$).
 // Auth, model and other events are never affected. Environment:
 // SECAUDIT_IGNORE_PATHS (a list of regexes, see the package documentation).
 // Default: none.

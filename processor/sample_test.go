@@ -85,3 +85,39 @@ func TestSamplerKeyFromEnv(t *testing.T) {
 		t.Fatalf("error = %v, want one naming %s", err, envconf.SampleKey)
 	}
 }
+
+// TestFilterMatchesEscapedPath: ignore patterns match the escaped path of
+// url.full, as the middleware's do, so an encoded slash cannot make an
+// event look like one of an ignored path it was not routed to; url.path
+// decides when there is no url.full.
+func TestFilterMatchesEscapedPath(t *testing.T) {
+	tests := []struct {
+		name     string
+		path     string
+		full     string // "" for none
+		filtered bool
+	}{
+		{"ignored path", "/healthz", "https://example.com/healthz", true},
+		{"encoded slashes", "/x/1/../healthz", "https://example.com/x/1%2F..%2Fhealthz", false},
+		{"encoded slash under an ignored prefix", "/static/../admin", "http://example.com/static%2F..%2Fadmin", false},
+		{"no url.full: url.path", "/static/app.js", "", true},
+		{"url.full without a path", "/healthz", "http://example.com", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rr := &recorder{}
+			f, err := NewFilter(rr, WithoutEnv(), WithIgnorePaths(`/healthz$`, `^/static/`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			attrs := []attribute.KeyValue{semconv.URLPathKey.String(tt.path), semconv.HTTPResponseStatusCodeKey.Int(404)}
+			if tt.full != "" {
+				attrs = append(attrs, semconv.URLFullKey.String(tt.full))
+			}
+			emitAll(t, f, apiRecord(semconv.EventHTTPResponseClientError, attribute.StringValue(semconv.BodyHTTPResponse), attrs...))
+			if got := len(rr.all()) == 0; got != tt.filtered {
+				t.Fatalf("filtered %v, want %v", got, tt.filtered)
+			}
+		})
+	}
+}

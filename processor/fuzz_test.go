@@ -133,16 +133,24 @@ func (g *secretGen) plant(kind int) (text string, secrets []string) {
 		return sec, []string{sec}
 	case plantPEM:
 		second := g.alnum(30)
-		return "-----BEGIN EC PRIVATE KEY-----\n" + s + "\n" + second + "\n-----END EC PRIVATE KEY-----", []string{s, second}
+		label := []string{"EC PRIVATE KEY", "PGP PRIVATE KEY BLOCK"}[g.rnd.IntN(2)]
+		return "-----BEGIN " + label + "-----\n" + s + "\n" + second + "\n-----END " + label + "-----", []string{s, second}
 	case plantCard:
 		card := luhnCard(g.rnd)
 		sep := []string{"", " ", "-"}[g.rnd.IntN(3)]
 		formatted := card[:4] + sep + card[4:8] + sep + card[8:12] + sep + card[12:]
 		return formatted, []string{card, formatted}
-	case plantURL:
-		return "postgres://app:" + s + "@db.internal:5432/shop?sslmode=require", []string{s}
-	case plantDSN:
-		return "app:" + s + "@tcp(10.0.0.5:3306)/shop", []string{s}
+	case plantURL, plantDSN:
+		// The password may hold '#', '?', '/' or a space: each half must go.
+		secrets := []string{s}
+		if sep := []string{"", "#", "?", "/", " "}[g.rnd.IntN(5)]; sep != "" && (kind == plantURL || sep != "/") {
+			secrets = []string{s[:6], s[6:]}
+			s = s[:6] + sep + s[6:]
+		}
+		if kind == plantURL {
+			return "postgres://app:" + s + "@db.internal:5432/shop?sslmode=require", secrets
+		}
+		return "app:" + s + "@tcp(10.0.0.5:3306)/shop", secrets
 	case plantAssignment:
 		form := []string{"password=%s", `"api_key": "%s"`, "token: %s", "client_secret=%s&x=1", "DB_PASSWD='%s'"}[g.rnd.IntN(5)]
 		return strings.Replace(form, "%s", s, 1), []string{s}

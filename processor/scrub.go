@@ -33,12 +33,23 @@ import (
 //   - the whole value of an attribute or map entry whose key is sensitive
 //     (see [WithSensitiveKeys], [WithSensitiveKeyAllowlist]); protected
 //     contract keys ([ProtectedKeys]) are exempt from key rules;
+//   - the value of a top-level attribute named like a field the envelope
+//     derives from the record ([EnvelopeKeys]: event_name, event_type, …),
+//     so that no attribute can forge them;
 //   - in url.query, the value of each parameter whose name is sensitive;
 //   - the span of each secret a built-in detector finds in a string
-//     ([Detector]);
+//     ([Detector]); in url.full, url.path and url.query the detectors and
+//     patterns also read the percent-decoded text, and when url.path
+//     changes, url.full's path is rewritten from it, so url.full is never
+//     less redacted than url.path;
 //   - the whole string when one of your patterns matches it
 //     ([WithSensitiveValuePatterns]);
 //   - every []byte value (bytes are never decoded, as in the reference).
+//
+// A key in which a detector or pattern finds a secret (a JWT used as a map
+// key) is renamed to its scrubbed text, made unique with a "#2", "#3", …
+// suffix so that no value is shadowed; each renaming counts as a
+// replacement.
 //
 // It then sets audit.redacted_count to the number of values replaced (added
 // to any count already on the record). A record with nothing to replace is

@@ -146,8 +146,8 @@ func TestScrubberFloatCards(t *testing.T) {
 		attribute.MapValue(attribute.Float64("pan", 4111111111111111e0), attribute.Float64("amount", 12.5)),
 		attribute.Float64("card", 5555555555554444),
 		attribute.Float64("order", 4111111111111112), // fails Luhn
-		attribute.Float64("big", 4.5e18),              // 19 digits, not exact
-		attribute.Float64("ts", 1.7e18),               // starts with 1
+		attribute.Float64("big", 4.5e18),             // 19 digits, not exact
+		attribute.Float64("ts", 1.7e18),              // starts with 1
 		attribute.Float64Slice("cards", []float64{1, 4012888888881881}),
 	), s)
 	m := attrMap(&got)

@@ -80,9 +80,11 @@ func TestDetectorsLinear(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing test")
 	}
-	trials := 5
+	trials, limit := 5, 2.0
 	if raceEnabled {
-		trials = 3
+		// The race detector's shadow memory makes every access cost more
+		// in a larger working set; quadratic code would still be ~1000x.
+		trials, limit = 3, 3
 	}
 	for _, tt := range adversarial {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,12 +94,12 @@ func TestDetectorsLinear(t *testing.T) {
 			for attempt := 0; attempt < 5; attempt++ {
 				ps = nsPerByte(small, trials, 5*time.Millisecond)
 				pl = nsPerByte(large, trials, 0)
-				if ratio = pl / ps; ratio <= 2 {
+				if ratio = pl / ps; ratio <= limit {
 					break
 				}
 			}
 			t.Logf("%s: %.2f ns/B at 1KB, %.2f ns/B at 1MB (%.2fx)", tt.name, ps, pl, ratio)
-			if ratio > 2 {
+			if ratio > limit {
 				t.Errorf("%s: %.2f ns/B at 1MB is %.1fx the %.2f ns/B at 1KB", tt.name, pl, ratio, ps)
 			}
 			if pl*float64(len(large)) > float64(time.Second) {

@@ -38,6 +38,8 @@ type Auditor struct {
 	emitted atomic.Uint64
 	invalid atomic.Uint64
 	panics  atomic.Uint64
+
+	warnedDisabled atomic.Bool // the no-provider warning was given
 }
 
 // Stats counts what an Auditor did.
@@ -316,6 +318,13 @@ func (a *Auditor) emit(ctx context.Context, e *Event) {
 		}
 	}()
 	if !a.logger.Enabled(ctx, log.EnabledParameters{Severity: e.Severity, EventName: e.Name}) {
+		if e.Severity >= log.SeverityWarn1 && !a.warnedDisabled.Load() && a.warnedDisabled.CompareAndSwap(false, true) {
+			// A security event that nothing records: most likely no
+			// provider was ever set (the global one is a no-op until
+			// setup.New or otel.SetLoggerProvider). Said once.
+			otel.Handle(fmt.Errorf("secaudit: %s was not recorded: the Auditor's LoggerProvider records nothing for it; "+
+				"build the pipeline with setup.New first, or pass secaudit.WithLoggerProvider (instrumentation.WithAuditor for the middleware)", e.Name))
+		}
 		return
 	}
 	var buf [maxInline]attribute.KeyValue

@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/log/logtest"
+	lognoop "go.opentelemetry.io/otel/log/noop"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -388,4 +390,30 @@ func hasAttr(r logtest.Record, want attribute.KeyValue) bool {
 		}
 	}
 	return false
+}
+
+// TestDisabledProviderWarnsOnce: an Auditor whose provider records nothing
+// (no pipeline was built) says so once, through the OTel error handler, on
+// its first security event, and not for INFO events.
+func TestDisabledProviderWarnsOnce(t *testing.T) {
+	var got []string
+	prev := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { got = append(got, err.Error()) }))
+	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+
+	a, err := secaudit.New(secaudit.WithLoggerProvider(lognoop.NewLoggerProvider()), secaudit.WithUsernames(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a.LoginSucceeded(ctx, secaudit.User{ID: "1"}) // INFO: no warning
+	if len(got) != 0 {
+		t.Fatalf("warned for an INFO event: %q", got)
+	}
+	for range 3 {
+		a.LoginFailed(ctx, secaudit.User{Name: "mallory"}, "bad_password")
+	}
+	if len(got) != 1 || !strings.Contains(got[0], "auth.login.failed") || !strings.Contains(got[0], "setup.New") {
+		t.Fatalf("warnings %q, want one naming the event and setup.New", got)
+	}
 }

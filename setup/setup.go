@@ -130,6 +130,12 @@ func (p *Pipeline) ForceFlush(ctx context.Context) error {
 
 // New builds the pipeline. It returns an error naming the option or
 // environment variable when a setting is invalid, and builds nothing then.
+//
+// New installs the pipeline's [LoggerProvider] as OpenTelemetry's global
+// provider (otel.SetLoggerProvider), the default of secaudit.New,
+// instrumentation.New and the otelslog bridge: what they emit goes through
+// this pipeline, scrubbed, even when no provider is passed to them. The
+// last pipeline built is the global one.
 func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -243,6 +249,11 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		}
 	}
 	p.logs, p.auditor, p.exporters, p.resource = logs, auditor, c.exporters, res
+	// The global provider is the default of secaudit.New and
+	// instrumentation.New (and of the otelslog bridge): after New, an
+	// Auditor or a middleware built without an explicit provider records
+	// through this pipeline instead of a silent no-op.
+	otel.SetLoggerProvider(logs)
 	return p, nil
 }
 

@@ -70,7 +70,10 @@ type group struct {
 // actor holding most records of that class — is found, and removed, in
 // O(log actors). A hash index finds an actor's group. Every operation is
 // O(log actors) at most, with no allocation once the buffers have grown.
-// size counts the records.
+// The heaps are kept in order only from the first eviction until the queue
+// is next empty: a queue that never fills does not pay for them, and the
+// O(actors) ordering at the first eviction is paid for by the records that
+// filled the queue since it was last empty. size counts the records.
 type queue struct {
 	slots   []entry
 	free    int32 // first free slot, chained through next
@@ -80,7 +83,8 @@ type queue struct {
 	gfree   int32   // first free group, chained through oldest
 	index   []int32 // open addressing on (actor, class): group numbers, 0 for empty
 	ngroups int
-	heaps   [numClasses][]int32 // per class, its groups, heaviest first
+	heaps   [numClasses][]int32 // per class, its groups, heaviest first when ordered
+	ordered bool                // the heaps are in heap order
 
 	size    int
 	waiters int // entries with a waiter
@@ -183,7 +187,9 @@ func (q *queue) insert(s int32, front bool) {
 		gr.newest, gr.newestSeq = s, e.seq
 	}
 	gr.n++
-	q.up(e.class, int(gr.heap)) // heavier, or as heavy and newer
+	if q.ordered {
+		q.up(e.class, int(gr.heap)) // heavier, or as heavy and newer
+	}
 }
 
 // remove unlinks the record in slot s and frees the slot.
@@ -218,11 +224,14 @@ func (q *queue) remove(s int32) {
 	gr.n--
 	if gr.n == 0 {
 		q.dropGroup(g)
-	} else {
+	} else if q.ordered {
 		q.down(e.class, int(gr.heap)) // lighter, or as heavy and older
 	}
 	*e = entry{next: q.free}
 	q.free = s
+	if q.size == 0 {
+		q.ordered = false
+	}
 }
 
 func (q *queue) push(e entry) {
@@ -271,6 +280,14 @@ func (q *queue) putBack(recs []sdklog.Record, metas []meta) {
 // not be empty: the newest record of the actor holding the most records of
 // the class (of those that hold as many, the one that queued last).
 func (q *queue) victim(c int) int32 {
+	if !q.ordered {
+		for c := range q.heaps {
+			for i := len(q.heaps[c])/2 - 1; i >= 0; i-- {
+				q.down(uint8(c), i)
+			}
+		}
+		q.ordered = true
+	}
 	return q.groups[q.heaps[c][0]-1].newest
 }
 
@@ -324,7 +341,7 @@ func (q *queue) drain(f func(*entry)) {
 	for c := range q.heaps {
 		q.heaps[c] = q.heaps[c][:0]
 	}
-	q.size, q.waiters = 0, 0
+	q.size, q.waiters, q.ordered = 0, 0, false
 }
 
 // groupHash spreads (actor, class) over the index. actor is already a
@@ -408,7 +425,7 @@ func (q *queue) dropGroup(g int32) {
 		q.swap(c, i, last)
 	}
 	q.heaps[c] = h[:last]
-	if i != last {
+	if i != last && q.ordered {
 		q.down(c, i)
 		q.up(c, i)
 	}

@@ -153,21 +153,21 @@ func TestScrubberFloatCards(t *testing.T) {
 	m := attrMap(&got)
 	for _, k := range []string{"card", "big"} {
 		if m[k].AsString() != semconv.Redacted {
-			t.Errorf("%s = %v", k, m[k].Emit())
+			t.Errorf("%s = %v", k, m[k].String())
 		}
 	}
 	for k, want := range map[string]float64{"order": 4111111111111112, "ts": 1.7e18} {
 		if m[k].Type() != attribute.FLOAT64 || m[k].AsFloat64() != want {
-			t.Errorf("%s = %v, want it kept", k, m[k].Emit())
+			t.Errorf("%s = %v, want it kept", k, m[k].String())
 		}
 	}
 	if sl := m["cards"].AsSlice(); len(sl) != 2 || sl[0].AsFloat64() != 1 || sl[1].AsString() != semconv.Redacted {
-		t.Errorf("cards = %v", m["cards"].Emit())
+		t.Errorf("cards = %v", m["cards"].String())
 	}
 	body := got.Body().AsMap()
 	for _, kv := range body {
 		if kv.Key == "pan" && kv.Value.AsString() != semconv.Redacted || kv.Key == "amount" && kv.Value.AsFloat64() != 12.5 {
-			t.Errorf("body %s = %v", kv.Key, kv.Value.Emit())
+			t.Errorf("body %s = %v", kv.Key, kv.Value.String())
 		}
 	}
 	if n := redactedCount(&got); n != 4 {
@@ -300,7 +300,7 @@ func TestEnvelopeKeysCannotBeForged(t *testing.T) {
 	m = attrMap(&got)
 	for _, k := range forged {
 		if m[k].AsString() != semconv.Redacted {
-			t.Errorf("%s = %q", k, m[k].Emit())
+			t.Errorf("%s = %q", k, m[k].String())
 		}
 	}
 	if m["event_names"].AsString() != "kept" || m["meta"].AsMap()[0].Value.AsString() != "nested" {

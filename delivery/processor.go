@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit/semconv"
@@ -39,6 +38,8 @@ type Processor struct {
 	// spill, when configured, takes the records the processor would
 	// otherwise drop; see spill.go.
 	spill *spiller
+	// loud reports failed exports and lost records; see loud.go.
+	loud lossReport
 
 	mu           sync.Mutex
 	q            queue
@@ -103,6 +104,7 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 		exited:   make(chan struct{}),
 	}
 	p.ledger.windowStart = time.Now()
+	p.loud = lossReport{name: cfg.name, interval: LossReportInterval}
 	// The spill file first: its failure must leave nothing registered.
 	if t := cfg.spill; t.exp != nil || t.dir != "" {
 		exp, path := t.exp, ""
@@ -547,11 +549,15 @@ func (p *Processor) export(recs []sdklog.Record) (err error) {
 		}
 		cancel()
 		p.tel.exportDone(time.Since(start), err)
+		// Failures and losses go to the error handler: the first at once,
+		// then at most one report per LossReportInterval, with counts. The
+		// full error, which names the endpoint or file, goes there only;
+		// the health report shows its kind.
+		var failed error
 		if err != nil {
-			// The full error, which names the endpoint or file, goes to the
-			// error handler only; the health report shows its kind.
-			otel.Handle(fmt.Errorf("delivery: %s: export of %d records failed: %w", p.cfg.name, len(recs), err))
+			failed = fmt.Errorf("export of %d records: %w", len(recs), err)
 		}
+		p.reportLoss(failed, false)
 	}()
 	return p.exp.Export(ctx, recs)
 }
@@ -687,6 +693,13 @@ func (p *Processor) Shutdown(ctx context.Context) error {
 		}
 		if serr := p.exp.Shutdown(ctx); serr != nil {
 			err = errors.Join(err, serr)
+		}
+		// Whatever was lost since the last report is said now, and a
+		// failed Shutdown says what it cost.
+		p.reportLoss(nil, true)
+		if err != nil {
+			dropped, spilled := p.lossTotals()
+			err = fmt.Errorf("%w (%s: %d records lost, %d spilled, in all)", err, p.cfg.name, dropped, spilled)
 		}
 	})
 	return err

@@ -22,6 +22,11 @@
 //   - script_injection: <script, javascript:, on<event>= handlers inside a
 //     tag, <iframe, <svg/onload
 //
+// [Find] also returns the evidence: the text the rule matched, widened to
+// whole words and bounded ([Excerpt], at most [MaxEvidenceRunes] runes). It
+// is computed only for a request that matched, so clean requests do not pay
+// for it.
+//
 // Matching is case-insensitive, allocation-free for clean ASCII requests
 // without percent escapes, and bounded by the length of the request line.
 package probe

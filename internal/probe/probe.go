@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Rule names, as recorded in security_rule.name.
@@ -118,11 +120,36 @@ func Rules() []string {
 }
 
 // Match returns the first rule matching the request target, or "".
-// escapedPath is u.EscapedPath(), path the decoded u.Path, rawQuery
-// u.RawQuery.
 func Match(u *url.URL) string {
+	if r, _ := find(u); r != nil {
+		return r.name
+	}
+	return ""
+}
+
+// Find is [Match] with the evidence: the text the rule matched, widened to
+// whole words and cut to an [Excerpt] of at most [MaxEvidenceRunes] runes.
+// It is taken from the string that matched — the decoded or escaped path,
+// the raw query or the query decoded once — and is a copy: it shares no
+// memory with u. Both are "" when nothing matches.
+func Find(u *url.URL) (rule, evidence string) {
+	r, s := find(u)
+	if r == nil {
+		return "", ""
+	}
+	loc := r.re.FindStringIndex(s)
+	if loc == nil { // unreachable: r matched s
+		return r.name, ""
+	}
+	return r.name, Excerpt(s, loc[0], loc[1])
+}
+
+// find returns the first rule matching the request target and the string it
+// matched in, or nil. escapedPath is u.EscapedPath(), path the decoded
+// u.Path, rawQuery u.RawQuery.
+func find(u *url.URL) (*rule, string) {
 	if u == nil {
-		return ""
+		return nil, ""
 	}
 	escaped := u.RawPath
 	if escaped == "" {
@@ -146,14 +173,109 @@ func Match(u *url.URL) string {
 	}
 	for i := range rules {
 		r := &rules[i]
-		if r.match(u.Path, pathSet) || (escaped != u.Path && r.match(escaped, escapedSet)) {
-			return r.name
+		if r.match(u.Path, pathSet) {
+			return r, u.Path
+		}
+		if escaped != u.Path && r.match(escaped, escapedSet) {
+			return r, escaped
 		}
 		if r.inQuery && u.RawQuery != "" {
-			if r.match(u.RawQuery, querySet) || (decodedQuery != u.RawQuery && r.match(decodedQuery, decodedSet)) {
-				return r.name
+			if r.match(u.RawQuery, querySet) {
+				return r, u.RawQuery
+			}
+			if decodedQuery != u.RawQuery && r.match(decodedQuery, decodedSet) {
+				return r, decodedQuery
 			}
 		}
 	}
-	return ""
+	return nil, ""
+}
+
+// MaxEvidenceRunes bounds an [Excerpt].
+const MaxEvidenceRunes = 64
+
+// ellipsis marks what an [Excerpt] left out.
+const ellipsis = "…"
+
+// Excerpt returns s[start:end], a match, as evidence: widened to whole
+// words, and, when longer than [MaxEvidenceRunes] runes, its head and tail
+// joined by "…", each cut at a word boundary. A word is a run of anything
+// but spaces, quotes, brackets and the separators ,;&|*! (a single space
+// between two digits, as in a card number, is inside a word), so the
+// excerpt never starts or ends inside a token: a secret in it is whole,
+// where the scrubber recognises it, or left out. A word longer than the
+// room is left out whole; when that leaves nothing of a long match (one
+// long word, such as a 100 KB path), the excerpt is the bare match between
+// two "…" if it fits, else "…". The result is a copy (it shares no memory
+// with s); invalid UTF-8 bytes count as one rune each.
+func Excerpt(s string, start, end int) string {
+	if start < 0 || end > len(s) || start > end {
+		return ""
+	}
+	match := s[start:end]
+	for start > 0 && inWord(s, start) {
+		_, n := utf8.DecodeLastRuneInString(s[:start])
+		start -= n
+	}
+	for end < len(s) && inWord(s, end) {
+		_, n := utf8.DecodeRuneInString(s[end:])
+		end += n
+	}
+	m := s[start:end]
+	if utf8.RuneCountInString(m) <= MaxEvidenceRunes {
+		return strings.Clone(m)
+	}
+	const headRunes = MaxEvidenceRunes / 2
+	const tailRunes = MaxEvidenceRunes - headRunes - 1 // the ellipsis is one rune
+	h := 0
+	for range headRunes {
+		_, n := utf8.DecodeRuneInString(m[h:])
+		h += n
+	}
+	for h > 0 && inWord(m, h) {
+		_, n := utf8.DecodeLastRuneInString(m[:h])
+		h -= n
+	}
+	t := len(m)
+	for range tailRunes {
+		_, n := utf8.DecodeLastRuneInString(m[:t])
+		t -= n
+	}
+	for t < len(m) && inWord(m, t) {
+		_, n := utf8.DecodeRuneInString(m[t:])
+		t += n
+	}
+	head := strings.TrimRightFunc(m[:h], unicode.IsSpace)
+	tail := strings.TrimLeftFunc(m[t:], unicode.IsSpace)
+	if head == "" && tail == "" && utf8.RuneCountInString(match) <= MaxEvidenceRunes-2 {
+		return ellipsis + match + ellipsis
+	}
+	return head + ellipsis + tail
+}
+
+// inWord reports whether byte offset i of s (0 < i < len(s), on a rune
+// boundary) falls inside a word: the runes on both sides are word runes.
+func inWord(s string, i int) bool {
+	before, _ := utf8.DecodeLastRuneInString(s[:i])
+	after, n := utf8.DecodeRuneInString(s[i:])
+	if isWordRune(before) && isWordRune(after) {
+		return true
+	}
+	// A space between two digits: "4111 1111" is one word.
+	if after == ' ' && isDigit(before) {
+		next, _ := utf8.DecodeRuneInString(s[i+n:])
+		return isDigit(next)
+	}
+	if before == ' ' && isDigit(after) {
+		prev, _ := utf8.DecodeLastRuneInString(s[:i-1])
+		return isDigit(prev)
+	}
+	return false
+}
+
+func isDigit(r rune) bool { return '0' <= r && r <= '9' }
+
+// isWordRune: anything but spaces, quotes, brackets and the separators.
+func isWordRune(r rune) bool {
+	return !unicode.IsSpace(r) && !strings.ContainsRune("'\"`<>()[]{},;&|*!", r)
 }

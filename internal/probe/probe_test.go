@@ -3,6 +3,7 @@ package probe
 import (
 	"net/url"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestMatch(t *testing.T) {
@@ -117,6 +118,13 @@ func FuzzMatch(f *testing.F) {
 			return
 		}
 		got := Match(u)
+		rule, evidence := Find(u)
+		if rule != got || (got == "") != (evidence == "") {
+			t.Fatalf("Match %q, Find %q %q", got, rule, evidence)
+		}
+		if n := utf8.RuneCountInString(evidence); n > MaxEvidenceRunes {
+			t.Fatalf("evidence of %d runes", n)
+		}
 		if got == "" {
 			return
 		}

@@ -85,7 +85,7 @@ func NewJSONL(opts ...Option) (*JSONL, error) {
 	if cfg.pathSet {
 		sink, err := openFileSink(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("exporter: WithFile %q: %w", cfg.path, err)
+			return nil, fmt.Errorf("exporter: WithFile: %w", err) // err names the path
 		}
 		sink.tick = e.syncTick
 		e.w, e.file = sink.f, sink

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -177,7 +178,12 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 			}
 			jsonl, err := exporter.NewJSONL(jopts...)
 			if err != nil {
-				return fail(fmt.Errorf("setup: jsonl exporter (%s): %w", c.jsonlSource, err))
+				// The file's own error (open /path: permission denied)
+				// under the setting that named it.
+				if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+					err = pe
+				}
+				return fail(fmt.Errorf("setup: %s: %w", c.jsonlSource, err))
 			}
 			exp = jsonl
 		case ExporterOTLP:
@@ -289,7 +295,7 @@ func (c *config) delivery(name string, exp sdklog.Exporter) (*delivery.Processor
 	}
 	dp, err := delivery.New(exp, append(opts, c.deliveryOpts...)...)
 	if err != nil {
-		return nil, fmt.Errorf("setup: %s delivery: %w", name, err)
+		return nil, fmt.Errorf("setup: %s exporter: %w", name, err)
 	}
 	return dp, nil
 }

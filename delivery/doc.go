@@ -38,23 +38,39 @@
 // trail (logins, logouts, model changes, custom events), then security
 // events (4xx of authenticated users, 5xx, failed logins, authz.*,
 // security.*, anything at WARN or above). So under overload the OK
-// responses absorb the losses, anonymous 404s — which any client sends at
-// will — never push out a user's login or model change, and a security
-// event is lost only when the queue holds nothing less valuable.
+// responses absorb the losses, and anonymous 404s — which any client sends
+// at will — never push out a user's login or model change.
 //
-// Within a priority, eviction is fair between actors. A record's actor is
-// its user.id, or else its client.address (else its network.peer.address;
-// records with none of them share one actor). The record displaced from a
-// priority is the newest of the actor holding the most queued records of
-// that priority (of actors holding as many, the one that queued last).
-// And a new record also displaces one of its own priority when the
-// heaviest actor there holds at least two more records of it than the new
-// record's actor does. So one address's flood evicts its own records
-// first and others' records stay, whether they came before the flood or
-// after it; once every actor holds about as many, new records are dropped
-// as before. Strict records never displace one another (they wait for
-// room). Per priority, a heap of actors by records held makes finding and
-// removing the victim O(log actors), without allocating.
+// Eviction is fair between actors. A record's actor is its user.id, or
+// else its client.address (else its network.peer.address; records with
+// none of them share one actor). The record displaced from a priority is
+// the newest of the actor holding the most queued records of that
+// priority (of actors holding as many, the one that queued last). And a
+// new record also displaces one of its own priority when the heaviest
+// actor there holds at least two more records of it than the new record's
+// actor does.
+//
+// For the audit trail and security events, fairness comes before priority:
+// once nothing below the audit trail is left to displace, a new record of
+// either is weighed against the actor M holding the most records of the
+// two together, and may displace only M's newest record of its lowest
+// priority — when M holds at least two more of them than the new record's
+// actor, whatever the priorities; when M holds one more and that record
+// ranks below the new one; or when M is the new record's own actor and
+// that record ranks below it. Otherwise the new record is dropped. So one
+// address's flood of failed logins (or of 5xx it provokes) evicts its own
+// records, never other users' logins and model changes, whether they came
+// before the flood or after it; a security event is lost only when the
+// queue holds nothing below the audit trail and its actor already holds
+// no fewer than one less than the heaviest actor. Records
+// below the audit trail never displace one (a sampled OK response does not
+// evict a flooder's security events), and a failed batch put back into a
+// full queue displaces records by the same rules. Once every actor holds
+// about as many, new records are dropped as before. Strict records never
+// displace one another (they wait for room) and are not counted in the
+// shares. Heaps of actors (per priority, and by audit and security records
+// together) make finding and removing the victim O(log actors), without
+// allocating.
 //
 // Every loss is counted by reason (queue_full, evicted, export_failed,
 // shutdown, closed) and event name.

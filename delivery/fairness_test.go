@@ -3,7 +3,9 @@ package delivery_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -96,6 +98,81 @@ func TestFairEviction(t *testing.T) {
 		},
 		want: map[string]int{"flood": 4, "b": 2, "update": 2},
 	}, {
+		// The other half: one address floods failed logins (a
+		// security event, no user.id) while three users log in and change
+		// models. The flood evicts its own records, never theirs.
+		name:  "a flood of failed logins after the users' audit trail",
+		queue: 64,
+		steps: []step{
+			{semconv.EventLoginSuccess, "192.0.2.1", "1", "u1", 1},
+			{semconv.EventModelUpdate, "192.0.2.1", "1", "u1", 2},
+			{semconv.EventLoginSuccess, "192.0.2.2", "2", "u2", 1},
+			{semconv.EventModelCreate, "192.0.2.2", "2", "u2", 2},
+			{semconv.EventLoginSuccess, "192.0.2.3", "3", "u3", 1},
+			{semconv.EventModelDelete, "192.0.2.3", "3", "u3", 2},
+			{semconv.EventLoginFailed, "198.51.100.66", "", "flood", 500},
+		},
+		want: map[string]int{"u1": 3, "u2": 3, "u3": 3, "flood": 55},
+	}, {
+		name:  "a flood of failed logins before the users' audit trail",
+		queue: 64,
+		steps: []step{
+			{semconv.EventLoginFailed, "198.51.100.66", "", "flood", 500},
+			{semconv.EventLoginSuccess, "192.0.2.1", "1", "u1", 1},
+			{semconv.EventModelUpdate, "192.0.2.1", "1", "u1", 2},
+			{semconv.EventLoginSuccess, "192.0.2.2", "2", "u2", 1},
+			{semconv.EventModelCreate, "192.0.2.2", "2", "u2", 2},
+			{semconv.EventLoginSuccess, "192.0.2.3", "3", "u3", 1},
+			{semconv.EventModelDelete, "192.0.2.3", "3", "u3", 2},
+			{semconv.EventLoginFailed, "198.51.100.66", "", "flood", 100},
+		},
+		want: map[string]int{"u1": 3, "u2": 3, "u3": 3, "flood": 55},
+	}, {
+		// A user provoking server errors (security) is a flood like any
+		// other: its own records go, not the others' logins.
+		name:  "a user's flood of server errors",
+		queue: 16,
+		steps: []step{
+			{semconv.EventLoginSuccess, "192.0.2.1", "1", "u1", 2},
+			{semconv.EventHTTPResponseServerError, "192.0.2.9", "9", "u9", 40},
+			{semconv.EventModelUpdate, "192.0.2.2", "2", "u2", 2},
+		},
+		want: map[string]int{"u1": 2, "u2": 2, "u9": 12},
+	}, {
+		// Two floods of about the same size do not make room in a lighter
+		// actor's records.
+		name:  "two floods leave a lighter actor's record",
+		queue: 12,
+		steps: []step{
+			{semconv.EventModelUpdate, "192.0.2.1", "1", "u1", 1},
+			{semconv.EventLoginFailed, "198.51.100.66", "", "c", 6},
+			{semconv.EventLoginFailed, "198.51.100.67", "", "a", 8},
+		},
+		want: map[string]int{"u1": 1, "c": 6, "a": 5},
+	}, {
+		// Between actors holding about as many, priority still decides:
+		// a security event displaces the audit trail of the heaviest.
+		name:  "priority between equal shares",
+		queue: 4,
+		steps: []step{
+			{semconv.EventModelUpdate, "192.0.2.1", "1", "u1", 2},
+			{semconv.EventModelUpdate, "192.0.2.2", "2", "u2", 2},
+			{semconv.EventLoginFailed, "198.51.100.66", "", "f", 1},
+			{semconv.EventLoginFailed, "198.51.100.66", "", "f", 1},
+		},
+		want: map[string]int{"u1": 1, "u2": 1, "f": 2},
+	}, {
+		// A flooder's own, less valuable records make room for its
+		// security events before anyone else's do.
+		name:  "a flood evicts its own audit records first",
+		queue: 8,
+		steps: []step{
+			{semconv.EventModelUpdate, "192.0.2.1", "1", "u1", 2},
+			{semconv.EventModelUpdate, "192.0.2.9", "9", "u9", 6},
+			{semconv.EventHTTPResponseServerError, "192.0.2.9", "9", "u9-5xx", 4},
+		},
+		want: map[string]int{"u1": 2, "u9": 2, "u9-5xx": 4},
+	}, {
 		name:  "equal shares do not churn",
 		queue: 4,
 		steps: []step{
@@ -157,7 +234,9 @@ func TestFairEviction(t *testing.T) {
 // same into a queue that nothing leaves (no worker in the way). full: a
 // stalled exporter and a full queue of one address's client errors; every
 // other record comes from that address (refused), the rest from 256
-// others (each evicts one of the flood's).
+// others (each evicts one of the flood's). full-trail: the same with
+// failed logins (security) from the address and logins (audit) of 256
+// users.
 func BenchmarkOnEmit(b *testing.B) {
 	const addrs = 256
 	recs := make([]sdklog.Record, addrs)
@@ -165,6 +244,11 @@ func BenchmarkOnEmit(b *testing.B) {
 		recs[i] = actorRecord(b, semconv.EventHTTPResponseClientError, fmt.Sprintf("198.51.100.%d", i), "", "r")
 	}
 	flood := actorRecord(b, semconv.EventHTTPResponseClientError, "203.0.113.66", "", "f")
+	logins := make([]sdklog.Record, addrs)
+	for i := range logins {
+		logins[i] = actorRecord(b, semconv.EventLoginSuccess, fmt.Sprintf("198.51.100.%d", i), fmt.Sprint(i), "l")
+	}
+	failed := actorRecord(b, semconv.EventLoginFailed, "203.0.113.66", "", "f")
 	ctx := context.Background()
 
 	b.Run("flowing", func(b *testing.B) {
@@ -196,20 +280,20 @@ func BenchmarkOnEmit(b *testing.B) {
 		exp.setStall(false)
 		_ = p.Shutdown(ctx)
 	})
-	b.Run("full", func(b *testing.B) {
+	full := func(b *testing.B, flood *sdklog.Record, recs []sdklog.Record) {
 		exp := &memExporter{}
 		p := newProcessor(b, exp, delivery.WithQueueSize(1024), delivery.WithBatchSize(1))
 		exp.setStall(true)
-		_ = p.OnEmit(ctx, &flood)
+		_ = p.OnEmit(ctx, flood)
 		<-exp.entered
 		for range 1024 {
-			_ = p.OnEmit(ctx, &flood)
+			_ = p.OnEmit(ctx, flood)
 		}
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
 			if i%2 == 0 {
-				_ = p.OnEmit(ctx, &flood)
+				_ = p.OnEmit(ctx, flood)
 			} else {
 				_ = p.OnEmit(ctx, &recs[(i/2)%addrs])
 			}
@@ -218,5 +302,54 @@ func BenchmarkOnEmit(b *testing.B) {
 		b.StopTimer()
 		exp.setStall(false)
 		_ = p.Shutdown(ctx)
-	})
+	}
+	b.Run("full", func(b *testing.B) { full(b, &flood, recs) })
+	b.Run("full-trail", func(b *testing.B) { full(b, &failed, logins) })
+}
+
+// TestFairEvictionAfterFailedExport: a batch whose export failed goes back
+// to the front of the queue, and the records it then displaces are chosen
+// as a new record's would be: the flood's, not the users' audit trail.
+func TestFairEvictionAfterFailedExport(t *testing.T) {
+	checkGoroutines(t)
+	exp := &memExporter{keep: true, fail: func(n int) error {
+		if n == 1 {
+			return errUnavailable
+		}
+		return nil
+	}}
+	p := newProcessor(t, exp, delivery.WithQueueSize(16), delivery.WithBatchSize(1),
+		delivery.WithRetry(time.Millisecond, time.Millisecond, 0))
+	exp.setStall(true)
+	ctx := context.Background()
+	emit := func(event, addr, user, tag string, n int) {
+		t.Helper()
+		rec := actorRecord(t, event, addr, user, tag)
+		for range n {
+			if err := p.OnEmit(ctx, &rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	emit(semconv.EventLoginFailed, "198.51.100.66", "", "flood", 1)
+	<-exp.entered // the exporter holds the flood's first record
+	emit(semconv.EventLoginSuccess, "192.0.2.1", "1", "u1", 1)
+	emit(semconv.EventModelUpdate, "192.0.2.1", "1", "u1", 1)
+	emit(semconv.EventLoginSuccess, "192.0.2.2", "2", "u2", 1)
+	emit(semconv.EventModelDelete, "192.0.2.2", "2", "u2", 1)
+	emit(semconv.EventLoginFailed, "198.51.100.66", "", "flood", 40)
+	exp.setStall(false) // the export fails; its record goes back, one too many
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for i := range exp.records {
+		if v, ok := attrMap(&exp.records[i])[string(semconv.AuditRequestIDKey)]; ok {
+			got[v.AsString()]++
+		}
+	}
+	if want := map[string]int{"u1": 2, "u2": 2, "flood": 12}; !maps.Equal(got, want) {
+		t.Errorf("exported %v, want %v", got, want)
+	}
+	checkIdentity(t, p.Stats(), exp)
 }

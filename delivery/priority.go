@@ -16,8 +16,10 @@ import (
 // Priority ranks records for eviction when the queue is full: the lowest
 // go first, and a record displaces one of a lower priority, or of its own
 // priority when the other's actor holds at least two more records of that
-// priority than its own actor does (see the package documentation,
-// "A bounded queue, by priority").
+// priority than its own actor does. Between PriorityAudit and
+// PrioritySecurity records, fairness between actors comes first: the
+// actor holding the most of them loses its own before others do (see the
+// package documentation, "A bounded queue, by priority").
 type Priority uint8
 
 const (

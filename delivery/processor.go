@@ -229,12 +229,31 @@ func (p *Processor) emitWaiting(ctx context.Context, r *sdklog.Record, m meta, m
 }
 
 // makeRoomLocked reports whether a record with meta m (class and actor)
-// can be queued now. When the queue is full it evicts the queue's victim
-// of the lowest class present (see queue.victim) if that class is below
-// m's, or if it is m's own class (strict excepted: strict records wait)
-// and the victim's actor holds at least two more records of it than m's
-// actor: one actor's flood then evicts its own records, and actors end up
-// holding equal shares. p.mu must be held.
+// can be queued now. When the queue is full:
+//
+//   - A record of the trail classes (audit and security, see isTrail)
+//     evicts the victim of the lowest class present if that class is below
+//     the trail (OK responses, redirects, anonymous client errors: priority
+//     first). When only trail and strict records are queued, fairness
+//     between actors comes first, across the trail classes: the candidate
+//     is the newest record of the lowest trail class of the actor M holding
+//     the most trail records (see queue.trailVictim). It is evicted when M
+//     is m's own actor and the candidate's class is below m's (an actor's
+//     less valuable record makes room for its more valuable one); or when
+//     M holds at least two more trail records than m's actor, whatever the
+//     classes (one actor's flood of security events evicts its own records,
+//     never the others' logins and model changes); or one more and the
+//     candidate's class is below m's (priority between about equal shares).
+//     Otherwise m is the record dropped.
+//   - Any other record evicts the victim of the lowest class present (see
+//     queue.victim) if that class is below m's, or if it is m's own class
+//     (strict excepted: strict records wait) and the victim's actor holds
+//     at least two more records of it than m's actor: one actor's flood
+//     then evicts its own records, and actors end up holding equal shares.
+//     So a sampled OK response never displaces a security event, however
+//     many its actor holds.
+//
+// p.mu must be held.
 func (p *Processor) makeRoomLocked(m meta) bool {
 	if p.q.size < p.cfg.queueSize {
 		return true
@@ -243,6 +262,8 @@ func (p *Processor) makeRoomLocked(m meta) bool {
 	switch {
 	case low < 0:
 		return false
+	case isTrail(m.class) && isTrail(uint8(low)):
+		return p.makeTrailRoomLocked(m)
 	case low < int(m.class):
 		p.evictLocked(low, ReasonEvicted)
 		return true
@@ -256,11 +277,47 @@ func (p *Processor) makeRoomLocked(m meta) bool {
 	return false
 }
 
+// makeTrailRoomLocked is makeRoomLocked for a record of a trail class
+// when the lowest class queued is a trail class. p.mu must be held.
+func (p *Processor) makeTrailRoomLocked(m meta) bool {
+	s, heaviest := p.q.trailVictim()
+	if s == 0 {
+		return false
+	}
+	v := p.q.at(s)
+	lower := v.class < m.class
+	if v.actor == m.actor {
+		if !lower {
+			return false
+		}
+	} else if own := p.q.held(m.actor, classTrail); heaviest < own+2 && (!lower || heaviest < own+1) {
+		return false
+	}
+	p.dropLocked(v, ReasonEvicted)
+	p.q.remove(s)
+	return true
+}
+
 // evictLocked drops the victim of class c: the newest record of the actor
 // holding the most records of the class. p.mu must be held.
 func (p *Processor) evictLocked(c int, reason string) {
 	s := p.q.victim(c)
 	p.dropLocked(p.q.at(s), reason)
+	p.q.remove(s)
+}
+
+// evictOverflowLocked drops one record from a queue that holds more than
+// it may (a failed batch was put back): the victim of the lowest class, or
+// the trail victim (see queue.trailVictim) when that class is a trail
+// class, as a new record of the highest class would. p.mu must be held.
+func (p *Processor) evictOverflowLocked() {
+	low := p.q.lowest()
+	if !isTrail(uint8(low)) {
+		p.evictLocked(low, ReasonQueueFull)
+		return
+	}
+	s, _ := p.q.trailVictim()
+	p.dropLocked(p.q.at(s), ReasonQueueFull)
 	p.q.remove(s)
 }
 
@@ -595,7 +652,7 @@ func (p *Processor) failedLocked(recs []sdklog.Record, metas []meta, err error, 
 	} else {
 		p.q.putBack(recs, metas)
 		for p.q.size > p.cfg.queueSize {
-			p.evictLocked(p.q.lowest(), ReasonQueueFull)
+			p.evictOverflowLocked()
 		}
 	}
 	if *backoff == 0 {

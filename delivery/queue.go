@@ -39,6 +39,16 @@ func (e *meta) finish(exported bool) {
 	}
 }
 
+// classTrail is the pseudo-class of the groups that count an actor's
+// records of the trail classes.
+const classTrail = uint8(numClasses)
+
+// isTrail reports whether class c is one of the audit trail's: records
+// that only a heavier actor's records may displace (PriorityAudit and
+// above, strict excepted), whatever their class; see
+// Processor.makeRoomLocked.
+func isTrail(c uint8) bool { return c >= uint8(PriorityAudit) && c < uint8(classStrict) }
+
 // shrinkAbove is the capacity above which an empty queue gives its
 // buffers back when trimmed, so that a burst does not pin its memory.
 const shrinkAbove = 1024
@@ -52,7 +62,9 @@ type classList struct {
 
 // group is the records of one actor in one class: how many, the oldest
 // and newest (linked through their slots' aprev and anext), and the
-// group's place in its class's heap.
+// group's place in its class's heap. The group of an actor in the
+// pseudo-class classTrail counts its records of the trail classes (see
+// isTrail) and links none: newestSeq is that of the newest of them.
 type group struct {
 	actor          uint64
 	newestSeq      uint64 // the newest record's seq, kept here for the heap
@@ -68,7 +80,9 @@ type group struct {
 // by their number of records (then by their newest record's arrival), so
 // that the victim of an eviction from a class — the newest record of the
 // actor holding most records of that class — is found, and removed, in
-// O(log actors). A hash index finds an actor's group. Every operation is
+// O(log actors). One more heap orders the actors by their records of the
+// trail classes, whatever the class, for trailVictim. A hash index finds
+// an actor's group. Every operation is
 // O(log actors) at most, with no allocation once the buffers have grown.
 // The heaps are kept in order only from the first eviction until the queue
 // is next empty: a queue that never fills does not pay for them, and the
@@ -83,8 +97,10 @@ type queue struct {
 	gfree   int32   // first free group, chained through oldest
 	index   []int32 // open addressing on (actor, class): group numbers, 0 for empty
 	ngroups int
-	heaps   [numClasses][]int32 // per class, its groups, heaviest first when ordered
-	ordered bool                // the heaps are in heap order
+	// Per class, its groups, heaviest first when ordered; heaps[classTrail]
+	// holds every actor's trail group.
+	heaps   [numClasses + 1][]int32
+	ordered bool // the heaps are in heap order
 
 	size    int
 	waiters int // entries with a waiter
@@ -190,6 +206,14 @@ func (q *queue) insert(s int32, front bool) {
 	if q.ordered {
 		q.up(e.class, int(gr.heap)) // heavier, or as heavy and newer
 	}
+	if isTrail(e.class) {
+		t := &q.groups[q.group(e.actor, classTrail)-1]
+		t.n++
+		t.newestSeq = max(t.newestSeq, e.seq)
+		if q.ordered {
+			q.up(classTrail, int(t.heap))
+		}
+	}
 }
 
 // remove unlinks the record in slot s and frees the slot.
@@ -227,10 +251,35 @@ func (q *queue) remove(s int32) {
 	} else if q.ordered {
 		q.down(e.class, int(gr.heap)) // lighter, or as heavy and older
 	}
+	if isTrail(e.class) {
+		q.removeTrail(e.actor, e.seq)
+	}
 	*e = entry{next: q.free}
 	q.free = s
 	if q.size == 0 {
 		q.ordered = false
+	}
+}
+
+// removeTrail takes a record of a trail class, with sequence number seq,
+// off its actor's trail group, once it is off its class group.
+func (q *queue) removeTrail(actor, seq uint64) {
+	g, _ := q.find(actor, classTrail)
+	t := &q.groups[g-1]
+	if t.n--; t.n == 0 {
+		q.dropGroup(g)
+		return
+	}
+	if seq == t.newestSeq {
+		t.newestSeq = 0
+		for c := uint8(PriorityAudit); c < uint8(classStrict); c++ {
+			if cg, _ := q.find(actor, c); cg != 0 {
+				t.newestSeq = max(t.newestSeq, q.groups[cg-1].newestSeq)
+			}
+		}
+	}
+	if q.ordered {
+		q.down(classTrail, int(t.heap))
 	}
 }
 
@@ -280,18 +329,46 @@ func (q *queue) putBack(recs []sdklog.Record, metas []meta) {
 // not be empty: the newest record of the actor holding the most records of
 // the class (of those that hold as many, the one that queued last).
 func (q *queue) victim(c int) int32 {
-	if !q.ordered {
-		for c := range q.heaps {
-			for i := len(q.heaps[c])/2 - 1; i >= 0; i-- {
-				q.down(uint8(c), i)
-			}
-		}
-		q.ordered = true
-	}
+	q.order()
 	return q.groups[q.heaps[c][0]-1].newest
 }
 
-// held returns the number of records of class c that actor holds.
+// trailVictim returns the slot of the record to evict among the trail
+// classes, or 0 if they are empty: of the actor holding the most records
+// of them (of those holding as many, the one that queued last), the newest
+// record of its lowest trail class; and how many trail records that actor
+// holds.
+func (q *queue) trailVictim() (s int32, held int) {
+	h := q.heaps[classTrail]
+	if len(h) == 0 {
+		return 0, 0
+	}
+	q.order()
+	t := &q.groups[h[0]-1]
+	for c := uint8(PriorityAudit); c < uint8(classStrict); c++ {
+		if g, _ := q.find(t.actor, c); g != 0 {
+			return q.groups[g-1].newest, int(t.n)
+		}
+	}
+	return 0, 0 // unreachable: a trail group counts records of its actor's class groups
+}
+
+// order puts the heaps in heap order, if they are not: O(groups), once
+// per filling of the queue.
+func (q *queue) order() {
+	if q.ordered {
+		return
+	}
+	for c := range q.heaps {
+		for i := len(q.heaps[c])/2 - 1; i >= 0; i-- {
+			q.down(uint8(c), i)
+		}
+	}
+	q.ordered = true
+}
+
+// held returns the number of records of class c that actor holds (of the
+// trail classes, for classTrail).
 func (q *queue) held(actor uint64, c uint8) int {
 	if g, _ := q.find(actor, c); g != 0 {
 		return int(q.groups[g-1].n)
@@ -320,7 +397,7 @@ func (q *queue) trim() {
 	}
 	if cap(q.groups) > shrinkAbove {
 		q.groups, q.gfree, q.index = nil, 0, nil
-		q.heaps = [numClasses][]int32{}
+		q.heaps = [numClasses + 1][]int32{}
 	}
 }
 

@@ -74,9 +74,11 @@ func TestQueueOrder(t *testing.T) {
 
 // TestQueueVictimModel checks the queue against a plain slice through
 // random pushes, takes, put-backs and evictions: take returns the oldest
-// records, and the victim of a class is the newest record of the actor
+// records, the victim of a class is the newest record of the actor
 // holding the most records of the class (of those holding as many, the
-// one that queued last).
+// one that queued last), and the trail victim is the newest record of the
+// lowest trail class of the actor holding the most trail records (of those
+// holding as many, the one that queued last).
 func TestQueueVictimModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var q queue
@@ -117,6 +119,46 @@ func TestQueueVictimModel(t *testing.T) {
 				t.Fatalf("step %d: victim of class %d = %d, want %d", step, c, got, want)
 			}
 		}
+		if step%7 != 0 {
+			return
+		}
+		counts := map[uint64]int{}
+		newest := map[uint64]uint64{}
+		for _, m := range model {
+			if isTrail(m.class) {
+				counts[m.actor]++
+				newest[m.actor] = max(newest[m.actor], m.seq)
+			}
+		}
+		var heaviest uint64
+		best := -1
+		for a, n := range counts {
+			if n > best || (n == best && newest[a] > newest[heaviest]) {
+				best, heaviest = n, a
+			}
+		}
+		var want uint64
+		if best > 0 {
+			low := uint8(classStrict)
+			for _, m := range model {
+				if m.actor == heaviest && isTrail(m.class) {
+					if m.class < low {
+						low, want = m.class, 0
+					}
+					if m.class == low {
+						want = max(want, m.seq)
+					}
+				}
+			}
+		}
+		var got uint64
+		s, held := q.trailVictim()
+		if s != 0 {
+			got = q.at(s).seq
+		}
+		if got != want || held != max(best, 0) {
+			t.Fatalf("step %d: trail victim = %d of an actor holding %d, want %d of one holding %d", step, got, held, want, max(best, 0))
+		}
 	}
 	var lastRecs []sdklog.Record
 	var lastMetas []meta
@@ -142,6 +184,12 @@ func TestQueueVictimModel(t *testing.T) {
 				q.putBack(lastRecs, lastMetas)
 				model = append(slices.Clone(lastMetas), model...)
 				lastRecs = nil
+			}
+		case op < 9:
+			if s, _ := q.trailVictim(); s != 0 {
+				victim := q.at(s).seq
+				q.remove(s)
+				model = slices.DeleteFunc(model, func(m meta) bool { return m.seq == victim })
 			}
 		default:
 			if c := q.lowest(); c >= 0 {

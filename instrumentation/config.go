@@ -32,6 +32,7 @@ type config struct {
 	auditor *secaudit.Auditor
 
 	logOK      *bool
+	query      *bool
 	sampleRate *float64
 
 	ignorePaths  []string
@@ -93,6 +94,19 @@ func WithAuditor(a *secaudit.Auditor) Option {
 func WithLogOKResponses(enabled bool) Option {
 	return optionFunc(func(c config) config {
 		c.logOK = &enabled
+		return c
+	})
+}
+
+// WithURLQuery adds the request's query string, as the client wrote it
+// (percent-encoded, without the "?"), to the response event as url.query.
+// The default is off, or SECAUDIT_LOG_QUERY: queries carry tokens,
+// passwords and personal data. The processor chain scrubs it: the values of
+// parameters with sensitive names, and every secret the detectors or your
+// patterns find in the raw or the decoded text, are replaced.
+func WithURLQuery(enabled bool) Option {
+	return optionFunc(func(c config) config {
+		c.query = &enabled
 		return c
 	})
 }
@@ -237,8 +251,11 @@ func WithSessionIDs(enabled bool) Option {
 // WithSuspiciousRequests enables security.suspicious_request events for
 // requests whose path or query match a probe or injection rule (path
 // traversal, /etc/passwd and friends, dotfiles, .php and WordPress probes,
-// SQL and script injection markers), with the rule in security_rule.name.
-// The default is off.
+// SQL and script injection markers), with the rule in security_rule.name
+// and what it matched in audit.evidence: the matched text widened to whole
+// words, at most 64 runes ("…" marks a cut, which never falls inside a
+// word), scrubbed by the processor chain like every attribute. The default
+// is off.
 func WithSuspiciousRequests(enabled bool) Option {
 	return optionFunc(func(c config) config {
 		c.suspicious = enabled
@@ -274,6 +291,14 @@ func resolve(opts []Option) (*Middleware, error) {
 		fail(err)
 	} else if ok {
 		m.logOK = v
+	}
+
+	if c.query != nil {
+		m.query = *c.query
+	} else if v, ok, err := envconf.Bool(envconf.LogQuery); err != nil {
+		fail(err)
+	} else if ok {
+		m.query = v
 	}
 
 	if c.sampleRate != nil {

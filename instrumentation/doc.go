@@ -12,6 +12,12 @@
 //	if err != nil { ... }
 //	srv.Handler = otelhttp.NewHandler(audit.Wrap(mux), "server")
 //
+// otelhttp needs a TracerProvider to start spans (OpenTelemetry's default
+// one is a no-op); setup.WithTracing installs one for a service without
+// tracing of its own. When the first request a Middleware audits has no
+// span, it says so once through the OTel error handler (otel.Handle):
+// its events would carry no trace_id or span_id.
+//
 // # Per request
 //
 // A request whose path matches an ignore pattern passes through untouched.
@@ -40,8 +46,15 @@
 // continues; http.ErrAbortHandler is not treated as an error. The event
 // carries http.response.status_code, url.full (scheme://host/path, no
 // query), user_agent.original, audit.duration_ns (handler time), and, when
-// enabled, audit.request.body or its parse status and session.id, besides
-// the request facts the Auditor adds.
+// enabled, url.query (the raw query, [WithURLQuery]), audit.request.body or
+// its parse status and session.id, besides the request facts the Auditor
+// adds. The processor chain scrubs them all.
+//
+// With [WithSuspiciousRequests], a request whose path or query matches a
+// probe or injection rule also yields a security.suspicious_request event
+// before the response event, with the rule in security_rule.name and what it
+// matched in audit.evidence (the matched text widened to whole words, at
+// most 64 runes).
 //
 // # Client address
 //
@@ -82,6 +95,7 @@
 // error naming the variable:
 //
 //	SECAUDIT_LOG_OK_RESPONSES      WithLogOKResponses      default false
+//	SECAUDIT_LOG_QUERY             WithURLQuery            default false
 //	SECAUDIT_SAMPLE_RATE           WithSampleRate          default 1
 //	SECAUDIT_SAMPLE_KEY            (the sampling key)      secret, >= 16 characters;
 //	                                                       default random per process

@@ -16,7 +16,7 @@ import (
 // treats an empty value as unset) so the machine's environment cannot leak
 // into a test.
 var envNames = []string{
-	envconf.LogOKResponses, envconf.SampleRate, envconf.SampleKey, envconf.IgnorePaths, envconf.IgnoreStatusCodes,
+	envconf.LogOKResponses, envconf.LogQuery, envconf.SampleRate, envconf.SampleKey, envconf.IgnorePaths, envconf.IgnoreStatusCodes,
 	envconf.TrustedProxyCIDRs, envconf.TrustedProxyCount, envconf.LogRequestBodies,
 	envconf.BodyFields, envconf.BodyPaths, envconf.MaxBodyBytes, envconf.EmitSessionID,
 	envconf.IncludeUsernames,

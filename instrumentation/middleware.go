@@ -3,6 +3,7 @@ package instrumentation
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -53,6 +55,7 @@ var _ SessionIDSource = SessionIDFunc(nil)
 type Middleware struct {
 	auditor      *secaudit.Auditor
 	logOK        bool
+	query        bool
 	sampleRate   float64
 	sampleKey    sampling.Key
 	ignorePaths  []*regexp.Regexp
@@ -64,6 +67,10 @@ type Middleware struct {
 	suspicious   bool
 	gate         Gate
 	strictRoutes []*regexp.Regexp
+
+	// spanChecked: the first audited request was looked at for a span (and
+	// the application told when it had none).
+	spanChecked atomic.Bool
 
 	stats counters
 }
@@ -169,7 +176,8 @@ type exchange struct {
 	ctx      reqctx.Node // the handler's context: the request's, plus &req
 	writer   respwriter.Writer
 	start    time.Time
-	rule     string // suspicious-request rule matched, if any
+	suspect  *suspicion // the probe rule the request matched, if any
+	query    string     // the raw query, when url.query is enabled
 	bodyAttr attribute.KeyValue
 	id       [32]byte // the request id's text; req.ID points into it
 
@@ -178,6 +186,13 @@ type exchange struct {
 	host          string
 	path, rawPath string // url.full's path is escaped from these when an event needs it
 	userAgent     string
+}
+
+// suspicion is what the probe rules found in a request: kept out of the
+// exchange, which every request allocates, since few requests have one.
+type suspicion struct {
+	rule     string // security_rule.name
+	evidence string // audit.evidence: what the rule matched (a copy)
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -197,6 +212,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	m.stats.requests.Add(1)
+	if !m.spanChecked.Load() {
+		m.checkSpan(r)
+	}
 
 	x := &exchange{start: time.Now()}
 	origin := m.resolver.Resolve(r.RemoteAddr, r.Header[clientip.HeaderXForwardedFor])
@@ -207,11 +225,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.req.Path = r.URL.Path
 	x.https, x.host, x.path, x.rawPath = r.TLS != nil, r.Host, r.URL.Path, r.URL.RawPath
 	x.userAgent = firstValue(r.Header, "User-Agent")
+	if m.query {
+		x.query = r.URL.RawQuery
+	}
 	if m.sessions != nil {
 		x.req.SessionID = m.sessionID(r)
 	}
 	if m.suspicious {
-		x.rule = probe.Match(r.URL)
+		if rule, evidence := probe.Find(r.URL); rule != "" {
+			x.suspect = &suspicion{rule: rule, evidence: evidence}
+		}
 	}
 
 	// secaudit.ContextWithRequest, without an allocation of its own.
@@ -263,9 +286,9 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	ctx := r.Context()
 
 	// The route is settled only for a request that yields an event.
-	if x.rule != "" {
+	if x.suspect != nil {
 		m.resolveRoute(r, x)
-		m.auditor.SuspiciousRequest(ctx, x.rule)
+		m.auditor.SuspiciousRequest(ctx, x.suspect.rule, semconv.AuditEvidenceKey.String(x.suspect.evidence))
 		m.stats.suspicious.Add(1)
 	}
 
@@ -316,7 +339,7 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 			e.Name, e.Outcome = semconv.EventHTTPResponseSuccess, semconv.OutcomeSuccess
 		}
 	}
-	if x.rule == "" { // else settled for the suspicious-request event
+	if x.suspect == nil { // else settled for the suspicious-request event
 		m.resolveRoute(r, x)
 	}
 
@@ -327,6 +350,10 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 		semconv.URLFullKey.String(x.fullURL()),
 		semconv.AuditDurationKey.Int64(int64(duration)),
 	)
+	if x.query != "" {
+		// A copy: the query is a part of the request line.
+		attrs = append(attrs, semconv.URLQueryKey.String(strings.Clone(x.query)))
+	}
 	if x.userAgent != "" {
 		// Not copied: net/http gives every header value an allocation of
 		// its own, and the limiter copies what it cuts, so the record
@@ -363,13 +390,36 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 // contents of its Event escape to the heap, so a stack array would be
 // moved to the heap on every event; the Auditor copies the attributes into
 // the record before Emit returns, so a pooled buffer can be reused.
-type attrBuffer [10]attribute.KeyValue
+type attrBuffer [11]attribute.KeyValue
 
 var attrPool = sync.Pool{New: func() any { return new(attrBuffer) }}
 
 func (b *attrBuffer) release() {
 	clear(b[:]) // drop references to request data
 	attrPool.Put(b)
+}
+
+// errNoSpan is said once per Middleware, when the first request it audits
+// has no span.
+var errNoSpan = errors.New("secaudit: requests reach the audit middleware without a span, so audit events carry no trace_id or span_id: " +
+	"wrap the handler in otelhttp inside a TracerProvider (setup.WithTracing builds one, with the W3C propagator, " +
+	"for a service that has no tracing of its own)")
+
+// checkSpan tells the application, through the OTel error handler, when the
+// first request m audits has no valid span context: then no event carries
+// trace_id and span_id, which is almost always a middleware not wrapped in
+// otelhttp, or otelhttp under OpenTelemetry's default no-op TracerProvider.
+// Only the first request decides, so that the check costs one atomic load
+// per request afterwards, and requests that otelhttp filters out on purpose
+// (a health check) raise nothing once traced requests came first.
+func (m *Middleware) checkSpan(r *http.Request) {
+	if trace.SpanContextFromContext(r.Context()).IsValid() {
+		m.spanChecked.Store(true)
+		return
+	}
+	if m.spanChecked.CompareAndSwap(false, true) {
+		otel.Handle(errNoSpan)
+	}
 }
 
 // resolveRoute settles http.route after the handler: the route func when

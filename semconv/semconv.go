@@ -159,7 +159,9 @@ const (
 	URLPathKey = upstream.URLPathKey
 	// URLFullKey: string. scheme://host/path, without query or credentials.
 	URLFullKey = upstream.URLFullKey
-	// URLQueryKey: string. Opt-in only, and scrubbed: queries carry secrets.
+	// URLQueryKey: string. The raw query, without the "?": opt-in only
+	// (instrumentation.WithURLQuery, SECAUDIT_LOG_QUERY), and scrubbed:
+	// queries carry secrets.
 	URLQueryKey = upstream.URLQueryKey
 	// UserAgentOriginalKey: string. Client-controlled: never trust it.
 	UserAgentOriginalKey = upstream.UserAgentOriginalKey
@@ -210,8 +212,19 @@ const (
 	// AuditRequestBodyParseStatusKey: string, why a body was not captured:
 	// one of the BodyParse* values.
 	AuditRequestBodyParseStatusKey = attribute.Key("audit.request.body.parse_status")
-	// AuditRedactedCountKey: int, how many values the scrubber replaced in this record.
+	// AuditRedactedCountKey: int, how many values the scrubber changed in
+	// this record: attribute values, map and slice elements, the body and
+	// secret map keys it renamed. A value counts once, whether it was
+	// replaced whole (a sensitive key's value) or had one or more secrets
+	// replaced inside it (detector hits, sensitive url.query parameters).
+	// Added to any count already on the record; absent when nothing changed.
 	AuditRedactedCountKey = attribute.Key("audit.redacted_count")
+	// AuditEvidenceKey: string. On security.suspicious_request, what the
+	// rule (security_rule.name) matched in the path or query: the matched
+	// text widened to whole words, at most 64 runes ("…" marks a cut), e.g.
+	// "' OR 1=1--" or "file=../../app.db". Client-controlled; scrubbed like
+	// every attribute.
+	AuditEvidenceKey = attribute.Key("audit.evidence")
 	// AuditSampleRateKey: float, the sampling rate applied to a kept record.
 	AuditSampleRateKey = attribute.Key("audit.sample_rate")
 

@@ -78,6 +78,8 @@ func TestCatalogue(t *testing.T) {
 		string(semconv.AuditRedactedCountKey):      "audit.redacted_count",
 		string(semconv.HTTPRouteKey):               "http.route",
 		string(semconv.URLFullKey):                 "url.full",
+		string(semconv.URLQueryKey):                "url.query",
+		string(semconv.AuditEvidenceKey):           "audit.evidence",
 	}
 	for got, want := range keys {
 		if got != want {

@@ -26,6 +26,7 @@ const (
 	JSONLMaxFiles          = "SECAUDIT_JSONL_MAX_FILES"
 	JSONLFsync             = "SECAUDIT_JSONL_FSYNC"
 	LogOKResponses         = "SECAUDIT_LOG_OK_RESPONSES"
+	LogQuery               = "SECAUDIT_LOG_QUERY"
 	SampleRate             = "SECAUDIT_SAMPLE_RATE"
 	SampleKey              = "SECAUDIT_SAMPLE_KEY"
 	IgnorePaths            = "SECAUDIT_IGNORE_PATHS"
@@ -350,7 +351,7 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 
 // known is every SECAUDIT_ name the library reads.
 var known = []string{
-	JSONLPath, JSONLMaxBytes, JSONLMaxFiles, JSONLFsync, LogOKResponses, SampleRate, SampleKey,
+	JSONLPath, JSONLMaxBytes, JSONLMaxFiles, JSONLFsync, LogOKResponses, LogQuery, SampleRate, SampleKey,
 	IgnorePaths, IgnoreStatusCodes, TrustedProxyCIDRs, TrustedProxyCount, LogRequestBodies,
 	BodyFields, BodyPaths, MaxBodyBytes, SensitiveKeys, SensitiveKeyAllowlist,
 	SensitiveValuePatterns, IncludeUsernames, EmitSessionID,

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -366,7 +367,7 @@ func TestExplicitAttributeOverridesRequestFact(t *testing.T) {
 }
 
 func TestEmitAllocations(t *testing.T) {
-	if raceEnabled {
+	if testsupport.Race {
 		t.Skip("allocation counts differ under -race")
 	}
 	a, err := secaudit.New(secaudit.WithLoggerProvider(discardProvider{}))

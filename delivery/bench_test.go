@@ -11,6 +11,7 @@ import (
 
 	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -18,7 +19,7 @@ import (
 // keeps its attributes inline (up to five), and one (the copy of the
 // rest) beyond.
 func TestOnEmitAllocs(t *testing.T) {
-	if raceEnabled {
+	if testsupport.Race {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
 	checkGoroutines(t)

@@ -3,7 +3,6 @@ package delivery_test
 import (
 	"context"
 	"errors"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/secaudit/secaudit/delivery"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -218,20 +218,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// checkGoroutines fails if goroutines outlive the test body.
+// checkGoroutines fails t if goroutines it starts outlive it (see
+// testsupport.CheckGoroutines).
 func checkGoroutines(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(2 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if after := runtime.NumGoroutine(); after > before {
-			buf := make([]byte, 1<<16)
-			t.Errorf("goroutines: %d before, %d after:\n%s", before, after, buf[:runtime.Stack(buf, true)])
-		}
-	})
+	testsupport.CheckGoroutines(t)
 }
 
 var errUnavailable = errors.New("backend unavailable")

@@ -51,11 +51,15 @@ func TestFileSinkCutsTornLine(t *testing.T) {
 // during the sync leaves the file dirty, and it is synced once the first
 // sync has returned.
 func TestIntervalSyncOutsideTheLock(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
+	// entered never blocks a sync: a blocked one would outlive the test.
+	entered, release := make(chan struct{}, 1), make(chan struct{})
 	var synced atomic.Int32
 	fileSync = func(f *os.File) error {
 		synced.Add(1)
-		entered <- struct{}{}
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
 		<-release
 		return f.Sync()
 	}

@@ -18,6 +18,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -76,7 +77,7 @@ func TestJSONLRotationConcurrentWriters(t *testing.T) {
 		writers, exportsEach, batch = 8, 30, 3
 		maxBytes                    = 8 << 10
 	)
-	before := runtime.NumGoroutine()
+	goroutines := testsupport.Snapshot()
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	e, err := exporter.NewJSONL(exporter.WithFile(path), exporter.WithRotation(maxBytes, exporter.MaxRotationKeep))
 	if err != nil {
@@ -132,9 +133,7 @@ func TestJSONLRotationConcurrentWriters(t *testing.T) {
 	if st.Records != total || st.RotateErrors != 0 || st.WriteErrors != 0 {
 		t.Errorf("Stats = %+v, want %d records and no errors", st, total)
 	}
-	if after := runtime.NumGoroutine(); after > before {
-		t.Errorf("goroutines: %d before, %d after", before, after)
-	}
+	goroutines.Check(t)
 }
 
 // TestJSONLRotationRetention: only keep backups survive, newest in path.1,
@@ -306,7 +305,7 @@ func TestJSONLFsyncPolicies(t *testing.T) {
 		}
 	})
 	t.Run("interval timer", func(t *testing.T) {
-		before := runtime.NumGoroutine()
+		goroutines := testsupport.Snapshot()
 		e, err := exporter.NewJSONL(exporter.WithFile("/dev/null"), exporter.WithFsync(exporter.FsyncInterval(5*time.Millisecond)))
 		if err != nil {
 			t.Fatal(err)
@@ -328,9 +327,7 @@ func TestJSONLFsyncPolicies(t *testing.T) {
 		if err := e.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown with nothing unsynced = %v", err)
 		}
-		if after := runtime.NumGoroutine(); after > before {
-			t.Errorf("goroutines: %d before, %d after", before, after)
-		}
+		goroutines.Check(t)
 	})
 	t.Run("interval flush and shutdown", func(t *testing.T) {
 		e, err := exporter.NewJSONL(exporter.WithFile("/dev/null"), exporter.WithFsync(exporter.FsyncInterval(time.Hour)))
@@ -432,7 +429,7 @@ func TestFileOptionsValidation(t *testing.T) {
 // TestJSONLFileExportAllocs: the file sink with rotation on adds no
 // allocation to an Export that does not rotate.
 func TestJSONLFileExportAllocs(t *testing.T) {
-	if raceEnabled {
+	if testsupport.Race {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
 	path := filepath.Join(t.TempDir(), "audit.jsonl")

@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -466,7 +467,7 @@ func TestJSONLShutdownHonoursContext(t *testing.T) {
 // final Shutdown; every batch arrives whole (one Write, complete lines).
 func TestJSONLExportConcurrentSafe(t *testing.T) {
 	const goroutines, exportsEach, batch = 8, 25, 4
-	before := runtime.NumGoroutine()
+	running := testsupport.Snapshot()
 	w := &countingWriter{}
 	e, err := exporter.NewJSONL(exporter.WithWriter(w))
 	if err != nil {
@@ -505,15 +506,13 @@ func TestJSONLExportConcurrentSafe(t *testing.T) {
 	if got := e.Stats(); got != (exporter.Stats{Records: total}) {
 		t.Errorf("Stats = %+v, want %d records", got, total)
 	}
-	if after := runtime.NumGoroutine(); after > before {
-		t.Errorf("goroutines: %d before, %d after", before, after)
-	}
+	running.Check(t)
 }
 
 // TestJSONLExportAllocs locks in zero allocations per Export of realistic
 // records once the buffer has grown.
 func TestJSONLExportAllocs(t *testing.T) {
-	if raceEnabled {
+	if testsupport.Race {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
 	e, err := exporter.NewJSONL(exporter.WithWriter(io.Discard))

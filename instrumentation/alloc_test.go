@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/log/noop"
 
 	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/internal/testsupport"
 )
 
 // discardWriter is a ResponseWriter that allocates nothing per request.
@@ -50,7 +51,7 @@ func allocsOver(t *testing.T, h http.Handler) float64 {
 // not keep its request alive); the processor chain and the JSONL exporter
 // allocate nothing for this event.
 func TestAllocationBudget(t *testing.T) {
-	if raceEnabled {
+	if testsupport.Race {
 		t.Skip("allocation counts differ under -race")
 	}
 	clearEnv(t)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/internal/sampling"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -596,7 +596,7 @@ func TestMiddlewareConcurrentSafe(t *testing.T) {
 		w.WriteHeader(404)
 	})
 	handler := h.m.Wrap(mux)
-	before := runtime.NumGoroutine()
+	goroutines := testsupport.Snapshot()
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -623,9 +623,7 @@ func TestMiddlewareConcurrentSafe(t *testing.T) {
 			t.Fatalf("record %v", r.Attributes)
 		}
 	}
-	if after := runtime.NumGoroutine(); after > before {
-		t.Fatalf("goroutines %d -> %d", before, after)
-	}
+	goroutines.Check(t)
 }
 
 // TestHandlerRewritesDoNotChangeFacts: a handler (or inner router) that
@@ -700,12 +698,10 @@ func TestHandlerContext(t *testing.T) {
 		if ctx.Value(probeKey{}) != "outer value" {
 			t.Errorf("a value of the request's context is lost: %v", ctx.Value(probeKey{}))
 		}
-		before := runtime.NumGoroutine()
+		goroutines := testsupport.Snapshot()
 		derived, stop := context.WithCancel(ctx)
 		defer stop()
-		if after := runtime.NumGoroutine(); after > before {
-			t.Errorf("deriving from the handler's context started %d goroutines", after-before)
-		}
+		goroutines.Check(t) // deriving from the handler's context starts none
 		cancel(errors.New("client went away"))
 		select {
 		case <-derived.Done():

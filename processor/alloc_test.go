@@ -5,12 +5,14 @@ import (
 	"testing"
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/secaudit/secaudit/internal/testsupport"
 )
 
 // TestCleanRecordAllocations locks in the zero-allocation clean path: a
 // record with nothing to redact or bound is not rewritten.
 func TestCleanRecordAllocations(t *testing.T) {
-	if raceEnabled {
+	if testsupport.Race {
 		t.Skip("allocation counts differ under -race")
 	}
 	ctx := context.Background()

@@ -2,15 +2,14 @@ package processor
 
 import (
 	"context"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -18,7 +17,7 @@ import (
 // that every one that reaches rr is scrubbed.
 func hammer(t *testing.T, p sdklog.Processor, rr *recorder) {
 	t.Helper()
-	before := runtime.NumGoroutine()
+	goroutines := testsupport.Snapshot()
 	lp := provider(p)
 	if rr != nil {
 		lp = provider(p, rr)
@@ -67,15 +66,8 @@ func hammer(t *testing.T, p sdklog.Processor, rr *recorder) {
 			}
 		}
 	}
-	// Nothing here starts goroutines; allow runtime helpers a moment.
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if after := runtime.NumGoroutine(); after > before {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("goroutines: %d before, %d after\n%s", before, after, buf[:runtime.Stack(buf, true)])
-	}
+	// Nothing here starts goroutines that outlive Shutdown.
+	goroutines.Check(t)
 }
 
 func contains(s, sub string) bool {

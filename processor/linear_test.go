@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/secaudit/secaudit/internal/testsupport"
 )
 
 // adversarial are inputs built to make a detector look ahead from many
@@ -81,7 +83,7 @@ func TestDetectorsLinear(t *testing.T) {
 		t.Skip("timing test")
 	}
 	trials, limit := 5, 2.0
-	if raceEnabled {
+	if testsupport.Race {
 		// The race detector's shadow memory makes every access cost more
 		// in a larger working set; quadratic code would still be ~1000x.
 		trials, limit = 3, 3

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 	"github.com/secaudit/secaudit/setup"
 )
@@ -54,7 +55,7 @@ func emitRecord() log.Record {
 // emitted after Shutdown) allocates no more per record than the SDK's
 // logger behind it, and Enabled allocates nothing.
 func TestLoggerEmitAllocs(t *testing.T) {
-	if raceEnabled {
+	if testsupport.Race {
 		t.Skip("allocation counts differ under -race")
 	}
 	clearEnv(t)

@@ -152,6 +152,11 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	var exporting []sdklog.Processor
 	var closers []func(context.Context) error
 	fail := func(err error) (*Pipeline, error) {
+		// Delivery processors run a goroutine each; stop them (their
+		// queues are empty) before their exporters.
+		for _, dp := range p.delivery {
+			_ = dp.Shutdown(context.Background())
+		}
 		for _, cl := range closers {
 			_ = cl(context.Background())
 		}

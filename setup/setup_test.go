@@ -22,19 +22,15 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/setup"
 )
 
-// clearEnv unsets every variable the pipeline reads, for the test's duration.
+// clearEnv unsets every variable the pipeline reads, for the test's
+// duration, the OTLP endpoint of an integration stack included.
 func clearEnv(t testing.TB) {
 	t.Helper()
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "OTEL_") || strings.HasPrefix(k, "SECAUDIT_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
+	testsupport.ClearEnv(t)
 }
 
 func TestEnvParsing(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/secaudit/secaudit/internal/testsupport"
 )
 
 type vector struct {
@@ -206,7 +208,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestResolveAllocatesOnlyTheResult(t *testing.T) {
-	if raceEnabled {
+	if testsupport.Race {
 		t.Skip("allocation counts differ under -race")
 	}
 	r, _ := New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, 2)

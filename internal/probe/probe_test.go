@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/secaudit/secaudit/internal/testsupport"
 )
 
 func TestMatch(t *testing.T) {
@@ -92,7 +94,7 @@ func TestMatchNil(t *testing.T) {
 }
 
 func TestMatchCleanRequestDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
+	if testsupport.Race {
 		t.Skip("allocation counts differ under -race")
 	}
 	u, _ := url.ParseRequestURI("/api/accounts/42?expand=owner")

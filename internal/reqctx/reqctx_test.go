@@ -3,12 +3,12 @@ package reqctx_test
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/secaudit/secaudit/internal/reqctx"
+	"github.com/secaudit/secaudit/internal/testsupport"
 )
 
 type otherKey struct{}
@@ -38,12 +38,11 @@ func TestNodeIsAContext(t *testing.T) {
 		t.Errorf("String() = %q: want the key named and the value left out", n.String())
 	}
 
-	before := runtime.NumGoroutine()
+	goroutines := testsupport.Snapshot()
 	child, stop := context.WithCancel(n)
 	defer stop()
-	if after := runtime.NumGoroutine(); after > before {
-		t.Errorf("deriving a context from the node started %d goroutines", after-before)
-	}
+	goroutines.Check(t) // deriving a context from the node starts none
+
 	cancel(errors.New("test over"))
 	select {
 	case <-child.Done():

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/secaudit/secaudit/internal/testsupport"
 )
 
 // base is a minimal ResponseWriter with none of the optional interfaces.
@@ -258,7 +260,7 @@ func TestWriterOverRealServer(t *testing.T) {
 }
 
 func TestWrapAllocatesOnce(t *testing.T) {
-	if raceEnabled {
+	if testsupport.Race {
 		t.Skip("allocation counts differ under -race")
 	}
 	rw := withFHR{&base{}}

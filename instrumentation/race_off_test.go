@@ -1,5 +1,0 @@
-//go:build !race
-
-package instrumentation
-
-const raceEnabled = false

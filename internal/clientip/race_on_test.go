@@ -1,5 +1,0 @@
-//go:build race
-
-package clientip
-
-const raceEnabled = true

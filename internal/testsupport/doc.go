@@ -1,0 +1,16 @@
+// Package testsupport is what the tests of secaudit's packages share: a
+// TestMain that makes every package's tests immune to the machine's
+// SECAUDIT_* and OTEL_* variables and fails a package that leaks
+// goroutines ([Main]), the same clearing for one test ([ClearEnv]),
+// goroutine checks that wait for goroutines to settle
+// ([CheckGoroutines], [Snapshot]) and whether the race detector is on
+// ([Race]).
+//
+// It is for _test.go files only. It imports testing and
+// go.uber.org/goleak, a test-only dependency: no non-test file of the
+// module may import it (TestNotImportedByNonTestCode enforces that).
+//
+// Every package of the module that has tests has a main_test.go:
+//
+//	func TestMain(m *testing.M) { testsupport.Main(m) }
+package testsupport

@@ -1,5 +1,0 @@
-//go:build !race
-
-package secaudit_test
-
-const raceEnabled = false

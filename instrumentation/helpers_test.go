@@ -9,24 +9,15 @@ import (
 	"go.opentelemetry.io/otel/log/logtest"
 
 	"github.com/secaudit/secaudit"
-	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/testsupport"
 )
 
-// envNames are every variable New reads; clearEnv blanks them (envconf
-// treats an empty value as unset) so the machine's environment cannot leak
-// into a test.
-var envNames = []string{
-	envconf.LogOKResponses, envconf.LogQuery, envconf.SampleRate, envconf.SampleKey, envconf.IgnorePaths, envconf.IgnoreStatusCodes,
-	envconf.TrustedProxyCIDRs, envconf.TrustedProxyCount, envconf.LogRequestBodies,
-	envconf.BodyFields, envconf.BodyPaths, envconf.MaxBodyBytes, envconf.EmitSessionID,
-	envconf.IncludeUsernames,
-}
-
+// clearEnv unsets every SECAUDIT_* and OTEL_* variable for the test's
+// duration (testsupport.ClearEnv): not only the names New reads, so a list
+// of them cannot go stale.
 func clearEnv(t testing.TB) {
 	t.Helper()
-	for _, n := range envNames {
-		t.Setenv(n, "")
-	}
+	testsupport.ClearEnv(t)
 }
 
 // harness is a Middleware recording into a logtest.Recorder.

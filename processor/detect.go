@@ -55,14 +55,48 @@ const (
 	// "secret_count=3" intact. For authorization and cookie keys the value
 	// runs to the end of the line.
 	DetectSecretAssignment
+	// DetectProviderTokens: the API keys and tokens of well-known providers,
+	// recognised by a distinctive prefix or structure and checked for
+	// their alphabet and length, standing alone (not glued to a letter or
+	// digit) — the families GitHub secret scanning, gitleaks and
+	// trufflehog cover: source forges (GitHub ghp_/gho_/ghu_/ghs_/ghr_/
+	// github_pat_, GitLab glpat-/gldt-/glrt-/…, Bitbucket ATBB, Atlassian
+	// ATATT3), chat tokens and webhook URLs (Slack xox?- and
+	// hooks.slack.com/services/…, Discord and Teams webhooks, Telegram
+	// bot URLs: the host stays, the credential path goes), payment (Stripe
+	// sk_/rk_ live and test keys and whsec_, Square, Braintree
+	// access_token$production$…, Shopify, Plaid, Shippo, EasyPost,
+	// Duffel), cloud (Google AIza…/GOCSPX-, Azure Storage AccountKey=…,
+	// DigitalOcean, Heroku HRKU-, Alibaba LTAI, Tencent AKID, Fly.io,
+	// Netlify, Supabase, PlanetScale, Databricks), AI (OpenAI, Anthropic,
+	// Hugging Face, Replicate, Groq, Perplexity, xAI, LangSmith),
+	// package registries (npm, PyPI, RubyGems, NuGet, Docker Hub,
+	// Artifactory, Clojars, crates.io), mail (SendGrid, Mailgun,
+	// Mailchimp, Brevo), observability (Grafana, New Relic, Sentry,
+	// Dynatrace, Honeycomb), secret managers (HashiCorp Vault hvs./hvb./
+	// hvr., Terraform Cloud …atlasv1…, Doppler, 1Password ops_, Pulumi,
+	// age secret keys) and others (Linear, Notion, Figma, Postman,
+	// Mapbox sk., Typeform, Contentful, Buildkite, Prefect, Frame.io).
+	// Publishable keys (Stripe pk_, Mapbox pk.) are public by design and
+	// not redacted; keys without a distinctive form (Datadog, Twilio, a
+	// bare UUID) cannot be told from ids and are left to key rules and
+	// your patterns. All formats are found in one pass over the string.
+	DetectProviderTokens
+	// DetectBasicCredentials: the credentials after "Basic " (any case)
+	// when they are base64 (padded or not, at least 8 characters) of
+	// printable text holding a ':' — an HTTP Basic user:password pair,
+	// also outside an Authorization header (a User-Agent, a log line).
+	DetectBasicCredentials
 
 	// AllDetectors is every built-in detector (the default).
 	AllDetectors = DetectBearerToken | DetectJWT | DetectAWSAccessKeyID | DetectAWSSecretKey |
-		DetectPrivateKey | DetectCardNumber | DetectURLPassword | DetectSecretAssignment
+		DetectPrivateKey | DetectCardNumber | DetectURLPassword | DetectSecretAssignment |
+		DetectProviderTokens | DetectBasicCredentials
 )
 
 func (d Detector) String() string {
-	names := []string{"BearerToken", "JWT", "AWSAccessKeyID", "AWSSecretKey", "PrivateKey", "CardNumber", "URLPassword", "SecretAssignment"}
+	names := []string{"BearerToken", "JWT", "AWSAccessKeyID", "AWSSecretKey", "PrivateKey", "CardNumber", "URLPassword", "SecretAssignment",
+		"ProviderTokens", "BasicCredentials"}
 	var parts []string
 	for i, n := range names {
 		if d&(1<<i) != 0 {
@@ -213,15 +247,22 @@ func (d Detector) find(s string, spans []span) []span {
 			spans = awsKeyID(s, i, spans)
 		}
 	}
-	if d&DetectBearerToken != 0 && m&(ancB|ancUpperB) != 0 && len(s) >= 15 {
+	if d&(DetectBearerToken|DetectBasicCredentials) != 0 && m&(ancB|ancUpperB) != 0 && len(s) >= 14 {
 		for _, c := range [...]byte{'b', 'B'} {
 			if m&anchorTable[c] == 0 {
 				continue
 			}
-			// "bearer" plus a space and 8 token characters: 15 bytes.
-			for i := strings.IndexByte(s, c); i >= 0 && len(s)-i >= 15; i = nextByte(s, c, i) {
-				if i == 0 || !isAlnum(s[i-1]) {
+			// "basic" plus a space and 8 base64 characters: 14 bytes
+			// ("bearer …" needs 15).
+			for i := strings.IndexByte(s, c); i >= 0 && len(s)-i >= 14; i = nextByte(s, c, i) {
+				if i > 0 && isAlnum(s[i-1]) {
+					continue
+				}
+				if d&DetectBearerToken != 0 && len(s)-i >= 15 {
 					spans = bearer(s, i, spans)
+				}
+				if d&DetectBasicCredentials != 0 {
+					spans = basicCredentials(s, i, spans)
 				}
 			}
 		}
@@ -237,6 +278,9 @@ func (d Detector) find(s string, spans []span) []span {
 	}
 	if d&DetectAWSSecretKey != 0 && len(s) >= 40 {
 		spans = findAWSSecrets(s, spans)
+	}
+	if d&DetectProviderTokens != 0 && len(s) >= tokenStride {
+		spans = findProviderTokens(s, spans)
 	}
 	return mergeSpans(spans, first)
 }
@@ -499,6 +543,82 @@ func bearer(s string, i int, spans []span) []span {
 		return spans
 	}
 	return addSpan(s, start, j, spans)
+}
+
+// basicCredentials handles "Basic <base64 of user:password>"; i is the
+// 'b' or 'B'. Only the credentials are redacted. They must decode to
+// printable text (no control characters) holding a ':', so "basic
+// research" and "Basic dXNlcg==" (no colon) survive. Each candidate reads
+// its own word only, so the scan is linear.
+func basicCredentials(s string, i int, spans []span) []span {
+	const word = "basic"
+	for k := 0; k < len(word); k++ {
+		if s[i+k]|0x20 != word[k] {
+			return spans
+		}
+	}
+	j := i + len(word)
+	sep := j
+	for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+		j++
+	}
+	if j == sep {
+		return spans
+	}
+	start := j
+	for j < len(s) && isB64(s[j]) {
+		j++
+	}
+	n := j - start
+	for pad := 0; pad < 2 && j < len(s) && s[j] == '='; pad++ {
+		j++
+	}
+	if n < 8 || n%4 == 1 || (j < len(s) && (isB64URL(s[j]) || isB64(s[j]) || s[j] == '=')) {
+		return spans
+	}
+	if !basicPair(s[start : start+n]) {
+		return spans
+	}
+	return addSpan(s, start, j, spans)
+}
+
+// basicPair reports whether b64 (base64 without padding) decodes to
+// printable text that holds a ':'.
+func basicPair(b64 string) bool {
+	colon := false
+	var acc uint32
+	bits := 0
+	for k := 0; k < len(b64); k++ {
+		acc = acc<<6 | uint32(b64Value(b64[k]))
+		bits += 6
+		if bits >= 8 {
+			bits -= 8
+			c := byte(acc >> bits)
+			acc &= 1<<bits - 1
+			if c < 0x20 || c == 0x7f {
+				return false
+			}
+			if c == ':' {
+				colon = true
+			}
+		}
+	}
+	return colon
+}
+
+// b64Value is the value of a standard base64 character.
+func b64Value(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c - 'A'
+	case c >= 'a' && c <= 'z':
+		return c - 'a' + 26
+	case c >= '0' && c <= '9':
+		return c - '0' + 52
+	case c == '+':
+		return 62
+	}
+	return 63 // '/'
 }
 
 func boolByte(b bool) uint8 {

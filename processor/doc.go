@@ -14,14 +14,15 @@
 //     substring match, with an exact allowlist that wins), built-in value
 //     detectors ([Detector]: bearer tokens, JWTs, AWS keys, PEM private
 //     keys, Luhn-checked card numbers, passwords in URLs and DSNs,
-//     "password=…" assignments), your own RE2 patterns, optional keyed
+//     "password=…" assignments, the tokens of more than 60 providers,
+//     Basic credentials), your own RE2 patterns, optional keyed
 //     HMAC pseudonyms, recursion into maps and slices, the body,
 //     exception.message/stacktrace and url.query. It sets
-//     audit.redacted_count. A processor cannot change a record's resource
-//     or scope; [Scrubber.ScrubAttributes] applies the same rules to
-//     attributes outside records (the setup package scrubs the resource
-//     with it once, and each logger's scope attributes when the logger is
-//     created).
+//     audit.redacted_count (see Redaction below). A processor cannot
+//     change a record's resource or scope; [Scrubber.ScrubAttributes]
+//     applies the same rules to attributes outside records (the setup
+//     package scrubs the resource with it once, and each logger's scope
+//     attributes when the logger is created).
 //   - [Limiter] bounds depth, map entries, slice length, string length (in
 //     runes), attribute count and the whole record's size, with
 //     "[TRUNCATED]" markers; it never renames a key.
@@ -33,6 +34,18 @@
 //   - [Enricher] adds the attributes your [EnrichFunc]s return; protected
 //     contract keys cannot be set, and a panicking or invalid enricher is
 //     skipped alone.
+//
+// # Redaction
+//
+// A value under a sensitive key is replaced whole. In a string, every
+// secret a built-in detector finds and every match of your patterns is
+// replaced by "[REDACTED]" on its own span, so the rest of the text
+// survives: "dial postgres://app:[REDACTED]@db failed", "key [REDACTED]".
+// audit.redacted_count counts values, not spans: each attribute value, map
+// entry or slice element the Scrubber changed counts once, however many
+// spans it redacted in it; so does a renamed key (a key holding a secret)
+// and url.full rewritten to match a redacted url.path. A value already
+// "[REDACTED]" is left alone and not counted again.
 //
 // # How it composes with the SDK
 //

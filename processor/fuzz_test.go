@@ -2,8 +2,10 @@ package processor
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,8 +29,22 @@ const (
 	plantDSN
 	plantAssignment
 	plantBearer
+	plantProvider // a provider token (TestProviderTokens' cases)
+	plantBasic    // Basic credentials
 	plantKinds
 )
+
+// providerPlants are the provider tokens the fuzzer plants, with the part
+// of each that must not survive.
+var providerPlants = func() (out []struct{ token, secret string }) {
+	for _, cases := range providerFamilies() {
+		for _, c := range cases {
+			out = append(out, struct{ token, secret string }{c.token, strings.TrimPrefix(c.token, c.keep)})
+		}
+	}
+	slices.SortFunc(out, func(a, b struct{ token, secret string }) int { return strings.Compare(a.token, b.token) })
+	return out
+}()
 
 // secretGen builds a random record around one planted secret. The fuzzer
 // controls the seed, the kind and the noise text around the secret.
@@ -156,6 +172,12 @@ func (g *secretGen) plant(kind int) (text string, secrets []string) {
 		return strings.Replace(form, "%s", s, 1), []string{s}
 	case plantBearer:
 		return "Authorization: Bearer " + s, []string{s}
+	case plantProvider:
+		p := providerPlants[g.rnd.IntN(len(providerPlants))]
+		return p.token, []string{p.secret}
+	case plantBasic:
+		cred := base64.StdEncoding.EncodeToString([]byte("svc-" + s[:4] + ":" + s))
+		return []string{"Basic ", "basic ", "BASIC\t"}[g.rnd.IntN(3)] + cred, []string{cred, strings.TrimRight(cred, "=")}
 	}
 	return s, []string{s}
 }

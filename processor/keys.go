@@ -347,12 +347,7 @@ func (kr *keyRules) secretInKey(k string) bool {
 	if len(kr.detectors.find(k, buf[:0])) > 0 {
 		return true
 	}
-	for _, re := range kr.patterns {
-		if re.MatchString(k) {
-			return true
-		}
-	}
-	return false
+	return len(kr.patterns) > 0 && len(patternSpans(kr.patterns, k, buf[:0])) > 0
 }
 
 // keyCache remembers classifications. Record keys are nearly always the

@@ -155,9 +155,13 @@ func WithSensitiveKeyAllowlist(keys ...string) Option {
 	return option{"WithSensitiveKeyAllowlist", partScrub, func(c *config) { c.scrub.allowlist = &keys }}
 }
 
-// WithSensitiveValuePatterns sets RE2 regular expressions; a string value
-// any of them matches (anywhere) is replaced whole by "[REDACTED]". They
-// apply to strings only, never to numbers. Environment:
+// WithSensitiveValuePatterns sets RE2 regular expressions; each match in a
+// string value (or key) is replaced by "[REDACTED]", like a built-in
+// detector's hit, so "key sk_live_abc" becomes "key [REDACTED]" with
+// sk_live_\w+. Write a pattern to cover the whole secret (`Bearer \S+`,
+// not `Bearer `); to redact a whole value, match it whole (`^.*ACME.*$`)
+// or name its key in [WithSensitiveKeys]. They apply to strings only,
+// never to numbers. Environment:
 // SECAUDIT_SENSITIVE_VALUE_PATTERNS (a list of regexes, see the package
 // documentation). Default: none (the built-in detectors of [WithDetectors]
 // are separate).

@@ -42,8 +42,9 @@ import (
 //     patterns also read the percent-decoded text, and when url.path
 //     changes, url.full's path is rewritten from it, so url.full is never
 //     less redacted than url.path;
-//   - the whole string when one of your patterns matches it
-//     ([WithSensitiveValuePatterns]);
+//   - the span of each match of your patterns ([WithSensitiveValuePatterns]),
+//     like the detectors' (write the pattern to cover the whole secret:
+//     `sk_live_\w+`, not `sk_live_`);
 //   - every []byte value (bytes are never decoded, as in the reference).
 //
 // A key in which a detector or pattern finds a secret (a JWT used as a map
@@ -51,8 +52,11 @@ import (
 // suffix so that no value is shadowed; each renaming counts as a
 // replacement.
 //
-// It then sets audit.redacted_count to the number of values replaced (added
-// to any count already on the record). A record with nothing to replace is
+// It then sets audit.redacted_count to the number of values it changed
+// (added to any count already on the record): a value replaced whole, a
+// string in which one or more spans were redacted (however many), a
+// number, a slice element, a renamed key — each counts once. See the
+// package documentation. A record with nothing to replace is
 // left untouched: no SetAttributes, no allocation for flat attributes.
 type Scrubber struct {
 	keys      keyRules
@@ -464,23 +468,47 @@ func (s *Scrubber) stringHit(str string, kc keyClass) bool {
 	if len(s.detectors.find(str, spanBuf[:0])) > 0 {
 		return true
 	}
-	for _, re := range s.patterns {
-		if re.MatchString(str) {
-			return true
-		}
+	if len(s.patterns) > 0 && len(patternSpans(s.patterns, str, spanBuf[:0])) > 0 {
+		return true
 	}
 	if kc&keyURL != 0 && needsDecode(str, query) {
 		dec := percentDecode(str, query, nil)
 		if len(s.detectors.find(dec, spanBuf[:0])) > 0 {
 			return true
 		}
-		for _, re := range s.patterns {
-			if re.MatchString(dec) {
-				return true
-			}
+		if len(s.patterns) > 0 && len(patternSpans(s.patterns, dec, spanBuf[:0])) > 0 {
+			return true
 		}
 	}
 	return false
+}
+
+// patternSpans appends the spans of every match of the patterns in str,
+// sorted and merged. An empty match redacts nothing, and a match inside a
+// "[REDACTED]" marker is left alone, so scrubbing twice changes nothing.
+func patternSpans(patterns []*regexp.Regexp, str string, spans []span) []span {
+	first := len(spans)
+	for _, re := range patterns {
+		if !re.MatchString(str) {
+			continue
+		}
+		for _, m := range re.FindAllStringIndex(str, -1) {
+			if m[1] > m[0] && !insideMarker(str, m[0], m[1]) {
+				spans = addSpan(str, m[0], m[1], spans)
+			}
+		}
+	}
+	return mergeSpans(spans, first)
+}
+
+// insideMarker reports whether str[start:end] lies within one occurrence
+// of the redaction marker: an occurrence that starts in [end-len, start].
+func insideMarker(str string, start, end int) bool {
+	const n = len(semconv.Redacted)
+	if end-start > n {
+		return false
+	}
+	return strings.Contains(str[max(0, end-n):min(len(str), start+n)], semconv.Redacted)
 }
 
 // scrubString returns str with secrets replaced, and whether anything was;
@@ -493,12 +521,12 @@ func (s *Scrubber) scrubString(str string, query bool) (string, bool) {
 }
 
 // scrubKeyed returns str, the value of a key of class kc, with secrets
-// replaced, and whether anything was. A matching user pattern replaces the
-// whole string; detector hits and sensitive url.query parameters replace
-// only their spans. In url.* values the detectors and patterns also see
-// the percent-decoded text ('+' is a space in url.query), so
-// "/cards/4111%201111%201111%201111" and "password%3Dhunter2" are found;
-// a hit there replaces the escaped text it came from.
+// replaced, and whether anything was. Detector hits, matches of the user's
+// patterns and sensitive url.query parameters replace only their spans.
+// In url.* values the detectors and patterns also see the percent-decoded
+// text ('+' is a space in url.query), so "/cards/4111%201111%201111%201111"
+// and "password%3Dhunter2" are found; a hit there replaces the escaped
+// text it came from.
 func (s *Scrubber) scrubKeyed(str string, kc keyClass) (string, bool) {
 	if str == semconv.Redacted {
 		return str, false
@@ -510,22 +538,21 @@ func (s *Scrubber) scrubKeyed(str string, kc keyClass) (string, bool) {
 		spans = s.querySpans(str, spans)
 	}
 	spans = s.detectors.find(str, spans)
-	for _, re := range s.patterns {
-		if re.MatchString(str) {
-			return semconv.Redacted, true
-		}
-	}
 	merge := query
+	if len(s.patterns) > 0 {
+		n := len(spans)
+		spans = patternSpans(s.patterns, str, spans)
+		merge = merge || len(spans) > n
+	}
 	if kc&keyURL != 0 && needsDecode(str, query) {
 		var offs []int
 		dec := percentDecode(str, query, &offs)
-		for _, re := range s.patterns {
-			if re.MatchString(dec) {
-				return semconv.Redacted, true
-			}
-		}
 		var decBuf [8]span
-		for _, sp := range s.detectors.find(dec, decBuf[:0]) {
+		found := s.detectors.find(dec, decBuf[:0])
+		if len(s.patterns) > 0 {
+			found = patternSpans(s.patterns, dec, found)
+		}
+		for _, sp := range found {
 			spans = append(spans, span{offs[sp.start], offs[sp.end]})
 			merge = true
 		}
@@ -653,8 +680,8 @@ func escapeRedactedPath(p string) string {
 }
 
 // renameSecretKeys renames every key of kvs a detector or pattern finds a
-// secret in: to the key with its secrets replaced ("password=[REDACTED]"),
-// or "[REDACTED]" for a pattern match, made unique among the keys with a
+// secret in: to the key with its secrets replaced ("password=[REDACTED]",
+// "[REDACTED]" for a key that is all secret), made unique among the keys with a
 // "#2", "#3", … suffix so no value is shadowed. It reports whether it
 // renamed any key, counting each one.
 func (s *Scrubber) renameSecretKeys(kvs []attribute.KeyValue, t *tally) bool {

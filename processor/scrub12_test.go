@@ -50,6 +50,7 @@ func TestScrubberURLDecoded(t *testing.T) {
 			mustLose: []string{"hunter2", "hunter3"},
 		},
 		{
+			// A pattern redacts its match, like a detector.
 			name: "url.full before url.path, only url.path hits by pattern",
 			opts: []Option{WithSensitiveValuePatterns(`^/internal/`)},
 			give: []attribute.KeyValue{
@@ -57,8 +58,8 @@ func TestScrubberURLDecoded(t *testing.T) {
 				semconv.URLPathKey.String("/internal/x y"),
 			},
 			want: map[attribute.Key]string{
-				semconv.URLPathKey: "[REDACTED]",
-				semconv.URLFullKey: "http://h/[REDACTED]?z=1",
+				semconv.URLPathKey: "[REDACTED]x y",
+				semconv.URLFullKey: "http://h/[REDACTED]x%20y?z=1",
 			},
 			mustLose: []string{"internal"},
 		},

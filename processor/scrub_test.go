@@ -370,7 +370,7 @@ func TestScrubberEnv(t *testing.T) {
 	), s)
 	m := attrMap(&got)
 	if m["password"].AsString() != "not in the replaced list" || m["pin"].AsString() != semconv.Redacted ||
-		m["pin_hint"].AsString() != "birthday" || m["note"].AsString() != semconv.Redacted {
+		m["pin_hint"].AsString() != "birthday" || m["note"].AsString() != "ticket "+semconv.Redacted {
 		t.Fatalf("env not applied: %v", m)
 	}
 

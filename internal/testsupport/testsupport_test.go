@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
+	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -159,6 +162,28 @@ func TestCheckGoroutines(t *testing.T) {
 		go lingerFor(20*time.Millisecond, done)
 		// No wait: the check, a cleanup, waits for the goroutine to end.
 	})
+}
+
+// TestCheckIgnoresDefaultTransportPool: an idle keep-alive connection of
+// http.DefaultClient (two goroutines, kept 90 s) is the process's pool, not
+// a leak of the test that used it.
+func TestCheckIgnoresDefaultTransportPool(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	g := Snapshot()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close() // the connection goes back to the pool, idle
+	var f fakeT
+	g.check(&f)
+	if len(f.errs) != 0 {
+		t.Errorf("an idle connection of the default transport was reported: %v", f.errs)
+	}
 }
 
 // TestNotImportedByNonTestCode: testsupport (and with it testing and

@@ -7,12 +7,13 @@ import (
 // Provider tokens ([DetectProviderTokens]): one table of formats, each
 // recognised by a distinctive prefix (or an infix marker) and then checked
 // for its alphabet, its length and, where the format has one, its
-// structure. One pass finds them all: the string is probed every
-// tokenStride bytes for a run of token characters at least as long as the
-// shortest format; inside such a run each byte is looked up in a table of
-// the first two bytes of every prefix, and only a candidate that passes is
-// compared with the prefixes starting with that byte. A clean string of
-// ordinary words costs one probe per tokenStride bytes.
+// structure. One pass finds them all: the string is probed for runs of
+// token characters at least as long as the shortest format, skipping
+// tokenStride bytes at a time (nextTokenRun); inside such a run each word
+// start is looked up in a table of the first two bytes of every prefix, and
+// only a candidate that passes is compared with the prefixes starting with
+// that byte. A clean string of ordinary words costs one short backward read
+// per tokenStride bytes.
 
 // alphabet names a set of token characters.
 type alphabet uint8
@@ -286,8 +287,6 @@ var (
 	// tokenRunByte holds every byte of every format; a token is a run of
 	// them.
 	tokenRunByte [256]bool
-	// tokenRunBit is tokenRunByte as 0 or 1.
-	tokenRunBit [256]uint8
 	// tokenPair is the set of the first two bytes of every prefix.
 	tokenPair [256][4]uint64
 	// tokenByFirst[c] is the range of sortedFormats whose prefix starts
@@ -335,13 +334,6 @@ func init() {
 			sortedFormats[j], sortedFormats[j-1] = sortedFormats[j-1], sortedFormats[j]
 		}
 	}
-	defer func() {
-		for c := range 256 {
-			if tokenRunByte[c] {
-				tokenRunBit[c] = 1
-			}
-		}
-	}()
 	tokenStride = 1 << 30
 	maxPrefixLen = 0
 	for i, f := range sortedFormats {
@@ -381,41 +373,34 @@ func findProviderTokens(s string, spans []span) []span {
 	return spans
 }
 
-// nextTokenRun returns the first run [a, b) of token bytes at least
-// tokenStride long that holds a probe at or after index i (probes are
-// tokenStride apart), or -1, -1.
+// nextTokenRun returns the first run [a, b) of at least tokenStride token
+// bytes that starts after i-tokenStride, or -1, -1. It skips like
+// Horspool's search: from the probe i it reads backwards only, to the byte
+// that ends the run (the start of a word in ordinary text); a long run
+// must start after that byte, so the next probe is tokenStride bytes past
+// it. The bytes two probes read never overlap, and a string of words costs
+// about one short backward read per tokenStride bytes.
 func nextTokenRun(s string, i int) (a, b int) {
-	g := tokenStride / 4
-	for ; i < len(s); i += tokenStride {
-		// A run of tokenStride bytes around the probe i holds four
-		// consecutive points of i-3g, i-2g, …, i+3g: look at those seven
-		// bytes first (no loop, no unpredictable branch), and expand the
-		// run only when four in a row are token bytes.
-		var m uint8
-		if t := &tokenRunBit; i >= 3*g && i+3*g < len(s) {
-			m = t[s[i-3*g]] | t[s[i-2*g]]<<1 | t[s[i-g]]<<2 | t[s[i]]<<3 |
-				t[s[i+g]]<<4 | t[s[i+2*g]]<<5 | t[s[i+3*g]]<<6
-		} else {
-			for j := -3; j <= 3; j++ {
-				if p := i + j*g; p >= 0 && p < len(s) {
-					m |= t[s[p]] << (j + 3)
-				}
-			}
+	t := &tokenRunByte
+	for i < len(s) {
+		// Every long run starting after i-tokenStride holds i, if it
+		// starts at or before i.
+		j, lo := i, i-tokenStride
+		for j > lo && t[s[j]] {
+			j--
 		}
-		if m&(m>>1)&(m>>2)&(m>>3) == 0 {
+		if j > lo {
+			i = j + tokenStride // s[j] ends any run through i
 			continue
 		}
-		a, b = i, i+1
-		for a > 0 && tokenRunByte[s[a-1]] {
+		a, b = j+1, i+1
+		for a > 0 && t[s[a-1]] {
 			a--
 		}
-		for b < len(s) && tokenRunByte[s[b]] {
+		for b < len(s) && t[s[b]] {
 			b++
 		}
-		if b-a >= tokenStride {
-			return a, b
-		}
-		i = b - 1
+		return a, b
 	}
 	return -1, -1
 }
@@ -428,7 +413,7 @@ func scanTokenRuns(s string, a, b int, spans []span) []span {
 	var ends [nAlphabets]memo
 	for a >= 0 {
 		spans = scanTokenRun(s, a, b, spans, &ends)
-		a, b = nextTokenRun(s, b-1+tokenStride)
+		a, b = nextTokenRun(s, b+tokenStride)
 	}
 	return spans
 }
@@ -437,7 +422,9 @@ func scanTokenRuns(s string, a, b int, spans []span) []span {
 func scanTokenRun(s string, a, b int, spans []span, ends *[nAlphabets]memo) []span {
 	for k := a; k+1 < b; k++ {
 		c0, c1 := s[k], s[k+1]
-		if tokenPair[c0][c1>>6]&(1<<(c1&63)) == 0 {
+		// A prefix starting with a letter or digit starts a word; an
+		// infix marker starts with punctuation.
+		if k > a && isAlnum(c0) && isAlnum(s[k-1]) || tokenPair[c0][c1>>6]&(1<<(c1&63)) == 0 {
 			continue
 		}
 		r := tokenByFirst[c0]

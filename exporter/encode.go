@@ -1,7 +1,6 @@
 package exporter
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"math"
@@ -14,6 +13,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	"github.com/secaudit/secaudit/internal/jsonenc"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -185,7 +185,7 @@ func (e *encoder) key(s string) (replaced bool) {
 		e.err = errTooLarge
 		return false
 	}
-	e.buf, replaced = appendStringReporting(e.buf, s)
+	e.buf, replaced = jsonenc.AppendStringReporting(e.buf, s)
 	e.checkSize()
 	return replaced
 }
@@ -195,7 +195,7 @@ func (e *encoder) float(f float64) {
 		e.err = errUnencodable
 		return
 	}
-	e.buf = appendFloat(e.buf, f)
+	e.buf = jsonenc.AppendFloat(e.buf, f)
 }
 
 func (e *encoder) envelope(r *sdklog.Record, attrs []attribute.KeyValue, ts, observed int64, version string, cache *originCache) {
@@ -497,7 +497,7 @@ func (d dupIndex) shadowed(kvs []attribute.KeyValue, i int) bool {
 }
 
 // writtenKey is k with each invalid UTF-8 byte replaced by U+FFFD, as
-// appendString writes it; lossy false promises k is valid.
+// jsonenc.AppendString writes it; lossy false promises k is valid.
 func writtenKey(k attribute.Key, lossy bool) string {
 	if !lossy || utf8.ValidString(string(k)) {
 		return string(k)
@@ -584,13 +584,11 @@ func (e *encoder) value(v attribute.Value) {
 		e.raw("]")
 	case attribute.BYTESLICE:
 		b := v.AsByteSlice()
-		if base64.StdEncoding.EncodedLen(len(b)) > e.limit-len(e.buf) {
+		if jsonenc.BytesSize(len(b)) > e.limit-len(e.buf) {
 			e.err = errTooLarge
 			return
 		}
-		e.raw(`"`)
-		e.buf = base64.StdEncoding.AppendEncode(e.buf, b)
-		e.raw(`"`)
+		e.buf = jsonenc.AppendBytes(e.buf, b)
 	case attribute.SLICE:
 		e.raw("[")
 		for i, el := range v.AsSlice() {
@@ -611,124 +609,4 @@ func (e *encoder) value(v attribute.Value) {
 		e.err = errUnencodable
 	}
 	e.checkSize()
-}
-
-// appendFloat appends a finite f as the shortest decimal that reads back as
-// f, in plain notation for magnitudes in [1e-6, 1e21) and exponent notation
-// otherwise (the JavaScript convention), with a one-digit exponent kept
-// short: 1e-7, not 1e-07.
-func appendFloat(dst []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		// strconv writes at least two exponent digits: "e-07" → "e-7".
-		n := len(dst)
-		if n >= 4 && dst[n-4] == 'e' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
-	}
-	return dst
-}
-
-const hexDigits = "0123456789abcdef"
-
-// plainASCII marks the ASCII bytes copied as they are inside a JSON string:
-// printable characters except the quote and the backslash.
-var plainASCII = func() (t [utf8.RuneSelf]bool) {
-	for b := 0x20; b < 0x7f; b++ {
-		t[b] = b != '"' && b != '\\'
-	}
-	return t
-}()
-
-const replacementChar = "\uFFFD"
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// zeroBytes has the high bit set in the bytes where v has a zero byte
-// (and possibly in bytes above such a byte, which only matters when one is
-// zero already).
-func zeroBytes(v uint64) uint64 { return (v - lsb) &^ v }
-
-// appendString appends s as a JSON string that is valid UTF-8 whatever s
-// holds: an invalid byte becomes U+FFFD; quote and backslash are escaped;
-// control characters (C0, DEL, C1) and U+2028/U+2029 are escaped as \n, \r,
-// \t or \u00XX/\u20XX; other characters are copied as UTF-8.
-func appendString(dst []byte, s string) []byte {
-	dst, _ = appendStringReporting(dst, s)
-	return dst
-}
-
-// appendStringReporting is appendString that also reports whether s held
-// invalid UTF-8.
-func appendStringReporting(dst []byte, s string) (_ []byte, replaced bool) {
-	dst = append(dst, '"')
-	start := 0 // s[start:i] is pending, to be copied verbatim
-	for i := 0; i < len(s); {
-		// Skip eight plain ASCII bytes at a time: stop at a word with a byte
-		// below 0x20, a quote, a backslash, or a byte at or above 0x7f (the
-		// last test adds 1 to each byte with its high bit cleared first, so
-		// no carry crosses bytes, and 0x7f turns into 0x80).
-		for i+8 <= len(s) {
-			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-			below20 := (x - lsb*0x20) &^ x
-			if (below20|zeroBytes(x^(lsb*'"'))|zeroBytes(x^(lsb*'\\'))|x|(x&^msb+lsb))&msb != 0 {
-				break
-			}
-			i += 8
-		}
-		if i == len(s) {
-			break
-		}
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if plainASCII[b] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, replacementChar...)
-			replaced = true
-		case r <= 0x9f, r == 0x2028, r == 0x2029:
-			// C1 controls and the JavaScript line terminators.
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u',
-				hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"'), replaced
 }

@@ -1,0 +1,46 @@
+package jsonenc
+
+import (
+	"encoding/base64"
+	"math"
+	"strconv"
+)
+
+// MaxScalarSize is the most the exporter writes for a scalar: a finite
+// float takes up to 25 bytes (-0.0000012345678901234567: sign, "0.", five
+// zeros, 17 digits; the exponent form, -1.2345678901234567e-308, is 24),
+// an int64 20 (-9223372036854775808), a bool 5, null 4. A size below what
+// is written would let a record pass the limiter and become the exporter's
+// malformed-record line.
+const MaxScalarSize = 25
+
+// AppendFloat appends a finite f as the shortest decimal that reads back as
+// f, in plain notation for magnitudes in [1e-6, 1e21) and exponent notation
+// otherwise (the JavaScript convention), with a one-digit exponent kept
+// short: 1e-7, not 1e-07. It writes at most [MaxScalarSize] bytes.
+func AppendFloat(dst []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// strconv writes at least two exponent digits: "e-07" → "e-7".
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+// BytesSize is the number of bytes [AppendBytes] writes for n bytes.
+func BytesSize(n int) int { return base64.StdEncoding.EncodedLen(n) + 2 }
+
+// AppendBytes appends b as a JSON string of its standard base64.
+func AppendBytes(dst, b []byte) []byte {
+	dst = append(dst, '"')
+	dst = base64.StdEncoding.AppendEncode(dst, b)
+	return append(dst, '"')
+}

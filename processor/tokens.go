@@ -295,8 +295,8 @@ var (
 	// sortedFormats is tokenFormats sorted by first byte, longest prefix
 	// first.
 	sortedFormats []tokenFormat
-	// tokenStride is the length of the shortest token: every token holds a
-	// byte at a multiple of it.
+	// tokenStride is the length of the shortest token, the step of
+	// nextTokenRun's probes.
 	tokenStride int
 	// maxPrefixLen is the length of the longest prefix.
 	maxPrefixLen int
@@ -362,10 +362,9 @@ func formatLess(a, b *tokenFormat) bool {
 
 func inAlpha(c byte, a alphabet) bool { return alphaBits[c]&(1<<a) != 0 }
 
-// findProviderTokens appends the spans of provider tokens in s. It probes
-// every tokenStride-th byte; only a run of token bytes at least
-// tokenStride long is examined, by scanTokenRuns, so a string of ordinary
-// words costs a probe per tokenStride bytes and no memo is set up.
+// findProviderTokens appends the spans of provider tokens in s. Only a run
+// of token bytes at least tokenStride long is examined, by scanTokenRuns,
+// so a string of ordinary words costs a few probes and sets up no memo.
 func findProviderTokens(s string, spans []span) []span {
 	if a, b := nextTokenRun(s, tokenStride-1); a >= 0 {
 		return scanTokenRuns(s, a, b, spans)

@@ -2,6 +2,9 @@ package setting_test
 
 import (
 	"errors"
+	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/secaudit/secaudit/internal/setting"
@@ -73,3 +76,37 @@ func TestInvalid(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestRegexps(t *testing.T) {
+	env := func(string) ([]*regexp.Regexp, bool, error) { return []*regexp.Regexp{regexp.MustCompile("^/env")}, true, nil }
+	var unset setting.Value[[]string]
+	var empty, bad, given setting.Value[[]string]
+	empty.Put([]string{}, "WithX")
+	bad.Put([]string{"ok", "(bad"}, "WithX")
+	given.Put([]string{"^/opt"}, "WithX")
+	tests := []struct {
+		name    string
+		s       setting.Value[[]string]
+		noEnv   bool
+		want    string
+		wantErr string
+	}{
+		{name: "env", s: unset, want: "[^/env]"},
+		{name: "no env", s: unset, noEnv: true, want: "[]"},
+		{name: "option", s: given, want: "[^/opt]"},
+		{name: "empty option beats env", s: empty, want: "[]"},
+		{name: "bad option", s: bad, wantErr: `secaudit: WithX("(bad"): want RE2 regular expressions: `},
+	}
+	for _, tt := range tests {
+		res, err := setting.Regexps(tt.s, "SECAUDIT_X", tt.noEnv, env)
+		if tt.wantErr != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+				t.Errorf("%s: error %v, want %s…", tt.name, err, tt.wantErr)
+			}
+			continue
+		}
+		if got := fmt.Sprint(res); err != nil || got != tt.want {
+			t.Errorf("%s: %s, %v; want %s", tt.name, got, err, tt.want)
+		}
+	}
+}

@@ -95,11 +95,17 @@ func TestErrors(t *testing.T) {
 			"secaudit: WithSampleRate(NaN): want a number from 0 to 1"},
 		{"rate env", envconf.SampleRate, "2", func() error { _, err := SampleRate(setting.Value[float64]{}, false); return err },
 			`secaudit: SECAUDIT_SAMPLE_RATE="2": want a number from 0 to 1`},
-		{"paths option", "", "", func() error { _, err := IgnorePaths(given([]string{"ok", "(bad"}, "WithIgnorePaths"), false); return err },
+		{"paths option", "", "", func() error {
+			_, err := IgnorePaths(given([]string{"ok", "(bad"}, "WithIgnorePaths"), false)
+			return err
+		},
 			`secaudit: WithIgnorePaths("(bad"): want RE2 regular expressions: error parsing regexp: missing closing ): ` + "`(bad`"},
 		{"paths env", envconf.IgnorePaths, "(bad", func() error { _, err := IgnorePaths(setting.Value[[]string]{}, false); return err },
 			`secaudit: SECAUDIT_IGNORE_PATHS="(bad": want `},
-		{"codes option", "", "", func() error { _, err := IgnoreStatusCodes(given([]int{200, 99}, "WithIgnoreStatusCodes"), false); return err },
+		{"codes option", "", "", func() error {
+			_, err := IgnoreStatusCodes(given([]int{200, 99}, "WithIgnoreStatusCodes"), false)
+			return err
+		},
 			"secaudit: WithIgnoreStatusCodes(99): want HTTP status codes from 100 to 599"},
 		{"codes env", envconf.IgnoreStatusCodes, "200,700", func() error { _, err := IgnoreStatusCodes(setting.Value[[]int]{}, false); return err },
 			`secaudit: SECAUDIT_IGNORE_STATUS_CODES="200,700": want `},
@@ -150,4 +156,3 @@ func TestSampleKey(t *testing.T) {
 		t.Fatalf("error %v must not show the value", err)
 	}
 }
-

@@ -78,7 +78,9 @@ func TestInvalid(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestRegexps(t *testing.T) {
-	env := func(string) ([]*regexp.Regexp, bool, error) { return []*regexp.Regexp{regexp.MustCompile("^/env")}, true, nil }
+	env := func(string) ([]*regexp.Regexp, bool, error) {
+		return []*regexp.Regexp{regexp.MustCompile("^/env")}, true, nil
+	}
 	var unset setting.Value[[]string]
 	var empty, bad, given setting.Value[[]string]
 	empty.Put([]string{}, "WithX")

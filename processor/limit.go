@@ -12,6 +12,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 
+	"github.com/secaudit/secaudit/internal/jsonenc"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -148,14 +149,6 @@ func (l *Limiter) Stats() Stats {
 
 type ltally struct{ truncated, dropped int }
 
-// maxScalarSize is the most the JSONL exporter writes for a scalar: a
-// finite float takes up to 25 bytes (-0.0000012345678901234567: sign, "0.",
-// five zeros, 17 digits; the exponent form, -1.2345678901234567e-308, is
-// 24), an int64 20, a bool 5, null 4. Sizes below what is written would let
-// a record pass the limiter and become the exporter's malformed-record
-// line. TestMaxScalarSize checks it against the exporter.
-const maxScalarSize = 25
-
 // envelopeReserve is what the JSONL envelope around the attributes takes at
 // most, besides the event name (twice), scope and resource.
 const envelopeReserve = 512
@@ -182,14 +175,14 @@ func (l *Limiter) probeAttr(p *limitProbe, kv attribute.KeyValue) {
 			p.dirty = true
 		}
 	case attribute.INT64, attribute.BOOL, attribute.EMPTY:
-		p.size += maxScalarSize
+		p.size += jsonenc.MaxScalarSize
 	case attribute.FLOAT64:
-		p.size += maxScalarSize
+		p.size += jsonenc.MaxScalarSize
 		if f := kv.Value.AsFloat64(); !p.dirty && (math.IsNaN(f) || math.IsInf(f, 0)) {
 			p.dirty = true
 		}
 	default:
-		p.size += quickSize(kv.Value, l.limits.MaxRecordBytes)
+		p.size += jsonenc.Size(kv.Value, l.limits.MaxRecordBytes, jsonenc.Raw)
 		if !p.dirty && l.needs(kv.Value, 1) {
 			p.dirty = true
 		}
@@ -205,11 +198,12 @@ func (l *Limiter) probeDone(r *sdklog.Record, p *limitProbe) bool {
 	if n > lim.MaxAttributes || (lim.MaxDepth <= 1 && n > 0) || l.needs(body, 1) {
 		p.dirty = true
 	}
-	// Strings are counted raw; escaping can grow them up to 6 times. So
-	// are the event name and severity text of the envelope; its resource
-	// and scope are counted as written; never less than a fixed reserve.
+	// Values are counted raw (jsonenc.Raw): 6 times that bounds what is
+	// written. So are the event name and severity text of the envelope;
+	// its resource and scope are counted as written; never less than a
+	// fixed reserve.
 	env := envelopeReserve + 2*(6*len(r.EventName())+2) + 6*len(r.SeverityText()) + 2 + l.originSize(r)
-	return p.dirty || (p.size+quickSize(body, lim.MaxRecordBytes))*6+max(env, envelopeReserve*4) > lim.MaxRecordBytes
+	return p.dirty || (p.size+jsonenc.Size(body, lim.MaxRecordBytes, jsonenc.Raw))*6+max(env, envelopeReserve*4) > lim.MaxRecordBytes
 }
 
 func (l *Limiter) limitRecord(r *sdklog.Record) {
@@ -284,11 +278,11 @@ func (l *Limiter) fitRecord(r *sdklog.Record, body *attribute.Value, attrs []att
 	// than the truncation marker, which sizes are compared with): a huge
 	// value is not walked to its end.
 	upTo := max(budget, len(semconv.Truncated)+2)
-	bodySize := jsonSizeUpTo(*body, upTo)
+	bodySize := jsonenc.Size(*body, upTo, jsonenc.Exact)
 	size := bodySize
 	sizes := make([]int, len(attrs))
 	for i, kv := range attrs {
-		sizes[i] = jsonStringSize(string(kv.Key)) + 1 + jsonSizeUpTo(kv.Value, upTo) + 1
+		sizes[i] = jsonenc.StringSize(string(kv.Key)) + 1 + jsonenc.Size(kv.Value, upTo, jsonenc.Exact) + 1
 		size += sizes[i]
 	}
 	if size <= budget {
@@ -323,7 +317,7 @@ func (l *Limiter) fitRecord(r *sdklog.Record, body *attribute.Value, attrs []att
 			continue
 		}
 		kv := &attrs[i]
-		small := jsonStringSize(string(kv.Key)) + 1 + len(semconv.Truncated) + 2 + 1
+		small := jsonenc.StringSize(string(kv.Key)) + 1 + len(semconv.Truncated) + 2 + 1
 		if sizes[i] <= small {
 			continue
 		}
@@ -349,7 +343,7 @@ func (l *Limiter) fitRecord(r *sdklog.Record, body *attribute.Value, attrs []att
 // body takes: the fixed keys and ids, the event name (twice), the severity
 // text, the resource and the scope.
 func (l *Limiter) envelopeSize(r *sdklog.Record) int {
-	return envelopeReserve + 2*jsonStringSize(r.EventName()) + jsonStringSize(r.SeverityText()) + l.originSize(r)
+	return envelopeReserve + 2*jsonenc.StringSize(r.EventName()) + jsonenc.StringSize(r.SeverityText()) + l.originSize(r)
 }
 
 // originSize is the size of r's resource and scope as the envelope writes
@@ -360,11 +354,11 @@ func (l *Limiter) originSize(r *sdklog.Record) int {
 		return o.size
 	}
 	o := &originSize{res: res, name: sc.Name, version: sc.Version}
-	o.size = jsonStringSize(sc.Name) + jsonStringSize(sc.Version)
+	o.size = jsonenc.StringSize(sc.Name) + jsonenc.StringSize(sc.Version)
 	if res != nil {
 		for it := res.Iter(); it.Next(); {
 			kv := it.Attribute()
-			o.size += jsonStringSize(string(kv.Key)) + jsonSize(kv.Value) + 2
+			o.size += jsonenc.StringSize(string(kv.Key)) + jsonenc.Size(kv.Value, math.MaxInt, jsonenc.Exact) + 2
 		}
 	}
 	l.origin.Store(o)
@@ -609,156 +603,4 @@ func typedElems(v attribute.Value) []attribute.Value {
 		}
 	}
 	return out
-}
-
-// quickSize is a cheap estimate of v's JSON size, from byte lengths alone:
-// the JSON is at most 6 times as large (escaping). It stops counting once
-// past limit.
-func quickSize(v attribute.Value, limit int) int {
-	switch v.Type() {
-	case attribute.STRING, attribute.BYTESLICE:
-		return len(v.AsString()) + 2
-	case attribute.BOOL, attribute.INT64, attribute.FLOAT64, attribute.EMPTY:
-		return maxScalarSize
-	case attribute.INT64SLICE, attribute.FLOAT64SLICE, attribute.BOOLSLICE:
-		return 2 + (maxScalarSize+1)*sliceLen(v)
-	case attribute.STRINGSLICE:
-		n := 2
-		for _, s := range v.AsStringSlice() {
-			if n += len(s) + 3; n > limit {
-				break
-			}
-		}
-		return n
-	case attribute.SLICE:
-		n := 2
-		for _, e := range v.AsSlice() {
-			if n += quickSize(e, limit-n) + 1; n > limit {
-				break
-			}
-		}
-		return n
-	case attribute.MAP:
-		n := 2
-		for _, kv := range v.AsMap() {
-			if n += len(kv.Key) + 4 + quickSize(kv.Value, limit-n); n > limit {
-				break
-			}
-		}
-		return n
-	}
-	return maxScalarSize
-}
-
-// jsonSizeUpTo is jsonSize(v) when that is at most limit; otherwise it is
-// some number above limit, found without walking the rest of v.
-func jsonSizeUpTo(v attribute.Value, limit int) int {
-	switch v.Type() {
-	case attribute.STRING:
-		s := v.AsString()
-		if len(s)+2 > limit { // every byte is written as one or more
-			return len(s) + 2
-		}
-		return jsonStringSize(s)
-	case attribute.STRINGSLICE:
-		n := 2
-		for _, s := range v.AsStringSlice() {
-			if n += jsonSizeUpTo(attribute.StringValue(s), limit-n) + 1; n > limit {
-				break
-			}
-		}
-		return n
-	case attribute.SLICE:
-		n := 2
-		for _, e := range v.AsSlice() {
-			if n += jsonSizeUpTo(e, limit-n) + 1; n > limit {
-				break
-			}
-		}
-		return n
-	case attribute.MAP:
-		n := 2
-		for _, kv := range v.AsMap() {
-			if n += jsonStringSize(string(kv.Key)) + 1 + jsonSizeUpTo(kv.Value, limit-n) + 1; n > limit {
-				break
-			}
-		}
-		return n
-	}
-	return jsonSize(v)
-}
-
-// jsonSize bounds v's JSON size as the exporter writes it, escapes
-// included: exact for strings, an upper bound for scalars (maxScalarSize
-// each, and a comma after every element).
-func jsonSize(v attribute.Value) int {
-	switch v.Type() {
-	case attribute.STRING:
-		return jsonStringSize(v.AsString())
-	case attribute.BYTESLICE:
-		return (len(v.AsString())+2)/3*4 + 2
-	case attribute.BOOL, attribute.INT64, attribute.FLOAT64, attribute.EMPTY:
-		return maxScalarSize
-	case attribute.STRINGSLICE:
-		n := 2
-		for _, s := range v.AsStringSlice() {
-			n += jsonStringSize(s) + 1
-		}
-		return n
-	case attribute.INT64SLICE, attribute.FLOAT64SLICE, attribute.BOOLSLICE:
-		return 2 + (maxScalarSize+1)*sliceLen(v)
-	case attribute.SLICE:
-		n := 2
-		for _, e := range v.AsSlice() {
-			n += jsonSize(e) + 1
-		}
-		return n
-	case attribute.MAP:
-		n := 2
-		for _, kv := range v.AsMap() {
-			n += jsonStringSize(string(kv.Key)) + 1 + jsonSize(kv.Value) + 1
-		}
-		return n
-	}
-	return maxScalarSize
-}
-
-// jsonStringSize is the size of s as the JSONL exporter writes it, byte
-// for byte: quotes; two-character escapes for the quote, the backslash,
-// \n, \r and \t; \u00XX for other C0 controls, DEL and the C1 controls
-// (U+0080–U+009F, two bytes of UTF-8 but six written), \u2028 and
-// \u2029; U+FFFD (3 bytes) for each invalid byte; everything else as it
-// is. An estimate below what is written would let a record pass the
-// limiter and then be too large for the exporter, which writes an
-// audit.logging.malformed_record line instead: text an attacker controls
-// (C1 controls in a header or a body) must not be able to do that.
-// FuzzJSONStringSize checks it against the exporter.
-func jsonStringSize(s string) int {
-	n := 2
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
-				n += 2
-			case c < 0x20 || c == 0x7f:
-				n += 6
-			default:
-				n++
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			n += 3
-		case r <= 0x9f || r == '\u2028' || r == '\u2029':
-			n += 6
-		default:
-			n += size
-		}
-		i += size
-	}
-	return n
 }

@@ -186,41 +186,50 @@ func TestCheckIgnoresDefaultTransportPool(t *testing.T) {
 	}
 }
 
+// TestEveryPackageUsesMain: every directory of the module with test files
+// has a TestMain that calls Main, so no package's tests see the machine's
+// variables or leak goroutines unnoticed.
+func TestEveryPackageUsesMain(t *testing.T) {
+	root := moduleRoot(t)
+	hasTests, hasMain := map[string]bool{}, map[string]bool{}
+	walkModule(t, root, func(path string) {
+		if !strings.HasSuffix(path, "_test.go") {
+			return
+		}
+		dir := filepath.Dir(path)
+		hasTests[dir] = true
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(src), "func TestMain(m *testing.M) { testsupport.Main(m) }") {
+			hasMain[dir] = true
+		}
+	})
+	if len(hasTests) < 10 {
+		t.Fatalf("only %d directories with tests found; is the walk broken?", len(hasTests))
+	}
+	for dir := range hasTests {
+		if !hasMain[dir] && dir != filepath.Join(root, "internal", "testsupport") {
+			rel, _ := filepath.Rel(root, dir)
+			t.Errorf("%s has tests but no main_test.go with func TestMain(m *testing.M) { testsupport.Main(m) }", rel)
+		}
+	}
+}
+
 // TestNotImportedByNonTestCode: testsupport (and with it testing and
 // goleak) never reaches a user's binary.
 func TestNotImportedByNonTestCode(t *testing.T) {
 	const self = "github.com/secaudit/secaudit/internal/testsupport"
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("module root not found at %s: %v", root, err)
-	}
+	root := moduleRoot(t)
 	checked := 0
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			name := d.Name()
-			if path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata") {
-				return filepath.SkipDir
-			}
-			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && path != root {
-				return filepath.SkipDir // another module
-			}
-			if path == filepath.Join(root, "internal", "testsupport") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
+	walkModule(t, root, func(path string) {
+		if strings.HasSuffix(path, "_test.go") || filepath.Dir(path) == filepath.Join(root, "internal", "testsupport") {
+			return
 		}
 		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		checked++
 		for _, imp := range f.Imports {
@@ -230,12 +239,52 @@ func TestNotImportedByNonTestCode(t *testing.T) {
 				t.Errorf("%s imports %s: test support is for _test.go files only", rel, p)
 			}
 		}
+	})
+	if checked < 20 {
+		t.Fatalf("only %d non-test files checked; is the walk broken?", checked)
+	}
+}
+
+// moduleRoot is the directory of the module's go.mod.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not found at %s: %v", root, err)
+	}
+	return root
+}
+
+// walkModule calls fn with every .go file of the module at root: not in
+// another module (tools/otelcol, tools/loki), testdata or a hidden
+// directory.
+func walkModule(t *testing.T, root string, fn func(path string)) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path == root {
+				return nil
+			}
+			if name := d.Name(); strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
+				return filepath.SkipDir // another module
+			}
+			return nil
+		}
+		if strings.HasSuffix(path, ".go") {
+			fn(path)
+		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if checked < 20 {
-		t.Fatalf("only %d non-test files checked; is the walk broken?", checked)
 	}
 }

@@ -3,7 +3,6 @@ package delivery
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/setting"
 )
 
 // Environment variables read by [New] when the matching option is not
@@ -101,35 +101,23 @@ type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
 
-// setting is a value with where it came from (an option's or a
-// variable's name), for precedence and for errors that name the source.
-type setting[T any] struct {
-	v    T
-	set  bool
-	from string
-}
-
-func (s *setting[T]) put(v T, from string) { s.v, s.set, s.from = v, true, from }
-
 type config struct {
-	name            setting[string]
-	mode            setting[Mode]
-	timeout         setting[time.Duration]
-	queueSize       setting[int]
-	batchSize       setting[int]
-	exportTimeout   setting[time.Duration]
-	retryInitial    time.Duration
-	retryMax        time.Duration
-	retryMaxElapsed setting[time.Duration]
-	retrySet        bool
-	strict          setting[[]string]
-	blocking        setting[[]string]
-	summary         setting[time.Duration]
-	linger          setting[time.Duration]
+	name            setting.Value[string]
+	mode            setting.Value[Mode]
+	timeout         setting.Value[time.Duration]
+	queueSize       setting.Value[int]
+	batchSize       setting.Value[int]
+	exportTimeout   setting.Value[time.Duration]
+	retry           setting.Value[[2]time.Duration] // initial, max
+	retryMaxElapsed setting.Value[time.Duration]
+	strict          setting.Value[[]string]
+	blocking        setting.Value[[]string]
+	summary         setting.Value[time.Duration]
+	linger          setting.Value[time.Duration]
 	priority        func(*sdklog.Record) Priority
 	meterProvider   metric.MeterProvider
-	spill           setting[spillTarget]
-	spillMax        setting[int]
+	spill           setting.Value[spillTarget]
+	spillMax        setting.Value[int]
 	noEnv           bool
 }
 
@@ -144,21 +132,21 @@ type spillTarget struct {
 // (default "default"). Give each processor of a pipeline its own name,
 // for example the exporter's ("jsonl", "otlp").
 func WithName(name string) Option {
-	return optionFunc(func(c config) config { c.name.put(name, "WithName"); return c })
+	return optionFunc(func(c config) config { c.name.Put(name, "WithName"); return c })
 }
 
 // WithMode sets the mode of every record not named by [WithStrictEvents]
 // or [WithBlockingEvents] ($SECAUDIT_DELIVERY_MODE, default [ModeAsync]).
 // ModeStrict makes every record strict.
 func WithMode(m Mode) Option {
-	return optionFunc(func(c config) config { c.mode.put(m, "WithMode"); return c })
+	return optionFunc(func(c config) config { c.mode.Put(m, "WithMode"); return c })
 }
 
 // WithTimeout sets how long a blocking or strict record, and the gate,
 // wait ($SECAUDIT_DELIVERY_TIMEOUT, default [DefaultTimeout]). It is also
 // how long an export may run before the pipeline counts as stalled.
 func WithTimeout(d time.Duration) Option {
-	return optionFunc(func(c config) config { c.timeout.put(d, "WithTimeout"); return c })
+	return optionFunc(func(c config) config { c.timeout.Put(d, "WithTimeout"); return c })
 }
 
 // WithQueueSize bounds the records waiting for export
@@ -166,7 +154,7 @@ func WithTimeout(d time.Duration) Option {
 // batch may be in the exporter's hands. Size it as records per second ×
 // the longest outage to ride out (Kubernetes' rule for its audit buffer).
 func WithQueueSize(n int) Option {
-	return optionFunc(func(c config) config { c.queueSize.put(n, "WithQueueSize"); return c })
+	return optionFunc(func(c config) config { c.queueSize.Put(n, "WithQueueSize"); return c })
 }
 
 // WithBatchSize bounds the records per Export call
@@ -174,13 +162,13 @@ func WithQueueSize(n int) Option {
 // queue size). The processor exports as soon as records wait, so batches
 // only fill up under load.
 func WithBatchSize(n int) Option {
-	return optionFunc(func(c config) config { c.batchSize.put(n, "WithBatchSize"); return c })
+	return optionFunc(func(c config) config { c.batchSize.Put(n, "WithBatchSize"); return c })
 }
 
 // WithExportTimeout bounds one Export call
 // ($SECAUDIT_DELIVERY_EXPORT_TIMEOUT, default [DefaultExportTimeout]).
 func WithExportTimeout(d time.Duration) Option {
-	return optionFunc(func(c config) config { c.exportTimeout.put(d, "WithExportTimeout"); return c })
+	return optionFunc(func(c config) config { c.exportTimeout.Put(d, "WithExportTimeout"); return c })
 }
 
 // WithRetry sets the back-off after a failed Export: the first wait is
@@ -193,8 +181,8 @@ func WithExportTimeout(d time.Duration) Option {
 // sdklog.ErrExporterShutdown is never retried.
 func WithRetry(initial, max, maxElapsed time.Duration) Option {
 	return optionFunc(func(c config) config {
-		c.retryInitial, c.retryMax, c.retrySet = initial, max, true
-		c.retryMaxElapsed.put(maxElapsed, "WithRetry")
+		c.retry.Put([2]time.Duration{initial, max}, "WithRetry")
+		c.retryMaxElapsed.Put(maxElapsed, "WithRetry")
 		return c
 	})
 }
@@ -203,14 +191,14 @@ func WithRetry(initial, max, maxElapsed time.Duration) Option {
 // ($SECAUDIT_DELIVERY_STRICT_EVENTS). A pattern is an event name, a prefix
 // followed by "*" ("model.*"), or "*" for every record.
 func WithStrictEvents(patterns ...string) Option {
-	return optionFunc(func(c config) config { c.strict.put(patterns, "WithStrictEvents"); return c })
+	return optionFunc(func(c config) config { c.strict.Put(patterns, "WithStrictEvents"); return c })
 }
 
 // WithBlockingEvents makes the named events blocking ([ModeBlocking])
 // whatever the mode ($SECAUDIT_DELIVERY_BLOCKING_EVENTS); patterns as for
 // [WithStrictEvents], which wins when both match.
 func WithBlockingEvents(patterns ...string) Option {
-	return optionFunc(func(c config) config { c.blocking.put(patterns, "WithBlockingEvents"); return c })
+	return optionFunc(func(c config) config { c.blocking.Put(patterns, "WithBlockingEvents"); return c })
 }
 
 // WithSummaryInterval sets how often an [EventPipelineDropped] event is
@@ -219,7 +207,7 @@ func WithBlockingEvents(patterns ...string) Option {
 // A final summary is exported at Shutdown whatever the interval; 0 means
 // only then.
 func WithSummaryInterval(d time.Duration) Option {
-	return optionFunc(func(c config) config { c.summary.put(d, "WithSummaryInterval"); return c })
+	return optionFunc(func(c config) config { c.summary.Put(d, "WithSummaryInterval"); return c })
 }
 
 // WithLinger sets how long the worker waits for a batch to fill once a
@@ -229,7 +217,7 @@ func WithSummaryInterval(d time.Duration) Option {
 // written; the worker never lingers while a blocking or strict emitter,
 // ForceFlush or Shutdown waits. 0 exports as soon as a record arrives.
 func WithLinger(d time.Duration) Option {
-	return optionFunc(func(c config) config { c.linger.put(d, "WithLinger"); return c })
+	return optionFunc(func(c config) config { c.linger.Put(d, "WithLinger"); return c })
 }
 
 // WithPriority replaces [DefaultPriority], which ranks records for
@@ -258,7 +246,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // [WithSpillMaxBytes]. WithSpill(nil) turns spilling off,
 // $SECAUDIT_DELIVERY_SPILL_DIR included.
 func WithSpill(exp sdklog.Exporter) Option {
-	return optionFunc(func(c config) config { c.spill.put(spillTarget{exp: exp}, "WithSpill"); return c })
+	return optionFunc(func(c config) config { c.spill.Put(spillTarget{exp: exp}, "WithSpill"); return c })
 }
 
 // WithSpillDir spills to the JSONL file <dir>/<name>.spill.jsonl, where
@@ -266,13 +254,7 @@ func WithSpill(exp sdklog.Exporter) Option {
 // creates or appends to it, fsynced at most once a second, never rotated
 // (an operator re-ingests and removes it). The directory must exist.
 func WithSpillDir(dir string) Option {
-	return optionFunc(func(c config) config {
-		c.spill.put(spillTarget{dir: dir}, "WithSpillDir")
-		if dir == "" {
-			c.spill.from = "WithSpillDir(\"\")"
-		}
-		return c
-	})
+	return optionFunc(func(c config) config { c.spill.Put(spillTarget{dir: dir}, "WithSpillDir"); return c })
 }
 
 // WithSpillMaxBytes caps the spill file of [WithSpillDir]
@@ -282,7 +264,7 @@ func WithSpillDir(dir string) Option {
 // so that a long outage under an attacker's traffic cannot fill the disk.
 // The file may pass n by at most one batch.
 func WithSpillMaxBytes(n int) Option {
-	return optionFunc(func(c config) config { c.spillMax.put(n, "WithSpillMaxBytes"); return c })
+	return optionFunc(func(c config) config { c.spillMax.Put(n, "WithSpillMaxBytes"); return c })
 }
 
 // WithoutEnv makes [New] ignore the SECAUDIT_DELIVERY_* variables.
@@ -313,77 +295,73 @@ func newConfig(opts []Option) (resolved, error) {
 			c = o.apply(c)
 		}
 	}
-	var errs []error
-	if !c.noEnv {
-		errs = append(errs, c.fromEnv()...)
-	}
+	errs := c.fromEnv()
+	retry := c.retry.Or([2]time.Duration{DefaultRetryInitial, DefaultRetryMax})
 	r := resolved{
-		name:          or(c.name, "default"),
-		mode:          or(c.mode, ModeAsync),
-		timeout:       or(c.timeout, DefaultTimeout),
-		exportTimeout: or(c.exportTimeout, DefaultExportTimeout),
-		queueSize:     or(c.queueSize, DefaultQueueSize),
-		batchSize:     or(c.batchSize, DefaultBatchSize),
-		retryInitial:  DefaultRetryInitial,
-		retryMax:      DefaultRetryMax,
-		retryElapsed:  or(c.retryMaxElapsed, DefaultRetryMaxElapsed),
-		summary:       or(c.summary, DefaultSummaryInterval),
-		linger:        or(c.linger, DefaultLinger),
+		name:          c.name.Or("default"),
+		mode:          c.mode.Or(ModeAsync),
+		timeout:       c.timeout.Or(DefaultTimeout),
+		exportTimeout: c.exportTimeout.Or(DefaultExportTimeout),
+		queueSize:     c.queueSize.Or(DefaultQueueSize),
+		batchSize:     c.batchSize.Or(DefaultBatchSize),
+		retryInitial:  retry[0],
+		retryMax:      retry[1],
+		retryElapsed:  c.retryMaxElapsed.Or(DefaultRetryMaxElapsed),
+		summary:       c.summary.Or(DefaultSummaryInterval),
+		linger:        c.linger.Or(DefaultLinger),
 		priority:      c.priority,
 		meterProvider: c.meterProvider,
-		spill:         c.spill.v,
-		spillFrom:     c.spill.from,
-		spillMax:      int64(or(c.spillMax, DefaultSpillMaxBytes)),
+		spill:         c.spill.Or(spillTarget{}),
+		spillFrom:     c.spill.From(),
+		spillMax:      int64(c.spillMax.Or(DefaultSpillMaxBytes)),
 	}
-	if c.retrySet {
-		r.retryInitial, r.retryMax = c.retryInitial, c.retryMax
-	}
+	// A variable's value was checked by its parser; what is left to check
+	// here came from an option.
 	if r.name == "" {
-		errs = append(errs, errors.New("delivery: WithName: name is empty"))
+		errs = append(errs, setting.Invalid("WithName", `""`, "a name that is not empty"))
 	}
 	if r.mode > ModeStrict {
-		errs = append(errs, fmt.Errorf("delivery: WithMode: unknown mode %d", r.mode))
+		errs = append(errs, setting.Invalid("WithMode", uint8(r.mode), "ModeAsync, ModeBlocking or ModeStrict"))
 	}
 	if r.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("delivery: %s: timeout %v is not positive", c.timeout.from, r.timeout))
+		errs = append(errs, setting.Invalid(c.timeout.From(), r.timeout, "a positive duration"))
 	}
 	if r.exportTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("delivery: %s: export timeout %v is not positive", c.exportTimeout.from, r.exportTimeout))
+		errs = append(errs, setting.Invalid(c.exportTimeout.From(), r.exportTimeout, "a positive duration"))
 	}
 	if r.queueSize < 1 {
-		errs = append(errs, fmt.Errorf("delivery: %s: queue size %d is below 1", c.queueSize.from, r.queueSize))
+		errs = append(errs, setting.Invalid(c.queueSize.From(), r.queueSize, "an integer >= 1"))
 	}
 	if r.batchSize < 1 {
-		errs = append(errs, fmt.Errorf("delivery: %s: batch size %d is below 1", c.batchSize.from, r.batchSize))
+		errs = append(errs, setting.Invalid(c.batchSize.From(), r.batchSize, "an integer >= 1"))
 	}
-	if r.retryInitial <= 0 || r.retryMax < r.retryInitial {
-		errs = append(errs, fmt.Errorf("delivery: WithRetry: want 0 < initial (%v) <= max (%v)", r.retryInitial, r.retryMax))
-	}
-	if r.retryElapsed < 0 {
-		errs = append(errs, fmt.Errorf("delivery: %s: %v is negative", c.retryMaxElapsed.from, r.retryElapsed))
+	if r.retryInitial <= 0 || r.retryMax < r.retryInitial || r.retryElapsed < 0 {
+		errs = append(errs, setting.Invalid("WithRetry", fmt.Sprintf("%v, %v, %v", r.retryInitial, r.retryMax, r.retryElapsed),
+			"0 < initial <= max, and maxElapsed >= 0"))
 	}
 	if r.summary < 0 {
-		errs = append(errs, fmt.Errorf("delivery: %s: %v is negative", c.summary.from, r.summary))
+		errs = append(errs, setting.Invalid(c.summary.From(), r.summary, "a duration >= 0"))
 	}
 	if r.linger < 0 {
-		errs = append(errs, fmt.Errorf("delivery: %s: %v is negative", c.linger.from, r.linger))
+		errs = append(errs, setting.Invalid(c.linger.From(), r.linger, "a duration >= 0"))
 	}
-	if c.spill.set && c.spill.v.exp == nil && c.spill.from != "WithSpill" {
-		if c.spill.v.dir == "" {
-			errs = append(errs, fmt.Errorf("delivery: %s: directory is empty", c.spill.from))
+	if c.spill.IsSet() && r.spill.exp == nil && c.spill.From() != "WithSpill" {
+		if r.spill.dir == "" {
+			errs = append(errs, setting.Invalid(c.spill.From(), `""`, "a directory"))
 		} else if err := spillFileName(r.name); err != nil {
-			errs = append(errs, fmt.Errorf("delivery: %s: %w", c.spill.from, err))
+			errs = append(errs, setting.Invalid("WithName", fmt.Sprintf("%q", r.name),
+				"a plain name, which names the spill file of "+c.spill.From()))
 		}
 	}
 	if r.spillMax < 1 {
-		errs = append(errs, fmt.Errorf("delivery: %s: %d is below 1", c.spillMax.from, r.spillMax))
+		errs = append(errs, setting.Invalid(c.spillMax.From(), r.spillMax, "an integer >= 1"))
 	}
 	var err error
-	if r.strict, err = compilePatterns(c.strict.v); err != nil {
-		errs = append(errs, fmt.Errorf("delivery: %s: %w", c.strict.from, err))
+	if r.strict, err = compilePatterns(c.strict.Or(nil)); err != nil {
+		errs = append(errs, invalidPatterns(c.strict, err))
 	}
-	if r.blocking, err = compilePatterns(c.blocking.v); err != nil {
-		errs = append(errs, fmt.Errorf("delivery: %s: %w", c.blocking.from, err))
+	if r.blocking, err = compilePatterns(c.blocking.Or(nil)); err != nil {
+		errs = append(errs, invalidPatterns(c.blocking, err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return resolved{}, err
@@ -395,72 +373,57 @@ func newConfig(opts []Option) (resolved, error) {
 	return r, nil
 }
 
-// fromEnv fills the settings no option gave.
+// invalidPatterns is the error for event patterns that do not compile.
+func invalidPatterns(s setting.Value[[]string], err error) error {
+	items, _ := s.Get()
+	value := strings.Join(items, ",") // as the variable held it
+	if !isEnv(s.From()) {
+		quoted := make([]string, len(items))
+		for i, it := range items {
+			quoted[i] = fmt.Sprintf("%q", it)
+		}
+		value = strings.Join(quoted, ", ") // as the option was given
+	}
+	return setting.Invalid(s.From(), value, "event names or prefix*; "+err.Error())
+}
+
+func isEnv(from string) bool { return strings.HasPrefix(from, "SECAUDIT_") }
+
+// fromEnv fills the settings no option gave, unless WithoutEnv. Each
+// variable's parser checks its value, and its error names the variable.
 func (c *config) fromEnv() []error {
-	var errs []error
-	if !c.mode.set {
-		if v, ok := envconf.String(EnvMode); ok {
-			m, err := ParseMode(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("delivery: invalid %s=%q: want async, blocking or strict", EnvMode, v))
-			}
-			c.mode.put(m, EnvMode)
-		}
+	duration := func(min time.Duration, want string) func(string) (time.Duration, bool, error) {
+		return func(name string) (time.Duration, bool, error) { return envconf.Duration(name, min, want) }
 	}
-	envDuration(&c.timeout, EnvTimeout, "a positive Go duration such as 250ms", &errs)
-	envDuration(&c.exportTimeout, EnvExportTimeout, "a positive Go duration such as 30s", &errs)
-	envDuration(&c.retryMaxElapsed, EnvRetryMaxElapsed, "a Go duration >= 0 such as 5m", &errs)
-	envDuration(&c.summary, EnvSummaryInterval, "a Go duration >= 0 such as 1m", &errs)
-	envDuration(&c.linger, EnvLinger, "a Go duration >= 0 such as 5ms", &errs)
-	for _, v := range []struct {
-		s    *setting[int]
-		name string
-	}{{&c.queueSize, EnvQueueSize}, {&c.batchSize, EnvBatchSize}, {&c.spillMax, EnvSpillMaxBytes}} {
-		if v.s.set {
-			continue
-		}
-		n, ok, err := envconf.Int(v.name, 1)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("delivery: %w", err))
-		} else if ok {
-			v.s.put(n, v.name)
-		}
+	positive := func(name string) (int, bool, error) { return envconf.Int(name, 1) }
+	list := func(name string) ([]string, bool, error) { v, ok := envconf.List(name); return v, ok, nil }
+	return []error{
+		setting.Env(&c.mode, EnvMode, c.noEnv, parseModeEnv),
+		setting.Env(&c.timeout, EnvTimeout, c.noEnv, duration(1, "a positive Go duration such as 250ms")),
+		setting.Env(&c.exportTimeout, EnvExportTimeout, c.noEnv, duration(1, "a positive Go duration such as 30s")),
+		setting.Env(&c.retryMaxElapsed, EnvRetryMaxElapsed, c.noEnv, duration(0, "a Go duration >= 0 such as 5m")),
+		setting.Env(&c.summary, EnvSummaryInterval, c.noEnv, duration(0, "a Go duration >= 0 such as 1m")),
+		setting.Env(&c.linger, EnvLinger, c.noEnv, duration(0, "a Go duration >= 0 such as 5ms")),
+		setting.Env(&c.queueSize, EnvQueueSize, c.noEnv, positive),
+		setting.Env(&c.batchSize, EnvBatchSize, c.noEnv, positive),
+		setting.Env(&c.spillMax, EnvSpillMaxBytes, c.noEnv, positive),
+		setting.Env(&c.spill, EnvSpillDir, c.noEnv, func(name string) (spillTarget, bool, error) {
+			dir, ok := envconf.String(name)
+			return spillTarget{dir: dir}, ok, nil
+		}),
+		setting.Env(&c.strict, EnvStrictEvents, c.noEnv, list),
+		setting.Env(&c.blocking, EnvBlockingEvents, c.noEnv, list),
 	}
-	if !c.spill.set {
-		if dir, ok := envconf.String(EnvSpillDir); ok {
-			c.spill.put(spillTarget{dir: dir}, EnvSpillDir)
-		}
-	}
-	for _, v := range []struct {
-		s    *setting[[]string]
-		name string
-	}{{&c.strict, EnvStrictEvents}, {&c.blocking, EnvBlockingEvents}} {
-		if !v.s.set {
-			if items, ok := envconf.List(v.name); ok {
-				v.s.put(items, v.name)
-			}
-		}
-	}
-	return errs
 }
 
-// envDuration reads a duration variable into s unless an option set it.
-// Range checks stay in newConfig, which names the source either way.
-func envDuration(s *setting[time.Duration], name, want string, errs *[]error) {
-	if s.set {
-		return
+func parseModeEnv(name string) (Mode, bool, error) {
+	v, ok := envconf.String(name)
+	if !ok {
+		return 0, false, nil
 	}
-	d, ok, err := envconf.Duration(name, math.MinInt64, want)
+	m, err := ParseMode(v)
 	if err != nil {
-		*errs = append(*errs, fmt.Errorf("delivery: %w", err))
-	} else if ok {
-		s.put(d, name)
+		return 0, false, setting.Invalid(name, v, "async, blocking or strict")
 	}
-}
-
-func or[T any](s setting[T], def T) T {
-	if s.set {
-		return s.v
-	}
-	return def
+	return m, true, nil
 }

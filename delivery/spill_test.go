@@ -314,10 +314,10 @@ func TestSpillConfig(t *testing.T) {
 		{name: "empty dir", opts: []delivery.Option{delivery.WithSpillDir("")}, want: `WithSpillDir("")`},
 		{name: "missing dir", opts: []delivery.Option{delivery.WithSpillDir(missing)}, want: "WithSpillDir"},
 		{name: "missing dir from env", env: missing, want: delivery.EnvSpillDir},
-		{name: "name with a slash", opts: []delivery.Option{delivery.WithName("a/b"), delivery.WithSpillDir(t.TempDir())}, want: "cannot name a file"},
-		{name: "cap zero", opts: []delivery.Option{delivery.WithSpillMaxBytes(0)}, want: "WithSpillMaxBytes: 0 is below 1"},
+		{name: "name with a slash", opts: []delivery.Option{delivery.WithName("a/b"), delivery.WithSpillDir(t.TempDir())}, want: "want a plain name, which names the spill file of WithSpillDir"},
+		{name: "cap zero", opts: []delivery.Option{delivery.WithSpillMaxBytes(0)}, want: "secaudit: WithSpillMaxBytes(0): want an integer >= 1"},
 		{name: "cap from env", env: "x", opts: []delivery.Option{delivery.WithSpill(nil)}, want: delivery.EnvSpillMaxBytes},
-		{name: "dot dot", opts: []delivery.Option{delivery.WithName(".."), delivery.WithSpillDir(t.TempDir())}, want: "cannot name a file"},
+		{name: "dot dot", opts: []delivery.Option{delivery.WithName(".."), delivery.WithSpillDir(t.TempDir())}, want: "want a plain name, which names the spill file of WithSpillDir"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

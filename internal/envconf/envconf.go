@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/secaudit/secaudit/internal/setting"
 )
 
 // Names of the environment variables secaudit reads, from DESIGN.md.
@@ -67,9 +69,9 @@ func get(name string) (string, bool) {
 	return v, ok && v != ""
 }
 
-func invalid(name, value, want string) error {
-	return fmt.Errorf("invalid %s=%q: %s", name, value, want)
-}
+// invalid is the error for a bad value of the variable name, in the one
+// format of [setting.Invalid]: secaudit: NAME="value": want ….
+func invalid(name, value, want string) error { return setting.Invalid(name, value, want) }
 
 // String returns the trimmed value of name.
 func String(name string) (string, bool) { return get(name) }
@@ -86,7 +88,7 @@ func Bool(name string) (bool, bool, error) {
 	case "0", "f", "false", "no", "n", "off":
 		return false, true, nil
 	}
-	return false, false, invalid(name, v, "want true or false")
+	return false, false, invalid(name, v, "true or false")
 }
 
 // Int reads an integer not below min.
@@ -97,13 +99,13 @@ func Int(name string, min int) (int, bool, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < min {
-		return 0, false, invalid(name, v, fmt.Sprintf("want an integer >= %d", min))
+		return 0, false, invalid(name, v, fmt.Sprintf("an integer >= %d", min))
 	}
 	return n, true, nil
 }
 
 // Duration reads a Go duration (such as 250ms or 1m) not below min; want
-// describes the expected value for the error.
+// describes the expected value for the error ("a Go duration >= 0").
 func Duration(name string, min time.Duration, want string) (time.Duration, bool, error) {
 	v, ok := get(name)
 	if !ok {
@@ -111,7 +113,7 @@ func Duration(name string, min time.Duration, want string) (time.Duration, bool,
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < min {
-		return 0, false, invalid(name, v, "want "+want)
+		return 0, false, invalid(name, v, want)
 	}
 	return d, true, nil
 }
@@ -124,7 +126,7 @@ func Rate(name string) (float64, bool, error) {
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || !(f >= 0 && f <= 1) {
-		return 0, false, invalid(name, v, "want a number from 0 to 1")
+		return 0, false, invalid(name, v, "a number from 0 to 1")
 	}
 	return f, true, nil
 }
@@ -160,13 +162,13 @@ func Regexps(name string) ([]*regexp.Regexp, bool, error) {
 	}
 	items, err := SplitRegexps(v)
 	if err != nil {
-		return nil, false, invalid(name, v, err.Error())
+		return nil, false, invalid(name, v, strings.TrimPrefix(err.Error(), "want "))
 	}
 	out := make([]*regexp.Regexp, 0, len(items))
 	for i, p := range items {
 		re, err := regexp.Compile(p)
 		if err != nil {
-			return nil, false, invalid(name, v, fmt.Sprintf("want RE2 regular expressions that each compile alone; pattern %d, %q: %v", i+1, p, err))
+			return nil, false, invalid(name, v, fmt.Sprintf("RE2 regular expressions that each compile alone; pattern %d, %q: %v", i+1, p, err))
 		}
 		out = append(out, re)
 	}
@@ -299,15 +301,16 @@ func CompileRegexps(patterns []string) (res []*regexp.Regexp, bad string, err er
 
 // StatusCodes reads a comma-separated list of HTTP status codes (100–599).
 func StatusCodes(name string) ([]int, bool, error) {
-	items, ok := List(name)
+	v, ok := get(name)
 	if !ok {
 		return nil, false, nil
 	}
+	items := Split(v)
 	out := make([]int, 0, len(items))
 	for _, p := range items {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 100 || n > 599 {
-			return nil, false, invalid(name, p, "want HTTP status codes from 100 to 599")
+			return nil, false, invalid(name, v, fmt.Sprintf("HTTP status codes from 100 to 599; %q is not one", p))
 		}
 		out = append(out, n)
 	}
@@ -317,15 +320,16 @@ func StatusCodes(name string) ([]int, bool, error) {
 // Prefixes reads a comma-separated list of CIDRs or bare IP addresses (a
 // bare address is a /32 or /128). Host bits may be set; they are masked.
 func Prefixes(name string) ([]netip.Prefix, bool, error) {
-	items, ok := List(name)
+	v, ok := get(name)
 	if !ok {
 		return nil, false, nil
 	}
+	items := Split(v)
 	out := make([]netip.Prefix, 0, len(items))
 	for _, p := range items {
 		pfx, err := ParsePrefix(p)
 		if err != nil {
-			return nil, false, invalid(name, p, "want a CIDR such as 10.0.0.0/8 or an IP address")
+			return nil, false, invalid(name, v, fmt.Sprintf("CIDRs such as 10.0.0.0/8 or IP addresses; %q is neither", p))
 		}
 		out = append(out, pfx)
 	}

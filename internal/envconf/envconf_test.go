@@ -5,7 +5,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -24,46 +23,46 @@ func TestParsers(t *testing.T) {
 	regexps := func(n string) (any, bool, error) { return Regexps(n) }
 	prefixes := func(n string) (any, bool, error) { return Prefixes(n) }
 	durations := func(n string) (any, bool, error) { return Duration(n, 0, "a duration >= 0") }
+	const name = "SECAUDIT_TEST_VAR"
 	tests := []struct {
 		name    string
 		value   string
 		parse   func(string) (any, bool, error)
 		want    string // fmt.Sprint of the value, when valid
 		wantSet bool
-		wantErr bool
+		wantErr string // the whole message, in setting.Invalid's format
 	}{
-		{"bool true", "TRUE", bools, "true", true, false},
-		{"bool off", "off", bools, "false", true, false},
-		{"bool bad", "maybe", bools, "", false, true},
-		{"bool empty is unset", "  ", bools, "false", false, false},
-		{"int ok", "4096", ints, "4096", true, false},
-		{"int below min", "0", ints, "", false, true},
-		{"int bad", "4k", ints, "", false, true},
-		{"rate ok", "0.25", rates, "0.25", true, false},
-		{"rate too big", "1.5", rates, "", false, true},
-		{"rate NaN", "NaN", rates, "", false, true},
-		{"status ok", "301, 302", codes, "[301 302]", true, false},
-		{"status bad", "301,abc", codes, "", false, true},
-		{"status range", "99", codes, "", false, true},
-		{"regex ok", "^/healthz$,^/static/", regexps, "[^/healthz$ ^/static/]", true, false},
-		{"regex bad", "(", regexps, "", false, true},
-		{"cidrs ok", "10.1.2.3/8, 192.0.2.1, 2001:db8::/32", prefixes, "[10.0.0.0/8 192.0.2.1/32 2001:db8::/32]", true, false},
-		{"cidrs bad", "10.0.0.0/33", prefixes, "", false, true},
-		{"duration ok", "250ms", durations, "250ms", true, false},
-		{"duration below min", "-1s", durations, "", false, true},
-		{"duration bad", "soon", durations, "", false, true},
+		{"bool true", "TRUE", bools, "true", true, ""},
+		{"bool off", "off", bools, "false", true, ""},
+		{"bool bad", "maybe", bools, "", false, `secaudit: SECAUDIT_TEST_VAR="maybe": want true or false`},
+		{"bool empty is unset", "  ", bools, "false", false, ""},
+		{"int ok", "4096", ints, "4096", true, ""},
+		{"int below min", "0", ints, "", false, `secaudit: SECAUDIT_TEST_VAR="0": want an integer >= 1`},
+		{"int bad", "4k", ints, "", false, `secaudit: SECAUDIT_TEST_VAR="4k": want an integer >= 1`},
+		{"rate ok", "0.25", rates, "0.25", true, ""},
+		{"rate zero", "0", rates, "0", true, ""},
+		{"rate too big", "1.5", rates, "", false, `secaudit: SECAUDIT_TEST_VAR="1.5": want a number from 0 to 1`},
+		{"rate NaN", "NaN", rates, "", false, `secaudit: SECAUDIT_TEST_VAR="NaN": want a number from 0 to 1`},
+		{"status ok", "301, 302", codes, "[301 302]", true, ""},
+		{"status bad", "301,abc", codes, "", false, `secaudit: SECAUDIT_TEST_VAR="301,abc": want HTTP status codes from 100 to 599; "abc" is not one`},
+		{"status range", "99", codes, "", false, `secaudit: SECAUDIT_TEST_VAR="99": want HTTP status codes from 100 to 599; "99" is not one`},
+		{"regex ok", "^/healthz$,^/static/", regexps, "[^/healthz$ ^/static/]", true, ""},
+		{"regex bad", "(", regexps, "", false, `secaudit: SECAUDIT_TEST_VAR="(": want RE2 regular expressions that each compile alone; pattern 1, "(": error parsing regexp: missing closing ): ` + "`(`"},
+		{"regex empty pattern", "a,", regexps, "", false, `secaudit: SECAUDIT_TEST_VAR="a,": want no empty pattern; pattern 2 is empty (a doubled or trailing comma?)`},
+		{"cidrs ok", "10.1.2.3/8, 192.0.2.1, 2001:db8::/32", prefixes, "[10.0.0.0/8 192.0.2.1/32 2001:db8::/32]", true, ""},
+		{"cidrs bad", "10.0.0.0/8, 10.0.0.0/33", prefixes, "", false, `secaudit: SECAUDIT_TEST_VAR="10.0.0.0/8, 10.0.0.0/33": want CIDRs such as 10.0.0.0/8 or IP addresses; "10.0.0.0/33" is neither`},
+		{"duration ok", "250ms", durations, "250ms", true, ""},
+		{"duration zero", "0", durations, "0s", true, ""},
+		{"duration below min", "-1s", durations, "", false, `secaudit: SECAUDIT_TEST_VAR="-1s": want a duration >= 0`},
+		{"duration bad", "soon", durations, "", false, `secaudit: SECAUDIT_TEST_VAR="soon": want a duration >= 0`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			const name = "SECAUDIT_TEST_VAR"
 			withEnv(t, map[string]string{name: tt.value})
 			got, set, err := tt.parse(name)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
-			}
-			if err != nil {
-				if !strings.Contains(err.Error(), name) {
-					t.Fatalf("error %q does not name the variable", err)
+			if err != nil || tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("err = %v, want %s", err, tt.wantErr)
 				}
 				return
 			}

@@ -82,7 +82,7 @@ type fileSink struct {
 	tick     func()      // the timer's function, bound once
 }
 
-func openFileSink(c config) (*fileSink, error) {
+func openFileSink(c resolved) (*fileSink, error) {
 	f, err := os.OpenFile(c.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ import (
 // cut back to its last complete line.
 func TestFileSinkCutsTornLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	s, err := openFileSink(config{path: path, pathSet: true})
+	s, err := openFileSink(resolved{path: path})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -396,12 +396,12 @@ func TestFileOptionsValidation(t *testing.T) {
 		{name: "rotation", opts: []exporter.Option{file, exporter.WithRotation(1<<20, 5)}},
 		{name: "fsync interval", opts: []exporter.Option{file, exporter.WithFsync(exporter.FsyncInterval(time.Second))}},
 		{name: "fsync never on a writer", opts: []exporter.Option{exporter.WithWriter(&bytes.Buffer{}), exporter.WithFsync(exporter.FsyncNever)}},
-		{name: "rotation without file", opts: []exporter.Option{exporter.WithRotation(1<<20, 5)}, wantErr: []string{"WithRotation", "WithFile"}},
-		{name: "rotation zero bytes", opts: []exporter.Option{file, exporter.WithRotation(0, 5)}, wantErr: []string{"WithRotation", "maxBytes 0"}},
-		{name: "rotation keep 0", opts: []exporter.Option{file, exporter.WithRotation(1<<20, 0)}, wantErr: []string{"WithRotation", "keep 0"}},
-		{name: "rotation keep too many", opts: []exporter.Option{file, exporter.WithRotation(1<<20, exporter.MaxRotationKeep+1)}, wantErr: []string{"keep 1001"}},
-		{name: "fsync without file", opts: []exporter.Option{exporter.WithFsync(exporter.FsyncAlways)}, wantErr: []string{"WithFsync", "WithFile"}},
-		{name: "fsync zero interval", opts: []exporter.Option{file, exporter.WithFsync(exporter.FsyncInterval(0))}, wantErr: []string{"WithFsync", "interval 0s"}},
+		{name: "rotation without file", opts: []exporter.Option{exporter.WithRotation(1<<20, 5)}, wantErr: []string{"secaudit: WithRotation(1048576, 5): want WithFile too"}},
+		{name: "rotation zero bytes", opts: []exporter.Option{file, exporter.WithRotation(0, 5)}, wantErr: []string{"secaudit: WithRotation(0, 5): want maxBytes >= 1 and keep from 1 to 1000"}},
+		{name: "rotation keep 0", opts: []exporter.Option{file, exporter.WithRotation(1<<20, 0)}, wantErr: []string{"secaudit: WithRotation(1048576, 0): want maxBytes >= 1 and keep from 1 to 1000"}},
+		{name: "rotation keep too many", opts: []exporter.Option{file, exporter.WithRotation(1<<20, exporter.MaxRotationKeep+1)}, wantErr: []string{"secaudit: WithRotation(1048576, 1001): want maxBytes >= 1 and keep from 1 to 1000"}},
+		{name: "fsync without file", opts: []exporter.Option{exporter.WithFsync(exporter.FsyncAlways)}, wantErr: []string{"secaudit: WithFsync(always): want WithFile too"}},
+		{name: "fsync zero interval", opts: []exporter.Option{file, exporter.WithFsync(exporter.FsyncInterval(0))}, wantErr: []string{"secaudit: WithFsync(0s): want never, always or a positive interval"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

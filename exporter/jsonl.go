@@ -82,7 +82,7 @@ func NewJSONL(opts ...Option) (*JSONL, error) {
 		return nil, err
 	}
 	e := &JSONL{w: cfg.writer, maxRecordBytes: cfg.maxRecordBytes}
-	if cfg.pathSet {
+	if cfg.path != "" {
 		sink, err := openFileSink(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("exporter: WithFile: %w", err) // err names the path

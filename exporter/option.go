@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/secaudit/secaudit/internal/setting"
 )
 
 // DefaultMaxRecordBytes is the default limit on one encoded record, in bytes
@@ -27,17 +29,26 @@ type optionFunc func(config) config
 func (f optionFunc) apply(c config) config { return f(c) }
 
 type config struct {
-	writer         io.Writer
-	writerSet      bool
-	path           string
-	pathSet        bool
-	maxRecordBytes int
+	writer         setting.Value[io.Writer]
+	path           setting.Value[string]
+	maxRecordBytes setting.Value[int]
+	rotation       setting.Value[rotation]
+	fsync          setting.Value[FsyncPolicy]
+}
 
-	rotateBytes int64
-	rotateKeep  int
-	rotateSet   bool
-	fsync       FsyncPolicy
-	fsyncSet    bool
+type rotation struct {
+	maxBytes int64
+	keep     int
+}
+
+// resolved is the validated configuration.
+type resolved struct {
+	writer         io.Writer // nil with a file
+	path           string    // "" without a file
+	maxRecordBytes int
+	rotateBytes    int64 // 0: no rotation
+	rotateKeep     int
+	fsync          FsyncPolicy
 }
 
 // WithWriter makes the exporter write to w. The default is [os.Stdout].
@@ -45,22 +56,14 @@ type config struct {
 // has a Flush() error method (a [bufio.Writer], for instance), ForceFlush and
 // Shutdown call it.
 func WithWriter(w io.Writer) Option {
-	return optionFunc(func(c config) config {
-		c.writer = w
-		c.writerSet = true
-		return c
-	})
+	return optionFunc(func(c config) config { c.writer.Put(w, "WithWriter"); return c })
 }
 
 // WithFile makes the exporter append to the file at path, created with mode
 // 0600 if it does not exist. The file is opened by [NewJSONL] and closed by
 // Shutdown. It cannot be combined with [WithWriter].
 func WithFile(path string) Option {
-	return optionFunc(func(c config) config {
-		c.path = path
-		c.pathSet = true
-		return c
-	})
+	return optionFunc(func(c config) config { c.path.Put(path, "WithFile"); return c })
 }
 
 // WithMaxRecordBytes sets the limit on one encoded record, in bytes without
@@ -68,10 +71,7 @@ func WithFile(path string) Option {
 // [MinMaxRecordBytes]). A larger record is replaced by an
 // audit.logging.malformed_record line.
 func WithMaxRecordBytes(n int) Option {
-	return optionFunc(func(c config) config {
-		c.maxRecordBytes = n
-		return c
-	})
+	return optionFunc(func(c config) config { c.maxRecordBytes.Put(n, "WithMaxRecordBytes"); return c })
 }
 
 // WithRotation rotates the file of [WithFile] by size: before a write would
@@ -84,10 +84,7 @@ func WithMaxRecordBytes(n int) Option {
 // is lost. maxBytes must be positive and keep from 1 to [MaxRotationKeep].
 // The exporter must be the file's only writer.
 func WithRotation(maxBytes int64, keep int) Option {
-	return optionFunc(func(c config) config {
-		c.rotateBytes, c.rotateKeep, c.rotateSet = maxBytes, keep, true
-		return c
-	})
+	return optionFunc(func(c config) config { c.rotation.Put(rotation{maxBytes, keep}, "WithRotation"); return c })
 }
 
 // WithFsync sets when the file of [WithFile] is synced to stable storage:
@@ -95,56 +92,78 @@ func WithRotation(maxBytes int64, keep int) Option {
 // sync is counted in [Stats].SyncErrors; under FsyncAlways it also fails
 // the Export.
 func WithFsync(p FsyncPolicy) Option {
-	return optionFunc(func(c config) config {
-		c.fsync, c.fsyncSet = p, true
-		return c
-	})
+	return optionFunc(func(c config) config { c.fsync.Put(p, "WithFsync"); return c })
 }
 
-func newConfig(opts []Option) (config, error) {
-	c := config{maxRecordBytes: DefaultMaxRecordBytes}
+func newConfig(opts []Option) (resolved, error) {
+	var c config
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
 		}
 	}
+	w, toWriter := c.writer.Get()
+	path, toFile := c.path.Get()
+	rot := c.rotation.Or(rotation{})
+	r := resolved{
+		writer:         w,
+		path:           path,
+		maxRecordBytes: c.maxRecordBytes.Or(DefaultMaxRecordBytes),
+		rotateBytes:    rot.maxBytes,
+		rotateKeep:     rot.keep,
+		fsync:          c.fsync.Or(FsyncNever),
+	}
 	var errs []error
-	if c.writerSet && c.pathSet {
-		errs = append(errs, errors.New("exporter: WithWriter and WithFile are mutually exclusive"))
+	if toWriter && toFile {
+		errs = append(errs, setting.Invalid("WithFile", fmt.Sprintf("%q", path), "no WithWriter beside it (one destination)"))
 	}
-	if c.writerSet && c.writer == nil {
-		errs = append(errs, errors.New("exporter: WithWriter: writer is nil"))
+	if toWriter && w == nil {
+		errs = append(errs, setting.Invalid("WithWriter", "nil", "a writer"))
 	}
-	if c.pathSet && c.path == "" {
-		errs = append(errs, errors.New("exporter: WithFile: path is empty"))
+	if toFile && path == "" {
+		errs = append(errs, setting.Invalid("WithFile", `""`, "a path"))
 	}
-	if c.maxRecordBytes < MinMaxRecordBytes {
-		errs = append(errs, fmt.Errorf("exporter: WithMaxRecordBytes: %d is below the minimum %d", c.maxRecordBytes, MinMaxRecordBytes))
+	if r.maxRecordBytes < MinMaxRecordBytes {
+		errs = append(errs, setting.Invalid("WithMaxRecordBytes", r.maxRecordBytes, fmt.Sprintf("an integer >= %d", MinMaxRecordBytes)))
 	}
-	if c.rotateSet {
-		if !c.pathSet {
-			errs = append(errs, errors.New("exporter: WithRotation needs WithFile"))
+	if c.rotation.IsSet() {
+		if !toFile {
+			errs = append(errs, setting.Invalid("WithRotation", fmt.Sprintf("%d, %d", rot.maxBytes, rot.keep), "WithFile too"))
 		}
-		if c.rotateBytes <= 0 {
-			errs = append(errs, fmt.Errorf("exporter: WithRotation: maxBytes %d is not positive", c.rotateBytes))
-		}
-		if c.rotateKeep < 1 || c.rotateKeep > MaxRotationKeep {
-			errs = append(errs, fmt.Errorf("exporter: WithRotation: keep %d is not from 1 to %d", c.rotateKeep, MaxRotationKeep))
+		if err := checkRotation("WithRotation", rot.maxBytes, rot.keep); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	if c.fsyncSet {
-		if !c.pathSet && c.fsync != FsyncNever {
-			errs = append(errs, errors.New("exporter: WithFsync needs WithFile"))
+	if c.fsync.IsSet() {
+		if !toFile && r.fsync != FsyncNever {
+			errs = append(errs, setting.Invalid("WithFsync", r.fsync, "WithFile too"))
 		}
-		if c.fsync.timed && c.fsync.interval <= 0 {
-			errs = append(errs, fmt.Errorf("exporter: WithFsync: interval %v is not positive", c.fsync.interval))
+		if err := checkFsync("WithFsync", r.fsync); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
-		return config{}, errors.Join(errs...)
+		return resolved{}, errors.Join(errs...)
 	}
-	if !c.writerSet && !c.pathSet {
-		c.writer = os.Stdout
+	if !toWriter && !toFile {
+		r.writer = os.Stdout
 	}
-	return c, nil
+	return r, nil
+}
+
+// checkRotation is the rule for a rotation given by from (setup applies the
+// same rule to its own option and variables).
+func checkRotation(from string, maxBytes int64, keep int) error {
+	if maxBytes < 1 || keep < 1 || keep > MaxRotationKeep {
+		return setting.Invalid(from, fmt.Sprintf("%d, %d", maxBytes, keep), fmt.Sprintf("maxBytes >= 1 and keep from 1 to %d", MaxRotationKeep))
+	}
+	return nil
+}
+
+// checkFsync is the rule for an fsync policy given by from.
+func checkFsync(from string, p FsyncPolicy) error {
+	if p.timed && p.interval <= 0 {
+		return setting.Invalid(from, p, "never, always or a positive interval")
+	}
+	return nil
 }

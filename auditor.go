@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/log"
 
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/setting"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -65,7 +66,8 @@ func (f optionFunc) apply(c config) config { return f(c) }
 
 type config struct {
 	provider  log.LoggerProvider
-	usernames *bool
+	usernames setting.Value[bool]
+	noEnv     bool
 }
 
 // WithLoggerProvider sets the provider the Auditor's logger comes from. The
@@ -84,14 +86,18 @@ func WithLoggerProvider(p log.LoggerProvider) Option {
 // (user names are personal data); SECAUDIT_INCLUDE_USERNAMES=true enables it
 // when this option is not given.
 func WithUsernames(enabled bool) Option {
-	return optionFunc(func(c config) config {
-		c.usernames = &enabled
-		return c
-	})
+	return optionFunc(func(c config) config { c.usernames.Put(enabled, "WithUsernames"); return c })
+}
+
+// WithoutEnv makes [New] ignore the environment
+// (SECAUDIT_INCLUDE_USERNAMES).
+func WithoutEnv() Option {
+	return optionFunc(func(c config) config { c.noEnv = true; return c })
 }
 
 // New returns an Auditor. It fails only when an environment variable it reads
-// holds an invalid value; the error names the variable.
+// holds an invalid value; the error names the variable
+// (secaudit: SECAUDIT_INCLUDE_USERNAMES="maybe": want true or false).
 func New(opts ...Option) (*Auditor, error) {
 	var c config
 	for _, o := range opts {
@@ -100,19 +106,14 @@ func New(opts ...Option) (*Auditor, error) {
 	if c.provider == nil {
 		c.provider = otel.GetLoggerProvider()
 	}
-	include := false
-	if c.usernames != nil {
-		include = *c.usernames
-	} else if b, ok, err := envconf.Bool(EnvIncludeUsernames); err != nil {
-		return nil, fmt.Errorf("secaudit: %w", err)
-	} else if ok {
-		include = b
+	if err := setting.Env(&c.usernames, EnvIncludeUsernames, c.noEnv, envconf.Bool); err != nil {
+		return nil, err
 	}
 	return &Auditor{
 		logger: c.provider.Logger(ScopeName,
 			log.WithInstrumentationVersion(Version),
 			log.WithSchemaURL(semconv.SchemaURL)),
-		includeUsernames: include,
+		includeUsernames: c.usernames.Or(false),
 	}, nil
 }
 

@@ -236,6 +236,9 @@ func TestLoginSetsRequestUser(t *testing.T) {
 	}
 }
 
+// TestUsernameGate runs SECAUDIT_INCLUDE_USERNAMES, the root package's one
+// variable, through option > environment > default, an explicit false
+// (the zero value) included.
 func TestUsernameGate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -246,7 +249,11 @@ func TestUsernameGate(t *testing.T) {
 		{"default off", nil, "", false},
 		{"option on", []secaudit.Option{secaudit.WithUsernames(true)}, "", true},
 		{"env on", nil, "true", true},
-		{"option beats env", []secaudit.Option{secaudit.WithUsernames(false)}, "true", false},
+		{"env off", nil, "false", false},
+		{"option beats env", []secaudit.Option{secaudit.WithUsernames(true)}, "false", true},
+		{"explicit zero beats env", []secaudit.Option{secaudit.WithUsernames(false)}, "true", false},
+		{"without env", []secaudit.Option{secaudit.WithoutEnv()}, "true", false},
+		{"without env, option", []secaudit.Option{secaudit.WithoutEnv(), secaudit.WithUsernames(true)}, "false", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,8 +270,11 @@ func TestUsernameGate(t *testing.T) {
 func TestNewRejectsBadEnv(t *testing.T) {
 	t.Setenv(secaudit.EnvIncludeUsernames, "perhaps")
 	_, err := secaudit.New()
-	if err == nil || !strings.Contains(err.Error(), secaudit.EnvIncludeUsernames) {
-		t.Fatalf("err = %v, want one naming %s", err, secaudit.EnvIncludeUsernames)
+	if want := `secaudit: SECAUDIT_INCLUDE_USERNAMES="perhaps": want true or false`; err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+	if _, err := secaudit.New(secaudit.WithoutEnv()); err != nil {
+		t.Fatalf("WithoutEnv: %v", err)
 	}
 }
 

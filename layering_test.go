@@ -38,6 +38,11 @@ var layers = []struct {
 
 const layerInternal = 1
 
+// sdkSide are the packages that process any record in a LoggerProvider
+// (application logs from a bridge as much as audit events): they do not
+// depend on the event API, although it is a lower layer.
+var sdkSide = []string{"processor", "exporter", "delivery"}
+
 // apiOnly are the packages that must reach the OpenTelemetry API only:
 // no SDK, no exporter, no contrib instrumentation, nothing of gRPC or
 // protobuf, directly or through any dependency.
@@ -162,6 +167,8 @@ func layeringViolations(pkgs []listedPackage) []string {
 			switch {
 			case toRank < 0:
 				// Reported as a package without a layer.
+			case to == "" && slices.Contains(sdkSide, from):
+				bad = append(bad, fmt.Sprintf("%s imports the root package: the SDK side does not depend on the event API", show(from)))
 			case toRank < rank, rank == layerInternal && toRank == layerInternal:
 			default:
 				bad = append(bad, fmt.Sprintf("%s (layer %d) imports %s (layer %d): a package imports only lower layers",
@@ -216,10 +223,11 @@ func reaches(p listedPackage, deps map[string][]string, forbidden []string, chec
 // TestLayering checks the layering of ARCHITECTURE.md on the non-test code
 // of every package of the core module (go list ./..., default build tags):
 // a package imports only packages of a lower layer (the internal packages
-// may also import one another); every package has a layer; the root
-// package, instrumentation and semconv reach nothing beyond the
-// OpenTelemetry API; and no non-test code reaches the test support
-// package, goleak or testing. Tests are free to import anything.
+// may also import one another), and processor, exporter and delivery not
+// the root package; every package has a layer; the root package,
+// instrumentation and semconv reach nothing beyond the OpenTelemetry API;
+// and no non-test code reaches the test support package, goleak or
+// testing. Tests are free to import anything.
 func TestLayering(t *testing.T) {
 	pkgs := listPackages(t)
 	for _, v := range layeringViolations(pkgs) {
@@ -271,6 +279,9 @@ func TestLayeringRules(t *testing.T) {
 		{"processor on setup", pkg(m("processor"), m("setup")), "imports only lower layers"},
 		{"exporter on delivery", pkg(m("exporter"), m("delivery")), "imports only lower layers"},
 		{"internal on the root", pkg(m("internal/probe"), m("")), "imports only lower layers"},
+		{"processor on the root", pkg(m("processor"), m("")), "SDK side"},
+		{"delivery on the root", pkg(m("delivery"), m("")), "SDK side"},
+		{"example on example", pkg(m("examples/demo"), m("examples/quickstart")), "imports only lower layers"},
 		{"setup on an example", pkg(m("setup"), m("examples/demo")), "imports only lower layers"},
 		{"non-test code on testsupport", pkg(m("processor"), m("internal/testsupport")), "only tests may"},
 		{"internal on testsupport", pkg(m("internal/probe"), m("internal/testsupport")), "only tests may"},

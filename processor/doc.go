@@ -97,8 +97,8 @@
 //
 // # Safety semantics
 //
-// Behaviour follows the reference (django-sec-audit) with the differences
-// DESIGN.md lists: session.id and the other [ProtectedKeys] are exempt from
+// Behaviour follows the reference (django-sec-audit) with these deliberate
+// differences: session.id and the other [ProtectedKeys] are exempt from
 // key rules; filters and enrichers are plain funcs that cannot drop a record
 // by panicking; limits never rename keys; regular expressions are RE2;
 // string limits count runes; well-known secrets are detected out of the box.

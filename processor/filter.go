@@ -198,7 +198,8 @@ func (f *Filter) call(ctx context.Context, fn FilterFunc, r *sdklog.Record) (kee
 	return fn(ctx, r)
 }
 
-// IsSecurityEvent reports whether name is a security event in the sense of
-// DESIGN.md: 4xx and 5xx responses, failed logins, authz.* and security.*
-// ([semconv.IsSecurityEvent]). These are never sampled.
+// IsSecurityEvent reports whether name is a security event (see
+// ARCHITECTURE.md, Invariants): 4xx and 5xx responses, failed logins,
+// authz.* and security.* ([semconv.IsSecurityEvent]). These are never
+// sampled.
 func IsSecurityEvent(name string) bool { return semconv.IsSecurityEvent(name) }

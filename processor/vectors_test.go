@@ -40,7 +40,7 @@ type vectorInput struct {
 // written, with the reason. Every other SCR and PRJ vector runs, with the
 // built-in detectors on (they change none of them).
 //
-// None is skipped for a DESIGN.md override (the SCR vectors where
+// None is skipped for a deliberate difference (the SCR vectors where
 // secaudit differs on purpose run against its own expectation, see
 // differentVectors): the other overridden behaviours live
 // in other families (session.id redaction in MW-*/AUTH-*, key truncation in

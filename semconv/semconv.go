@@ -261,8 +261,9 @@ const Redacted = "[REDACTED]"
 // Truncated marks a value shortened by a limit.
 const Truncated = "[TRUNCATED]"
 
-// IsSecurityEvent reports whether name is a security event in the sense of
-// DESIGN.md: 4xx and 5xx responses, failed logins, authz.* and security.*.
+// IsSecurityEvent reports whether name is a security event (see
+// ARCHITECTURE.md, Invariants): 4xx and 5xx responses, failed logins,
+// authz.* and security.*.
 // They are never sampled, and are the last records a full queue gives up.
 func IsSecurityEvent(name string) bool {
 	switch name {

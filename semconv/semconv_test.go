@@ -37,8 +37,9 @@ func TestSeverityText(t *testing.T) {
 	}
 }
 
-// TestCatalogue pins the event names and keys that DESIGN.md's contract
-// fixes; they are checked from outside the code too.
+// TestCatalogue pins the event names and keys that the contract (this
+// package, the README's envelope) fixes; they are checked from outside the
+// code too.
 func TestCatalogue(t *testing.T) {
 	events := map[string]string{
 		semconv.EventHTTPResponseSuccess:     "http.response.success",

@@ -14,7 +14,8 @@ import (
 	"github.com/secaudit/secaudit/internal/setting"
 )
 
-// Names of the environment variables secaudit reads, from DESIGN.md.
+// Names of the environment variables secaudit reads (ARCHITECTURE.md
+// lists the package that resolves each).
 const (
 	ServiceName            = "OTEL_SERVICE_NAME"
 	ResourceAttributes     = "OTEL_RESOURCE_ATTRIBUTES"
@@ -176,7 +177,7 @@ func Regexps(name string) ([]*regexp.Regexp, bool, error) {
 }
 
 // SplitRegexps splits the value of a variable that lists regular
-// expressions (DESIGN.md "Configuration"). A value that starts with "[" is
+// expressions (the README's "Configuration"). A value that starts with "[" is
 // a JSON array of strings, taken as they are. Otherwise the value is split
 // at the commas that are outside {…}, […] and (…), not escaped by a
 // backslash and not inside \Q…\E, and each pattern is trimmed of spaces:

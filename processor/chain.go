@@ -31,24 +31,22 @@ var _ sdklog.Processor = (*Chain)(nil)
 // default). An invalid option or environment value is an error naming it.
 // A nil next drops every record after counting it through the pipeline.
 func NewChain(next sdklog.Processor, opts ...Option) (*Chain, error) {
-	c, err := newConfig(partAll, opts)
-	if err != nil {
-		return nil, err
-	}
+	c := newConfig(opts)
 	scrubber, errScrub := newScrubber(c)
+	limiter, errLimit := newLimiter(c)
 	sampler, errSample := newSampler(next, c)
 	var downstream sdklog.Processor
 	if sampler != nil {
 		downstream = sampler
 	}
 	filter, errFilter := newFilter(downstream, c) // also on error, to report every bad setting
-	if err := errors.Join(errScrub, errSample, errFilter); err != nil {
+	if err := errors.Join(errScrub, errLimit, errSample, errFilter); err != nil {
 		return nil, err
 	}
 	return &Chain{
 		enricher: newEnricher(c),
 		scrubber: scrubber,
-		limiter:  newLimiter(c),
+		limiter:  limiter,
 		filter:   filter,
 		sampler:  sampler,
 	}, nil

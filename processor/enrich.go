@@ -35,12 +35,8 @@ var _ sdklog.Processor = (*Enricher)(nil)
 
 // NewEnricher returns an Enricher running the functions given with
 // WithEnrichFunc.
-func NewEnricher(opts ...Option) (*Enricher, error) {
-	c, err := newConfig(partEnrich, opts)
-	if err != nil {
-		return nil, err
-	}
-	return newEnricher(c), nil
+func NewEnricher(opts ...EnrichOption) (*Enricher, error) {
+	return newEnricher(newConfig(opts)), nil
 }
 
 func newEnricher(c config) *Enricher { return &Enricher{funcs: c.enrich} }

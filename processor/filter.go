@@ -2,13 +2,14 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
-	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/auditscope"
 	"github.com/secaudit/secaudit/internal/httpstatus"
 	"github.com/secaudit/secaudit/semconv"
 )
@@ -49,34 +50,17 @@ var _ sdklog.Processor = (*Filter)(nil)
 // NewFilter returns a Filter in front of next, configured by opts
 // (WithIgnorePaths, WithIgnoreStatusCodes, WithFilterFunc; option >
 // SECAUDIT_IGNORE_PATHS / SECAUDIT_IGNORE_STATUS_CODES > none).
-func NewFilter(next sdklog.Processor, opts ...Option) (*Filter, error) {
-	c, err := newConfig(partFilter, opts)
-	if err != nil {
-		return nil, err
-	}
-	return newFilter(next, c)
+func NewFilter(next sdklog.Processor, opts ...FilterOption) (*Filter, error) {
+	return newFilter(next, newConfig(opts))
 }
 
 func newFilter(next sdklog.Processor, c config) (*Filter, error) {
-	paths, err := resolvePatterns(c.filter.paths, envconf.IgnorePaths, c.noEnv)
-	if err != nil {
+	paths, errPaths := auditscope.IgnorePaths(c.ignorePaths, c.noEnv)
+	statuses, errStatus := auditscope.IgnoreStatusCodes(c.ignoreStatus, c.noEnv)
+	if err := errors.Join(errPaths, errStatus); err != nil {
 		return nil, err
 	}
-	f := &Filter{next: next, paths: paths, funcs: c.filter.funcs}
-	codes := []int(nil)
-	if c.filter.statuses != nil {
-		codes = *c.filter.statuses
-	} else if !c.noEnv {
-		env, _, err := envconf.StatusCodes(envconf.IgnoreStatusCodes)
-		if err != nil {
-			return nil, wrapEnv(err)
-		}
-		codes = env
-	}
-	for _, code := range codes {
-		f.statuses.Add(code)
-	}
-	return f, nil
+	return &Filter{next: next, paths: paths, statuses: statuses, funcs: c.filters}, nil
 }
 
 // Enabled reports whether the downstream processor wants such a record.

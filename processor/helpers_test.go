@@ -109,16 +109,16 @@ func attrMap(r *sdklog.Record) map[string]attribute.Value {
 	return m
 }
 
-func mustScrubber(t testing.TB, opts ...Option) *Scrubber {
+func mustScrubber(t testing.TB, opts ...ScrubOption) *Scrubber {
 	t.Helper()
-	s, err := NewScrubber(append([]Option{WithoutEnv()}, opts...)...)
+	s, err := NewScrubber(append([]ScrubOption{WithoutEnv()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func mustLimiter(t testing.TB, opts ...Option) *Limiter {
+func mustLimiter(t testing.TB, opts ...LimitOption) *Limiter {
 	t.Helper()
 	l, err := NewLimiter(opts...)
 	if err != nil {

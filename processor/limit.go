@@ -82,35 +82,16 @@ var _ sdklog.Processor = (*Limiter)(nil)
 // NewLimiter returns a Limiter configured by opts (WithMaxDepth,
 // WithMaxStringLength, …, WithLimits). There are no environment variables
 // for limits.
-func NewLimiter(opts ...Option) (*Limiter, error) {
-	c, err := newConfig(partLimit, opts)
+func NewLimiter(opts ...LimitOption) (*Limiter, error) {
+	return newLimiter(newConfig(opts))
+}
+
+func newLimiter(c config) (*Limiter, error) {
+	l, err := c.limitSettings()
 	if err != nil {
 		return nil, err
 	}
-	return newLimiter(c), nil
-}
-
-func newLimiter(c config) *Limiter {
-	l := DefaultLimits()
-	if c.limitN.depth {
-		l.MaxDepth = c.limit.MaxDepth
-	}
-	if c.limitN.mapEntries {
-		l.MaxMapEntries = c.limit.MaxMapEntries
-	}
-	if c.limitN.sliceLen {
-		l.MaxSliceLength = c.limit.MaxSliceLength
-	}
-	if c.limitN.stringLen {
-		l.MaxStringLength = c.limit.MaxStringLength
-	}
-	if c.limitN.attrs {
-		l.MaxAttributes = c.limit.MaxAttributes
-	}
-	if c.limitN.recordBytes {
-		l.MaxRecordBytes = c.limit.MaxRecordBytes
-	}
-	return &Limiter{limits: l}
+	return &Limiter{limits: l}, nil
 }
 
 // Limits returns the limits in force.

@@ -25,20 +25,20 @@ func TestLimitValidation(t *testing.T) {
 	// PRJ-17's Go translation: a limit that is not a positive int is
 	// rejected at construction, naming the field.
 	tests := []struct {
-		opt  Option
+		opt  LimitOption
 		want string
 	}{
-		{WithMaxDepth(0), "max_depth must be greater than 0"},
-		{WithMaxMapEntries(-1), "max_mapping_entries must be greater than 0"},
-		{WithMaxSliceLength(0), "max_sequence_length must be greater than 0"},
-		{WithMaxStringLength(0), "max_string_length must be greater than 0"},
-		{WithMaxAttributes(0), "max_attributes must be greater than 0"},
-		{WithMaxRecordBytes(1023), "max_record_bytes must be at least 1024"},
-		{WithLimits(Limits{MaxDepth: -2}), "MaxDepth must be at least 1"},
+		{WithMaxDepth(0), "secaudit: WithMaxDepth(0): want max_depth >= 1"},
+		{WithMaxMapEntries(-1), "secaudit: WithMaxMapEntries(-1): want max_mapping_entries >= 1"},
+		{WithMaxSliceLength(0), "secaudit: WithMaxSliceLength(0): want max_sequence_length >= 1"},
+		{WithMaxStringLength(0), "secaudit: WithMaxStringLength(0): want max_string_length >= 1"},
+		{WithMaxAttributes(0), "secaudit: WithMaxAttributes(0): want max_attributes >= 1"},
+		{WithMaxRecordBytes(1023), "secaudit: WithMaxRecordBytes(1023): want max_record_bytes >= 1024"},
+		{WithLimits(Limits{MaxDepth: -2}), "secaudit: WithLimits(Limits{MaxDepth: -2}): want MaxDepth >= 1"},
 	}
 	for _, tt := range tests {
 		_, err := NewLimiter(tt.opt)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
+		if err == nil || err.Error() != tt.want {
 			t.Errorf("error = %v, want %q", err, tt.want)
 		}
 	}
@@ -54,7 +54,7 @@ func TestLimiter(t *testing.T) {
 	long := strings.Repeat("é", 10)
 	tests := []struct {
 		name        string
-		opts        []Option
+		opts        []LimitOption
 		give        []attribute.KeyValue
 		want        map[string]string
 		wantMissing []string
@@ -63,7 +63,7 @@ func TestLimiter(t *testing.T) {
 	}{
 		{
 			name: "strings count runes",
-			opts: []Option{WithMaxStringLength(4)},
+			opts: []LimitOption{WithMaxStringLength(4)},
 			give: []attribute.KeyValue{attribute.String("s", long), attribute.String("ok", "abcd"), attribute.StringSlice("l", []string{"abcde", "x"})},
 			want: map[string]string{"s": "éééé[TRUNCATED]", "ok": "abcd", "l": `["abcd[TRUNCATED]","x"]`},
 			// 2 strings
@@ -71,7 +71,7 @@ func TestLimiter(t *testing.T) {
 		},
 		{
 			name:        "an over-long key drops its attribute, never renamed",
-			opts:        []Option{WithMaxStringLength(5)},
+			opts:        []LimitOption{WithMaxStringLength(5)},
 			give:        []attribute.KeyValue{attribute.String("toolong", "v"), attribute.String("short", "v"), {Key: "m", Value: attribute.MapValue(attribute.String("nested_long", "v"), attribute.String("k", "v"))}},
 			want:        map[string]string{"short": "v", "m": `{"k":"v"}`},
 			wantMissing: []string{"toolong", "toolo", "toolo[TRUNCATED]"},
@@ -79,7 +79,7 @@ func TestLimiter(t *testing.T) {
 		},
 		{
 			name: "typed slices and maps",
-			opts: []Option{WithMaxSliceLength(2), WithMaxMapEntries(2)},
+			opts: []LimitOption{WithMaxSliceLength(2), WithMaxMapEntries(2)},
 			give: []attribute.KeyValue{attribute.Int64Slice("ints", []int64{1, 2, 3}), attribute.StringSlice("strs", []string{"a", "b", "c"}), {Key: "m", Value: attribute.MapValue(attribute.Int("a", 1), attribute.Int("b", 2), attribute.Int("c", 3))},
 				attribute.BoolSlice("bools", []bool{true, false, true}), attribute.Float64Slice("floats", []float64{1.5, 2, 3}), attribute.BoolSlice("short", []bool{true, false}),
 				{Key: "values", Value: attribute.SliceValue(attribute.Int64Value(1), attribute.StringValue("x"), attribute.BoolValue(true))}},
@@ -96,7 +96,7 @@ func TestLimiter(t *testing.T) {
 		},
 		{
 			name:        "attribute count keeps protected keys",
-			opts:        []Option{WithMaxAttributes(2)},
+			opts:        []LimitOption{WithMaxAttributes(2)},
 			give:        []attribute.KeyValue{attribute.Int("a", 1), attribute.Int("b", 2), attribute.Int("c", 3), semconv.AuditRequestIDKey.String("r"), semconv.AuditRedactedCountKey.Int(1)},
 			want:        map[string]string{"a": "1", "b": "2", "audit.request_id": "r", "audit.redacted_count": "1", "_truncated": "[TRUNCATED]"},
 			wantMissing: []string{"c"},
@@ -569,11 +569,11 @@ func TestLimiterFloatsFitExporter(t *testing.T) {
 		name  string
 		body  attribute.Value
 		attrs []attribute.KeyValue
-		opts  []Option
+		opts  []LimitOption
 		fill  bool
 	}{
 		{name: "reported", attrs: many(104, attribute.Float64SliceValue(floats))},
-		{name: "scalar", attrs: many(1000, attribute.Float64Value(f)), opts: []Option{WithMaxAttributes(2000)}, fill: true},
+		{name: "scalar", attrs: many(1000, attribute.Float64Value(f)), opts: []LimitOption{WithMaxAttributes(2000)}, fill: true},
 		{name: "Float64Slice", attrs: many(20, attribute.Float64SliceValue(floats)), fill: true},
 		{name: "slice element", attrs: many(20, attribute.SliceValue(scalars...)), fill: true},
 		{name: "map value", attrs: many(20, attribute.MapValue(members...)), fill: true},

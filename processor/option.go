@@ -3,134 +3,131 @@ package processor
 import (
 	"errors"
 	"fmt"
-	"math"
 	"regexp"
 
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/setting"
 )
 
-// part names the processor an option configures.
-type part uint8
-
-const (
-	partScrub part = 1 << iota
-	partLimit
-	partFilter
-	partSample
-	partEnrich
-
-	partAll = partScrub | partLimit | partFilter | partSample | partEnrich
-)
-
-func (p part) String() string {
-	switch p {
-	case partScrub:
-		return "Scrubber"
-	case partLimit:
-		return "Limiter"
-	case partFilter:
-		return "Filter"
-	case partSample:
-		return "Sampler"
-	case partEnrich:
-		return "Enricher"
-	}
-	return "Chain"
-}
-
-// Option configures the processors of this package. Each WithX documents
-// the processor it configures; [NewChain] accepts every option, and an
-// individual constructor (NewScrubber, NewLimiter, …) returns an error for an
-// option that does not configure it, so a misplaced option never goes
-// unnoticed.
+// Option configures the processors of this package; every option is one,
+// and [NewChain] takes them all. Each stage's constructor takes only the
+// options of its stage — [ScrubOption], [LimitOption], [FilterOption],
+// [SampleOption], [EnrichOption] — so an option given to the wrong stage
+// does not compile. [WithoutEnv] is a [CommonOption], taken by every
+// constructor.
 type Option interface {
-	apply(config) config
+	apply(*config)
 }
 
-type option struct {
-	name string
-	part part
-	fn   func(*config)
+// ScrubOption configures a [Scrubber] (NewScrubber, NewChain).
+type ScrubOption interface {
+	Option
+	scrubOption()
 }
 
-func (o option) apply(c config) config {
-	c.used = append(c.used, usedOption{o.name, o.part})
-	o.fn(&c)
-	return c
+// LimitOption configures a [Limiter] (NewLimiter, NewChain).
+type LimitOption interface {
+	Option
+	limitOption()
 }
 
-type usedOption struct {
-	name string
-	part part
+// FilterOption configures a [Filter] (NewFilter, NewChain).
+type FilterOption interface {
+	Option
+	filterOption()
 }
 
-// config holds every setting; nil pointers and nil slices mean "not given by
-// an option" so the environment or the default applies.
+// SampleOption configures a [Sampler] (NewSampler, NewChain).
+type SampleOption interface {
+	Option
+	sampleOption()
+}
+
+// EnrichOption configures an [Enricher] (NewEnricher, NewChain).
+type EnrichOption interface {
+	Option
+	enrichOption()
+}
+
+// CommonOption configures every processor of this package.
+type CommonOption interface {
+	ScrubOption
+	LimitOption
+	FilterOption
+	SampleOption
+	EnrichOption
+}
+
+type (
+	scrubOption  func(*config)
+	limitOption  func(*config)
+	filterOption func(*config)
+	sampleOption func(*config)
+	enrichOption func(*config)
+	commonOption func(*config)
+)
+
+func (o scrubOption) apply(c *config)  { o(c) }
+func (o limitOption) apply(c *config)  { o(c) }
+func (o filterOption) apply(c *config) { o(c) }
+func (o sampleOption) apply(c *config) { o(c) }
+func (o enrichOption) apply(c *config) { o(c) }
+func (o commonOption) apply(c *config) { o(c) }
+
+func (scrubOption) scrubOption()   {}
+func (limitOption) limitOption()   {}
+func (filterOption) filterOption() {}
+func (sampleOption) sampleOption() {}
+func (enrichOption) enrichOption() {}
+func (commonOption) scrubOption()  {}
+func (commonOption) limitOption()  {}
+func (commonOption) filterOption() {}
+func (commonOption) sampleOption() {}
+func (commonOption) enrichOption() {}
+
+// config holds the options as given, each a setting.Value (whether it was
+// given, and by which option); each constructor resolves its own settings
+// from it (option > env > default) and checks them.
 type config struct {
-	used   []usedOption
-	errs   []error
-	noEnv  bool
-	scrub  scrubSettings
-	limit  Limits
-	limitN limitSet
-	filter filterSettings
-	sample sampleSettings
+	noEnv bool
+
+	keys, allowlist, patterns setting.Value[[]string]
+	detectors                 setting.Value[Detector]
+	pseudo                    setting.Value[pseudonymization]
+
+	limits [len(limitFields)]setting.Value[int]
+
+	ignorePaths  setting.Value[[]string]
+	ignoreStatus setting.Value[[]int]
+	filters      []FilterFunc
+
+	sampleRate setting.Value[float64]
+
 	enrich []EnrichFunc
 }
 
-type scrubSettings struct {
-	keys       *[]string
-	allowlist  *[]string
-	patterns   *[]*regexp.Regexp // compiled by the option
-	detectors  Detector
-	detSet     bool
-	pseudoKey  []byte
-	pseudoKeys []string
-	pseudoSet  bool
+type pseudonymization struct {
+	key   []byte
+	attrs []string
 }
 
-type limitSet struct{ depth, mapEntries, sliceLen, stringLen, attrs, recordBytes bool }
-
-type filterSettings struct {
-	paths    *[]*regexp.Regexp // compiled by the option
-	statuses *[]int
-	funcs    []FilterFunc
-}
-
-type sampleSettings struct {
-	rate *float64
-}
-
-// newConfig applies opts and checks that each one configures a part in
-// parts. It does not read the environment; each constructor resolves its own
-// settings (option > env > default).
-func newConfig(parts part, opts []Option) (config, error) {
+// newConfig applies opts (nil ones are skipped). It does not read the
+// environment.
+func newConfig[O Option](opts []O) config {
 	var c config
 	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		c = o.apply(c)
-	}
-	var errs []error
-	for _, u := range c.used {
-		if u.part&parts == 0 {
-			errs = append(errs, fmt.Errorf("processor: option %s configures the %s, not the %s", u.name, u.part, parts))
+		if any(o) != nil {
+			o.apply(&c)
 		}
 	}
-	errs = append(errs, c.errs...)
-	return c, errors.Join(errs...)
-}
-
-func invalidOption(name, format string, args ...any) error {
-	return fmt.Errorf("processor: %s: %s", name, fmt.Sprintf(format, args...))
+	return c
 }
 
 // WithoutEnv makes the constructors ignore the SECAUDIT_* environment
 // variables, so only options and defaults apply. It configures every
 // processor. By default the environment is read.
-func WithoutEnv() Option {
-	return option{"WithoutEnv", partAll, func(c *config) { c.noEnv = true }}
+func WithoutEnv() CommonOption {
+	return commonOption(func(c *config) { c.noEnv = true })
 }
 
 // --- Scrubber ---------------------------------------------------------------
@@ -140,9 +137,9 @@ func WithoutEnv() Option {
 // kept) contains a normalised entry is replaced by "[REDACTED]". With no
 // arguments no key is sensitive. Environment: SECAUDIT_SENSITIVE_KEYS
 // (comma list). Default: [DefaultSensitiveKeys].
-func WithSensitiveKeys(keys ...string) Option {
+func WithSensitiveKeys(keys ...string) ScrubOption {
 	keys = append([]string{}, keys...)
-	return option{"WithSensitiveKeys", partScrub, func(c *config) { c.scrub.keys = &keys }}
+	return scrubOption(func(c *config) { c.keys.Put(keys, "WithSensitiveKeys") })
 }
 
 // WithSensitiveKeyAllowlist sets keys that are never sensitive by key even
@@ -150,9 +147,9 @@ func WithSensitiveKeys(keys ...string) Option {
 // normalised allowlist entry exactly. Value detectors and patterns still
 // apply to allowlisted keys. Environment: SECAUDIT_SENSITIVE_KEY_ALLOWLIST.
 // Default: none.
-func WithSensitiveKeyAllowlist(keys ...string) Option {
+func WithSensitiveKeyAllowlist(keys ...string) ScrubOption {
 	keys = append([]string{}, keys...)
-	return option{"WithSensitiveKeyAllowlist", partScrub, func(c *config) { c.scrub.allowlist = &keys }}
+	return scrubOption(func(c *config) { c.allowlist.Put(keys, "WithSensitiveKeyAllowlist") })
 }
 
 // WithSensitiveValuePatterns sets RE2 regular expressions; each match in a
@@ -165,37 +162,21 @@ func WithSensitiveKeyAllowlist(keys ...string) Option {
 // SECAUDIT_SENSITIVE_VALUE_PATTERNS (a list of regexes, see the package
 // documentation). Default: none (the built-in detectors of [WithDetectors]
 // are separate).
-func WithSensitiveValuePatterns(patterns ...string) Option {
+func WithSensitiveValuePatterns(patterns ...string) ScrubOption {
 	patterns = append([]string{}, patterns...)
-	return option{"WithSensitiveValuePatterns", partScrub, func(c *config) {
-		res, bad, err := envconf.CompileRegexps(patterns)
-		if err != nil {
-			c.errs = append(c.errs, invalidOption("WithSensitiveValuePatterns", "%q is not a valid RE2 regular expression: %v", bad, err))
-		}
-		c.scrub.patterns = &res
-	}}
+	return scrubOption(func(c *config) { c.patterns.Put(patterns, "WithSensitiveValuePatterns") })
 }
 
 // WithDetectors sets which built-in secret detectors of the [Scrubber] run.
 // Default: [AllDetectors]. There is no environment variable.
-func WithDetectors(d Detector) Option {
-	return option{"WithDetectors", partScrub, func(c *config) {
-		if d&^AllDetectors != 0 {
-			c.errs = append(c.errs, invalidOption("WithDetectors", "unknown detector bits %#x", uint16(d&^AllDetectors)))
-		}
-		c.scrub.detectors, c.scrub.detSet = d&AllDetectors, true
-	}}
+func WithDetectors(d Detector) ScrubOption {
+	return scrubOption(func(c *config) { c.detectors.Put(d, "WithDetectors") })
 }
 
 // WithoutDetectors switches off the given built-in detectors, keeping the
 // others (see [WithDetectors]).
-func WithoutDetectors(d Detector) Option {
-	return option{"WithoutDetectors", partScrub, func(c *config) {
-		if !c.scrub.detSet {
-			c.scrub.detectors, c.scrub.detSet = AllDetectors, true
-		}
-		c.scrub.detectors &^= d
-	}}
+func WithoutDetectors(d Detector) ScrubOption {
+	return scrubOption(func(c *config) { c.detectors.Put(c.detectors.Or(AllDetectors)&^d, "WithoutDetectors") })
 }
 
 // MinPseudonymKeyBytes is the shortest HMAC key [WithPseudonymization] accepts.
@@ -210,73 +191,93 @@ const MinPseudonymKeyBytes = 16
 // [MinPseudonymKeyBytes] long and is never logged; an empty or short key
 // is a construction error. Default: off. There is no environment variable
 // (keep the key in your secret store and pass it here).
-func WithPseudonymization(key []byte, attrKeys ...string) Option {
-	key = append([]byte{}, key...)
-	attrKeys = append([]string{}, attrKeys...)
-	return option{"WithPseudonymization", partScrub, func(c *config) {
-		switch {
-		case len(key) == 0:
-			c.errs = append(c.errs, invalidOption("WithPseudonymization", "an HMAC key is required"))
-		case len(key) < MinPseudonymKeyBytes:
-			c.errs = append(c.errs, invalidOption("WithPseudonymization", "the HMAC key must be at least %d bytes, got %d", MinPseudonymKeyBytes, len(key)))
-		case len(attrKeys) == 0:
-			c.errs = append(c.errs, invalidOption("WithPseudonymization", "no attribute keys given"))
+func WithPseudonymization(key []byte, attrKeys ...string) ScrubOption {
+	p := pseudonymization{append([]byte{}, key...), append([]string{}, attrKeys...)}
+	return scrubOption(func(c *config) { c.pseudo.Put(p, "WithPseudonymization") })
+}
+
+// scrubSettings resolves the Scrubber's settings (option > env > default).
+func (c *config) scrubSettings() (keys, allow []string, patterns []*regexp.Regexp, det Detector, err error) {
+	list := func(name string) ([]string, bool, error) { v, ok := envconf.List(name); return v, ok, nil }
+	errs := []error{
+		setting.Env(&c.keys, envconf.SensitiveKeys, c.noEnv, list),
+		setting.Env(&c.allowlist, envconf.SensitiveKeyAllowlist, c.noEnv, list),
+	}
+	patterns, err = setting.Regexps(c.patterns, envconf.SensitiveValuePatterns, c.noEnv, envconf.Regexps)
+	errs = append(errs, err)
+	det = c.detectors.Or(AllDetectors)
+	if det&^AllDetectors != 0 {
+		errs = append(errs, setting.Invalid(c.detectors.From(), fmt.Sprintf("%#x", uint16(det)), fmt.Sprintf("detector bits within %#x", uint16(AllDetectors))))
+	}
+	if p, ok := c.pseudo.Get(); ok {
+		given := "no key"
+		if len(p.key) > 0 {
+			given = fmt.Sprintf("a %d-byte key", len(p.key))
 		}
-		c.scrub.pseudoKey, c.scrub.pseudoKeys, c.scrub.pseudoSet = key, attrKeys, true
-	}}
+		switch {
+		case len(p.key) < MinPseudonymKeyBytes:
+			errs = append(errs, setting.Invalid("WithPseudonymization", given, fmt.Sprintf("an HMAC key of at least %d bytes", MinPseudonymKeyBytes)))
+		case len(p.attrs) == 0:
+			errs = append(errs, setting.Invalid("WithPseudonymization", "no attribute keys", "the attribute keys to pseudonymize"))
+		}
+	}
+	return c.keys.Or(defaultSensitiveKeys), c.allowlist.Or(nil), patterns, det, errors.Join(errs...)
 }
 
 // --- Limiter ----------------------------------------------------------------
 
-func limitOption(name, field string, min int, v int, set func(*config)) Option {
-	return option{name, partLimit, func(c *config) {
-		if v < min {
-			if min == 1 {
-				c.errs = append(c.errs, invalidOption(name, "%s must be greater than 0, got %d", field, v))
-			} else {
-				c.errs = append(c.errs, invalidOption(name, "%s must be at least %d, got %d", field, min, v))
-			}
-			return
-		}
-		set(c)
-	}}
+// limitFields are the limits in config.limits' order.
+var limitFields = [...]struct {
+	option, name, field string // WithMaxDepth, max_depth, MaxDepth
+	min                 int
+	of                  func(*Limits) *int
+}{
+	{"WithMaxDepth", "max_depth", "MaxDepth", 1, func(l *Limits) *int { return &l.MaxDepth }},
+	{"WithMaxMapEntries", "max_mapping_entries", "MaxMapEntries", 1, func(l *Limits) *int { return &l.MaxMapEntries }},
+	{"WithMaxSliceLength", "max_sequence_length", "MaxSliceLength", 1, func(l *Limits) *int { return &l.MaxSliceLength }},
+	{"WithMaxStringLength", "max_string_length", "MaxStringLength", 1, func(l *Limits) *int { return &l.MaxStringLength }},
+	{"WithMaxAttributes", "max_attributes", "MaxAttributes", 1, func(l *Limits) *int { return &l.MaxAttributes }},
+	{"WithMaxRecordBytes", "max_record_bytes", "MaxRecordBytes", MinRecordBytes, func(l *Limits) *int { return &l.MaxRecordBytes }},
+}
+
+const (
+	limitDepth = iota
+	limitMapEntries
+	limitSliceLength
+	limitStringLength
+	limitAttributes
+	limitRecordBytes
+)
+
+func limit(i, n int) LimitOption {
+	return limitOption(func(c *config) { c.limits[i].Put(n, limitFields[i].option) })
 }
 
 // WithMaxDepth sets the [Limiter]'s nesting limit: top-level attribute
 // values are at depth 1 and each enclosing map or slice adds 1; a value at
 // depth ≥ n becomes "[TRUNCATED]". Default 8 (max_depth).
-func WithMaxDepth(n int) Option {
-	return limitOption("WithMaxDepth", "max_depth", 1, n, func(c *config) { c.limit.MaxDepth, c.limitN.depth = n, true })
-}
+func WithMaxDepth(n int) LimitOption { return limit(limitDepth, n) }
 
 // WithMaxMapEntries sets how many entries of a nested map the [Limiter]
 // keeps; a longer map keeps the first n (in the map's order) plus
 // "_truncated": "[TRUNCATED]". Default 100 (max_mapping_entries).
-func WithMaxMapEntries(n int) Option {
-	return limitOption("WithMaxMapEntries", "max_mapping_entries", 1, n, func(c *config) { c.limit.MaxMapEntries, c.limitN.mapEntries = n, true })
-}
+func WithMaxMapEntries(n int) LimitOption { return limit(limitMapEntries, n) }
 
 // WithMaxSliceLength sets how many elements of a slice the [Limiter] keeps;
 // a longer slice keeps n followed by "[TRUNCATED]" (a typed slice such as
 // []int64 just keeps n). Default 100 (max_sequence_length).
-func WithMaxSliceLength(n int) Option {
-	return limitOption("WithMaxSliceLength", "max_sequence_length", 1, n, func(c *config) { c.limit.MaxSliceLength, c.limitN.sliceLen = n, true })
-}
+func WithMaxSliceLength(n int) LimitOption { return limit(limitSliceLength, n) }
 
 // WithMaxStringLength sets the longest string, in runes, the [Limiter]
 // keeps; a longer one keeps n runes followed by "[TRUNCATED]". A key longer
 // than n runes is never shortened: its attribute is dropped and counted.
 // Default 4096 (max_string_length).
-func WithMaxStringLength(n int) Option {
-	return limitOption("WithMaxStringLength", "max_string_length", 1, n, func(c *config) { c.limit.MaxStringLength, c.limitN.stringLen = n, true })
-}
+func WithMaxStringLength(n int) LimitOption { return limit(limitStringLength, n) }
 
 // WithMaxAttributes sets how many top-level attributes the [Limiter]
 // keeps: the first n, any protected contract attribute beyond them, and
 // "_truncated": "[TRUNCATED]". Default 128 (max_attributes).
-func WithMaxAttributes(n int) Option {
-	return limitOption("WithMaxAttributes", "max_attributes", 1, n, func(c *config) { c.limit.MaxAttributes, c.limitN.attrs = n, true })
-}
+func WithMaxAttributes(n int) LimitOption { return limit(limitAttributes, n) }
 
 // MinRecordBytes is the smallest record byte cap [WithMaxRecordBytes] accepts.
 const MinRecordBytes = 1024
@@ -286,37 +287,37 @@ const MinRecordBytes = 1024
 // "[TRUNCATED]" until it fits, then, if still too large, its last
 // unprotected attributes dropped. Default 262144 (max_record_bytes); at
 // least [MinRecordBytes].
-func WithMaxRecordBytes(n int) Option {
-	return limitOption("WithMaxRecordBytes", "max_record_bytes", MinRecordBytes, n, func(c *config) { c.limit.MaxRecordBytes, c.limitN.recordBytes = n, true })
-}
+func WithMaxRecordBytes(n int) LimitOption { return limit(limitRecordBytes, n) }
 
 // WithLimits sets every limit at once; zero fields keep their defaults.
-func WithLimits(l Limits) Option {
-	return option{"WithLimits", partLimit, func(c *config) {
-		fields := []struct {
-			name, field string
-			v, min      int
-			dst         *int
-			set         *bool
-		}{
-			{"WithLimits", "MaxDepth", l.MaxDepth, 1, &c.limit.MaxDepth, &c.limitN.depth},
-			{"WithLimits", "MaxMapEntries", l.MaxMapEntries, 1, &c.limit.MaxMapEntries, &c.limitN.mapEntries},
-			{"WithLimits", "MaxSliceLength", l.MaxSliceLength, 1, &c.limit.MaxSliceLength, &c.limitN.sliceLen},
-			{"WithLimits", "MaxStringLength", l.MaxStringLength, 1, &c.limit.MaxStringLength, &c.limitN.stringLen},
-			{"WithLimits", "MaxAttributes", l.MaxAttributes, 1, &c.limit.MaxAttributes, &c.limitN.attrs},
-			{"WithLimits", "MaxRecordBytes", l.MaxRecordBytes, MinRecordBytes, &c.limit.MaxRecordBytes, &c.limitN.recordBytes},
-		}
-		for _, f := range fields {
-			if f.v == 0 {
-				continue
+func WithLimits(l Limits) LimitOption {
+	return limitOption(func(c *config) {
+		for i, f := range limitFields {
+			if v := *f.of(&l); v != 0 {
+				c.limits[i].Put(v, "WithLimits")
 			}
-			if f.v < f.min {
-				c.errs = append(c.errs, invalidOption(f.name, "%s must be at least %d, got %d", f.field, f.min, f.v))
-				continue
-			}
-			*f.dst, *f.set = f.v, true
 		}
-	}}
+	})
+}
+
+// limitSettings resolves the Limiter's limits (option > default; there are
+// no environment variables for limits) and checks them.
+func (c *config) limitSettings() (Limits, error) {
+	l := DefaultLimits()
+	var errs []error
+	for i, f := range limitFields {
+		v, ok := c.limits[i].Get()
+		switch {
+		case !ok:
+		case v < f.min && c.limits[i].From() == "WithLimits":
+			errs = append(errs, setting.Invalid("WithLimits", fmt.Sprintf("Limits{%s: %d}", f.field, v), fmt.Sprintf("%s >= %d", f.field, f.min)))
+		case v < f.min:
+			errs = append(errs, setting.Invalid(f.option, v, fmt.Sprintf("%s >= %d", f.name, f.min)))
+		default:
+			*f.of(&l) = v
+		}
+	}
+	return l, errors.Join(errs...)
 }
 
 // --- Filter -----------------------------------------------------------------
@@ -326,43 +327,31 @@ func WithLimits(l Limits) Option {
 // (anywhere; anchor with ^…$).
 // Auth, model and other events are never affected. Environment:
 // SECAUDIT_IGNORE_PATHS (a list of regexes, see the package documentation).
-// Default: none.
-func WithIgnorePaths(patterns ...string) Option {
+// Default: none. An empty list is a value: it overrides the environment.
+func WithIgnorePaths(patterns ...string) FilterOption {
 	patterns = append([]string{}, patterns...)
-	return option{"WithIgnorePaths", partFilter, func(c *config) {
-		res, bad, err := envconf.CompileRegexps(patterns)
-		if err != nil {
-			c.errs = append(c.errs, invalidOption("WithIgnorePaths", "%q is not a valid RE2 regular expression: %v", bad, err))
-		}
-		c.filter.paths = &res
-	}}
+	return filterOption(func(c *config) { c.ignorePaths.Put(patterns, "WithIgnorePaths") })
 }
 
 // WithIgnoreStatusCodes makes the [Filter] drop http.response.* events with
 // one of these http.response.status_code values (errors included, as in the
 // reference; each drop is counted). Environment:
-// SECAUDIT_IGNORE_STATUS_CODES (comma list). Default: none.
-func WithIgnoreStatusCodes(codes ...int) Option {
+// SECAUDIT_IGNORE_STATUS_CODES (comma list). Default: none. An empty list
+// is a value: it overrides the environment.
+func WithIgnoreStatusCodes(codes ...int) FilterOption {
 	codes = append([]int{}, codes...)
-	return option{"WithIgnoreStatusCodes", partFilter, func(c *config) {
-		for _, code := range codes {
-			if code < 100 || code > 599 {
-				c.errs = append(c.errs, invalidOption("WithIgnoreStatusCodes", "%d is not an HTTP status code (100–599)", code))
-			}
-		}
-		c.filter.statuses = &codes
-	}}
+	return filterOption(func(c *config) { c.ignoreStatus.Put(codes, "WithIgnoreStatusCodes") })
 }
 
 // WithFilterFunc adds a filter to the [Filter]: a record is dropped when
 // any filter returns false. Filters run in the order given; one that panics
 // keeps the record (the panic is counted). Default: none.
-func WithFilterFunc(f FilterFunc) Option {
-	return option{"WithFilterFunc", partFilter, func(c *config) {
+func WithFilterFunc(f FilterFunc) FilterOption {
+	return filterOption(func(c *config) {
 		if f != nil {
-			c.filter.funcs = append(c.filter.funcs, f)
+			c.filters = append(c.filters, f)
 		}
-	}}
+	})
 }
 
 // --- Sampler ----------------------------------------------------------------
@@ -370,57 +359,20 @@ func WithFilterFunc(f FilterFunc) Option {
 // WithSampleRate sets the share (0..1) of http.response.success and
 // http.response.redirect events the [Sampler] keeps, decided per trace id
 // so a trace's events are kept or dropped together. Other events are never
-// sampled. Environment: SECAUDIT_SAMPLE_RATE. Default 1 (keep all).
-func WithSampleRate(rate float64) Option {
-	return option{"WithSampleRate", partSample, func(c *config) {
-		if math.IsNaN(rate) || rate < 0 || rate > 1 {
-			c.errs = append(c.errs, invalidOption("WithSampleRate", "rate must be from 0 to 1, got %v", rate))
-			return
-		}
-		c.sample.rate = &rate
-	}}
+// sampled. Environment: SECAUDIT_SAMPLE_RATE. Default 1 (keep all); 0 is a
+// rate (keep none), which overrides the environment like any other.
+func WithSampleRate(rate float64) SampleOption {
+	return sampleOption(func(c *config) { c.sampleRate.Put(rate, "WithSampleRate") })
 }
 
 // --- Enricher ---------------------------------------------------------------
 
 // WithEnrichFunc adds an enricher to the [Enricher]. Enrichers run in the
 // order given; when two set the same key the later wins. Default: none.
-func WithEnrichFunc(f EnrichFunc) Option {
-	return option{"WithEnrichFunc", partEnrich, func(c *config) {
+func WithEnrichFunc(f EnrichFunc) EnrichOption {
+	return enrichOption(func(c *config) {
 		if f != nil {
 			c.enrich = append(c.enrich, f)
 		}
-	}}
-}
-
-// --- environment resolution -------------------------------------------------
-
-func wrapEnv(err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("processor: %w", err)
-}
-
-func resolveList(opt *[]string, env string, noEnv bool, def []string) []string {
-	if opt != nil {
-		return *opt
-	}
-	if !noEnv {
-		if v, ok := envconf.List(env); ok {
-			return v
-		}
-	}
-	return def
-}
-
-func resolvePatterns(opt *[]*regexp.Regexp, env string, noEnv bool) ([]*regexp.Regexp, error) {
-	if opt != nil {
-		return *opt, nil
-	}
-	if noEnv {
-		return nil, nil
-	}
-	res, _, err := envconf.Regexps(env)
-	return res, wrapEnv(err)
+	})
 }

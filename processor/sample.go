@@ -2,12 +2,13 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
-	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/auditscope"
 	"github.com/secaudit/secaudit/internal/sampling"
 	"github.com/secaudit/secaudit/semconv"
 )
@@ -42,34 +43,15 @@ var _ sdklog.Processor = (*Sampler)(nil)
 // NewSampler returns a Sampler in front of next, configured by opts
 // (WithSampleRate; option > SECAUDIT_SAMPLE_RATE > 1; the key from
 // SECAUDIT_SAMPLE_KEY, unless WithoutEnv, else the process's).
-func NewSampler(next sdklog.Processor, opts ...Option) (*Sampler, error) {
-	c, err := newConfig(partSample, opts)
-	if err != nil {
-		return nil, err
-	}
-	return newSampler(next, c)
+func NewSampler(next sdklog.Processor, opts ...SampleOption) (*Sampler, error) {
+	return newSampler(next, newConfig(opts))
 }
 
 func newSampler(next sdklog.Processor, c config) (*Sampler, error) {
-	rate := 1.0
-	if c.sample.rate != nil {
-		rate = *c.sample.rate
-	} else if !c.noEnv {
-		v, ok, err := envconf.Rate(envconf.SampleRate)
-		if err != nil {
-			return nil, wrapEnv(err)
-		}
-		if ok {
-			rate = v
-		}
-	}
-	key := sampling.ProcessKey()
-	if !c.noEnv {
-		k, err := sampling.KeyFromEnv()
-		if err != nil {
-			return nil, wrapEnv(err)
-		}
-		key = k
+	rate, errRate := auditscope.SampleRate(c.sampleRate, c.noEnv)
+	key, errKey := auditscope.SampleKey(c.noEnv)
+	if err := errors.Join(errRate, errKey); err != nil {
+		return nil, err
 	}
 	return &Sampler{next: next, rate: rate, key: key}, nil
 }

@@ -20,7 +20,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
-	"github.com/secaudit/secaudit/internal/envconf"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -73,32 +72,20 @@ var _ sdklog.Processor = (*Scrubber)(nil)
 // NewScrubber returns a Scrubber configured by opts (option > SECAUDIT_*
 // environment > default); an invalid value is an error naming the option or
 // variable.
-func NewScrubber(opts ...Option) (*Scrubber, error) {
-	c, err := newConfig(partScrub, opts)
-	if err != nil {
-		return nil, err
-	}
-	return newScrubber(c)
+func NewScrubber(opts ...ScrubOption) (*Scrubber, error) {
+	return newScrubber(newConfig(opts))
 }
 
 func newScrubber(c config) (*Scrubber, error) {
-	keys := resolveList(c.scrub.keys, envconf.SensitiveKeys, c.noEnv, defaultSensitiveKeys)
-	allow := resolveList(c.scrub.allowlist, envconf.SensitiveKeyAllowlist, c.noEnv, nil)
-	patterns, err := resolvePatterns(c.scrub.patterns, envconf.SensitiveValuePatterns, c.noEnv)
+	keys, allow, patterns, det, err := c.scrubSettings()
 	if err != nil {
 		return nil, err
 	}
-	s := &Scrubber{
-		cache:     new(keyCache),
-		detectors: AllDetectors,
-		patterns:  patterns,
-	}
-	if c.scrub.detSet {
-		s.detectors = c.scrub.detectors
-	}
-	s.keys = newKeyRules(keys, allow, c.scrub.pseudoKeys, s.detectors, patterns)
-	if c.scrub.pseudoSet {
-		s.pseudo = newPseudonymizer(c.scrub.pseudoKey)
+	s := &Scrubber{cache: new(keyCache), detectors: det, patterns: patterns}
+	p, ok := c.pseudo.Get()
+	s.keys = newKeyRules(keys, allow, p.attrs, s.detectors, patterns)
+	if ok {
+		s.pseudo = newPseudonymizer(p.key)
 	}
 	return s, nil
 }

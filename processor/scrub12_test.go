@@ -18,7 +18,7 @@ import (
 func TestScrubberURLDecoded(t *testing.T) {
 	tests := []struct {
 		name     string
-		opts     []Option
+		opts     []ScrubOption
 		give     []attribute.KeyValue
 		want     map[attribute.Key]string
 		mustLose []string // nowhere in the record, decoded or not
@@ -52,7 +52,7 @@ func TestScrubberURLDecoded(t *testing.T) {
 		{
 			// A pattern redacts its match, like a detector.
 			name: "url.full before url.path, only url.path hits by pattern",
-			opts: []Option{WithSensitiveValuePatterns(`^/internal/`)},
+			opts: []ScrubOption{WithSensitiveValuePatterns(`^/internal/`)},
 			give: []attribute.KeyValue{
 				semconv.URLFullKey.String("http://h/internal/x%20y?z=1"),
 				semconv.URLPathKey.String("/internal/x y"),

@@ -31,7 +31,7 @@ func redactedCount(r *sdklog.Record) int64 {
 func TestScrubberAttributes(t *testing.T) {
 	tests := []struct {
 		name      string
-		opts      []Option
+		opts      []ScrubOption
 		give      []attribute.KeyValue
 		want      map[string]string // key → Emit() of the value
 		wantCount int64
@@ -82,7 +82,7 @@ func TestScrubberAttributes(t *testing.T) {
 		},
 		{
 			name: "custom denylist still cannot touch protected keys",
-			opts: []Option{WithSensitiveKeys("address", "user", "id")},
+			opts: []ScrubOption{WithSensitiveKeys("address", "user", "id")},
 			give: []attribute.KeyValue{
 				semconv.ClientAddressKey.String("203.0.113.7"),
 				semconv.UserIDKey.String("42"),
@@ -155,7 +155,7 @@ func TestScrubberAttributes(t *testing.T) {
 		},
 		{
 			name: "allowlist wins over the denylist but not over detectors",
-			opts: []Option{WithSensitiveKeyAllowlist("token_expiry", "csrf_hint")},
+			opts: []ScrubOption{WithSensitiveKeyAllowlist("token_expiry", "csrf_hint")},
 			give: []attribute.KeyValue{
 				attribute.String("token_expiry", "2026-01-01"),
 				attribute.String("csrf_hint", "Bearer abcdef123456"),
@@ -344,7 +344,7 @@ func TestPseudonymization(t *testing.T) {
 		keys []string
 		want string
 	}{
-		{nil, []string{"user.id"}, "HMAC key is required"},
+		{nil, []string{"user.id"}, "WithPseudonymization(no key): want an HMAC key"},
 		{[]byte("short"), []string{"user.id"}, "at least 16 bytes"},
 		{key, nil, "no attribute keys"},
 	} {
@@ -396,19 +396,53 @@ func TestScrubberEnv(t *testing.T) {
 	}
 }
 
-func TestOptionMisplaced(t *testing.T) {
-	tests := []struct {
+// TestOptionStages: each option configures its stage and no other — given
+// to another stage's constructor it does not compile — and NewChain takes
+// every option; WithoutEnv configures every stage.
+func TestOptionStages(t *testing.T) {
+	stages := []struct {
 		name string
-		new  func() error
+		typ  reflect.Type
 	}{
-		{"sample rate to limiter", func() error { _, err := NewLimiter(WithSampleRate(0.5)); return err }},
-		{"keys to filter", func() error { _, err := NewFilter(discard{}, WithSensitiveKeys("x")); return err }},
-		{"limit to scrubber", func() error { _, err := NewScrubber(WithMaxDepth(3)); return err }},
-		{"enricher to sampler", func() error { _, err := NewSampler(discard{}, WithEnrichFunc(nil)); return err }},
+		{"scrub", reflect.TypeFor[ScrubOption]()},
+		{"limit", reflect.TypeFor[LimitOption]()},
+		{"filter", reflect.TypeFor[FilterOption]()},
+		{"sample", reflect.TypeFor[SampleOption]()},
+		{"enrich", reflect.TypeFor[EnrichOption]()},
+	}
+	tests := []struct {
+		opt  Option
+		want string // the stages it configures
+	}{
+		{WithSensitiveKeys("x"), "scrub"},
+		{WithSensitiveKeyAllowlist("x"), "scrub"},
+		{WithSensitiveValuePatterns("x"), "scrub"},
+		{WithDetectors(AllDetectors), "scrub"},
+		{WithoutDetectors(DetectJWT), "scrub"},
+		{WithPseudonymization([]byte("0123456789abcdef"), "user.id"), "scrub"},
+		{WithMaxDepth(3), "limit"},
+		{WithMaxMapEntries(3), "limit"},
+		{WithMaxSliceLength(3), "limit"},
+		{WithMaxStringLength(3), "limit"},
+		{WithMaxAttributes(3), "limit"},
+		{WithMaxRecordBytes(4096), "limit"},
+		{WithLimits(Limits{}), "limit"},
+		{WithIgnorePaths("x"), "filter"},
+		{WithIgnoreStatusCodes(404), "filter"},
+		{WithFilterFunc(nil), "filter"},
+		{WithSampleRate(0.5), "sample"},
+		{WithEnrichFunc(nil), "enrich"},
+		{WithoutEnv(), "scrub limit filter sample enrich"},
 	}
 	for _, tt := range tests {
-		if err := tt.new(); err == nil || !strings.Contains(err.Error(), "configures the") {
-			t.Errorf("%s: error = %v", tt.name, err)
+		var got []string
+		for _, s := range stages {
+			if reflect.TypeOf(tt.opt).Implements(s.typ) {
+				got = append(got, s.name)
+			}
+		}
+		if strings.Join(got, " ") != tt.want {
+			t.Errorf("%T configures %v, want %s", tt.opt, got, tt.want)
 		}
 	}
 	if _, err := NewChain(discard{}, WithoutEnv(), WithSampleRate(0.5), WithMaxDepth(3), WithSensitiveKeys("x")); err != nil {

@@ -253,7 +253,7 @@ func TestVectorsScrub(t *testing.T) {
 			if err := json.Unmarshal(vec.In, &in); err != nil {
 				t.Fatal(err)
 			}
-			opts := []Option{WithSensitiveValuePatterns(in.ValuePatterns...), WithSensitiveKeyAllowlist(in.Allowlist...)}
+			opts := []ScrubOption{WithSensitiveValuePatterns(in.ValuePatterns...), WithSensitiveKeyAllowlist(in.Allowlist...)}
 			if in.SensitiveKeys != nil {
 				opts = append(opts, WithSensitiveKeys(*in.SensitiveKeys...))
 			}
@@ -346,7 +346,7 @@ func TestVectorsProject(t *testing.T) {
 				}
 				return
 			}
-			var opts []Option
+			var opts []LimitOption
 			for k, v := range in.Limits {
 				n := int(v.(float64))
 				switch k {

@@ -18,5 +18,9 @@ func WithProcessorOptions(opts ...processor.Option) Option {
 
 // chain builds the processor chain in front of the exporting processors.
 func (c *config) chain(next sdklog.Processor) (*processor.Chain, error) {
-	return processor.NewChain(next, c.processorOptions...)
+	opts := c.processorOptions
+	if c.noEnv {
+		opts = append([]processor.Option{processor.WithoutEnv()}, opts...)
+	}
+	return processor.NewChain(next, opts...)
 }

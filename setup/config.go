@@ -1,9 +1,11 @@
 package setup
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -15,6 +17,7 @@ import (
 	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/setting"
 	"github.com/secaudit/secaudit/processor"
 )
 
@@ -28,24 +31,19 @@ type optionFunc func(config) config
 func (f optionFunc) apply(c config) config { return f(c) }
 
 type config struct {
-	serviceName   string
+	serviceName   setting.Value[string]
 	resourceAttrs []attribute.KeyValue
 
-	exporters      []string
-	exportersSet   bool
-	exportersError error
+	exporters setting.Value[[]string]
+	exportErr error // a bad WithExporters
 
-	jsonlWriter io.Writer
-	jsonlPath   string
-	jsonlSource string
+	jsonl       setting.Value[jsonlDest]
+	rotateBytes setting.Value[int64]
+	rotateKeep  setting.Value[int]
+	fsync       setting.Value[exporter.FsyncPolicy]
 
 	otlpOpts               []otlploghttp.Option
 	otlpCompressionFromEnv bool
-
-	rotateBytes int64
-	rotateKeep  int
-	fsync       exporter.FsyncPolicy
-	fsyncSet    bool
 
 	deliveryOpts  []delivery.Option
 	meterProvider metric.MeterProvider
@@ -54,14 +52,23 @@ type config struct {
 	tracing          bool
 	extra            []sdklog.Processor
 	processorOptions []processor.Option
+
+	noEnv bool
 }
+
+// jsonlDest is where the JSONL exporter writes: w, or the file at path.
+type jsonlDest struct {
+	w    io.Writer
+	path string
+}
+
+// defaultRotateKeep is the number of old files kept when
+// SECAUDIT_JSONL_MAX_BYTES is set without SECAUDIT_JSONL_MAX_FILES.
+const defaultRotateKeep = 5
 
 // WithServiceName sets service.name, overriding OTEL_SERVICE_NAME.
 func WithServiceName(name string) Option {
-	return optionFunc(func(c config) config {
-		c.serviceName = name
-		return c
-	})
+	return optionFunc(func(c config) config { c.serviceName.Put(name, "WithServiceName"); return c })
 }
 
 // WithResourceAttributes adds resource attributes; they override
@@ -77,8 +84,9 @@ func WithResourceAttributes(attrs ...attribute.KeyValue) Option {
 // of jsonl and otlp. It overrides OTEL_LOGS_EXPORTER; the default is jsonl.
 func WithExporters(names ...string) Option {
 	return optionFunc(func(c config) config {
-		c.exporters, c.exportersError = parseExporters(names, "WithExporters")
-		c.exportersSet = true
+		ex, err := parseExporters(names, "WithExporters")
+		c.exporters.Put(ex, "WithExporters")
+		c.exportErr = err
 		return c
 	})
 }
@@ -86,19 +94,13 @@ func WithExporters(names ...string) Option {
 // WithJSONLWriter makes the JSONL exporter write to w, overriding
 // SECAUDIT_JSONL_PATH and the default os.Stdout.
 func WithJSONLWriter(w io.Writer) Option {
-	return optionFunc(func(c config) config {
-		c.jsonlWriter, c.jsonlPath, c.jsonlSource = w, "", "WithJSONLWriter"
-		return c
-	})
+	return optionFunc(func(c config) config { c.jsonl.Put(jsonlDest{w: w}, "WithJSONLWriter"); return c })
 }
 
 // WithJSONLPath makes the JSONL exporter append to the file at path,
 // overriding SECAUDIT_JSONL_PATH.
 func WithJSONLPath(path string) Option {
-	return optionFunc(func(c config) config {
-		c.jsonlWriter, c.jsonlPath, c.jsonlSource = nil, path, "WithJSONLPath"
-		return c
-	})
+	return optionFunc(func(c config) config { c.jsonl.Put(jsonlDest{path: path}, "WithJSONLPath"); return c })
 }
 
 // WithOTLPOptions passes options to the otlploghttp exporter; they override
@@ -114,10 +116,13 @@ func WithOTLPOptions(opts ...otlploghttp.Option) Option {
 // WithJSONLRotation rotates the JSONL file (SECAUDIT_JSONL_PATH or
 // WithJSONLPath) when it would grow past maxBytes, keeping keep old files
 // (events.jsonl.1 … .keep). It overrides SECAUDIT_JSONL_MAX_BYTES and
-// SECAUDIT_JSONL_MAX_FILES; the default is no rotation.
+// SECAUDIT_JSONL_MAX_FILES; the default is no rotation. maxBytes must be
+// positive and keep from 1 to exporter.MaxRotationKeep, as for
+// exporter.WithRotation.
 func WithJSONLRotation(maxBytes int64, keep int) Option {
 	return optionFunc(func(c config) config {
-		c.rotateBytes, c.rotateKeep = maxBytes, keep
+		c.rotateBytes.Put(maxBytes, "WithJSONLRotation")
+		c.rotateKeep.Put(keep, "WithJSONLRotation")
 		return c
 	})
 }
@@ -126,10 +131,7 @@ func WithJSONLRotation(maxBytes int64, keep int) Option {
 // FsyncAlways, or FsyncInterval), overriding SECAUDIT_JSONL_FSYNC; the
 // default is never (the OS decides).
 func WithJSONLFsync(p exporter.FsyncPolicy) Option {
-	return optionFunc(func(c config) config {
-		c.fsync, c.fsyncSet = p, true
-		return c
-	})
+	return optionFunc(func(c config) config { c.fsync.Put(p, "WithJSONLFsync"); return c })
 }
 
 // WithDeliveryOptions passes options to every exporter's delivery
@@ -177,62 +179,117 @@ func WithProcessor(p sdklog.Processor) Option {
 	})
 }
 
+// WithoutEnv makes [New] ignore the environment: setup's own variables
+// (OTEL_LOGS_EXPORTER, SECAUDIT_JSONL_*, OTEL_SERVICE_NAME,
+// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_EXPORTER, the OTLP compression),
+// and those of the packages it builds: it passes WithoutEnv to the delivery
+// processors, the processor chain and the Auditor. The OpenTelemetry
+// exporters and SDK it builds still read their standard OTEL_ variables
+// (OTEL_EXPORTER_OTLP_ENDPOINT and the rest, which [WithOTLPOptions]
+// overrides); nothing can tell them not to.
+func WithoutEnv() Option {
+	return optionFunc(func(c config) config { c.noEnv = true; return c })
+}
+
+// parseExporters reads a list of exporter names given by source (an option
+// or OTEL_LOGS_EXPORTER).
 func parseExporters(names []string, source string) ([]string, error) {
+	const want = "jsonl, otlp or none, or a list of jsonl and otlp"
 	var out []string
 	for _, n := range names {
 		for _, part := range envconf.Split(n) {
-			part = strings.ToLower(part)
-			switch part {
+			switch part = strings.ToLower(part); part {
 			case ExporterJSONL, ExporterOTLP:
 				if !slices.Contains(out, part) {
 					out = append(out, part)
 				}
 			case ExporterNone:
 				if len(names) > 1 || len(envconf.Split(n)) > 1 {
-					return nil, fmt.Errorf("setup: invalid %s: %q cannot be combined with other exporters", source, ExporterNone)
+					return nil, invalidExporters(source, names, want+" (none alone)")
 				}
 				return nil, nil
 			default:
-				return nil, fmt.Errorf("setup: invalid %s: unknown exporter %q (want jsonl, otlp or none)", source, part)
+				return nil, invalidExporters(source, names, want)
 			}
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("setup: invalid %s: no exporter named", source)
+		return nil, invalidExporters(source, names, want)
 	}
 	return out, nil
 }
 
+func invalidExporters(source string, names []string, want string) error {
+	if source == envconf.LogsExporter {
+		return setting.Invalid(source, strings.Join(names, ","), want)
+	}
+	return setting.Invalid(source, quote(names), want)
+}
+
+// quote writes strings as Go arguments: "a", "b".
+func quote(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = strconv.Quote(v)
+	}
+	return strings.Join(q, ", ")
+}
+
+// newConfig applies the options, then fills what they did not set from the
+// environment (unless WithoutEnv), and checks the result: an option beats
+// a variable, which beats the default, and an explicit zero is a value.
 func newConfig(opts []Option) (config, error) {
 	var c config
 	for _, o := range opts {
-		c = o.apply(c)
+		if o != nil {
+			c = o.apply(c)
+		}
 	}
-	if c.exportersError != nil {
-		return c, c.exportersError
+	if c.exportErr != nil {
+		return c, c.exportErr
 	}
-	if !c.exportersSet {
-		if v, ok := envconf.String(envconf.LogsExporter); ok {
-			ex, err := parseExporters([]string{v}, envconf.LogsExporter)
-			if err != nil {
-				return c, err
+	errs := []error{
+		setting.Env(&c.exporters, envconf.LogsExporter, c.noEnv, func(name string) ([]string, bool, error) {
+			v, ok := envconf.String(name)
+			if !ok {
+				return nil, false, nil
 			}
-			c.exporters = ex
-		} else {
-			c.exporters = []string{ExporterJSONL}
-		}
+			ex, err := parseExporters([]string{v}, name)
+			return ex, err == nil, err
+		}),
+		setting.Env(&c.jsonl, envconf.JSONLPath, c.noEnv, func(name string) (jsonlDest, bool, error) {
+			path, ok := envconf.String(name)
+			return jsonlDest{path: path}, ok, nil
+		}),
+		setting.Env(&c.rotateBytes, envconf.JSONLMaxBytes, c.noEnv, func(name string) (int64, bool, error) {
+			n, ok, err := envconf.Int(name, 1)
+			return int64(n), ok, err
+		}),
+		setting.Env(&c.rotateKeep, envconf.JSONLMaxFiles, c.noEnv, func(name string) (int, bool, error) {
+			n, ok, err := envconf.Int(name, 1)
+			if err == nil && n > exporter.MaxRotationKeep {
+				v, _ := envconf.String(name)
+				err = setting.Invalid(name, v, fmt.Sprintf("an integer from 1 to %d", exporter.MaxRotationKeep))
+			}
+			return n, ok, err
+		}),
+		setting.Env(&c.fsync, envconf.JSONLFsync, c.noEnv, func(name string) (exporter.FsyncPolicy, bool, error) {
+			v, ok := envconf.String(name)
+			if !ok {
+				return exporter.FsyncNever, false, nil
+			}
+			p, err := exporter.ParseFsyncPolicy(v)
+			if err != nil {
+				return p, false, setting.Invalid(name, v, "never, always or a positive Go duration such as 1s")
+			}
+			return p, true, nil
+		}),
 	}
-	if c.jsonlSource == "" {
-		if p, ok := envconf.String(envconf.JSONLPath); ok {
-			c.jsonlPath, c.jsonlSource = p, envconf.JSONLPath
-		} else {
-			c.jsonlSource = "stdout"
-		}
-	}
-	if err := c.fileEnv(); err != nil {
+	errs = append(errs, c.check()...)
+	if err := errors.Join(errs...); err != nil {
 		return c, err
 	}
-	if slices.Contains(c.exporters, ExporterOTLP) {
+	if slices.Contains(c.exporters.Or(defaultExporters), ExporterOTLP) && !c.noEnv {
 		set, err := validateOTLPEnv()
 		if err != nil {
 			return c, err
@@ -242,41 +299,52 @@ func newConfig(opts []Option) (config, error) {
 	return c, nil
 }
 
-// fileEnv reads the JSONL file settings from the environment where no
-// option set them; they apply only to a file.
-func (c *config) fileEnv() error {
-	if c.rotateBytes == 0 {
-		n, set, err := envconf.Int(envconf.JSONLMaxBytes, 1)
-		if err != nil {
-			return fmt.Errorf("setup: %w", err)
+var defaultExporters = []string{ExporterJSONL}
+
+// check validates what the options gave (a variable's parser checked its
+// own value), and that the file settings have a file to apply to.
+func (c *config) check() []error {
+	var errs []error
+	if name, ok := c.serviceName.Get(); ok && name == "" {
+		errs = append(errs, setting.Invalid("WithServiceName", `""`, "a service name"))
+	}
+	dest, _ := c.jsonl.Get()
+	switch from := c.jsonl.From(); {
+	case from == "WithJSONLWriter" && dest.w == nil:
+		errs = append(errs, setting.Invalid(from, "nil", "a writer"))
+	case from == "WithJSONLPath" && dest.path == "":
+		errs = append(errs, setting.Invalid(from, `""`, "a file path"))
+	}
+	maxBytes, rotate := c.rotateBytes.Get()
+	keep := c.rotateKeep.Or(defaultRotateKeep)
+	if from := c.rotateBytes.From(); from == "WithJSONLRotation" && (maxBytes < 1 || keep < 1 || keep > exporter.MaxRotationKeep) {
+		// exporter.WithRotation's rule, naming this option.
+		errs = append(errs, setting.Invalid(from, fmt.Sprintf("%d, %d", maxBytes, keep),
+			fmt.Sprintf("maxBytes >= 1 and keep from 1 to %d", exporter.MaxRotationKeep)))
+	}
+	if p, ok := c.fsync.Get(); ok && c.fsync.From() == "WithJSONLFsync" {
+		if _, err := exporter.ParseFsyncPolicy(p.String()); err != nil {
+			// exporter.WithFsync's rule, naming this option.
+			errs = append(errs, setting.Invalid("WithJSONLFsync", p, "never, always or a positive interval"))
 		}
-		if set {
-			c.rotateBytes = int64(n)
-			c.rotateKeep = 5
-			keep, kset, err := envconf.Int(envconf.JSONLMaxFiles, 1)
-			if err != nil {
-				return fmt.Errorf("setup: %w", err)
-			}
-			if kset {
-				c.rotateKeep = keep
-			}
+	}
+	if dest.path == "" {
+		noFile := "a JSONL file too (WithJSONLPath or " + envconf.JSONLPath + ")"
+		if rotate {
+			errs = append(errs, setting.Invalid(c.rotateBytes.From(), rotationValue(c.rotateBytes, maxBytes, keep), noFile))
+		}
+		if p, ok := c.fsync.Get(); ok && p != exporter.FsyncNever {
+			errs = append(errs, setting.Invalid(c.fsync.From(), p, noFile))
 		}
 	}
-	if !c.fsyncSet {
-		if v, ok := envconf.String(envconf.JSONLFsync); ok {
-			p, err := exporter.ParseFsyncPolicy(v)
-			if err != nil {
-				return fmt.Errorf("setup: invalid %s=%q: %w", envconf.JSONLFsync, v, err)
-			}
-			c.fsync, c.fsyncSet = p, true
-		}
+	return errs
+}
+
+// rotationValue is the value a rotation error shows: the option's two
+// arguments, or the variable's value.
+func rotationValue(s setting.Value[int64], maxBytes int64, keep int) string {
+	if s.From() == "WithJSONLRotation" {
+		return fmt.Sprintf("%d, %d", maxBytes, keep)
 	}
-	if (c.rotateBytes != 0 || c.fsyncSet) && c.jsonlPath == "" {
-		return fmt.Errorf("setup: %s, %s and %s apply only to a JSONL file: set %s too",
-			envconf.JSONLMaxBytes, envconf.JSONLMaxFiles, envconf.JSONLFsync, envconf.JSONLPath)
-	}
-	if c.rotateBytes < 0 || (c.rotateBytes > 0 && c.rotateKeep < 1) {
-		return fmt.Errorf("setup: invalid WithJSONLRotation(%d, %d): want maxBytes > 0 and keep >= 1", c.rotateBytes, c.rotateKeep)
-	}
-	return nil
+	return strconv.FormatInt(maxBytes, 10)
 }

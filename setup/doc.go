@@ -7,8 +7,11 @@
 //	defer p.Shutdown(context.Background()) // flushes every pending event
 //	audit := p.Auditor()
 //
-// Configuration follows option > environment > default. The environment
-// variables are the standard OpenTelemetry ones plus secaudit's:
+// Configuration follows option > environment > default, and an explicit
+// zero given by an option is a value (refused when invalid, never replaced
+// by a variable). [WithoutEnv] ignores the environment, in setup and in
+// every package it builds. The environment variables are the standard
+// OpenTelemetry ones plus secaudit's:
 //
 //	OTEL_SERVICE_NAME            service.name (default "unknown_service:<program>")
 //	OTEL_RESOURCE_ATTRIBUTES     more resource attributes, key=value,…
@@ -19,7 +22,9 @@
 //
 // The processor chain's own SECAUDIT_* variables (scrubbing, limits,
 // filtering, sampling) are read by the processor package. An invalid value of
-// any of them makes [New] fail with an error naming the variable. A SECAUDIT_
+// any of them makes [New] fail with an error naming the variable, in one
+// format: secaudit: SECAUDIT_X="v": want … (secaudit: WithX(v): want … for
+// an option). A SECAUDIT_
 // variable that none of the packages reads (a misspelt name, most likely) is
 // reported by [New], with the closest real name, through the OTel error
 // handler; it does not stop start-up.

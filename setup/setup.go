@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel"
@@ -21,6 +22,7 @@ import (
 	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/setting"
 	"github.com/secaudit/secaudit/processor"
 	auditconv "github.com/secaudit/secaudit/semconv"
 )
@@ -142,7 +144,9 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	warnUnknownEnv(os.Environ(), otel.Handle)
+	if !c.noEnv {
+		warnUnknownEnv(os.Environ(), otel.Handle)
+	}
 	res, err := c.resource(ctx)
 	if err != nil {
 		return nil, err
@@ -162,33 +166,23 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		}
 		return nil, err
 	}
-	for _, name := range c.exporters {
+	exporters := c.exporters.Or(defaultExporters)
+	for _, name := range exporters {
 		var exp sdklog.Exporter
 		switch name {
 		case ExporterJSONL:
-			var jopts []exporter.Option
-			switch {
-			case c.jsonlWriter != nil:
-				jopts = append(jopts, exporter.WithWriter(c.jsonlWriter))
-			case c.jsonlPath != "":
-				jopts = append(jopts, exporter.WithFile(c.jsonlPath))
-			}
-			if c.jsonlPath != "" && c.jsonlWriter == nil {
-				if c.rotateBytes > 0 {
-					jopts = append(jopts, exporter.WithRotation(c.rotateBytes, c.rotateKeep))
-				}
-				if c.fsyncSet {
-					jopts = append(jopts, exporter.WithFsync(c.fsync))
-				}
-			}
-			jsonl, err := exporter.NewJSONL(jopts...)
+			jsonl, err := exporter.NewJSONL(c.jsonlOptions()...)
 			if err != nil {
-				// The file's own error (open /path: permission denied)
-				// under the setting that named it.
+				// The file's own error (no such file or directory) under
+				// the setting that named the file.
 				if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
-					err = pe
+					path := pe.Path
+					if c.jsonl.From() == "WithJSONLPath" {
+						path = strconv.Quote(path) // WithJSONLPath("/the/path")
+					}
+					err = setting.Invalid(c.jsonl.From(), path, fmt.Sprintf("a file it can append to (%s: %v)", pe.Op, pe.Err))
 				}
-				return fail(fmt.Errorf("setup: %s: %w", c.jsonlSource, err))
+				return fail(err)
 			}
 			exp = jsonl
 		case ExporterOTLP:
@@ -231,7 +225,7 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	if next != nil {
 		chain, err := c.chain(next)
 		if err != nil {
-			return fail(fmt.Errorf("setup: %w", err))
+			return fail(err)
 		}
 		popts = append(popts, sdklog.WithProcessor(chain))
 		p.chain = chain
@@ -244,22 +238,25 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	logs := newLoggerProvider(provider, p.chain.Scrubber(), p.delivery)
 
 	aopts := append([]secaudit.Option{secaudit.WithLoggerProvider(logs)}, c.auditorOptions...)
+	if c.noEnv {
+		aopts = append(aopts, secaudit.WithoutEnv())
+	}
 	auditor, err := secaudit.New(aopts...)
 	if err != nil {
 		_ = provider.Shutdown(context.Background())
 		return nil, err
 	}
 	if c.tracing {
-		exp, err := tracesExporter(c.exporters)
+		exp, err := c.tracesExporter(exporters)
 		if err == nil {
-			p.tracer, err = newTracing(ctx, res, exp)
+			p.tracer, err = newTracing(ctx, res, exp, c.noEnv)
 		}
 		if err != nil {
 			_ = provider.Shutdown(context.Background())
 			return nil, err
 		}
 	}
-	p.logs, p.auditor, p.exporters, p.resource = logs, auditor, c.exporters, res
+	p.logs, p.auditor, p.exporters, p.resource = logs, auditor, exporters, res
 	// The global provider is the default of secaudit.New and
 	// instrumentation.New (and of the otelslog bridge): after New, an
 	// Auditor or a middleware built without an explicit provider records
@@ -270,16 +267,18 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 
 func (c *config) resource(ctx context.Context) (*resource.Resource, error) {
 	attrs := append([]attribute.KeyValue(nil), c.resourceAttrs...)
-	if c.serviceName != "" {
-		attrs = append(attrs, auditconv.ServiceNameKey.String(c.serviceName))
+	if name, ok := c.serviceName.Get(); ok {
+		attrs = append(attrs, auditconv.ServiceNameKey.String(name))
 	}
-	res, err := resource.New(ctx,
-		resource.WithAttributes(defaultServiceName()),
-		resource.WithFromEnv(),
-		resource.WithAttributes(attrs...),
-	)
+	ropts := []resource.Option{resource.WithAttributes(defaultServiceName())}
+	if !c.noEnv {
+		ropts = append(ropts, resource.WithFromEnv())
+	}
+	res, err := resource.New(ctx, append(ropts, resource.WithAttributes(attrs...))...)
 	if err != nil {
-		return nil, fmt.Errorf("setup: invalid %s or %s: %w", envconf.ResourceAttributes, envconf.ServiceName, err)
+		// Only OTEL_RESOURCE_ATTRIBUTES can fail to parse.
+		v, _ := envconf.String(envconf.ResourceAttributes)
+		return nil, setting.Invalid(envconf.ResourceAttributes, v, "key=value pairs separated by commas, values percent-encoded ("+err.Error()+")")
 	}
 	return res, nil
 }
@@ -298,11 +297,33 @@ func (c *config) delivery(name string, exp sdklog.Exporter) (*delivery.Processor
 	if c.meterProvider != nil {
 		opts = append(opts, delivery.WithMeterProvider(c.meterProvider))
 	}
-	dp, err := delivery.New(exp, append(opts, c.deliveryOpts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("setup: %s exporter: %w", name, err)
+	if c.noEnv {
+		opts = append(opts, delivery.WithoutEnv())
 	}
-	return dp, nil
+	// A bad setting's error names it, and every processor has the same
+	// settings; a spill file's error names the file, which names the
+	// processor.
+	return delivery.New(exp, append(opts, c.deliveryOpts...)...)
+}
+
+// jsonlOptions are the JSONL exporter's options: its destination, and the
+// file's rotation and fsync policy.
+func (c *config) jsonlOptions() []exporter.Option {
+	dest, _ := c.jsonl.Get()
+	switch {
+	case dest.w != nil:
+		return []exporter.Option{exporter.WithWriter(dest.w)}
+	case dest.path == "":
+		return nil // stdout
+	}
+	opts := []exporter.Option{exporter.WithFile(dest.path)}
+	if maxBytes, ok := c.rotateBytes.Get(); ok {
+		opts = append(opts, exporter.WithRotation(maxBytes, c.rotateKeep.Or(defaultRotateKeep)))
+	}
+	if p, ok := c.fsync.Get(); ok {
+		opts = append(opts, exporter.WithFsync(p))
+	}
+	return opts
 }
 
 func (c *config) otlpOptions() []otlploghttp.Option {
@@ -326,7 +347,7 @@ func validateOTLPEnv() (compressionSet bool, err error) {
 			case "gzip", "none":
 				compressionSet = true
 			default:
-				return false, fmt.Errorf("setup: invalid %s=%q: want gzip or none", name, v)
+				return false, setting.Invalid(name, v, "gzip or none")
 			}
 		}
 	}
@@ -334,7 +355,7 @@ func validateOTLPEnv() (compressionSet bool, err error) {
 		if v, ok := envconf.String(name); ok {
 			u, perr := url.Parse(v)
 			if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return false, fmt.Errorf("setup: invalid %s=%q: want a URL such as http://127.0.0.1:4318", name, v)
+				return false, setting.Invalid(name, v, "a URL such as http://127.0.0.1:4318")
 			}
 		}
 	}

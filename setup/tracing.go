@@ -13,6 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/setting"
 )
 
 // WithTracing makes [New] build a TracerProvider for a service that has no
@@ -54,9 +55,9 @@ const (
 )
 
 // tracesExporter resolves where spans go: "otlp" or "none".
-func tracesExporter(logExporters []string) (string, error) {
+func (c *config) tracesExporter(logExporters []string) (string, error) {
 	v, ok := envconf.String(envTracesExporter)
-	if !ok {
+	if !ok || c.noEnv {
 		if slices.Contains(logExporters, ExporterOTLP) {
 			return ExporterOTLP, nil
 		}
@@ -66,18 +67,19 @@ func tracesExporter(logExporters []string) (string, error) {
 	case ExporterOTLP, ExporterNone:
 		return v, nil
 	}
-	return "", fmt.Errorf("setup: invalid %s=%q: want otlp or none", envTracesExporter, v)
+	return "", setting.Invalid(envTracesExporter, v, "otlp or none")
 }
 
 // newTracing builds the TracerProvider of [WithTracing] and installs it and
 // the W3C propagators as the globals.
-func newTracing(ctx context.Context, res *resource.Resource, exporter string) (*sdktrace.TracerProvider, error) {
+// Under WithoutEnv, gzip is used whatever the OTLP compression variables say.
+func newTracing(ctx context.Context, res *resource.Resource, exporter string, noEnv bool) (*sdktrace.TracerProvider, error) {
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	if exporter == ExporterOTLP {
 		var eopts []otlptracehttp.Option
 		_, traces := envconf.String(envOTLPTracesCompression)
 		_, all := envconf.String(envconf.OTLPCompression)
-		if !traces && !all {
+		if (!traces && !all) || noEnv {
 			// gzip by default, as for the logs.
 			eopts = append(eopts, otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
 		}

@@ -3,6 +3,9 @@ package delivery
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -426,4 +429,20 @@ func parseModeEnv(name string) (Mode, bool, error) {
 		return 0, false, setting.Invalid(name, v, "async, blocking or strict")
 	}
 	return m, true, nil
+}
+
+// spillDirError is the error for a spill directory New cannot create or
+// append to its file in: the file system's own error, under the setting
+// that named the directory.
+func spillDirError(r resolved, err error) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("delivery: %s: %w", r.spillFrom, err)
+	}
+	dir := r.spill.dir
+	if !isEnv(r.spillFrom) {
+		dir = strconv.Quote(dir) // WithSpillDir("/the/dir")
+	}
+	return setting.Invalid(r.spillFrom, dir, fmt.Sprintf("a directory where it can append to %s (%s: %v)",
+		filepath.Base(pe.Path), pe.Op, pe.Err))
 }

@@ -112,7 +112,7 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 			path = spillPath(t.dir, cfg.name)
 			warnLeftover(path)
 			if exp, err = newSpillExporter(path); err != nil {
-				return nil, fmt.Errorf("delivery: %s: %w", cfg.spillFrom, err)
+				return nil, spillDirError(cfg, err)
 			}
 		}
 		p.spill = newSpiller(exp, cfg.queueSize, path, cfg.spillMax)

@@ -312,8 +312,10 @@ func TestSpillConfig(t *testing.T) {
 		want string // in the error
 	}{
 		{name: "empty dir", opts: []delivery.Option{delivery.WithSpillDir("")}, want: `WithSpillDir("")`},
-		{name: "missing dir", opts: []delivery.Option{delivery.WithSpillDir(missing)}, want: "WithSpillDir"},
-		{name: "missing dir from env", env: missing, want: delivery.EnvSpillDir},
+		{name: "missing dir", opts: []delivery.Option{delivery.WithSpillDir(missing)},
+			want: `secaudit: WithSpillDir("` + missing + `"): want a directory where it can append to default.spill.jsonl (open: no such file or directory)`},
+		{name: "missing dir from env", env: missing,
+			want: `secaudit: SECAUDIT_DELIVERY_SPILL_DIR="` + missing + `": want a directory where it can append to default.spill.jsonl (open: no such file or directory)`},
 		{name: "name with a slash", opts: []delivery.Option{delivery.WithName("a/b"), delivery.WithSpillDir(t.TempDir())}, want: "want a plain name, which names the spill file of WithSpillDir"},
 		{name: "cap zero", opts: []delivery.Option{delivery.WithSpillMaxBytes(0)}, want: "secaudit: WithSpillMaxBytes(0): want an integer >= 1"},
 		{name: "cap from env", env: "x", opts: []delivery.Option{delivery.WithSpill(nil)}, want: delivery.EnvSpillMaxBytes},

@@ -3,88 +3,71 @@ package instrumentation
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/netip"
-	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/internal/auditscope"
 	"github.com/secaudit/secaudit/internal/bodycapture"
 	"github.com/secaudit/secaudit/internal/clientip"
 	"github.com/secaudit/secaudit/internal/envconf"
-	"github.com/secaudit/secaudit/internal/sampling"
+	"github.com/secaudit/secaudit/internal/setting"
 )
 
 // Option configures a [Middleware]. Options are validated by [New]; a bad
 // value is an error naming the option.
 type Option interface {
-	apply(config) config
+	apply(*config)
 }
 
-type optionFunc func(config) config
+type optionFunc func(*config)
 
-func (f optionFunc) apply(c config) config { return f(c) }
+func (f optionFunc) apply(c *config) { f(c) }
 
-// config holds the options as given; resolve turns it, with the
-// environment, into a Middleware.
+// config holds the options as given, each a setting.Value (whether it was
+// given, and by which option); resolve turns it, with the environment, into
+// a Middleware.
 type config struct {
 	auditor *secaudit.Auditor
+	noEnv   bool
 
-	logOK      *bool
-	query      *bool
-	sampleRate *float64
-
-	ignorePaths  []string
-	ignoreStatus []int
-	ignoreSet    uint8 // setPaths, setStatus: which ignore options were given
-
-	proxyCIDRs []string
-	proxyCount int
-	proxiesSet bool
+	logOK, query setting.Value[bool]
+	sampleRate   setting.Value[float64]
+	ignorePaths  setting.Value[[]string]
+	ignoreStatus setting.Value[[]int]
+	proxies      setting.Value[proxies]
 
 	routeFunc func(*http.Request) string
 
-	bodies      *bool
-	bodyFields  []string
-	bodyPaths   []string
-	bodyMethods []string
-	bodyMax     *int
-	bodySet     uint8 // setBody* bits: which body options were given
+	bodies                             setting.Value[bool]
+	bodyFields, bodyPaths, bodyMethods setting.Value[[]string]
+	bodyMax                            setting.Value[int]
 
 	sessions   SessionIDSource
-	sessionIDs *bool
+	sessionIDs setting.Value[bool]
 
 	suspicious bool
 
 	gate         Gate
-	strictRoutes []string
-	strictSet    bool
+	strictRoutes setting.Value[[]string]
 }
 
-// Bits of config.ignoreSet.
-const (
-	setPaths = 1 << iota
-	setStatus
-)
-
-// Bits of config.bodySet.
-const (
-	setBodyFields = 1 << iota
-	setBodyPaths
-	setBodyMethods
-)
+type proxies struct {
+	cidrs []string
+	count int
+}
 
 // WithAuditor sets the Auditor that emits the events. The default is
 // secaudit.New() at construction: the global LoggerProvider, usernames per
 // SECAUDIT_INCLUDE_USERNAMES. A nil Auditor is ignored. Whether user.name is
 // emitted is the Auditor's setting (secaudit.WithUsernames).
 func WithAuditor(a *secaudit.Auditor) Option {
-	return optionFunc(func(c config) config {
+	return optionFunc(func(c *config) {
 		if a != nil {
 			c.auditor = a
 		}
-		return c
 	})
 }
 
@@ -92,10 +75,7 @@ func WithAuditor(a *secaudit.Auditor) Option {
 // (1xx–3xx). The default is off, or SECAUDIT_LOG_OK_RESPONSES. Client and
 // server errors are always logged.
 func WithLogOKResponses(enabled bool) Option {
-	return optionFunc(func(c config) config {
-		c.logOK = &enabled
-		return c
-	})
+	return optionFunc(func(c *config) { c.logOK.Put(enabled, "WithLogOKResponses") })
 }
 
 // WithURLQuery adds the request's query string, as the client wrote it
@@ -105,10 +85,7 @@ func WithLogOKResponses(enabled bool) Option {
 // parameters with sensitive names, and every secret the detectors or your
 // patterns find in the raw or the decoded text, are replaced.
 func WithURLQuery(enabled bool) Option {
-	return optionFunc(func(c config) config {
-		c.query = &enabled
-		return c
-	})
+	return optionFunc(func(c *config) { c.query.Put(enabled, "WithURLQuery") })
 }
 
 // WithSampleRate keeps this fraction (0..1) of OK events when they are
@@ -122,10 +99,7 @@ func WithURLQuery(enabled bool) Option {
 // the rate applied in all). The default is 1, or SECAUDIT_SAMPLE_RATE.
 // Errors are never sampled.
 func WithSampleRate(rate float64) Option {
-	return optionFunc(func(c config) config {
-		c.sampleRate = &rate
-		return c
-	})
+	return optionFunc(func(c *config) { c.sampleRate.Put(rate, "WithSampleRate") })
 }
 
 // WithIgnorePaths skips requests whose escaped URL path (as the request
@@ -134,22 +108,16 @@ func WithSampleRate(rate float64) Option {
 // default is none, or SECAUDIT_IGNORE_PATHS (a list of regexes). Given
 // patterns replace the environment's.
 func WithIgnorePaths(patterns ...string) Option {
-	return optionFunc(func(c config) config {
-		c.ignorePaths = append([]string(nil), patterns...)
-		c.ignoreSet |= setPaths
-		return c
-	})
+	patterns = append([]string{}, patterns...)
+	return optionFunc(func(c *config) { c.ignorePaths.Put(patterns, "WithIgnorePaths") })
 }
 
 // WithIgnoreStatusCodes emits no http.response event for these statuses
 // (100–599), errors included. The default is none, or
 // SECAUDIT_IGNORE_STATUS_CODES.
 func WithIgnoreStatusCodes(codes ...int) Option {
-	return optionFunc(func(c config) config {
-		c.ignoreStatus = append([]int(nil), codes...)
-		c.ignoreSet |= setStatus
-		return c
-	})
+	codes = append([]int{}, codes...)
+	return optionFunc(func(c *config) { c.ignoreStatus.Put(codes, "WithIgnoreStatusCodes") })
 }
 
 // WithTrustedProxies trusts count proxies (count >= 1) inside the given
@@ -158,12 +126,8 @@ func WithIgnoreStatusCodes(codes ...int) Option {
 // client is the socket peer. The default is SECAUDIT_TRUSTED_PROXY_CIDRS and
 // SECAUDIT_TRUSTED_PROXY_COUNT, which must be set together.
 func WithTrustedProxies(cidrs []string, count int) Option {
-	return optionFunc(func(c config) config {
-		c.proxyCIDRs = append([]string(nil), cidrs...)
-		c.proxyCount = count
-		c.proxiesSet = true
-		return c
-	})
+	p := proxies{append([]string{}, cidrs...), count}
+	return optionFunc(func(c *config) { c.proxies.Put(p, "WithTrustedProxies") })
 }
 
 // WithRouteFunc sets how http.route is read for routers other than
@@ -172,80 +136,56 @@ func WithTrustedProxies(cidrs []string, count int) Option {
 // route is the ServeMux pattern (see the package documentation). A panic in
 // f is recovered and counted.
 func WithRouteFunc(f func(*http.Request) string) Option {
-	return optionFunc(func(c config) config {
-		c.routeFunc = f
-		return c
-	})
+	return optionFunc(func(c *config) { c.routeFunc = f })
 }
 
 // WithRequestBodies enables capture of allowlisted JSON body fields
 // (audit.request.body). The default is off, or SECAUDIT_LOG_REQUEST_BODIES.
 // Enabled capture needs a field allowlist ([WithBodyFields]).
 func WithRequestBodies(enabled bool) Option {
-	return optionFunc(func(c config) config {
-		c.bodies = &enabled
-		return c
-	})
+	return optionFunc(func(c *config) { c.bodies.Put(enabled, "WithRequestBodies") })
 }
 
 // WithBodyFields sets the allowlist of top-level JSON keys captured (exact,
 // case-sensitive). The default is SECAUDIT_BODY_FIELDS. Captured values are
 // scrubbed by the processor chain like every attribute.
 func WithBodyFields(fields ...string) Option {
-	return optionFunc(func(c config) config {
-		c.bodyFields = append([]string(nil), fields...)
-		c.bodySet |= setBodyFields
-		return c
-	})
+	fields = append([]string{}, fields...)
+	return optionFunc(func(c *config) { c.bodyFields.Put(fields, "WithBodyFields") })
 }
 
 // WithBodyPaths restricts capture to paths matching one of these RE2
 // patterns (unanchored). The default is every path, or SECAUDIT_BODY_PATHS.
 func WithBodyPaths(patterns ...string) Option {
-	return optionFunc(func(c config) config {
-		c.bodyPaths = append([]string(nil), patterns...)
-		c.bodySet |= setBodyPaths
-		return c
-	})
+	patterns = append([]string{}, patterns...)
+	return optionFunc(func(c *config) { c.bodyPaths.Put(patterns, "WithBodyPaths") })
 }
 
 // WithBodyMethods sets the methods whose bodies are captured. The default
 // is PATCH, POST and PUT.
 func WithBodyMethods(methods ...string) Option {
-	return optionFunc(func(c config) config {
-		c.bodyMethods = append([]string(nil), methods...)
-		c.bodySet |= setBodyMethods
-		return c
-	})
+	methods = append([]string{}, methods...)
+	return optionFunc(func(c *config) { c.bodyMethods.Put(methods, "WithBodyMethods") })
 }
 
 // WithMaxBodyBytes caps the bytes read for capture (n >= 1): a longer body
 // is recorded as too_large, and the handler still reads all of it. The
 // default is 4096, or SECAUDIT_MAX_BODY_BYTES.
 func WithMaxBodyBytes(n int) Option {
-	return optionFunc(func(c config) config {
-		c.bodyMax = &n
-		return c
-	})
+	return optionFunc(func(c *config) { c.bodyMax.Put(n, "WithMaxBodyBytes") })
 }
 
 // WithSessionIDSource sets where the opaque audit session id (session.id)
 // comes from. Giving a source enables session ids unless WithSessionIDs
 // (false) or SECAUDIT_EMIT_SESSION_ID=false says otherwise.
 func WithSessionIDSource(s SessionIDSource) Option {
-	return optionFunc(func(c config) config {
-		c.sessions = s
-		return c
-	})
+	return optionFunc(func(c *config) { c.sessions = s })
 }
 
 // WithSessionIDs enables or disables session.id when a source is set. The
 // default is SECAUDIT_EMIT_SESSION_ID, else enabled when a source is set.
 func WithSessionIDs(enabled bool) Option {
-	return optionFunc(func(c config) config {
-		c.sessionIDs = &enabled
-		return c
-	})
+	return optionFunc(func(c *config) { c.sessionIDs.Put(enabled, "WithSessionIDs") })
 }
 
 // WithSuspiciousRequests enables security.suspicious_request events for
@@ -257,237 +197,139 @@ func WithSessionIDs(enabled bool) Option {
 // word), scrubbed by the processor chain like every attribute. The default
 // is off.
 func WithSuspiciousRequests(enabled bool) Option {
-	return optionFunc(func(c config) config {
-		c.suspicious = enabled
-		return c
-	})
+	return optionFunc(func(c *config) { c.suspicious = enabled })
 }
 
-// resolve validates the options and reads the environment for what they
-// leave unset (option > environment > default).
+// WithoutEnv makes [New] ignore the SECAUDIT_* environment variables, so
+// only options and defaults apply; the default Auditor (no [WithAuditor])
+// ignores them too. By default the environment is read.
+func WithoutEnv() Option {
+	return optionFunc(func(c *config) { c.noEnv = true })
+}
+
+// resolve checks the options and reads the environment for what they leave
+// unset (option > environment > default). Every bad setting is reported,
+// each in the format of setting.Invalid.
 func resolve(opts []Option) (*Middleware, error) {
 	var c config
 	for _, o := range opts {
 		if o != nil {
-			c = o.apply(c)
+			o.apply(&c)
 		}
 	}
-	m := &Middleware{routeFunc: c.routeFunc, suspicious: c.suspicious, sampleRate: 1}
-	var errs []error
-	fail := func(err error) { errs = append(errs, err) }
-
-	m.auditor = c.auditor
+	m := &Middleware{routeFunc: c.routeFunc, suspicious: c.suspicious, auditor: c.auditor}
 	if m.auditor == nil {
-		a, err := secaudit.New()
+		var aopts []secaudit.Option
+		if c.noEnv {
+			aopts = append(aopts, secaudit.WithoutEnv())
+		}
+		a, err := secaudit.New(aopts...)
 		if err != nil {
-			return nil, fmt.Errorf("instrumentation: default auditor: %w", err)
+			return nil, err
 		}
 		m.auditor = a
 	}
+	var errs []error
+	errs = append(errs,
+		setting.Env(&c.logOK, envconf.LogOKResponses, c.noEnv, envconf.Bool),
+		setting.Env(&c.query, envconf.LogQuery, c.noEnv, envconf.Bool))
+	m.logOK, m.query = c.logOK.Or(false), c.query.Or(false)
 
-	if c.logOK != nil {
-		m.logOK = *c.logOK
-	} else if v, ok, err := envconf.Bool(envconf.LogOKResponses); err != nil {
-		fail(err)
-	} else if ok {
-		m.logOK = v
+	var err error
+	m.sampleRate, err = auditscope.SampleRate(c.sampleRate, c.noEnv)
+	errs = append(errs, err)
+	m.sampleKey, err = auditscope.SampleKey(c.noEnv)
+	errs = append(errs, err)
+	m.ignorePaths, err = auditscope.IgnorePaths(c.ignorePaths, c.noEnv)
+	errs = append(errs, err)
+	m.ignoreStatus, err = auditscope.IgnoreStatusCodes(c.ignoreStatus, c.noEnv)
+	errs = append(errs, err)
+	m.resolver, err = resolveProxies(c)
+	errs = append(errs, err)
+	m.body, err = resolveBodies(c)
+	errs = append(errs, err)
+	errs = append(errs, setting.Env(&c.sessionIDs, envconf.EmitSessionID, c.noEnv, envconf.Bool))
+	if c.sessionIDs.Or(c.sessions != nil) {
+		m.sessions = c.sessions
 	}
-
-	if c.query != nil {
-		m.query = *c.query
-	} else if v, ok, err := envconf.Bool(envconf.LogQuery); err != nil {
-		fail(err)
-	} else if ok {
-		m.query = v
-	}
-
-	if c.sampleRate != nil {
-		if r := *c.sampleRate; math.IsNaN(r) || r < 0 || r > 1 {
-			fail(fmt.Errorf("WithSampleRate(%v): want a number from 0 to 1", r))
-		} else {
-			m.sampleRate = r
-		}
-	} else if v, ok, err := envconf.Rate(envconf.SampleRate); err != nil {
-		fail(err)
-	} else if ok {
-		m.sampleRate = v
-	}
-	if k, err := sampling.KeyFromEnv(); err != nil {
-		fail(err)
-	} else {
-		m.sampleKey = k
-	}
-
-	if c.ignoreSet&setPaths != 0 {
-		res, err := compile("WithIgnorePaths", c.ignorePaths)
-		if err != nil {
-			fail(err)
-		}
-		m.ignorePaths = res
-	} else if res, _, err := envconf.Regexps(envconf.IgnorePaths); err != nil {
-		fail(err)
-	} else {
-		m.ignorePaths = res
-	}
-
-	var codes []int
-	if c.ignoreSet&setStatus != 0 {
-		for _, code := range c.ignoreStatus {
-			if code < 100 || code > 599 {
-				fail(fmt.Errorf("WithIgnoreStatusCodes(%d): want HTTP status codes from 100 to 599", code))
-				continue
-			}
-			codes = append(codes, code)
-		}
-	} else if v, _, err := envconf.StatusCodes(envconf.IgnoreStatusCodes); err != nil {
-		fail(err)
-	} else {
-		codes = v
-	}
-	for _, code := range codes {
-		m.ignoreStatus.Add(code)
-	}
-
-	if r, err := resolveProxies(c); err != nil {
-		fail(err)
-	} else {
-		m.resolver = r
-	}
-
-	if capt, err := resolveBodies(c); err != nil {
-		fail(err)
-	} else {
-		m.body = capt
-	}
-
-	if err := resolveSessions(c, m); err != nil {
-		fail(err)
-	}
-
-	if err := resolveStrict(c, m); err != nil {
-		fail(err)
-	}
-
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("instrumentation: %w", errors.Join(errs...))
+	errs = append(errs, resolveStrict(c, m))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-func compile(field string, patterns []string) ([]*regexp.Regexp, error) {
-	res, bad, err := envconf.CompileRegexps(patterns)
-	if err != nil {
-		return nil, fmt.Errorf("%s(%q): not a valid RE2 regular expression: %v", field, bad, err)
-	}
-	return res, nil
-}
-
+// resolveProxies: WithTrustedProxies > SECAUDIT_TRUSTED_PROXY_CIDRS and
+// SECAUDIT_TRUSTED_PROXY_COUNT (set together) > none.
 func resolveProxies(c config) (*clientip.Resolver, error) {
-	var prefixes []netip.Prefix
-	count := 0
-	if c.proxiesSet {
-		for _, s := range c.proxyCIDRs {
-			p, err := envconf.ParsePrefix(strings.TrimSpace(s))
+	if p, ok := c.proxies.Get(); ok {
+		prefixes := make([]netip.Prefix, 0, len(p.cidrs))
+		for _, s := range p.cidrs {
+			pfx, err := envconf.ParsePrefix(strings.TrimSpace(s))
 			if err != nil {
-				return nil, fmt.Errorf("WithTrustedProxies: invalid CIDR %q", s)
+				return nil, setting.Invalid("WithTrustedProxies", fmt.Sprintf("%q", s), "CIDRs such as 10.0.0.0/8 or IP addresses")
 			}
-			prefixes = append(prefixes, p)
+			prefixes = append(prefixes, pfx)
 		}
-		count = c.proxyCount
-		r, err := clientip.New(prefixes, count)
+		r, err := clientip.New(prefixes, p.count)
 		if err != nil {
-			return nil, fmt.Errorf("WithTrustedProxies(%d networks, count %d): %w", len(prefixes), count, err)
+			return nil, setting.Invalid("WithTrustedProxies", fmt.Sprintf("%d networks, count %d", len(prefixes), p.count),
+				"networks and a count >= 1 together, or neither")
 		}
 		return r, nil
 	}
-	prefixes, hasCIDRs, err := envconf.Prefixes(envconf.TrustedProxyCIDRs)
-	if err != nil {
+	var prefixes setting.Value[[]netip.Prefix]
+	var count setting.Value[int]
+	err := errors.Join(
+		setting.Env(&prefixes, envconf.TrustedProxyCIDRs, c.noEnv, envconf.Prefixes),
+		setting.Env(&count, envconf.TrustedProxyCount, c.noEnv, func(name string) (int, bool, error) { return envconf.Int(name, 1) }))
+	switch {
+	case err != nil:
 		return nil, err
+	case prefixes.IsSet() && !count.IsSet():
+		return nil, setting.Invalid(envconf.TrustedProxyCount, "", "an integer >= 1, as "+envconf.TrustedProxyCIDRs+" is set")
+	case count.IsSet() && !prefixes.IsSet():
+		return nil, setting.Invalid(envconf.TrustedProxyCIDRs, "", "a list of CIDRs, as "+envconf.TrustedProxyCount+" is set")
 	}
-	count, hasCount, err := envconf.Int(envconf.TrustedProxyCount, 1)
-	if err != nil {
-		return nil, err
-	}
-	if hasCIDRs != hasCount {
-		return nil, fmt.Errorf("%s and %s must be set together", envconf.TrustedProxyCIDRs, envconf.TrustedProxyCount)
-	}
-	return clientip.New(prefixes, count)
+	return clientip.New(prefixes.Or(nil), count.Or(0))
 }
 
+// resolveBodies resolves body capture; nil when it is off.
 func resolveBodies(c config) (*bodycapture.Capturer, error) {
-	enabled := false
-	var errs []error
-	if c.bodies != nil {
-		enabled = *c.bodies
-	} else if v, ok, err := envconf.Bool(envconf.LogRequestBodies); err != nil {
-		errs = append(errs, err)
-	} else if ok {
-		enabled = v
+	list := func(name string) ([]string, bool, error) { v, ok := envconf.List(name); return v, ok, nil }
+	errs := []error{
+		setting.Env(&c.bodies, envconf.LogRequestBodies, c.noEnv, envconf.Bool),
+		setting.Env(&c.bodyFields, envconf.BodyFields, c.noEnv, list),
+		setting.Env(&c.bodyMax, envconf.MaxBodyBytes, c.noEnv, func(name string) (int, bool, error) { return envconf.Int(name, 1) }),
 	}
 	var cfg bodycapture.Config
-	fieldsFrom := "WithBodyFields"
-	if c.bodySet&setBodyFields != 0 {
-		cfg.Fields = c.bodyFields
-	} else if v, ok := envconf.List(envconf.BodyFields); ok {
-		cfg.Fields, fieldsFrom = v, envconf.BodyFields
+	cfg.Fields = c.bodyFields.Or(nil)
+	if slices.Contains(cfg.Fields, "") {
+		errs = append(errs, setting.Invalid(c.bodyFields.From(), `""`, "non-empty field names"))
 	}
-	for _, f := range cfg.Fields {
-		if f == "" {
-			errs = append(errs, fmt.Errorf("%s: empty field name", fieldsFrom))
+	paths, err := setting.Regexps(c.bodyPaths, envconf.BodyPaths, c.noEnv, envconf.Regexps)
+	cfg.Paths = paths
+	errs = append(errs, err)
+	cfg.Methods = c.bodyMethods.Or(nil)
+	for _, m := range cfg.Methods {
+		if m == "" || strings.ContainsAny(m, " \t\r\n") {
+			errs = append(errs, setting.Invalid("WithBodyMethods", fmt.Sprintf("%q", m), "HTTP methods"))
 		}
 	}
-	if c.bodySet&setBodyPaths != 0 {
-		res, err := compile("WithBodyPaths", c.bodyPaths)
-		if err != nil {
-			errs = append(errs, err)
+	if n, ok := c.bodyMax.Get(); ok {
+		if n < 1 {
+			errs = append(errs, setting.Invalid(c.bodyMax.From(), n, "an integer >= 1"))
 		}
-		cfg.Paths = res
-	} else if res, _, err := envconf.Regexps(envconf.BodyPaths); err != nil {
-		errs = append(errs, err)
-	} else {
-		cfg.Paths = res
+		cfg.MaxBytes = int64(n)
 	}
-	if c.bodySet&setBodyMethods != 0 {
-		for _, m := range c.bodyMethods {
-			if m == "" || strings.ContainsAny(m, " \t\r\n") {
-				errs = append(errs, fmt.Errorf("WithBodyMethods(%q): not an HTTP method", m))
-			}
-		}
-		cfg.Methods = c.bodyMethods
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	if c.bodyMax != nil {
-		if *c.bodyMax < 1 {
-			errs = append(errs, fmt.Errorf("WithMaxBodyBytes(%d): want an integer >= 1", *c.bodyMax))
-		}
-		cfg.MaxBytes = int64(*c.bodyMax)
-	} else if v, ok, err := envconf.Int(envconf.MaxBodyBytes, 1); err != nil {
-		errs = append(errs, err)
-	} else if ok {
-		cfg.MaxBytes = int64(v)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if !enabled {
+	if !c.bodies.Or(false) {
 		return nil, nil
 	}
 	if len(cfg.Fields) == 0 {
-		return nil, fmt.Errorf("request body capture is enabled but no field is allowlisted (WithBodyFields or %s)", envconf.BodyFields)
+		return nil, setting.Invalid(c.bodies.From(), true, "a field allowlist as well (WithBodyFields or "+envconf.BodyFields+")")
 	}
 	return bodycapture.New(cfg), nil
-}
-
-func resolveSessions(c config, m *Middleware) error {
-	enabled := c.sessions != nil
-	if c.sessionIDs != nil {
-		enabled = *c.sessionIDs
-	} else if v, ok, err := envconf.Bool(envconf.EmitSessionID); err != nil {
-		return err
-	} else if ok {
-		enabled = v
-	}
-	if enabled && c.sessions != nil {
-		m.sessions = c.sessions
-	}
-	return nil
 }

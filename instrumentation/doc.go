@@ -91,8 +91,11 @@
 // # Configuration
 //
 // Each option has an environment variable, used when the option is not
-// given (option > environment > default); a bad value fails [New] with an
-// error naming the variable:
+// given (option > environment > default; an explicit false, 0 or empty list
+// is a value, which the variable does not override); a bad value fails [New]
+// with an error naming the variable or the option
+// (secaudit: SECAUDIT_SAMPLE_RATE="2": want a number from 0 to 1).
+// [WithoutEnv] ignores the environment, the default Auditor's included:
 //
 //	SECAUDIT_LOG_OK_RESPONSES      WithLogOKResponses      default false
 //	SECAUDIT_LOG_QUERY             WithURLQuery            default false
@@ -109,6 +112,7 @@
 //	SECAUDIT_MAX_BODY_BYTES        WithMaxBodyBytes        default 4096
 //	SECAUDIT_EMIT_SESSION_ID       WithSessionIDs          default: on with a source
 //	SECAUDIT_INCLUDE_USERNAMES     (the default Auditor's secaudit.WithUsernames)
+//	SECAUDIT_DELIVERY_STRICT_ROUTES  WithStrictRoutes    list of RE2; needs WithGate
 //
 // [WithSessionIDSource] and [WithSuspiciousRequests] have no variable.
 //

@@ -2,11 +2,11 @@ package instrumentation
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"regexp"
+	"strings"
 
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/setting"
 )
 
 // EnvStrictRoutes names the environment variable that lists strict routes
@@ -24,11 +24,10 @@ type Gate interface {
 // WithGate sets the gate asked before serving a strict route (see
 // [WithStrictRoutes]). A nil gate is ignored.
 func WithGate(g Gate) Option {
-	return optionFunc(func(c config) config {
+	return optionFunc(func(c *config) {
 		if g != nil {
 			c.gate = g
 		}
-		return c
 	})
 }
 
@@ -38,33 +37,29 @@ func WithGate(g Gate) Option {
 // pipeline cannot record events, the request is answered 503 Service
 // Unavailable (with Retry-After) instead of being served unaudited, and the
 // 503 itself is audited as a server error. Other routes are never refused.
-// It overrides SECAUDIT_DELIVERY_STRICT_ROUTES; the default is none. Strict
-// routes without a gate are a configuration error.
+// It overrides SECAUDIT_DELIVERY_STRICT_ROUTES (an empty list too); the
+// default is none. Strict routes without a gate are a configuration error.
 func WithStrictRoutes(patterns ...string) Option {
-	return optionFunc(func(c config) config {
-		c.strictRoutes, c.strictSet = patterns, true
-		return c
-	})
+	patterns = append([]string{}, patterns...)
+	return optionFunc(func(c *config) { c.strictRoutes.Put(patterns, "WithStrictRoutes") })
 }
 
+// resolveStrict: WithStrictRoutes > SECAUDIT_DELIVERY_STRICT_ROUTES > none.
 func resolveStrict(c config, m *Middleware) error {
-	var routes []*regexp.Regexp
-	source := "WithStrictRoutes"
-	if c.strictSet {
-		res, err := compile("WithStrictRoutes", c.strictRoutes)
-		if err != nil {
-			return err
-		}
-		routes = res
-	} else {
-		res, _, err := envconf.Regexps(EnvStrictRoutes)
-		if err != nil {
-			return err
-		}
-		routes, source = res, EnvStrictRoutes
+	routes, err := setting.Regexps(c.strictRoutes, EnvStrictRoutes, c.noEnv, envconf.Regexps)
+	if err != nil {
+		return err
 	}
 	if len(routes) > 0 && c.gate == nil {
-		return fmt.Errorf("%s: strict routes need a gate (WithGate, e.g. setup.Pipeline.Gate())", source)
+		source := c.strictRoutes.From()
+		if source == "" {
+			source = EnvStrictRoutes
+		}
+		given := make([]string, len(routes))
+		for i, re := range routes {
+			given[i] = re.String()
+		}
+		return setting.Invalid(source, strings.Join(given, ","), "a gate as well (WithGate, e.g. setup.Pipeline.Gate())")
 	}
 	m.strictRoutes, m.gate = routes, c.gate
 	return nil

@@ -3,13 +3,10 @@ package sampling
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 	"math/rand/v2"
 
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/secaudit/secaudit/internal/envconf"
 )
 
 // Key is the secret the decision is keyed with: a client that chooses its
@@ -28,7 +25,7 @@ var processKey = Key{rand.Uint64(), rand.Uint64()}
 func ProcessKey() Key { return processKey }
 
 // MinSecretLen is the shortest secret [KeyFromSecret] is given from the
-// environment.
+// environment (SECAUDIT_SAMPLE_KEY, read by internal/auditscope).
 const MinSecretLen = 16
 
 // KeyFromSecret derives a Key from secret: the first 16 bytes of its
@@ -36,22 +33,6 @@ const MinSecretLen = 16
 func KeyFromSecret(secret string) Key {
 	sum := sha256.Sum256([]byte(secret))
 	return Key{binary.LittleEndian.Uint64(sum[:8]), binary.LittleEndian.Uint64(sum[8:16])}
-}
-
-// KeyFromEnv returns the key of SECAUDIT_SAMPLE_KEY (a secret of at least
-// MinSecretLen bytes, the same for every instance that must sample alike),
-// or [ProcessKey] when it is unset. The error names the variable, never
-// its value.
-func KeyFromEnv() (Key, error) {
-	v, ok := envconf.String(envconf.SampleKey)
-	if !ok {
-		return processKey, nil
-	}
-	if len(v) < MinSecretLen {
-		return Key{}, fmt.Errorf("invalid %s (value not shown): want a secret of at least %d characters, got %d",
-			envconf.SampleKey, MinSecretLen, len(v))
-	}
-	return KeyFromSecret(v), nil
 }
 
 // Draw returns the uniform number a record without a trace id is decided

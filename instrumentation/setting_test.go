@@ -56,7 +56,7 @@ func TestSettingPrecedence(t *testing.T) {
 			if rc != nil {
 				rc.Close()
 			}
-			out = append(out, kv.Value.Emit())
+			out = append(out, kv.Value.String())
 		}
 		return out
 	})

@@ -104,7 +104,9 @@ func TestDetectorsLinear(t *testing.T) {
 			if ratio > limit {
 				t.Errorf("%s: %.2f ns/B at 1MB is %.1fx the %.2f ns/B at 1KB", tt.name, pl, ratio, ps)
 			}
-			if pl*float64(len(large)) > float64(time.Second) {
+			// Quadratic code takes minutes on 1 MB; the bound is loose
+			// enough for a loaded host under the race detector.
+			if pl*float64(len(large)) > float64(10*time.Second) {
 				t.Errorf("%s: 1MB took %v", tt.name, time.Duration(pl*float64(len(large))))
 			}
 		})

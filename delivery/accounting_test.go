@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/secaudit/secaudit/delivery"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -244,7 +245,7 @@ func TestOverloadSecurityEventsSurvive(t *testing.T) {
 			continue
 		}
 		summaries++
-		attrs := attrMap(r)
+		attrs := testsupport.AttrMap(r)
 		if v := attrs[string(delivery.DroppedTotalKey)]; v.AsInt64() != int64(st.Dropped) {
 			t.Errorf("summary total = %d, want %d", v.AsInt64(), st.Dropped)
 		}

@@ -11,6 +11,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit/delivery"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -211,7 +212,7 @@ func TestFairEviction(t *testing.T) {
 			}
 			got := map[string]int{}
 			for i := range exp.records {
-				if v, ok := attrMap(&exp.records[i])[string(semconv.AuditRequestIDKey)]; ok {
+				if v, ok := testsupport.AttrMap(&exp.records[i])[string(semconv.AuditRequestIDKey)]; ok {
 					got[v.AsString()]++
 				}
 			}
@@ -344,7 +345,7 @@ func TestFairEvictionAfterFailedExport(t *testing.T) {
 	}
 	got := map[string]int{}
 	for i := range exp.records {
-		if v, ok := attrMap(&exp.records[i])[string(semconv.AuditRequestIDKey)]; ok {
+		if v, ok := testsupport.AttrMap(&exp.records[i])[string(semconv.AuditRequestIDKey)]; ok {
 			got[v.AsString()]++
 		}
 	}

@@ -155,25 +155,8 @@ func event(name string) log.Record {
 // sdkRecord builds an SDK record, for calling OnEmit directly.
 func sdkRecord(t testing.TB, name string) sdklog.Record {
 	t.Helper()
-	c := &captureProcessor{}
-	provider := newProvider(c)
-	provider.Logger("test").Emit(context.Background(), event(name))
-	_ = provider.Shutdown(context.Background())
-	if len(c.records) != 1 {
-		t.Fatalf("captured %d records", len(c.records))
-	}
-	return c.records[0]
+	return testsupport.SDKRecord(t, event(name), sdklog.WithResource(shopResource))
 }
-
-type captureProcessor struct{ records []sdklog.Record }
-
-func (c *captureProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (c *captureProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
-	c.records = append(c.records, r.Clone())
-	return nil
-}
-func (c *captureProcessor) Shutdown(context.Context) error   { return nil }
-func (c *captureProcessor) ForceFlush(context.Context) error { return nil }
 
 // newProcessor builds a processor that ignores the environment.
 func newProcessor(t testing.TB, exp sdklog.Exporter, opts ...delivery.Option) *delivery.Processor {
@@ -226,13 +209,3 @@ func checkGoroutines(t *testing.T) {
 }
 
 var errUnavailable = errors.New("backend unavailable")
-
-// attrMap returns a record's attributes by key.
-func attrMap(r *sdklog.Record) map[string]attribute.Value {
-	m := map[string]attribute.Value{}
-	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		m[string(kv.Key)] = kv.Value
-		return true
-	})
-	return m
-}

@@ -17,6 +17,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit/delivery"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -72,7 +73,7 @@ func TestEvictionOrder(t *testing.T) {
 	}
 	var ids []string
 	for i := range exp.records {
-		if v, ok := attrMap(&exp.records[i])[string(semconv.AuditRequestIDKey)]; ok {
+		if v, ok := testsupport.AttrMap(&exp.records[i])[string(semconv.AuditRequestIDKey)]; ok {
 			ids = append(ids, v.AsString())
 		}
 	}
@@ -391,7 +392,7 @@ func TestPeriodicSummary(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("%d summaries, want 1", len(got))
 	}
-	attrs := attrMap(&got[0])
+	attrs := testsupport.AttrMap(&got[0])
 	if attrs[string(delivery.DroppedCountKey)].AsInt64() != 3 || attrs[string(delivery.DroppedTotalKey)].AsInt64() != 3 {
 		t.Errorf("summary counts: %v", attrs)
 	}

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -121,7 +122,7 @@ func fuzzRecord(t *testing.T, event, body, key, value string, raw []byte, n int6
 			TraceID: fixedTraceID, SpanID: fixedSpanID, TraceFlags: trace.TraceFlags(n),
 		}))
 	}
-	capture := &captureProcessor{}
+	capture := &testsupport.Capture{}
 	provider := sdklog.NewLoggerProvider(
 		sdklog.WithAllowKeyDuplication(),
 		sdklog.WithResource(resource.NewSchemaless(
@@ -132,8 +133,5 @@ func fuzzRecord(t *testing.T, event, body, key, value string, raw []byte, n int6
 		sdklog.WithProcessor(capture),
 	)
 	provider.Logger(key, log.WithInstrumentationVersion(body)).Emit(ctx, rec)
-	if len(capture.records) != 1 {
-		t.Fatalf("captured %d records, want 1", len(capture.records))
-	}
-	return capture.records[0]
+	return capture.Only(t)
 }

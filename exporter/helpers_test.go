@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -73,23 +74,12 @@ func clientErrorFactory() logtest.RecordFactory {
 	}
 }
 
-// captureProcessor keeps a clone of every record it sees.
-type captureProcessor struct{ records []sdklog.Record }
-
-func (p *captureProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (p *captureProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
-	p.records = append(p.records, r.Clone())
-	return nil
-}
-func (p *captureProcessor) Shutdown(context.Context) error   { return nil }
-func (p *captureProcessor) ForceFlush(context.Context) error { return nil }
-
 // emitDuplicating sends rec through a real LoggerProvider built with
 // WithAllowKeyDuplication (as secaudit's setup builds it), so duplicate keys
 // survive to the exporter, and returns the SDK record.
 func emitDuplicating(t testing.TB, ctx context.Context, rec log.Record) sdklog.Record {
 	t.Helper()
-	capture := &captureProcessor{}
+	capture := &testsupport.Capture{}
 	provider := sdklog.NewLoggerProvider(
 		sdklog.WithAllowKeyDuplication(),
 		sdklog.WithResource(shopResource),
@@ -99,10 +89,7 @@ func emitDuplicating(t testing.TB, ctx context.Context, rec log.Record) sdklog.R
 	if err := provider.Shutdown(context.Background()); err != nil {
 		t.Fatalf("provider shutdown: %v", err)
 	}
-	if len(capture.records) != 1 {
-		t.Fatalf("captured %d records, want 1", len(capture.records))
-	}
-	return capture.records[0]
+	return capture.Only(t)
 }
 
 // envelope is the decoded shape of a line, for assertions.

@@ -7,32 +7,15 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/processor"
 )
-
-// keepProcessor is a stalled queue: it keeps a clone of every record, as
-// the delivery queue does while its exporter is down.
-type keepProcessor struct {
-	mu   sync.Mutex
-	recs []sdklog.Record
-}
-
-func (p *keepProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.recs = append(p.recs, r.Clone())
-	return nil
-}
-func (p *keepProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (p *keepProcessor) Shutdown(context.Context) error                         { return nil }
-func (p *keepProcessor) ForceFlush(context.Context) error                       { return nil }
 
 // ownBytes is the size of the string values a record holds: what it may
 // legitimately retain.
@@ -82,7 +65,9 @@ func TestQueuedRecordRetainsOnlyItsOwnValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			keep := &keepProcessor{}
+			// keep is a stalled queue: it keeps a clone of every record, as
+			// the delivery queue does while its exporter is down.
+			keep := &testsupport.Capture{}
 			chain, err := processor.NewChain(keep, processor.WithoutEnv())
 			if err != nil {
 				t.Fatal(err)
@@ -107,9 +92,7 @@ func TestQueuedRecordRetainsOnlyItsOwnValues(t *testing.T) {
 				h.ServeHTTP(&discardWriter{h: http.Header{}}, readRequest(t, raw))
 			}
 			serve() // warm up pools and lazily built state
-			keep.mu.Lock()
-			keep.recs = keep.recs[:0:0]
-			keep.mu.Unlock()
+			keep.Reset()
 
 			var before, after runtime.MemStats
 			runtime.GC()
@@ -122,9 +105,7 @@ func TestQueuedRecordRetainsOnlyItsOwnValues(t *testing.T) {
 			runtime.GC()
 			runtime.ReadMemStats(&after)
 
-			keep.mu.Lock()
-			recs := keep.recs
-			keep.mu.Unlock()
+			recs := keep.Records()
 			if len(recs) != n {
 				t.Fatalf("%d records queued, want %d", len(recs), n)
 			}

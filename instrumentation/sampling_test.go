@@ -11,17 +11,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/processor"
 	"github.com/secaudit/secaudit/semconv"
 )
-
-// countProcessor counts the records that reach it.
-type countProcessor struct{ n int }
-
-func (p *countProcessor) OnEmit(context.Context, *sdklog.Record) error           { p.n++; return nil }
-func (p *countProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (p *countProcessor) Shutdown(context.Context) error                         { return nil }
-func (p *countProcessor) ForceFlush(context.Context) error                       { return nil }
 
 // TestClientCannotSteerSampling: with a sample rate of 0.5, requests whose
 // traceparent trace ids the client chose (ending in ff…, or in 00…) are
@@ -47,7 +40,7 @@ func TestClientCannotSteerSampling(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.m = m
-			count := &countProcessor{}
+			count := &testsupport.Capture{}
 			sampler, err := processor.NewSampler(count, processor.WithSampleRate(rate))
 			if err != nil {
 				t.Fatal(err)
@@ -67,11 +60,11 @@ func TestClientCannotSteerSampling(t *testing.T) {
 				r.SetEventName(semconv.EventHTTPResponseSuccess)
 				r.SetSeverity(log.SeverityInfo)
 				r.SetTraceID(tid)
-				before := count.n
+				before := count.Len()
 				if err := sampler.OnEmit(context.Background(), &r); err != nil {
 					t.Fatal(err)
 				}
-				if byProcessor := count.n > before; byProcessor != byMiddleware {
+				if byProcessor := count.Len() > before; byProcessor != byMiddleware {
 					t.Fatalf("trace %s: middleware kept %v, processor kept %v", tid, byMiddleware, byProcessor)
 				}
 				if byMiddleware {

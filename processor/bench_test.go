@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -40,7 +41,7 @@ func benchAttrs(secret bool) []attribute.KeyValue {
 }
 
 func benchRecord(b testing.TB, secret bool) sdklog.Record {
-	return sdkRecord(b, apiRecord(semconv.EventHTTPResponseSuccess,
+	return testsupport.SDKRecord(b, apiRecord(semconv.EventHTTPResponseSuccess,
 		attribute.StringValue(semconv.BodyHTTPResponse), benchAttrs(secret)...))
 }
 
@@ -206,7 +207,7 @@ func BenchmarkLimiterHugeRecord(b *testing.B) {
 	for i := range attrs {
 		attrs[i] = attribute.KeyValue{Key: attribute.Key(fmt.Sprint("a", i)), Value: nest(3)}
 	}
-	rec := sdkRecord(b, apiRecord(semconv.EventLoginFailed, attribute.StringValue("x"), attrs...))
+	rec := testsupport.SDKRecord(b, apiRecord(semconv.EventLoginFailed, attribute.StringValue("x"), attrs...))
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -55,8 +56,8 @@ func allText(r *sdklog.Record) string {
 }
 
 func TestChainScrubsOtelslogRecords(t *testing.T) {
-	rr := &recorder{}
-	lp := provider(mustChain(t, rr))
+	rr := &testsupport.Capture{}
+	lp := testsupport.NewProvider(mustChain(t, rr))
 	logger := otelslog.NewLogger("app", otelslog.WithLoggerProvider(lp))
 
 	logger.InfoContext(context.Background(), "connecting to postgres://svc:Pg-S3cret@db:5432/app",
@@ -65,7 +66,7 @@ func TestChainScrubsOtelslogRecords(t *testing.T) {
 		"card", "4111 1111 1111 1111",
 		"err", errors.New("aws: AKIAIOSFODNN7EXAMPLE rejected"),
 	)
-	got := rr.last(t)
+	got := rr.Last(t)
 	text := allText(&got)
 	for _, secret := range []string{"Pg-S3cret", "hunter2", "eyJhbGciOiJIUzI1NiJ9", "4111 1111 1111 1111", "AKIAIOSFODNN7EXAMPLE"} {
 		if strings.Contains(text, secret) {
@@ -84,15 +85,15 @@ func TestChainScrubsOtelslogRecords(t *testing.T) {
 }
 
 func TestChainScrubsRecordErr(t *testing.T) {
-	rr := &recorder{}
-	lp := provider(mustChain(t, rr))
+	rr := &testsupport.Capture{}
+	lp := testsupport.NewProvider(mustChain(t, rr))
 	var rec log.Record
 	rec.SetEventName(semconv.EventHTTPResponseServerError)
 	rec.SetBody(attribute.StringValue(semconv.BodyHTTPResponse))
 	rec.SetErr(fmt.Errorf("query: %w", errors.New("pq: connect postgres://app:0penSesame@10.0.0.5/shop?sslmode=disable: timeout")))
 	lp.Logger("x").Emit(context.Background(), rec)
-	got := rr.last(t)
-	m := attrMap(&got)
+	got := rr.Last(t)
+	m := testsupport.AttrMap(&got)
 	msg := m[string(semconv.ExceptionMessageKey)].AsString()
 	if strings.Contains(msg, "0penSesame") || !strings.Contains(msg, "postgres://app:[REDACTED]@10.0.0.5/shop") {
 		t.Fatalf("exception.message = %q", msg)
@@ -106,7 +107,7 @@ func TestChainOrder(t *testing.T) {
 	// Enrichment runs first, so what an enricher adds is scrubbed and
 	// limited; the filter sees the scrubbed record; a dropped record never
 	// reaches next.
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	var seen string
 	c := mustChain(t, rr,
 		WithEnrichFunc(func(context.Context, *sdklog.Record) []attribute.KeyValue {
@@ -114,18 +115,18 @@ func TestChainOrder(t *testing.T) {
 		}),
 		WithMaxStringLength(20),
 		WithFilterFunc(func(_ context.Context, r *sdklog.Record) bool {
-			seen = attrMap(r)["upstream.api_token"].AsString()
+			seen = testsupport.AttrMap(r)["upstream.api_token"].AsString()
 			return r.EventName() != "drop.me"
 		}),
 	)
-	lp := provider(c)
+	lp := testsupport.NewProvider(c)
 	lp.Logger("x").Emit(context.Background(), apiRecord(semconv.EventLoginSuccess, attribute.Value{}))
 	lp.Logger("x").Emit(context.Background(), apiRecord("drop.me", attribute.Value{}))
-	all := rr.all()
+	all := rr.Records()
 	if len(all) != 1 {
 		t.Fatalf("%d records reached next", len(all))
 	}
-	m := attrMap(&all[0])
+	m := testsupport.AttrMap(&all[0])
 	if m["upstream.api_token"].AsString() != semconv.Redacted || seen != semconv.Redacted {
 		t.Fatalf("enriched secret not scrubbed before the filter: %q / %q", m["upstream.api_token"].AsString(), seen)
 	}
@@ -139,17 +140,17 @@ func TestChainOrder(t *testing.T) {
 }
 
 func TestChainSamplesAndFilters(t *testing.T) {
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	c := mustChain(t, rr, WithSampleRate(0), WithIgnoreStatusCodes(404), WithIgnorePaths("^/healthz$"))
-	lp := provider(c)
+	lp := testsupport.NewProvider(c)
 	l := lp.Logger("x")
 	ctx := context.Background()
 	l.Emit(ctx, httpEvent(semconv.EventHTTPResponseSuccess, "/a", 200))
 	l.Emit(ctx, httpEvent(semconv.EventHTTPResponseClientError, "/a", 404))
 	l.Emit(ctx, httpEvent(semconv.EventHTTPResponseServerError, "/healthz", 500))
 	l.Emit(ctx, httpEvent(semconv.EventHTTPResponseClientError, "/a", 403))
-	if len(rr.all()) != 1 {
-		t.Fatalf("%d records reached next", len(rr.all()))
+	if len(rr.Records()) != 1 {
+		t.Fatalf("%d records reached next", len(rr.Records()))
 	}
 	st := c.Stats()
 	if st.SampledOut != 1 || st.FilteredStatus != 1 || st.FilteredPath != 1 || st.FilteredSecurity != 2 {
@@ -164,8 +165,8 @@ func TestChainSamplesAndFilters(t *testing.T) {
 	if !l.Enabled(ctx, log.EnabledParameters{EventName: semconv.EventLoginFailed}) {
 		t.Fatal("logger not enabled for failed logins")
 	}
-	if err := lp.Shutdown(ctx); err != nil || rr.shutdown != 1 {
-		t.Fatalf("shutdown not passed on: %v, %d", err, rr.shutdown)
+	if err := lp.Shutdown(ctx); err != nil || rr.Shutdowns() != 1 {
+		t.Fatalf("shutdown not passed on: %v, %d", err, rr.Shutdowns())
 	}
 }
 
@@ -184,9 +185,9 @@ func TestChainEnvErrors(t *testing.T) {
 func TestChainLimitsAfterScrubbing(t *testing.T) {
 	// The scrubber's walks feed the limiter's check; every shape of hit must
 	// still leave a bounded record.
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	c := mustChain(t, rr, WithMaxStringLength(10), WithMaxAttributes(3))
-	lp := provider(c)
+	lp := testsupport.NewProvider(c)
 	long := strings.Repeat("x", 30)
 	tests := []struct {
 		name string
@@ -199,7 +200,7 @@ func TestChainLimitsAfterScrubbing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		lp.Logger("x").Emit(context.Background(), tt.rec)
-		got := rr.last(t)
+		got := rr.Last(t)
 		text := allText(&got)
 		if strings.Contains(text, long) || strings.Contains(text, "hunter2") || strings.Contains(text, "abc") {
 			t.Errorf("%s: unbounded or unscrubbed:\n%s", tt.name, text)

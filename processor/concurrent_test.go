@@ -15,12 +15,12 @@ import (
 
 // hammer emits mixed records through p from several goroutines and checks
 // that every one that reaches rr is scrubbed.
-func hammer(t *testing.T, p sdklog.Processor, rr *recorder) {
+func hammer(t *testing.T, p sdklog.Processor, rr *testsupport.Capture) {
 	t.Helper()
 	goroutines := testsupport.Snapshot()
-	lp := provider(p)
+	lp := testsupport.NewProvider(p)
 	if rr != nil {
-		lp = provider(p, rr)
+		lp = testsupport.NewProvider(p, rr)
 	}
 	logger := lp.Logger("concurrent")
 	const workers, perWorker = 8, 200
@@ -53,7 +53,7 @@ func hammer(t *testing.T, p sdklog.Processor, rr *recorder) {
 		t.Fatal(err)
 	}
 	if rr != nil {
-		recs := rr.all()
+		recs := rr.Records()
 		if len(recs) == 0 {
 			t.Fatal("nothing recorded")
 		}
@@ -80,7 +80,7 @@ func contains(s, sub string) bool {
 }
 
 func TestScrubberConcurrentSafe(t *testing.T) {
-	hammer(t, mustScrubber(t), &recorder{})
+	hammer(t, mustScrubber(t), &testsupport.Capture{})
 }
 
 func TestLimiterConcurrentSafe(t *testing.T) {
@@ -92,27 +92,27 @@ func TestLimiterConcurrentSafe(t *testing.T) {
 }
 
 func TestFilterConcurrentSafe(t *testing.T) {
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	f, err := NewFilter(rr, WithoutEnv(), WithIgnorePaths("^/api/"),
 		WithFilterFunc(func(context.Context, *sdklog.Record) bool { return true }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	hammer(t, f, nil)
-	if f.Stats().FilteredPath == 0 || len(rr.all()) == 0 {
-		t.Fatalf("stats %+v, kept %d", f.Stats(), len(rr.all()))
+	if f.Stats().FilteredPath == 0 || len(rr.Records()) == 0 {
+		t.Fatalf("stats %+v, kept %d", f.Stats(), len(rr.Records()))
 	}
 }
 
 func TestSamplerConcurrentSafe(t *testing.T) {
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	s, err := NewSampler(rr, WithoutEnv(), WithSampleRate(0.5))
 	if err != nil {
 		t.Fatal(err)
 	}
 	hammer(t, s, nil)
-	if s.Stats().SampledOut == 0 || len(rr.all()) == 0 {
-		t.Fatalf("stats %+v, kept %d", s.Stats(), len(rr.all()))
+	if s.Stats().SampledOut == 0 || len(rr.Records()) == 0 {
+		t.Fatalf("stats %+v, kept %d", s.Stats(), len(rr.Records()))
 	}
 }
 
@@ -130,6 +130,6 @@ func TestEnricherConcurrentSafe(t *testing.T) {
 }
 
 func TestChainConcurrentSafe(t *testing.T) {
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	hammer(t, mustChain(t, rr, WithSampleRate(0.5), WithPseudonymization([]byte("0123456789abcdef"), "user.id")), rr)
 }

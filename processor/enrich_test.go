@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -41,7 +42,7 @@ func TestEnricher(t *testing.T) {
 		semconv.ClientAddressKey.String("203.0.113.7"),
 		attribute.String("app.version", "1"),
 	), e)
-	m := attrMap(&got)
+	m := testsupport.AttrMap(&got)
 	want := map[string]string{"client.address": "203.0.113.7", "app.version": "2", "tenant.id": "acme", "region": "us"}
 	if len(m) != len(want) {
 		t.Fatalf("attributes = %v", attrsOf(&got))

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/secaudit/secaudit/internal/envconf"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -38,7 +39,7 @@ func TestRegexListEnvironment(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := attrMap(new(capture(t, apiRecord("", attribute.Value{}, attribute.String("note", tt.give)), s)))["note"].AsString()
+			got := testsupport.AttrMap(new(capture(t, apiRecord("", attribute.Value{}, attribute.String("note", tt.give)), s)))["note"].AsString()
 			if leaks := got == tt.give; leaks != tt.leaks {
 				t.Errorf("%s=%s: %q scrubbed to %q", envconf.SensitiveValuePatterns, tt.value, tt.give, got)
 			}
@@ -63,13 +64,13 @@ func TestRegexListEnvironment(t *testing.T) {
 		for _, tt := range tests {
 			t.Setenv(envconf.IgnoreStatusCodes, "")
 			t.Setenv(envconf.IgnorePaths, tt.value)
-			rr := &recorder{}
+			rr := &testsupport.Capture{}
 			f, err := NewFilter(rr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			emitAll(t, f, httpEvent(semconv.EventHTTPResponseClientError, tt.path, 404))
-			if kept := len(rr.all()) == 1; kept != tt.kept {
+			if kept := len(rr.Records()) == 1; kept != tt.kept {
 				t.Errorf("%s=%s: %s kept %v, want %v", envconf.IgnorePaths, tt.value, tt.path, kept, tt.kept)
 			}
 		}
@@ -84,7 +85,7 @@ func TestRegexListEnvironment(t *testing.T) {
 		if _, err := NewScrubber(); err == nil || !strings.Contains(err.Error(), envconf.SensitiveValuePatterns) {
 			t.Errorf("NewScrubber() error %v, want one naming %s", err, envconf.SensitiveValuePatterns)
 		}
-		if _, err := NewFilter(&recorder{}); err == nil || !strings.Contains(err.Error(), envconf.IgnorePaths) {
+		if _, err := NewFilter(&testsupport.Capture{}); err == nil || !strings.Contains(err.Error(), envconf.IgnorePaths) {
 			t.Errorf("NewFilter() error %v, want one naming %s", err, envconf.IgnorePaths)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/secaudit/secaudit/internal/sampling"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -23,16 +24,16 @@ func httpEvent(name, path string, status int) log.Record {
 
 func emitAll(t *testing.T, p sdklog.Processor, recs ...log.Record) {
 	t.Helper()
-	lp := provider(p)
+	lp := testsupport.NewProvider(p)
 	for _, r := range recs {
 		lp.Logger("test").Emit(context.Background(), r)
 	}
 }
 
 func TestFilter(t *testing.T) {
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	keepNotBob := func(_ context.Context, r *sdklog.Record) bool {
-		return attrMap(r)["user.id"].AsString() != "bob"
+		return testsupport.AttrMap(r)["user.id"].AsString() != "bob"
 	}
 	f, err := NewFilter(rr, WithoutEnv(), WithIgnorePaths(`^/healthz$`, `^/static/`), WithIgnoreStatusCodes(304, 404), WithFilterFunc(keepNotBob))
 	if err != nil {
@@ -49,7 +50,7 @@ func TestFilter(t *testing.T) {
 		apiRecord(semconv.EventLoginFailed, attribute.Value{}, semconv.UserIDKey.String("bob")),        // func, security
 		apiRecord("", attribute.StringValue("app log"), semconv.HTTPResponseStatusCodeKey.Int(404)),    // kept: not http.*
 	)
-	if got := len(rr.all()); got != 4 {
+	if got := len(rr.Records()); got != 4 {
 		t.Fatalf("kept %d records, want 4", got)
 	}
 	st := f.Stats()
@@ -63,7 +64,7 @@ func TestFilter(t *testing.T) {
 }
 
 func TestFilterPanicKeeps(t *testing.T) {
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	f, err := NewFilter(rr, WithoutEnv(),
 		WithFilterFunc(func(context.Context, *sdklog.Record) bool { panic("boom") }),
 		WithFilterFunc(func(context.Context, *sdklog.Record) bool { return true }))
@@ -71,14 +72,15 @@ func TestFilterPanicKeeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	emitAll(t, f, apiRecord(semconv.EventLoginFailed, attribute.Value{}))
-	if len(rr.all()) != 1 || f.Stats().FilterPanics != 1 || f.Stats().Filtered() != 0 {
-		t.Fatalf("records %d, stats %+v", len(rr.all()), f.Stats())
+	if len(rr.Records()) != 1 || f.Stats().FilterPanics != 1 || f.Stats().Filtered() != 0 {
+		t.Fatalf("records %d, stats %+v", len(rr.Records()), f.Stats())
 	}
 }
 
 func TestFilterDelegates(t *testing.T) {
 	ctx := context.Background()
-	rr := &recorder{disabled: true}
+	rr := &testsupport.Capture{}
+	rr.SetEnabled(false)
 	f, err := NewFilter(rr, WithoutEnv())
 	if err != nil {
 		t.Fatal(err)
@@ -86,11 +88,11 @@ func TestFilterDelegates(t *testing.T) {
 	if f.Enabled(ctx, sdklog.EnabledParameters{}) {
 		t.Fatal("Enabled with a disabled next")
 	}
-	rr.disabled = false
+	rr.SetEnabled(true)
 	if !f.Enabled(ctx, sdklog.EnabledParameters{}) {
 		t.Fatal("not Enabled")
 	}
-	if f.ForceFlush(ctx) != nil || f.Shutdown(ctx) != nil || rr.flushed != 1 || rr.shutdown != 1 {
+	if f.ForceFlush(ctx) != nil || f.Shutdown(ctx) != nil || rr.Flushes() != 1 || rr.Shutdowns() != 1 {
 		t.Fatal("Shutdown/ForceFlush not passed on")
 	}
 }
@@ -98,15 +100,15 @@ func TestFilterDelegates(t *testing.T) {
 func TestFilterEnv(t *testing.T) {
 	t.Setenv("SECAUDIT_IGNORE_PATHS", `^/healthz$`)
 	t.Setenv("SECAUDIT_IGNORE_STATUS_CODES", "301, 302")
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	f, err := NewFilter(rr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	emitAll(t, f, httpEvent(semconv.EventHTTPResponseSuccess, "/healthz", 200),
 		httpEvent(semconv.EventHTTPResponseRedirect, "/a", 302), httpEvent(semconv.EventHTTPResponseSuccess, "/a", 200))
-	if len(rr.all()) != 1 {
-		t.Fatalf("kept %d", len(rr.all()))
+	if len(rr.Records()) != 1 {
+		t.Fatalf("kept %d", len(rr.Records()))
 	}
 	t.Setenv("SECAUDIT_IGNORE_STATUS_CODES", "30x")
 	if _, err := NewFilter(rr); err == nil || !strings.Contains(err.Error(), "SECAUDIT_IGNORE_STATUS_CODES") {
@@ -130,7 +132,7 @@ func traceID(low uint64) trace.TraceID {
 }
 
 func TestSampler(t *testing.T) {
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	s, err := NewSampler(rr, WithoutEnv(), WithSampleRate(0.25))
 	if err != nil {
 		t.Fatal(err)
@@ -143,13 +145,13 @@ func TestSampler(t *testing.T) {
 		// Two events of one trace: kept or dropped together, as the
 		// middleware decides.
 		for _, name := range []string{semconv.EventHTTPResponseSuccess, semconv.EventHTTPResponseRedirect} {
-			rec := sdkRecord(t, apiRecord(name, attribute.Value{}))
+			rec := testsupport.SDKRecord(t, apiRecord(name, attribute.Value{}))
 			rec.SetTraceID(id)
-			before := len(rr.all())
+			before := len(rr.Records())
 			if err := s.OnEmit(ctx, &rec); err != nil {
 				t.Fatal(err)
 			}
-			if got := len(rr.all()) > before; got != want {
+			if got := len(rr.Records()) > before; got != want {
 				t.Fatalf("trace %d %s: kept %v, want %v", i, name, got, want)
 			}
 		}
@@ -160,8 +162,8 @@ func TestSampler(t *testing.T) {
 	if kept < 60 || kept > 140 {
 		t.Fatalf("kept %d of 400 traces at rate 0.25", kept)
 	}
-	for _, r := range rr.all() {
-		if v := attrMap(&r)[string(semconv.AuditSampleRateKey)]; v.AsFloat64() != 0.25 {
+	for _, r := range rr.Records() {
+		if v := testsupport.AttrMap(&r)[string(semconv.AuditSampleRateKey)]; v.AsFloat64() != 0.25 {
 			t.Fatalf("audit.sample_rate = %v", v.String())
 		}
 	}
@@ -195,12 +197,12 @@ func TestSamplerCombinesRates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rr := &recorder{}
+			rr := &testsupport.Capture{}
 			s, err := NewSampler(rr, WithoutEnv(), WithSampleRate(tt.rate))
 			if err != nil {
 				t.Fatal(err)
 			}
-			for attempt := 0; len(rr.all()) == 0; attempt++ { // without a trace id, keeping is random
+			for attempt := 0; len(rr.Records()) == 0; attempt++ { // without a trace id, keeping is random
 				if attempt == 1000 {
 					t.Fatal("never kept")
 				}
@@ -208,7 +210,7 @@ func TestSamplerCombinesRates(t *testing.T) {
 				if tt.requestID {
 					id = string(semconv.AuditRequestIDKey)
 				}
-				rec := sdkRecord(t, apiRecord(semconv.EventHTTPResponseSuccess, attribute.Value{},
+				rec := testsupport.SDKRecord(t, apiRecord(semconv.EventHTTPResponseSuccess, attribute.Value{},
 					attribute.String("before", "x"), attribute.KeyValue{Key: semconv.AuditSampleRateKey, Value: tt.upstream},
 					attribute.String(id, fmt.Sprint(attempt)), attribute.String("after", "y")))
 				if tt.traced {
@@ -218,7 +220,7 @@ func TestSamplerCombinesRates(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got := rr.all()[0]
+			got := rr.Records()[0]
 			var rates []float64
 			var keys []string
 			got.WalkAttributes(func(kv attribute.KeyValue) bool {
@@ -239,7 +241,7 @@ func TestSamplerCombinesRates(t *testing.T) {
 }
 
 func TestSamplerNeverSamplesSecurityEvents(t *testing.T) {
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	s, err := NewSampler(rr, WithoutEnv(), WithSampleRate(0))
 	if err != nil {
 		t.Fatal(err)
@@ -250,11 +252,11 @@ func TestSamplerNeverSamplesSecurityEvents(t *testing.T) {
 		emitAll(t, s, apiRecord(n, attribute.Value{}))
 	}
 	emitAll(t, s, apiRecord(semconv.EventHTTPResponseSuccess, attribute.Value{}))
-	if len(rr.all()) != len(names) || s.Stats().SampledOut != 1 {
-		t.Fatalf("kept %d, stats %+v", len(rr.all()), s.Stats())
+	if len(rr.Records()) != len(names) || s.Stats().SampledOut != 1 {
+		t.Fatalf("kept %d, stats %+v", len(rr.Records()), s.Stats())
 	}
-	for _, r := range rr.all() {
-		if _, ok := attrMap(&r)[string(semconv.AuditSampleRateKey)]; ok {
+	for _, r := range rr.Records() {
+		if _, ok := testsupport.AttrMap(&r)[string(semconv.AuditSampleRateKey)]; ok {
 			t.Fatal("unsampled event carries audit.sample_rate")
 		}
 	}
@@ -268,13 +270,13 @@ func TestSamplerNeverSamplesSecurityEvents(t *testing.T) {
 }
 
 func TestSamplerRateOneAddsNothing(t *testing.T) {
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	s, err := NewSampler(rr, WithoutEnv())
 	if err != nil {
 		t.Fatal(err)
 	}
 	emitAll(t, s, apiRecord(semconv.EventHTTPResponseSuccess, attribute.Value{}, attribute.Int("a", 1)))
-	r := rr.last(t)
+	r := rr.Last(t)
 	if len(attrsOf(&r)) != 1 || s.Rate() != 1 {
 		t.Fatal("rate 1 changed the record")
 	}

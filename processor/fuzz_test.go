@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -281,12 +282,12 @@ func FuzzChainNoSecretLeak(f *testing.F) {
 	f.Add(uint64(7), uint8(plantAssignment), `x="`)
 	f.Add(uint64(9), uint8(plantBearer), "password=")
 
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	chain, err := NewChain(rr, WithoutEnv())
 	if err != nil {
 		f.Fatal(err)
 	}
-	lp := provider(chain)
+	lp := testsupport.NewProvider(chain)
 	logger := lp.Logger("fuzz")
 
 	f.Fuzz(func(t *testing.T, seed uint64, kind uint8, noise string) {
@@ -294,11 +295,9 @@ func FuzzChainNoSecretLeak(f *testing.F) {
 			noise = noise[:256]
 		}
 		in, secrets := fuzzRecord(seed, kind, noise)
-		rr.mu.Lock()
-		rr.records = rr.records[:0]
-		rr.mu.Unlock()
+		rr.Reset()
 		logger.Emit(context.Background(), apiRecord(semconv.EventLoginFailed, in.body, in.attrs...))
-		got := rr.last(t)
+		got := rr.Last(t)
 		text := allText(&got)
 		line := exporter.AppendRecord(nil, &got, 0)
 		jsonText := lineStrings(t, line)

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -107,7 +108,7 @@ func TestLimiter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := mustLimiter(t, tt.opts...)
 			got := capture(t, apiRecord("", attribute.Value{}, tt.give...), l)
-			m := attrMap(&got)
+			m := testsupport.AttrMap(&got)
 			for k, want := range tt.want {
 				if v, ok := m[k]; !ok || v.String() != want {
 					t.Errorf("%s = %s, want %s", k, v.String(), want)
@@ -146,7 +147,7 @@ func TestLimiterRecordBytes(t *testing.T) {
 		attribute.String("b", big[:2000]),
 		attribute.String("c", "small"),
 	), l)
-	m := attrMap(&got)
+	m := testsupport.AttrMap(&got)
 	if m["a"].AsString() != semconv.Truncated || m["c"].AsString() != "small" ||
 		m["audit.request_id"].AsString() != "4bf92f3577b34da6a3ce929d0e0e4736" {
 		t.Fatalf("attributes = %v", m)
@@ -165,7 +166,7 @@ func TestLimiterRecordBytes(t *testing.T) {
 	got = capture(t, apiRecord("", attribute.Value{},
 		semconv.UserIDKey.String("42"),
 		attribute.Int(key("a"), 1), attribute.Int(key("b"), 2), attribute.Int(key("c"), 3)), l)
-	m = attrMap(&got)
+	m = testsupport.AttrMap(&got)
 	if _, ok := m["user.id"]; !ok || len(m) != 1 {
 		t.Fatalf("kept %d attributes", len(m))
 	}
@@ -178,7 +179,7 @@ func TestLimiterRecordBytes(t *testing.T) {
 	rec := logtest.RecordFactory{Resource: res, Attributes: []attribute.KeyValue{attribute.String("a", strings.Repeat("x", 400))}}.NewRecord()
 	l = mustLimiter(t, WithMaxRecordBytes(1500))
 	l.limitRecord(&rec)
-	if v := attrMap(&rec)["a"].AsString(); v != semconv.Truncated {
+	if v := testsupport.AttrMap(&rec)["a"].AsString(); v != semconv.Truncated {
 		t.Fatalf("a = %d bytes", len(v))
 	}
 }
@@ -204,7 +205,7 @@ func FuzzJSONStringSize(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	base := sdkRecord(f, apiRecord("e", attribute.StringValue("")))
+	base := testsupport.SDKRecord(f, apiRecord("e", attribute.StringValue("")))
 	lineLen := func(s string) int {
 		r := base.Clone()
 		r.SetBody(attribute.StringValue(s))
@@ -375,13 +376,13 @@ func FuzzLimiterFitsExporter(f *testing.F) {
 		if floatsOnly {
 			resSize /= 8
 		}
-		rr := &recorder{}
+		rr := &testsupport.Capture{}
 		lp := sdklog.NewLoggerProvider(
 			sdklog.WithResource(resource.NewSchemaless(attribute.String("host.labels", strings.Repeat("r", resSize)))),
 			sdklog.WithProcessor(l), sdklog.WithProcessor(rr), sdklog.WithAllowKeyDuplication(), sdklog.WithAttributeCountLimit(-1),
 		)
 		lp.Logger("fuzz").Emit(context.Background(), apiRecord(semconv.EventLoginFailed, value(1), attrs...))
-		rec := rr.last(t)
+		rec := rr.Last(t)
 		if seed%2 == 0 {
 			// Fill the limited record with a string right up to what the
 			// limiter's estimate lets through, and limit it again: the
@@ -404,7 +405,7 @@ func FuzzLimiterFitsExporter(f *testing.F) {
 					room -= over + n
 				}
 				lp.Logger("fuzz").Emit(context.Background(), apiRecord(semconv.EventLoginFailed, rec.Body(), attrs...))
-				rec = rr.last(t)
+				rec = rr.Last(t)
 			}
 		}
 		line := exporter.AppendRecord(nil, &rec, limit)
@@ -424,7 +425,7 @@ func FuzzLimiterFitsExporter(f *testing.F) {
 func TestLimiterCountsTheResource(t *testing.T) {
 	const limit = 16384
 	l := mustLimiter(t, WithMaxRecordBytes(limit))
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	lp := sdklog.NewLoggerProvider(
 		sdklog.WithResource(resource.NewSchemaless(attribute.String("k8s.pod.annotations", strings.Repeat("a", 3000)))),
 		sdklog.WithProcessor(l), sdklog.WithProcessor(rr), sdklog.WithAllowKeyDuplication(),
@@ -434,7 +435,7 @@ func TestLimiterCountsTheResource(t *testing.T) {
 		semconv.ClientAddressKey.String("203.0.113.7"),
 		attribute.String("note", strings.Repeat("\x01", 2300)), // 2300 bytes, 13800 written
 	))
-	got := rr.last(t)
+	got := rr.Last(t)
 	line := exporter.AppendRecord(nil, &got, limit)
 	if strings.Contains(string(line), semconv.EventMalformedRecord) || !strings.Contains(string(line), "203.0.113.7") {
 		t.Fatalf("the record did not survive the exporter: %.300s", line)
@@ -491,7 +492,7 @@ func TestLimiterTruncationOwnsItsMemory(t *testing.T) {
 	if len(pinned) > 0 {
 		t.Errorf("truncated values share the original's memory: %v", pinned)
 	}
-	if got := attrMap(&rec)["short"].AsString(); !inHuge(got) {
+	if got := testsupport.AttrMap(&rec)["short"].AsString(); !inHuge(got) {
 		t.Errorf("a value within the limits was copied")
 	}
 }
@@ -499,7 +500,7 @@ func TestLimiterTruncationOwnsItsMemory(t *testing.T) {
 // TestMaxScalarSize: no scalar is written in more than maxScalarSize
 // bytes, and the longest ones take it all.
 func TestMaxScalarSize(t *testing.T) {
-	base := sdkRecord(t, apiRecord("e", attribute.Value{}))
+	base := testsupport.SDKRecord(t, apiRecord("e", attribute.Value{}))
 	written := func(v attribute.Value) int {
 		r := base.Clone()
 		r.SetBody(v)
@@ -590,7 +591,7 @@ func TestLimiterFloatsFitExporter(t *testing.T) {
 			attrs := append(tt.attrs, semconv.ClientAddressKey.String("203.0.113.7"))
 			if tt.fill {
 				// The limiter's own estimate of the record, as fitRecord makes it.
-				r := sdkRecord(t, apiRecord(semconv.EventLoginFailed, tt.body, attrs...))
+				r := testsupport.SDKRecord(t, apiRecord(semconv.EventLoginFailed, tt.body, attrs...))
 				room := limit - l.envelopeSize(&r) - jsonSize(r.Body())
 				for _, kv := range attrsOf(&r) {
 					room -= jsonStringSize(string(kv.Key)) + 1 + jsonSize(kv.Value) + 1

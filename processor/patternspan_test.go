@@ -5,6 +5,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -41,7 +42,7 @@ func TestPatternSpans(t *testing.T) {
 			if want == "" {
 				want, wantCount = tt.give, -1
 			}
-			if g := attrMap(&got)[string(tt.key)].AsString(); g != want {
+			if g := testsupport.AttrMap(&got)[string(tt.key)].AsString(); g != want {
 				t.Errorf("%s = %q, want %q", tt.key, g, want)
 			}
 			if n := redactedCount(&got); n != wantCount {
@@ -49,7 +50,7 @@ func TestPatternSpans(t *testing.T) {
 			}
 			// Scrubbing again changes nothing.
 			again := capture(t, apiRecord(semconv.EventLoginFailed, attribute.Value{}, attribute.String(string(tt.key), want)), s)
-			if g := attrMap(&again)[string(tt.key)].AsString(); g != want || redactedCount(&again) != -1 {
+			if g := testsupport.AttrMap(&again)[string(tt.key)].AsString(); g != want || redactedCount(&again) != -1 {
 				t.Errorf("second pass: %q, count %d", g, redactedCount(&again))
 			}
 		})
@@ -72,7 +73,7 @@ func TestRedactedCountCountsValues(t *testing.T) {
 	if n := redactedCount(&got); n != 6 {
 		t.Errorf("audit.redacted_count = %d, want 6:\n%s", n, allText(&got))
 	}
-	m := attrMap(&got)
+	m := testsupport.AttrMap(&got)
 	if g := m["note"].AsString(); g != "ref [REDACTED]" {
 		t.Errorf("note = %q", g)
 	}

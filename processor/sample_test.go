@@ -11,6 +11,7 @@ import (
 
 	"github.com/secaudit/secaudit/internal/envconf"
 	"github.com/secaudit/secaudit/internal/sampling"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -41,7 +42,7 @@ func TestSamplerClientChosenTraceIDs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rr := &recorder{}
+			rr := &testsupport.Capture{}
 			s, err := NewSampler(rr, WithoutEnv(), WithSampleRate(rate))
 			if err != nil {
 				t.Fatal(err)
@@ -50,14 +51,14 @@ func TestSamplerClientChosenTraceIDs(t *testing.T) {
 				var id trace.TraceID
 				binary.BigEndian.PutUint64(id[:8], i+1)
 				binary.BigEndian.PutUint64(id[8:], tt.low)
-				rec := sdkRecord(t, apiRecord(semconv.EventHTTPResponseSuccess, attribute.Value{}))
+				rec := testsupport.SDKRecord(t, apiRecord(semconv.EventHTTPResponseSuccess, attribute.Value{}))
 				rec.SetTraceID(id)
 				if err := s.OnEmit(context.Background(), &rec); err != nil {
 					t.Fatal(err)
 				}
 			}
 			// Binomial(1000, 0.5): 500 ± 16.
-			if kept := len(rr.all()); kept < 420 || kept > 580 {
+			if kept := len(rr.Records()); kept < 420 || kept > 580 {
 				t.Fatalf("kept %d of %d client-chosen trace ids at rate %v", kept, n, rate)
 			}
 		})
@@ -70,18 +71,18 @@ func TestSamplerClientChosenTraceIDs(t *testing.T) {
 func TestSamplerKeyFromEnv(t *testing.T) {
 	t.Setenv(envconf.SampleRate, "")
 	t.Setenv(envconf.SampleKey, "a-secret-shared-by-every-instance")
-	s, err := NewSampler(&recorder{}, WithSampleRate(0.5))
+	s, err := NewSampler(&testsupport.Capture{}, WithSampleRate(0.5))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.key != sampling.KeyFromSecret("a-secret-shared-by-every-instance") {
 		t.Fatal("the sampler does not use SECAUDIT_SAMPLE_KEY")
 	}
-	if s, err := NewSampler(&recorder{}, WithoutEnv()); err != nil || s.key != sampling.ProcessKey() {
+	if s, err := NewSampler(&testsupport.Capture{}, WithoutEnv()); err != nil || s.key != sampling.ProcessKey() {
 		t.Fatalf("WithoutEnv: err %v, process key %v", err, err == nil && s.key == sampling.ProcessKey())
 	}
 	t.Setenv(envconf.SampleKey, "short")
-	if _, err := NewSampler(&recorder{}); err == nil || !strings.Contains(err.Error(), envconf.SampleKey) {
+	if _, err := NewSampler(&testsupport.Capture{}); err == nil || !strings.Contains(err.Error(), envconf.SampleKey) {
 		t.Fatalf("error = %v, want one naming %s", err, envconf.SampleKey)
 	}
 }
@@ -105,7 +106,7 @@ func TestFilterMatchesEscapedPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rr := &recorder{}
+			rr := &testsupport.Capture{}
 			f, err := NewFilter(rr, WithoutEnv(), WithIgnorePaths(`/healthz$`, `^/static/`))
 			if err != nil {
 				t.Fatal(err)
@@ -115,7 +116,7 @@ func TestFilterMatchesEscapedPath(t *testing.T) {
 				attrs = append(attrs, semconv.URLFullKey.String(tt.full))
 			}
 			emitAll(t, f, apiRecord(semconv.EventHTTPResponseClientError, attribute.StringValue(semconv.BodyHTTPResponse), attrs...))
-			if got := len(rr.all()) == 0; got != tt.filtered {
+			if got := len(rr.Records()) == 0; got != tt.filtered {
 				t.Fatalf("filtered %v, want %v", got, tt.filtered)
 			}
 		})

@@ -10,6 +10,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -90,7 +91,7 @@ func TestScrubberURLDecoded(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := mustScrubber(t, tt.opts...)
 			got := capture(t, apiRecord(semconv.EventHTTPResponseClientError, attribute.Value{}, tt.give...), s)
-			m := attrMap(&got)
+			m := testsupport.AttrMap(&got)
 			for k, want := range tt.want {
 				if g := m[string(k)].AsString(); g != want {
 					t.Errorf("%s = %q, want %q", k, g, want)
@@ -151,7 +152,7 @@ func TestScrubberFloatCards(t *testing.T) {
 		attribute.Float64("ts", 1.7e18),              // starts with 1
 		attribute.Float64Slice("cards", []float64{1, 4012888888881881}),
 	), s)
-	m := attrMap(&got)
+	m := testsupport.AttrMap(&got)
 	for _, k := range []string{"card", "big"} {
 		if m[k].AsString() != semconv.Redacted {
 			t.Errorf("%s = %v", k, m[k].String())
@@ -188,7 +189,7 @@ func TestScrubberSecretWordKeys(t *testing.T) {
 		attrs = append(attrs, attribute.String(k, "v4lue"))
 	}
 	got := capture(t, apiRecord(semconv.EventLoginFailed, attribute.Value{}, attrs...), s)
-	m := attrMap(&got)
+	m := testsupport.AttrMap(&got)
 	for _, k := range redact {
 		if m[k].AsString() != semconv.Redacted {
 			t.Errorf("%s kept its value", k)
@@ -202,12 +203,12 @@ func TestScrubberSecretWordKeys(t *testing.T) {
 	// A replaced denylist is the whole list, and the allowlist still wins.
 	s = mustScrubber(t, WithSensitiveKeys("pin"))
 	got = capture(t, apiRecord("", attribute.Value{}, attribute.String("auth", "x")), s)
-	if attrMap(&got)["auth"].AsString() != "x" {
+	if testsupport.AttrMap(&got)["auth"].AsString() != "x" {
 		t.Error("a replaced denylist still redacts auth by key")
 	}
 	s = mustScrubber(t, WithSensitiveKeyAllowlist("auth"))
 	got = capture(t, apiRecord("", attribute.Value{}, attribute.String("auth", "x")), s)
-	if attrMap(&got)["auth"].AsString() != "x" {
+	if testsupport.AttrMap(&got)["auth"].AsString() != "x" {
 		t.Error("the allowlist does not keep auth")
 	}
 	// No contract key is sensitive.
@@ -259,7 +260,7 @@ func TestScrubberSecretKeys(t *testing.T) {
 	if vals["a"] != 1 || vals["d"] != 1 || vals["e"] != 1 || vals[semconv.Redacted] != 2 {
 		t.Fatalf("values: %v", keys)
 	}
-	m := attrMap(&got)
+	m := testsupport.AttrMap(&got)
 	if m["[REDACTED]"].AsString() != "top" || m["note"].AsString() != "x" {
 		t.Fatalf("attributes: %v", text)
 	}
@@ -273,14 +274,14 @@ func TestScrubberSecretKeys(t *testing.T) {
 // that flattens attributes beside the record's fields (Loki) shows the
 // true event.
 func TestEnvelopeKeysCannotBeForged(t *testing.T) {
-	rr := &recorder{}
+	rr := &testsupport.Capture{}
 	chain := mustChain(t, rr, WithEnrichFunc(func(context.Context, *sdklog.Record) []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("event_name", "auth.login.success"), attribute.String("tenant", "a")}
 	}))
-	lp := provider(chain)
+	lp := testsupport.NewProvider(chain)
 	lp.Logger("t").Emit(context.Background(), apiRecord(semconv.EventLoginFailed, attribute.Value{}))
-	got := rr.last(t)
-	m := attrMap(&got)
+	got := rr.Last(t)
+	m := testsupport.AttrMap(&got)
 	if _, ok := m["event_name"]; ok || m["tenant"].AsString() != "a" {
 		t.Fatalf("enricher set event_name: %v", m)
 	}
@@ -297,8 +298,8 @@ func TestEnvelopeKeysCannotBeForged(t *testing.T) {
 	attrs = append(attrs, attribute.String("event_names", "kept"),
 		attribute.KeyValue{Key: "meta", Value: attribute.MapValue(attribute.String("event_name", "nested"))})
 	lp.Logger("t").Emit(context.Background(), apiRecord(semconv.EventLoginFailed, attribute.Value{}, attrs...))
-	got = rr.last(t)
-	m = attrMap(&got)
+	got = rr.Last(t)
+	m = testsupport.AttrMap(&got)
 	for _, k := range forged {
 		if m[k].AsString() != semconv.Redacted {
 			t.Errorf("%s = %q", k, m[k].String())

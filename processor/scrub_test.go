@@ -14,6 +14,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/log/logtest"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -171,7 +172,7 @@ func TestScrubberAttributes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := mustScrubber(t, tt.opts...)
 			got := capture(t, apiRecord("", attribute.Value{}, tt.give...), s)
-			m := attrMap(&got)
+			m := testsupport.AttrMap(&got)
 			for k, want := range tt.want {
 				v, ok := m[k]
 				if !ok {
@@ -246,7 +247,7 @@ func TestScrubberRecordErr(t *testing.T) {
 	rec.SetBody(attribute.StringValue("query failed"))
 	rec.SetErr(errorString("connect mysql: app:t0ps3cret@tcp(db:3306)/shop: timeout"))
 	got := capture(t, rec, s)
-	msg := attrMap(&got)[string(semconv.ExceptionMessageKey)].AsString()
+	msg := testsupport.AttrMap(&got)[string(semconv.ExceptionMessageKey)].AsString()
 	if strings.Contains(msg, "t0ps3cret") || !strings.Contains(msg, "app:[REDACTED]@tcp(db:3306)") {
 		t.Fatalf("exception.message = %q", msg)
 	}
@@ -310,7 +311,7 @@ func TestPseudonymization(t *testing.T) {
 	emit := func(user, addr string) (string, string) {
 		got := capture(t, apiRecord("", attribute.Value{},
 			semconv.UserIDKey.String(user), semconv.ClientAddressKey.String(addr)), s)
-		m := attrMap(&got)
+		m := testsupport.AttrMap(&got)
 		return m["user.id"].AsString(), m["client.address"].AsString()
 	}
 	u1, a1 := emit("alice", "203.0.113.7")
@@ -332,7 +333,7 @@ func TestPseudonymization(t *testing.T) {
 	}
 	other := mustScrubber(t, WithPseudonymization([]byte("another-key-of-16-bytes"), "user.id"))
 	got := capture(t, apiRecord("", attribute.Value{}, semconv.UserIDKey.String("alice")), other)
-	if attrMap(&got)["user.id"].AsString() == u1 {
+	if testsupport.AttrMap(&got)["user.id"].AsString() == u1 {
 		t.Fatal("different keys gave equal pseudonyms")
 	}
 	if s.Stats().Pseudonymized != 6 {
@@ -368,7 +369,7 @@ func TestScrubberEnv(t *testing.T) {
 		attribute.String("pin_hint", "birthday"),
 		attribute.String("note", "ticket ACME-1234"),
 	), s)
-	m := attrMap(&got)
+	m := testsupport.AttrMap(&got)
 	if m["password"].AsString() != "not in the replaced list" || m["pin"].AsString() != semconv.Redacted ||
 		m["pin_hint"].AsString() != "birthday" || m["note"].AsString() != "ticket "+semconv.Redacted {
 		t.Fatalf("env not applied: %v", m)
@@ -376,14 +377,14 @@ func TestScrubberEnv(t *testing.T) {
 
 	// Options win over the environment.
 	s = mustScrubber(t) // WithoutEnv
-	if got := capture(t, apiRecord("", attribute.Value{}, attribute.String("password", "x")), s); attrMap(&got)["password"].AsString() != semconv.Redacted {
+	if got := capture(t, apiRecord("", attribute.Value{}, attribute.String("password", "x")), s); testsupport.AttrMap(&got)["password"].AsString() != semconv.Redacted {
 		t.Fatal("WithoutEnv did not restore the defaults")
 	}
 	s, err = NewScrubber(WithSensitiveKeys("password"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := capture(t, apiRecord("", attribute.Value{}, attribute.String("pin", "1")), s); attrMap(&got)["pin"].AsString() != "1" {
+	if got := capture(t, apiRecord("", attribute.Value{}, attribute.String("pin", "1")), s); testsupport.AttrMap(&got)["pin"].AsString() != "1" {
 		t.Fatal("option did not override SECAUDIT_SENSITIVE_KEYS")
 	}
 
@@ -457,14 +458,14 @@ func TestNilAndZeroProcessors(t *testing.T) {
 		(*Sampler)(nil), &Sampler{}, (*Enricher)(nil), &Enricher{}, (*Chain)(nil), &Chain{},
 	}
 	for _, p := range procs {
-		rec := sdkRecord(t, apiRecord(semconv.EventLoginFailed, attribute.StringValue("x"), attribute.String("password", "p")))
+		rec := testsupport.SDKRecord(t, apiRecord(semconv.EventLoginFailed, attribute.StringValue("x"), attribute.String("password", "p")))
 		if err := p.OnEmit(ctx, &rec); err != nil {
 			t.Errorf("%T OnEmit: %v", p, err)
 		}
 		if err := p.OnEmit(ctx, nil); err != nil {
 			t.Errorf("%T OnEmit(nil): %v", p, err)
 		}
-		if attrMap(&rec)["password"].AsString() != "p" {
+		if testsupport.AttrMap(&rec)["password"].AsString() != "p" {
 			t.Errorf("%T changed the record", p)
 		}
 		if p.Enabled(ctx, sdklog.EnabledParameters{}) {

@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -252,7 +253,7 @@ func TestProviderTokens(t *testing.T) {
 				msg := "deploy failed: key " + c.token + ", retrying"
 				rec = capture(t, apiRecord(semconv.EventLoginFailed, attribute.StringValue(msg),
 					semconv.UserAgentOriginalKey.String(ua)), def)
-				if got, want := attrMap(&rec)[string(semconv.UserAgentOriginalKey)].AsString(),
+				if got, want := testsupport.AttrMap(&rec)[string(semconv.UserAgentOriginalKey)].AsString(),
 					"Mozilla/5.0 (X11; Linux x86_64) "+red+" Safari/537.36"; got != want {
 					t.Errorf("%s: user agent\n got %q\nwant %q", c.provider, got, want)
 				}
@@ -420,7 +421,7 @@ func TestBasicCredentials(t *testing.T) {
 	// The default scrubber in a User-Agent.
 	got := capture(t, apiRecord(semconv.EventLoginFailed, attribute.Value{},
 		semconv.UserAgentOriginalKey.String("probe/1.0 (Basic "+cred+")")), mustScrubber(t))
-	if ua := attrMap(&got)[string(semconv.UserAgentOriginalKey)].AsString(); ua != "probe/1.0 (Basic [REDACTED])" {
+	if ua := testsupport.AttrMap(&got)[string(semconv.UserAgentOriginalKey)].AsString(); ua != "probe/1.0 (Basic [REDACTED])" {
 		t.Errorf("user agent %q", ua)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -267,7 +268,7 @@ func TestVectorsScrub(t *testing.T) {
 			}
 
 			// As the body, whatever its shape.
-			rec := sdkRecord(t, apiRecord("", toValue(t, value)))
+			rec := testsupport.SDKRecord(t, apiRecord("", toValue(t, value)))
 			s.scrubRecord(&rec)
 			if got := fromValue(rec.Body()); !reflect.DeepEqual(got, want) {
 				t.Errorf("body:\n got %#v\nwant %#v", got, want)
@@ -276,7 +277,7 @@ func TestVectorsScrub(t *testing.T) {
 
 			// As the record's attributes, when it is a mapping.
 			if m, ok := value.(map[string]any); ok {
-				rec := sdkRecord(t, apiRecord("", attribute.Value{}, toKVs(t, m)...))
+				rec := testsupport.SDKRecord(t, apiRecord("", attribute.Value{}, toKVs(t, m)...))
 				s.scrubRecord(&rec)
 				if got := recordAttrs(&rec, semconv.AuditRedactedCountKey); !reflect.DeepEqual(got, want) {
 					t.Errorf("attributes:\n got %#v\nwant %#v", got, want)
@@ -377,7 +378,7 @@ func TestVectorsProject(t *testing.T) {
 			// (PRJ-05) lists its keys in that order, so the cut falls where
 			// it expects.
 			kvs := toKVs(t, m)
-			rec := sdkRecord(t, apiRecord("", attribute.Value{}, kvs...))
+			rec := testsupport.SDKRecord(t, apiRecord("", attribute.Value{}, kvs...))
 			l.limitRecord(&rec)
 			if got := recordAttrs(&rec); !reflect.DeepEqual(got, want) {
 				t.Errorf("\n got %#v\nwant %#v", got, want)

@@ -8,39 +8,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
-	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/processor"
 	"github.com/secaudit/secaudit/setup"
 )
-
-// seenProcessor records the attributes of every record it is given.
-type seenProcessor struct {
-	mu    sync.Mutex
-	attrs []map[string]string
-}
-
-func (s *seenProcessor) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
-func (s *seenProcessor) OnEmit(_ context.Context, r *sdklog.Record) error {
-	m := map[string]string{}
-	r.WalkAttributes(func(kv attribute.KeyValue) bool { m[string(kv.Key)] = kv.Value.String(); return true })
-	s.mu.Lock()
-	s.attrs = append(s.attrs, m)
-	s.mu.Unlock()
-	return nil
-}
-func (s *seenProcessor) Shutdown(context.Context) error   { return nil }
-func (s *seenProcessor) ForceFlush(context.Context) error { return nil }
 
 // jsonlLines parses every line of out.
 func jsonlLines(t *testing.T, out []byte) []map[string]any {
@@ -139,17 +120,18 @@ func TestOptions(t *testing.T) {
 		{
 			name: "WithProcessorOptions reaches the chain; WithProcessor sees scrubbed records",
 			opts: func(t *testing.T) ([]setup.Option, func(*testing.T, *setup.Pipeline)) {
-				seen := &seenProcessor{}
+				seen := &testsupport.Capture{}
 				return []setup.Option{setup.WithExporters(setup.ExporterNone), setup.WithProcessor(seen),
 						setup.WithProcessorOptions(processor.WithSensitiveKeys("favourite_colour"))},
 					func(t *testing.T, p *setup.Pipeline) {
 						if p.Processors() == nil || p.LoggerProvider() == nil {
 							t.Fatal("no chain or provider")
 						}
-						if len(seen.attrs) != 1 {
-							t.Fatalf("the extra processor saw %d records, want 1", len(seen.attrs))
+						if seen.Len() != 1 {
+							t.Fatalf("the extra processor saw %d records, want 1", seen.Len())
 						}
-						if got := seen.attrs[0]["favourite_colour"]; got != "[REDACTED]" {
+						first := seen.Records()[0]
+						if got := testsupport.AttrMap(&first)["favourite_colour"].String(); got != "[REDACTED]" {
 							t.Errorf("favourite_colour %q, want [REDACTED]", got)
 						}
 					}

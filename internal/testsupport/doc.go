@@ -3,12 +3,14 @@
 // SECAUDIT_* and OTEL_* variables and fails a package that leaks
 // goroutines ([Main]), the same clearing for one test ([ClearEnv]),
 // goroutine checks that wait for goroutines to settle
-// ([CheckGoroutines], [Snapshot]) and whether the race detector is on
-// ([Race]).
+// ([CheckGoroutines], [Snapshot]), whether the race detector is on
+// ([Race]), a processor that keeps the records it is given ([Capture]),
+// SDK records and their attributes ([SDKRecord], [NewProvider],
+// [AttrMap]).
 //
-// It is for _test.go files only. It imports testing and
-// go.uber.org/goleak, a test-only dependency: no non-test file of the
-// module may import it (TestNotImportedByNonTestCode enforces that).
+// It is for _test.go files only. It imports testing, the OpenTelemetry
+// SDK and go.uber.org/goleak, a test-only dependency: no non-test file of
+// the module may import it (TestNotImportedByNonTestCode enforces that).
 //
 // Every package of the module that has tests has a main_test.go:
 //

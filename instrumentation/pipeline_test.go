@@ -16,6 +16,7 @@ import (
 
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/processor"
 	"github.com/secaudit/secaudit/semconv"
 )
@@ -81,14 +82,10 @@ func newPipeline(tb testing.TB, w io.Writer, popts ...processor.Option) (*secaud
 func TestBodyVectorsScrubbed(t *testing.T) {
 	adapted := map[string]any{"BODY-37": map[string]any{"amount": "123456789012345678901234567890", "note": 1.1}}
 	n := 0
-	readJSONL(t, "testdata/body-vectors.jsonl", func(line []byte) {
-		var v bodyVector
-		if err := json.Unmarshal(line, &v); err != nil {
-			t.Fatal(err)
-		}
+	for _, v := range testsupport.Vectors[bodyVector](t, "BODY") {
 		want, ok := v.Expect["request.body"]
 		if !ok {
-			return
+			continue
 		}
 		n++
 		t.Run(v.ID, func(t *testing.T) {
@@ -117,7 +114,7 @@ func TestBodyVectorsScrubbed(t *testing.T) {
 				t.Fatalf("exported body %v, want %v", got, want)
 			}
 		})
-	})
+	}
 	if n < 5 {
 		t.Fatalf("only %d capturing vectors", n)
 	}

@@ -1,14 +1,12 @@
 package instrumentation
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -16,26 +14,9 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
-
-func readJSONL(t *testing.T, path string, each func(line []byte)) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		each(sc.Bytes())
-		n++
-	}
-	if n == 0 {
-		t.Fatalf("%s: no vectors", path)
-	}
-}
 
 type ipVector struct {
 	ID string `json:"id"`
@@ -65,11 +46,7 @@ type ipVector struct {
 // name the option or variable instead of the reference's message text.
 func TestIPVectors(t *testing.T) {
 	adapted := map[string]string{"IP-07": "8.8.8.8"}
-	readJSONL(t, "testdata/ip-vectors.jsonl", func(line []byte) {
-		var v ipVector
-		if err := json.Unmarshal(line, &v); err != nil {
-			t.Fatal(err)
-		}
+	for _, v := range testsupport.Vectors[ipVector](t, "IP") {
 		t.Run(v.ID, func(t *testing.T) {
 			configs := map[string]func(t *testing.T) []Option{
 				"option": func(t *testing.T) []Option {
@@ -131,7 +108,7 @@ func TestIPVectors(t *testing.T) {
 				})
 			}
 		})
-	})
+	}
 }
 
 type bodyVector struct {
@@ -231,11 +208,7 @@ var unscrubbedBody = map[string]map[string]any{
 // middleware: the event's audit.request.body / parse_status must match, and
 // the handler must read the complete original body.
 func TestBodyVectors(t *testing.T) {
-	readJSONL(t, "testdata/body-vectors.jsonl", func(line []byte) {
-		var v bodyVector
-		if err := json.Unmarshal(line, &v); err != nil {
-			t.Fatal(err)
-		}
+	for _, v := range testsupport.Vectors[bodyVector](t, "BODY") {
 		t.Run(v.ID, func(t *testing.T) {
 			h := newHarness(t, false, v.options()...)
 			req, raw := v.request(t)
@@ -257,7 +230,7 @@ func TestBodyVectors(t *testing.T) {
 				t.Fatalf("captured %v, want %v", got, want)
 			}
 		})
-	})
+	}
 }
 
 // bodyResult renders an event's body attributes as the reference's dict.

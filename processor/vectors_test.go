@@ -1,11 +1,9 @@
 package processor
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"math"
-	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -20,8 +18,8 @@ import (
 	"github.com/secaudit/secaudit/semconv"
 )
 
-// vector is one line of testdata/vectors.jsonl, copied from the reference's
-// seed vectors (SCR = scrub, PRJ = projection/limits).
+// vector is one SCR (scrub) or PRJ (projection/limits) vector of the
+// reference's seed vectors (testsupport.Vectors).
 type vector struct {
 	ID     string          `json:"id"`
 	Fn     string          `json:"fn"`
@@ -83,28 +81,6 @@ var differentVectors = map[string]struct {
 		expect: `"[REDACTED]abc.def"`,
 		count:  1,
 	},
-}
-
-func loadVectors(t *testing.T) []vector {
-	t.Helper()
-	f, err := os.Open("testdata/vectors.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []vector
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var v vector
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatalf("%s: %v", sc.Text(), err)
-		}
-		out = append(out, v)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func decodeJSON(t *testing.T, raw json.RawMessage) any {
@@ -245,7 +221,7 @@ func countRedacted(v any) int {
 
 func TestVectorsScrub(t *testing.T) {
 	ran := 0
-	for _, vec := range loadVectors(t) {
+	for _, vec := range testsupport.Vectors[vector](t, "SCR", "PRJ") {
 		if !strings.HasPrefix(vec.ID, "SCR-") {
 			continue
 		}
@@ -291,7 +267,7 @@ func TestVectorsScrub(t *testing.T) {
 		t.Fatalf("ran %d SCR vectors, want 10", ran)
 	}
 	for id := range differentVectors {
-		if !slices.ContainsFunc(loadVectors(t), func(v vector) bool { return v.ID == id }) {
+		if !slices.ContainsFunc(testsupport.Vectors[vector](t, "SCR", "PRJ"), func(v vector) bool { return v.ID == id }) {
 			t.Errorf("differentVectors names %s, which is not a vector", id)
 		}
 	}
@@ -316,7 +292,7 @@ func checkCount(t *testing.T, r *sdklog.Record, want int) {
 
 func TestVectorsProject(t *testing.T) {
 	ran, excluded := 0, 0
-	for _, vec := range loadVectors(t) {
+	for _, vec := range testsupport.Vectors[vector](t, "SCR", "PRJ") {
 		if !strings.HasPrefix(vec.ID, "PRJ-") {
 			continue
 		}

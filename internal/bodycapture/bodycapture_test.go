@@ -1,7 +1,6 @@
 package bodycapture
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -20,10 +18,11 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
-// Vector is one BODY vector of the reference (testdata/body-vectors.jsonl).
+// Vector is one BODY vector of the reference (testsupport.Vectors).
 type Vector struct {
 	ID string `json:"id"`
 	In struct {
@@ -42,28 +41,6 @@ type Vector struct {
 		} `json:"request"`
 	} `json:"in"`
 	Expect map[string]any `json:"expect"`
-}
-
-func loadVectors(t *testing.T) []Vector {
-	t.Helper()
-	f, err := os.Open("testdata/body-vectors.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []Vector
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var v Vector
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	if len(out) == 0 {
-		t.Fatal("no vectors")
-	}
-	return out
 }
 
 // vectorRequest translates a vector's Django request: META CONTENT_LENGTH
@@ -134,7 +111,7 @@ var unscrubbed = map[string]map[string]any{
 }
 
 func TestReferenceVectors(t *testing.T) {
-	for _, v := range loadVectors(t) {
+	for _, v := range testsupport.Vectors[Vector](t, "BODY") {
 		t.Run(v.ID, func(t *testing.T) {
 			r := vectorRequest(t, v)
 			kv, body := vectorCapturer(t, v).Capture(r)

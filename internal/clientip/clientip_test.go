@@ -1,12 +1,9 @@
 package clientip
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 
@@ -26,28 +23,6 @@ type vector struct {
 		TrustedRoute bool    `json:"trusted_route"`
 		Error        string  `json:"error"`
 	} `json:"expect"`
-}
-
-func loadVectors(t *testing.T) []vector {
-	t.Helper()
-	f, err := os.Open("testdata/ip-vectors.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []vector
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var v vector
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatalf("%s: %v", sc.Text(), err)
-		}
-		out = append(out, v)
-	}
-	if len(out) == 0 {
-		t.Fatal("no vectors")
-	}
-	return out
 }
 
 func parsePrefixes(ss []string) ([]netip.Prefix, error) {
@@ -78,7 +53,7 @@ func parsePrefixes(ss []string) ([]netip.Prefix, error) {
 // New (the instrumentation package tests the message).
 func TestReferenceVectors(t *testing.T) {
 	adapted := map[string]string{"IP-07": "8.8.8.8"}
-	for _, v := range loadVectors(t) {
+	for _, v := range testsupport.Vectors[vector](t, "IP") {
 		t.Run(v.ID, func(t *testing.T) {
 			prefixes, perr := parsePrefixes(v.In.CIDRs)
 			if v.Expect.Error != "" {

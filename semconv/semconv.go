@@ -57,6 +57,11 @@ const (
 	EventSignatureInvalid = "security.signature_invalid"
 	// EventSuspiciousRequest: a request matched a probe or attack pattern.
 	EventSuspiciousRequest = "security.suspicious_request"
+	// EventAlert: a detection rule fired (package detect): once per rule,
+	// subject and window, with the rule (security_rule.name and
+	// .category), the count it saw and its window; WARNING, or ERROR for a
+	// rule that says so.
+	EventAlert = "security.alert"
 
 	// EventMalformedRecord: the exporter's replacement for a record that could
 	// not be encoded or was larger than the record limit. It carries none of
@@ -180,6 +185,9 @@ const (
 	ExceptionStacktraceKey = upstream.ExceptionStacktraceKey
 	// SecurityRuleNameKey: string. The rule that flagged a suspicious request.
 	SecurityRuleNameKey = upstream.SecurityRuleNameKey
+	// SecurityRuleCategoryKey: string. On security.alert, the rule's
+	// category, e.g. "authentication" or "reconnaissance".
+	SecurityRuleCategoryKey = upstream.SecurityRuleCategoryKey
 	// ServiceNameKey: string, a resource attribute.
 	ServiceNameKey = upstream.ServiceNameKey
 )
@@ -225,6 +233,13 @@ const (
 	// "' OR 1=1--" or "file=../../app.db". Client-controlled; scrubbed like
 	// every attribute.
 	AuditEvidenceKey = attribute.Key("audit.evidence")
+	// AuditDetectCountKey: int. On security.alert, the events (or, for a
+	// rule counting distinct values, the distinct values) the rule counted
+	// in its window when it fired.
+	AuditDetectCountKey = attribute.Key("audit.detect.count")
+	// AuditDetectWindowKey: int. On security.alert, the rule's window in
+	// seconds.
+	AuditDetectWindowKey = attribute.Key("audit.detect.window_s")
 	// AuditSampleRateKey: float, the sampling rate applied to a kept record.
 	AuditSampleRateKey = attribute.Key("audit.sample_rate")
 

@@ -59,6 +59,7 @@ func TestCatalogue(t *testing.T) {
 		semconv.EventSignatureInvalid:        "security.signature_invalid",
 		semconv.EventSuspiciousRequest:       "security.suspicious_request",
 		semconv.EventMalformedRecord:         "audit.logging.malformed_record",
+		semconv.EventAlert:                   "security.alert",
 	}
 	name := regexp.MustCompile(`^[a-z]+(\.[a-z_]+)+$`)
 	for got, want := range events {
@@ -81,6 +82,10 @@ func TestCatalogue(t *testing.T) {
 		string(semconv.URLFullKey):                 "url.full",
 		string(semconv.URLQueryKey):                "url.query",
 		string(semconv.AuditEvidenceKey):           "audit.evidence",
+		string(semconv.SecurityRuleNameKey):        "security_rule.name",
+		string(semconv.SecurityRuleCategoryKey):    "security_rule.category",
+		string(semconv.AuditDetectCountKey):        "audit.detect.count",
+		string(semconv.AuditDetectWindowKey):       "audit.detect.window_s",
 	}
 	for got, want := range keys {
 		if got != want {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/delivery"
+	"github.com/secaudit/secaudit/detect"
 	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/internal/envconf"
 	"github.com/secaudit/secaudit/internal/setting"
@@ -52,6 +53,7 @@ type config struct {
 	tracing          bool
 	extra            []sdklog.Processor
 	processorOptions []processor.Option
+	detectOptions    []detect.Option
 
 	noEnv bool
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/delivery"
+	"github.com/secaudit/secaudit/detect"
 	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/internal/envconf"
 	"github.com/secaudit/secaudit/internal/setting"
@@ -41,6 +42,7 @@ type Pipeline struct {
 	auditor   *secaudit.Auditor
 	exporters []string
 	chain     *processor.Chain
+	detector  *detect.Processor // nil when detection is off
 	delivery  []*delivery.Processor
 	resource  *resource.Resource
 	tracer    *sdktrace.TracerProvider // WithTracing's, or nil
@@ -229,6 +231,15 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		}
 		popts = append(popts, sdklog.WithProcessor(chain))
 		p.chain = chain
+		// Detection reads each record after the chain (scrubbed, limited).
+		det, err := c.detector()
+		if err != nil {
+			return fail(err)
+		}
+		if det.Active() {
+			popts = append(popts, sdklog.WithProcessor(det))
+			p.detector = det
+		}
 		// Every record carries the resource to every exporter; processors
 		// cannot change it, so its attributes are scrubbed here, once.
 		res = scrubResource(res, chain.Scrubber())
@@ -236,6 +247,10 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	popts = append(popts, sdklog.WithResource(res))
 	provider := sdklog.NewLoggerProvider(popts...)
 	logs := newLoggerProvider(provider, p.chain.Scrubber(), p.delivery)
+	if p.detector != nil {
+		// Alerts go through the same provider: scrubbed and delivered.
+		p.detector.SetLogger(logs.Logger("github.com/secaudit/secaudit/detect"))
+	}
 
 	aopts := append([]secaudit.Option{secaudit.WithLoggerProvider(logs)}, c.auditorOptions...)
 	if c.noEnv {

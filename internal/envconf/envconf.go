@@ -59,6 +59,11 @@ const (
 	DeliveryStrictRoutes    = "SECAUDIT_DELIVERY_STRICT_ROUTES"
 	DeliverySpillDir        = "SECAUDIT_DELIVERY_SPILL_DIR"
 	DeliverySpillMaxBytes   = "SECAUDIT_DELIVERY_SPILL_MAX_BYTES"
+
+	Detect                = "SECAUDIT_DETECT"
+	DetectRules           = "SECAUDIT_DETECT_RULES"
+	DetectSensitiveFields = "SECAUDIT_DETECT_SENSITIVE_FIELDS"
+	StateMaxBytes         = "SECAUDIT_STATE_MAX_BYTES"
 )
 
 // lookup is os.LookupEnv, replaceable in tests of this package.
@@ -364,6 +369,7 @@ var known = []string{
 	DeliveryRetryMaxElapsed, DeliveryStrictEvents, DeliveryBlockingEvents,
 	DeliverySummaryInterval, DeliveryLinger, DeliveryStrictRoutes, DeliverySpillDir,
 	DeliverySpillMaxBytes,
+	Detect, DetectRules, DetectSensitiveFields, StateMaxBytes,
 }
 
 // reservedPrefixes are SECAUDIT_ names that configure tools/stack and the

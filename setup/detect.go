@@ -1,0 +1,39 @@
+package setup
+
+import (
+	"github.com/secaudit/secaudit/detect"
+)
+
+// WithDetectOptions passes options to the detection processor (package
+// detect: rules, thresholds, state cap); they override its SECAUDIT_DETECT*
+// and SECAUDIT_STATE_MAX_BYTES variables. Detection is on by default
+// (SECAUDIT_DETECT=false or detect.WithEnabled(false) turns it off).
+func WithDetectOptions(opts ...detect.Option) Option {
+	return optionFunc(func(c config) config {
+		c.detectOptions = append(c.detectOptions, opts...)
+		return c
+	})
+}
+
+// detector builds the detection processor, registered after the processor
+// chain, so that the rules read scrubbed and limited records.
+func (c *config) detector() (*detect.Processor, error) {
+	var opts []detect.Option
+	if c.noEnv {
+		opts = append(opts, detect.WithoutEnv())
+	}
+	if c.meterProvider != nil {
+		opts = append(opts, detect.WithMeterProvider(c.meterProvider))
+	}
+	return detect.New(append(opts, c.detectOptions...)...)
+}
+
+// Detector returns the pipeline's detection processor (nil when detection
+// is off or no exporter is configured): its Stats count rule evaluations,
+// alerts by rule and the state's size and evictions.
+func (p *Pipeline) Detector() *detect.Processor {
+	if p == nil {
+		return nil
+	}
+	return p.detector
+}

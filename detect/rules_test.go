@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -264,5 +265,40 @@ func TestCustomRulePanicRecovered(t *testing.T) {
 	r.emit(context.Background(), "app.thing")
 	if st := r.det.Stats(); st.Panics != 1 {
 		t.Fatalf("panics %d", st.Panics)
+	}
+}
+
+// TestConcurrentOnce: many goroutines failing for one pair at once give
+// one alert per window.
+func TestConcurrentOnce(t *testing.T) {
+	r := newRig(t)
+	ctx := claim.WithUser(context.Background(), "alice")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				r.emit(ctx, semconv.EventLoginFailed, semconv.ClientAddressKey.String("203.0.113.7"))
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(r.got.of(detect.RuleBruteForce)); n != 1 {
+		t.Fatalf("%d alerts for one pair in one window", n)
+	}
+}
+
+// TestAlertUserName: user.name is on the alert only when the triggering
+// record carried it (usernames on).
+func TestAlertUserName(t *testing.T) {
+	r := newRig(t, detect.WithRule(detect.RuleBruteForce, 1, time.Minute))
+	r.emit(context.Background(), semconv.EventLoginFailed, semconv.ClientAddressKey.String("203.0.113.7"),
+		semconv.UserNameKey.String("alice"), semconv.UserIDKey.String("u-1"))
+	got := r.got.of(detect.RuleBruteForce)
+	if len(got) != 1 {
+		t.Fatalf("%d alerts", len(got))
+	}
+	m := attrs(got[0])
+	if m[string(semconv.UserNameKey)].AsString() != "alice" || m[string(semconv.UserIDKey)].AsString() != "u-1" {
+		t.Fatalf("user.name %v, user.id %v", m[string(semconv.UserNameKey)].String(), m[string(semconv.UserIDKey)].String())
 	}
 }

@@ -138,12 +138,19 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	v := viewPool.Get().(*view)
 	defer putView(v)
 	v.read(ctx, r)
-	now := p.now()
-	for i := range p.rules {
-		p.evaluate(ctx, &p.rules[i], i, v, now)
+	if !p.anyEvent && v.event == semconv.EventHTTPResponseClientError &&
+		v.status != 401 && v.status != 403 && v.status != 404 {
+		return nil // no built-in rule counts other client errors
 	}
-	for i, cr := range p.custom {
-		p.evaluateCustom(ctx, cr, len(p.rules)+i, r, v, now)
+	var now time.Time // read from the clock when a rule counts v
+	for i := range p.rules {
+		p.evaluate(ctx, &p.rules[i], i, v, &now)
+	}
+	if len(p.custom) > 0 {
+		now = p.now()
+		for i, cr := range p.custom {
+			p.evaluateCustom(ctx, cr, len(p.rules)+i, r, v, now)
+		}
 	}
 	return nil
 }
@@ -158,7 +165,7 @@ func putView(v *view) {
 }
 
 // evaluate runs one built-in rule on v.
-func (p *Processor) evaluate(ctx context.Context, b *builtin, idx int, v *view, now time.Time) {
+func (p *Processor) evaluate(ctx context.Context, b *builtin, idx int, v *view, clock *time.Time) {
 	if b.name == RuleBruteForce && v.event == semconv.EventLoginSuccess {
 		// A success of the pair resets it.
 		if key, ok := p.subjectKey(b, v, 0); ok {
@@ -177,6 +184,10 @@ func (p *Processor) evaluate(ctx context.Context, b *builtin, idx int, v *view, 
 		return
 	}
 	p.evaluations.Add(1)
+	if clock.IsZero() {
+		*clock = p.now()
+	}
+	now := *clock
 	var n int
 	var err error
 	if b.distinct {

@@ -65,7 +65,6 @@ func run() error {
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(stop)
 
-	var summary map[string]int
 	var serveErr error
 	if *traffic > 0 {
 		trafficDone := make(chan struct{})
@@ -95,8 +94,8 @@ func run() error {
 	errs := []error{serveErr, srv.Shutdown(shutdownCtx)}
 	errs = append(errs, pipeline.Shutdown(shutdownCtx))
 	if *traffic > 0 {
-		summary = counter.snapshot()
-		printSummary(os.Stderr, summary)
+		events, alerts := counter.snapshot()
+		printSummary(os.Stderr, events, alerts)
 	}
 	return errors.Join(errs...)
 }

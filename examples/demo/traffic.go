@@ -5,31 +5,52 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/secaudit/secaudit/semconv"
 )
 
 // eventCounter counts exported records by event name for the summary.
 type eventCounter struct {
 	mu     sync.Mutex
 	counts map[string]int
+	alerts map[string]int // security.alert records by rule
 }
 
 var _ sdklog.Processor = (*eventCounter)(nil)
 
-func newEventCounter() *eventCounter { return &eventCounter{counts: map[string]int{}} }
+func newEventCounter() *eventCounter {
+	return &eventCounter{counts: map[string]int{}, alerts: map[string]int{}}
+}
 
 func (c *eventCounter) Enabled(context.Context, sdklog.EnabledParameters) bool { return true }
 
 func (c *eventCounter) OnEmit(_ context.Context, r *sdklog.Record) error {
+	rule := ""
+	if r.EventName() == semconv.EventAlert {
+		r.WalkAttributes(func(kv attribute.KeyValue) bool {
+			if kv.Key == semconv.SecurityRuleNameKey {
+				rule = kv.Value.AsString()
+				return false
+			}
+			return true
+		})
+	}
 	c.mu.Lock()
 	c.counts[r.EventName()]++
+	if rule != "" {
+		c.alerts[rule]++
+	}
 	c.mu.Unlock()
 	return nil
 }
@@ -37,17 +58,13 @@ func (c *eventCounter) OnEmit(_ context.Context, r *sdklog.Record) error {
 func (c *eventCounter) Shutdown(context.Context) error   { return nil }
 func (c *eventCounter) ForceFlush(context.Context) error { return nil }
 
-func (c *eventCounter) snapshot() map[string]int {
+func (c *eventCounter) snapshot() (events, alerts map[string]int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.counts))
-	for k, v := range c.counts {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.counts), maps.Clone(c.alerts)
 }
 
-func printSummary(w io.Writer, counts map[string]int) {
+func printSummary(w io.Writer, counts, alerts map[string]int) {
 	names := make([]string, 0, len(counts))
 	total := 0
 	for k, v := range counts {
@@ -64,12 +81,21 @@ func printSummary(w io.Writer, counts map[string]int) {
 		fmt.Fprintf(w, "  %-32s %6d\n", label, counts[n])
 	}
 	fmt.Fprintf(w, "  %-32s %6d\n", "total", total)
+	rules := slices.Sorted(maps.Keys(alerts))
+	fmt.Fprintln(w, "demo: alerts by rule")
+	for _, r := range rules {
+		fmt.Fprintf(w, "  %-32s %6d\n", r, alerts[r])
+	}
 }
 
 // driveTraffic sends a realistic mix against base until ctx ends: users
 // logging in and using their accounts, and an attacker guessing passwords,
 // reading other users' accounts, probing for files and tripping a panic.
 func driveTraffic(ctx context.Context, base string) {
+	// First a brute force: seven wrong passwords for one user from one
+	// address, which detection (brute_force: 5 in 5 min) reports with one
+	// security.alert.
+	bruteForce(ctx, newClient(base, rand.New(rand.NewPCG(1, 2))))
 	scenarios := []struct {
 		weight int
 		run    func(context.Context, *client)
@@ -170,6 +196,14 @@ func passwordGuessing(ctx context.Context, c *client) {
 	c.do(ctx, "POST", "/login", fmt.Sprintf(`{"username":%q,"password":%q}`, users[c.rng.IntN(len(users))], guesses[c.rng.IntN(len(guesses))]),
 		"Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhdHRhY2tlciJ9.c2lnbmF0dXJl")
 	c.do(ctx, "POST", "/login", `{"username":"alice",`) // malformed
+}
+
+// bruteForce sends seven failed logins for carol, a user nobody else
+// guesses.
+func bruteForce(ctx context.Context, c *client) {
+	for i := range 7 {
+		c.do(ctx, "POST", "/login", fmt.Sprintf(`{"username":"carol","password":"guess-%d"}`, i))
+	}
 }
 
 func forbiddenReads(ctx context.Context, c *client) {

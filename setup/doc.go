@@ -39,7 +39,8 @@
 // scrubbed by the same rules when [New] builds it, and so are the scope
 // attributes of every logger [Pipeline.LoggerProvider] creates.
 // [Pipeline.Gate] and [Pipeline.HealthHandler] expose the delivery state
-// to the middleware's strict routes and to readiness checks.
+// to the middleware's strict routes and to readiness checks; the health
+// report also shows detection's counters.
 //
 // The JSONL file (SECAUDIT_JSONL_PATH) can rotate by size
 // (SECAUDIT_JSONL_MAX_BYTES, SECAUDIT_JSONL_MAX_FILES, default 5 kept) and be

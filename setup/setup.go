@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -73,12 +72,6 @@ func (p *Pipeline) Gate() delivery.Gate {
 		gates = append(gates, d)
 	}
 	return delivery.All(gates...)
-}
-
-// HealthHandler reports the pipeline's state as JSON: 200 while every
-// delivery pipeline works, 503 otherwise. Use it as a readiness check.
-func (p *Pipeline) HealthHandler() http.Handler {
-	return delivery.HealthHandler(p.delivery...)
 }
 
 // Processors returns the pipeline's processor chain (nil when no exporter

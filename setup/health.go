@@ -1,0 +1,109 @@
+package setup
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/secaudit/secaudit/delivery"
+	"github.com/secaudit/secaudit/detect"
+)
+
+// healthReport is the body of [Pipeline.HealthHandler]: the delivery
+// processors' report (delivery.HealthReport: ready, pipelines) and the
+// detection processor's counters.
+type healthReport struct {
+	delivery.HealthReport
+	Detection detectionHealth `json:"detection"`
+}
+
+// detectionHealth is detection's self-telemetry as the health report shows
+// it: counters and rule names only (custom rules' names as the application
+// gave them), never a subject, an address or an endpoint. The state fields
+// are the memory store's; they stay zero with detect.WithState.
+type detectionHealth struct {
+	Enabled         bool             `json:"enabled"`
+	Evaluations     int64            `json:"evaluations"`
+	Alerts          map[string]int64 `json:"alerts,omitempty"` // rules that fired, by name
+	AlertsUnemitted int64            `json:"alerts_unemitted,omitempty"`
+	StateKeys       int64            `json:"state_keys"`
+	StateBytes      int64            `json:"state_bytes"`
+	StateMaxBytes   int64            `json:"state_max_bytes"`
+	StateEvictions  int64            `json:"state_evictions"`
+	StateErrors     int64            `json:"state_errors"`
+	RulePanics      int64            `json:"rule_panics"`
+}
+
+// detectionHealthOf reports d's counters; enabled false, and nothing else,
+// when detection is off (d nil).
+func detectionHealthOf(d *detect.Processor) detectionHealth {
+	if d == nil {
+		return detectionHealth{}
+	}
+	s := d.Stats()
+	var alerts map[string]int64
+	for rule, n := range s.Alerts {
+		if n > 0 {
+			if alerts == nil {
+				alerts = map[string]int64{}
+			}
+			alerts[rule] = n
+		}
+	}
+	return detectionHealth{
+		Enabled:         true,
+		Evaluations:     s.Evaluations,
+		Alerts:          alerts,
+		AlertsUnemitted: s.Unemitted,
+		StateKeys:       s.State.Keys,
+		StateBytes:      s.State.Bytes,
+		StateMaxBytes:   s.State.MaxBytes,
+		StateEvictions:  s.State.Evictions,
+		StateErrors:     s.StateErrors,
+		RulePanics:      s.Panics,
+	}
+}
+
+// HealthHandler reports the pipeline's state as JSON: the delivery
+// processors' as delivery.HealthHandler does (ready, pipelines), and the
+// detection processor's counters under "detection" (enabled, evaluations,
+// alerts by rule, the state's keys, bytes, cap and evictions, state errors,
+// rule panics). The status is 200 while every delivery pipeline works, 503
+// otherwise: use it as a readiness check. Detection does not change the
+// status or readiness (a state error fails open: the request is still
+// audited, only not counted by the rules). Only GET and HEAD are allowed.
+//
+// Serve it on an internal port, not the public listener: it tells a reader
+// when the audit trail loses records and what the rules have seen.
+func (p *Pipeline) HealthHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		rep := healthReport{
+			HealthReport: delivery.HealthReport{Ready: true, Pipelines: make([]delivery.Health, 0, len(p.delivery))},
+			Detection:    detectionHealthOf(p.detector),
+		}
+		for _, d := range p.delivery {
+			h := d.Health()
+			rep.Ready = rep.Ready && h.Ready
+			rep.Pipelines = append(rep.Pipelines, h)
+		}
+		body, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !rep.Ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		} else {
+			w.WriteHeader(http.StatusOK)
+		}
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(append(body, '\n'))
+		}
+	})
+}

@@ -29,6 +29,7 @@ var layers = []struct {
 	{"instrumentation", 3}, // the middleware, on the event API
 	{"processor", 3},       // sdk/log processors
 	{"detect", 3},          // detection rules, fed by an sdk/log processor
+	{"detect/guard", 4},    // detection's response (blocks), on detect's alerts
 	{"exporter", 3},        // the JSONL exporter
 	{"delivery", 4},        // the exporting processor (spills through exporter)
 	{"setup", 5},           // wires everything
@@ -42,7 +43,7 @@ const layerInternal = 1
 // sdkSide are the packages that process any record in a LoggerProvider
 // (application logs from a bridge as much as audit events): they do not
 // depend on the event API, although it is a lower layer.
-var sdkSide = []string{"processor", "detect", "exporter", "delivery"}
+var sdkSide = []string{"processor", "detect", "detect/guard", "exporter", "delivery"}
 
 // apiOnly are the packages that must reach the OpenTelemetry API only:
 // no SDK, no exporter, no contrib instrumentation, nothing of gRPC or

@@ -34,6 +34,7 @@ type Processor struct {
 	logger   atomic.Pointer[loggerBox]
 	seq      atomic.Uint64
 	anyEvent bool // custom rules read every record
+	respond  func(context.Context, Fired)
 
 	evaluations atomic.Int64
 	alerts      []atomic.Int64 // per built-in rule, then per custom rule
@@ -56,7 +57,7 @@ func New(opts ...Option) (*Processor, error) {
 	if err := c.resolve(); err != nil {
 		return nil, err
 	}
-	p := &Processor{active: c.enabled.Or(true), now: c.now, state: c.state, custom: c.custom}
+	p := &Processor{active: c.enabled.Or(true), now: c.now, state: c.state, custom: c.custom, respond: c.responder}
 	if p.now == nil {
 		p.now = time.Now
 	}

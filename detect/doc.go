@@ -41,6 +41,11 @@
 // Custom rules are plain Go ([Rule], [WithCustomRule]); their panics are
 // recovered and counted.
 //
+// A responder ([WithResponder]) is called with every fired rule ([Fired]),
+// including the claimed login name that the alert never shows: the hook
+// through which package detect/guard applies the rule's response (a block)
+// when blocking is on.
+//
 // # State
 //
 // Counters live behind [State], three atomic operations (count in window,

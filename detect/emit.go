@@ -16,6 +16,9 @@ import (
 // carried it, that is when usernames are on; never the claimed name).
 func (p *Processor) emit(ctx context.Context, rule string, idx int, a Alert, v *view, withUser bool) {
 	p.alerts[idx].Add(1)
+	if p.respond != nil {
+		p.respondTo(ctx, rule, a, v, withUser)
+	}
 	box := p.logger.Load()
 	if box == nil || box.l == nil {
 		p.noLogger.Add(1)
@@ -62,4 +65,24 @@ func (p *Processor) emit(ctx context.Context, rule string, idx int, a Alert, v *
 	r.SetBody(attribute.StringValue(semconv.EventAlert))
 	r.AddAttributes(attrs...)
 	box.l.Emit(ctx, r)
+}
+
+// respondTo calls the responder with the fired rule; its panic is
+// recovered and counted, and the alert is still emitted.
+func (p *Processor) respondTo(ctx context.Context, rule string, a Alert, v *view, withUser bool) {
+	defer func() {
+		if recover() != nil {
+			p.panics.Add(1)
+		}
+	}()
+	f := Fired{Rule: rule, Alert: a}
+	if withUser {
+		f.Alert.UserID = v.userID
+		f.UserName = v.userName
+		f.User = v.claimed
+		if f.User == "" {
+			f.User = v.userName
+		}
+	}
+	p.respond(ctx, f)
 }

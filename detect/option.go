@@ -42,6 +42,7 @@ type config struct {
 	logger    log.Logger
 	now       func() time.Time
 	meter     metric.MeterProvider
+	responder func(context.Context, Fired)
 	optionErr error
 }
 
@@ -104,6 +105,17 @@ func WithCustomRule(r Rule) Option {
 // logger of the provider the processor is part of, so that alerts are
 // scrubbed and delivered like every record. See also [Processor.SetLogger].
 func WithLogger(l log.Logger) Option { return optionFunc(func(c *config) { c.logger = l }) }
+
+// WithResponder calls respond with every alert a rule fires (built-in or
+// custom), synchronously in [Processor.OnEmit] with the triggering record's
+// context, before the alert is emitted and whether or not a logger is set:
+// the hook through which a response such as a guard's block is applied
+// (detect/guard's Guard.Responder). respond must be quick and must not
+// block; a panic in it is recovered and counted ([Stats].Panics). The
+// last WithResponder given wins; nil removes it.
+func WithResponder(respond func(ctx context.Context, f Fired)) Option {
+	return optionFunc(func(c *config) { c.responder = respond })
+}
 
 // WithClock replaces time.Now (tests).
 func WithClock(now func() time.Time) Option { return optionFunc(func(c *config) { c.now = now }) }
@@ -210,6 +222,19 @@ func parseRulesEnv(name string) (map[string]ruleSetting, bool, error) {
 type Rule interface {
 	Name() string
 	Evaluate(ctx context.Context, r *sdklog.Record, st State, now time.Time) (Alert, bool)
+}
+
+// Fired is a fired rule as a responder sees it ([WithResponder]).
+type Fired struct {
+	Rule  string // security_rule.name
+	Alert Alert  // as emitted: Address and UserID name the subject
+	// User is the subject user's login name as the application claimed it
+	// (what it passes to a guard's CheckLogin), else the record's user.name,
+	// else "". It is for the responder only: never emitted.
+	User string
+	// UserName is user.name as the triggering record carried it (set only
+	// when usernames are emitted): what events about the response may show.
+	UserName string
 }
 
 // Alert is what a custom rule fires: the processor emits it as one

@@ -62,6 +62,16 @@ const (
 	// .category), the count it saw and its window; WARNING, or ERROR for a
 	// rule that says so.
 	EventAlert = "security.alert"
+	// EventBlockApplied: a block began (package detect/guard): an address,
+	// or a user and address pair (lockout), refused until it expires;
+	// WARNING, with security_rule.name (the rule that fired, or "manual"),
+	// audit.block.scope, the subject (client.address, user.id, user.name
+	// when usernames are on), audit.block.expires_at and .duration_s.
+	EventBlockApplied = "security.block.applied"
+	// EventBlockLifted: a block ended — expired, lifted from Go or evicted
+	// to keep the guard's cap (audit.block.reason says which); INFO, with
+	// the same attributes as its security.block.applied.
+	EventBlockLifted = "security.block.lifted"
 
 	// EventMalformedRecord: the exporter's replacement for a record that could
 	// not be encoded or was larger than the record limit. It carries none of
@@ -240,6 +250,20 @@ const (
 	// AuditDetectWindowKey: int. On security.alert, the rule's window in
 	// seconds.
 	AuditDetectWindowKey = attribute.Key("audit.detect.window_s")
+	// AuditBlockScopeKey: string. On security.block.*, what the block
+	// refuses: "address" (every request of client.address) or
+	// "user_address" (logins of one user from client.address: a lockout).
+	AuditBlockScopeKey = attribute.Key("audit.block.scope")
+	// AuditBlockExpiresAtKey: string. On security.block.*, when the block
+	// ends: RFC 3339 UTC with nanoseconds.
+	AuditBlockExpiresAtKey = attribute.Key("audit.block.expires_at")
+	// AuditBlockDurationKey: int. On security.block.*, the block's length
+	// in seconds (rounded up).
+	AuditBlockDurationKey = attribute.Key("audit.block.duration_s")
+	// AuditBlockReasonKey: string. On security.block.applied, the reason
+	// given to a manual block (absent for a rule's); on
+	// security.block.lifted, why it ended: "expired", "lifted" or "evicted".
+	AuditBlockReasonKey = attribute.Key("audit.block.reason")
 	// AuditSampleRateKey: float, the sampling rate applied to a kept record.
 	AuditSampleRateKey = attribute.Key("audit.sample_rate")
 

@@ -56,6 +56,8 @@ func TestCatalogue(t *testing.T) {
 		semconv.EventModelAccess:             "model.access",
 		semconv.EventAuthzDenied:             "authz.denied",
 		semconv.EventRateLimited:             "security.rate_limited",
+		semconv.EventBlockApplied:            "security.block.applied",
+		semconv.EventBlockLifted:             "security.block.lifted",
 		semconv.EventSignatureInvalid:        "security.signature_invalid",
 		semconv.EventSuspiciousRequest:       "security.suspicious_request",
 		semconv.EventMalformedRecord:         "audit.logging.malformed_record",
@@ -86,6 +88,10 @@ func TestCatalogue(t *testing.T) {
 		string(semconv.SecurityRuleCategoryKey):    "security_rule.category",
 		string(semconv.AuditDetectCountKey):        "audit.detect.count",
 		string(semconv.AuditDetectWindowKey):       "audit.detect.window_s",
+		string(semconv.AuditBlockScopeKey):         "audit.block.scope",
+		string(semconv.AuditBlockExpiresAtKey):     "audit.block.expires_at",
+		string(semconv.AuditBlockDurationKey):      "audit.block.duration_s",
+		string(semconv.AuditBlockReasonKey):        "audit.block.reason",
 	}
 	for got, want := range keys {
 		if got != want {

@@ -64,6 +64,10 @@ const (
 	DetectRules           = "SECAUDIT_DETECT_RULES"
 	DetectSensitiveFields = "SECAUDIT_DETECT_SENSITIVE_FIELDS"
 	StateMaxBytes         = "SECAUDIT_STATE_MAX_BYTES"
+
+	Block           = "SECAUDIT_BLOCK"
+	BlockDuration   = "SECAUDIT_BLOCK_DURATION"
+	BlockAllowCIDRs = "SECAUDIT_BLOCK_ALLOW_CIDRS"
 )
 
 // lookup is os.LookupEnv, replaceable in tests of this package.
@@ -370,6 +374,7 @@ var known = []string{
 	DeliverySummaryInterval, DeliveryLinger, DeliveryStrictRoutes, DeliverySpillDir,
 	DeliverySpillMaxBytes,
 	Detect, DetectRules, DetectSensitiveFields, StateMaxBytes,
+	Block, BlockDuration, BlockAllowCIDRs,
 }
 
 // reservedPrefixes are SECAUDIT_ names that configure tools/stack and the

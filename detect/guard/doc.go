@@ -1,0 +1,54 @@
+// Package guard is detection's response, in memory: it blocks client
+// addresses and locks out user-and-address pairs for a while, and answers
+// whether a request or a login may go on (DESIGN.md, "Detection and
+// response").
+//
+// A [Guard] is consulted before the work it protects: [Guard.CheckAddress]
+// before a request's handler (a blocked address is answered 429 with
+// Retry-After, [Decision.RetryAfterSeconds]), [Guard.CheckLogin] by the
+// application before it checks a password, so that a locked-out pair is
+// refused even with the right password while other users from that address
+// and that user from other addresses are not. Blocks come from detection
+// ([Guard.Responder], given to detect.WithResponder) or from Go
+// ([Guard.Block], [Guard.Lift], [Guard.List]); each beginning and end is one
+// security.block.applied (WARNING) or security.block.lifted (INFO) record
+// through the logger given with [WithLogger] or [Guard.SetLogger].
+//
+// # Responses
+//
+// With blocking on, the responder applies the DESIGN response of each
+// built-in rule for the block duration:
+//
+//	brute_force                            block the user and address pair (lockout)
+//	password_spray, enumeration, scanner   block the address
+//	distributed_brute_force                alert only (a user block is a denial of service)
+//	sensitive_change, custom rules         alert only
+//
+// # Expiry, allowlist, bounds
+//
+// A block ends exactly at its expiry, read from the guard's clock
+// ([WithClock]): from then on it refuses nothing, and it is removed, with
+// its security.block.lifted, lazily by the next check that meets it or by
+// [Guard.List]; there is no goroutine. Addresses in the allowlisted networks
+// are never blocked (their alerts still fire). The guard holds at most
+// [WithMaxBlocks] blocks (default 10 000): a new block beyond it first
+// drops the expired ones, then evicts the block that would end soonest
+// (counted, [Stats].Evicted, and lifted with reason "evicted").
+//
+// User names given to [Guard.CheckLogin] and [Subject].User are kept only
+// as keyed hashes (SipHash-2-4 under a random per-process key); events and
+// [Guard.List] name a user by [Subject].UserID and [Subject].UserName only,
+// which the caller sets when usernames may be shown.
+//
+// A check of an address or pair that is not blocked takes a read lock and
+// a map lookup, with no allocation, and nothing but an atomic load when no
+// block exists or blocking is off.
+//
+// # Configuration
+//
+// Options over the environment, validated by [New]: SECAUDIT_BLOCK
+// ([WithEnabled], default false: nothing is blocked, every check allows),
+// SECAUDIT_BLOCK_DURATION ([WithDuration], default 15m),
+// SECAUDIT_BLOCK_ALLOW_CIDRS ([WithAllowCIDRs], CIDRs or addresses).
+// [WithoutEnv] ignores them.
+package guard

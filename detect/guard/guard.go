@@ -1,0 +1,425 @@
+package guard
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/log"
+
+	"github.com/secaudit/secaudit/internal/sampling"
+)
+
+// Scope is what a block refuses (audit.block.scope).
+type Scope string
+
+// Scopes.
+const (
+	// ScopeAddress refuses every request of an address.
+	ScopeAddress Scope = "address"
+	// ScopeUserAddress refuses the logins of one user from one address
+	// (a lockout).
+	ScopeUserAddress Scope = "user_address"
+)
+
+// RuleManual is security_rule.name of a block applied from Go.
+const RuleManual = "manual"
+
+// StatusTooManyRequests is the HTTP status a refused request is answered
+// with (429), with Retry-After: [Decision.RetryAfterSeconds].
+const StatusTooManyRequests = 429
+
+// Errors of [Guard.Block].
+var (
+	ErrDisabled    = errors.New("secaudit: guard: blocking is off (SECAUDIT_BLOCK)")
+	ErrAllowlisted = errors.New("secaudit: guard: the address is in an allowlisted network (SECAUDIT_BLOCK_ALLOW_CIDRS)")
+	ErrSubject     = errors.New("secaudit: guard: the subject needs an IP address, and a user for a user_address block")
+)
+
+// Subject names what a block applies to.
+type Subject struct {
+	// Address is the client address (client.address): an IP address.
+	Address string
+	// User is the login name as the application passes it to
+	// [Guard.CheckLogin] (ScopeUserAddress only). It is kept as a keyed
+	// hash only, never shown.
+	User string
+	// UserID and UserName are what events and [Guard.List] show of the
+	// user (user.id, user.name); set UserName only when usernames may be
+	// emitted.
+	UserID, UserName string
+}
+
+// Block is one block, as [Guard.List] returns it.
+type Block struct {
+	Scope   Scope
+	Subject Subject // User is never returned
+	Rule    string  // security_rule.name: the rule that fired, or "manual"
+	Reason  string  // given to a manual block
+	Since   time.Time
+	Until   time.Time // exclusive: from Until on, nothing is refused
+}
+
+// Decision is a check's answer. The zero Decision allows.
+type Decision struct {
+	Blocked    bool
+	Scope      Scope
+	Rule       string        // the rule of the block, or "manual"
+	RetryAfter time.Duration // until the block ends
+}
+
+// RetryAfterSeconds is the Retry-After value of a refusal: the seconds
+// until the block ends, rounded up (at least 1); 0 when allowed.
+func (d Decision) RetryAfterSeconds() int {
+	if !d.Blocked {
+		return 0
+	}
+	return max(1, int((d.RetryAfter+time.Second-1)/time.Second))
+}
+
+// Stats are the guard's counters.
+type Stats struct {
+	Enabled     bool
+	Blocks      int64 // held now (expired ones not yet met included)
+	Applied     int64 // blocks applied (rules and manual)
+	Lifted      int64 // blocks lifted from Go
+	Expired     int64 // blocks removed after their expiry
+	Evicted     int64 // blocks evicted before their expiry to stay within the cap
+	Refused     int64 // checks answered blocked
+	Allowlisted int64 // blocks not applied because the address is allowlisted
+}
+
+// key identifies a block: the address, and for a lockout the keyed hash
+// of the user (never 0; 0 for an address block).
+type key struct {
+	addr [16]byte // As16: IPv4 in its mapped form
+	user uint64
+}
+
+type entry struct {
+	b     Block
+	until int64 // Unix ns
+}
+
+// Guard holds the blocks. It is safe for concurrent use; a nil *Guard
+// allows everything.
+type Guard struct {
+	enabled  bool
+	duration time.Duration
+	allow    []netip.Prefix
+	max      int
+	now      func() time.Time
+	hkey     sampling.Key
+	logger   atomic.Pointer[loggerBox]
+
+	count atomic.Int64 // len(blocks), read without the lock
+	mu    sync.RWMutex
+	m     map[key]entry
+
+	applied, lifted, expired, evicted, refused, allowlisted atomic.Int64
+}
+
+type loggerBox struct{ l log.Logger }
+
+// New returns a guard configured by opts over the environment
+// (SECAUDIT_BLOCK, SECAUDIT_BLOCK_DURATION, SECAUDIT_BLOCK_ALLOW_CIDRS). An
+// invalid value is an error naming the option or variable.
+func New(opts ...Option) (*Guard, error) {
+	var c config
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if err := c.resolve(); err != nil {
+		return nil, err
+	}
+	allow, _ := c.allow.Get()
+	g := &Guard{
+		enabled:  c.enabled.Or(false),
+		duration: c.duration.Or(DefaultDuration),
+		allow:    allow,
+		max:      c.maxBlocks.Or(DefaultMaxBlocks),
+		now:      c.now,
+		m:        make(map[key]entry),
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	var secret [32]byte
+	_, _ = rand.Read(secret[:])
+	g.hkey = sampling.KeyFromSecret(string(secret[:]))
+	if c.logger != nil {
+		g.SetLogger(c.logger)
+	}
+	return g, nil
+}
+
+// Enabled reports whether blocking is on (SECAUDIT_BLOCK).
+func (g *Guard) Enabled() bool { return g != nil && g.enabled }
+
+// Duration is the default block duration (SECAUDIT_BLOCK_DURATION).
+func (g *Guard) Duration() time.Duration {
+	if g == nil {
+		return DefaultDuration
+	}
+	return g.duration
+}
+
+// SetLogger sets the logger the security.block.* records go through, once
+// the provider exists. Until then blocks apply and lift without records.
+func (g *Guard) SetLogger(l log.Logger) {
+	if g != nil {
+		g.logger.Store(&loggerBox{l})
+	}
+}
+
+// CheckAddress reports whether a request from addr (client.address) is
+// refused: it is when the address is blocked. Unparsable and allowlisted
+// addresses are never refused.
+func (g *Guard) CheckAddress(addr string) Decision {
+	if g == nil || !g.enabled || g.count.Load() == 0 {
+		return Decision{}
+	}
+	a, ok := parse(addr)
+	if !ok {
+		return Decision{}
+	}
+	return g.check(key{addr: a.As16()})
+}
+
+// CheckLogin reports whether a login of user (the name the client claims)
+// from addr is refused, before the application checks the password: it
+// is when the address is blocked or the pair is locked out. Other users
+// from addr, and user from other addresses, are not refused by the pair's
+// lockout.
+func (g *Guard) CheckLogin(user, addr string) Decision {
+	if g == nil || !g.enabled || g.count.Load() == 0 {
+		return Decision{}
+	}
+	a, ok := parse(addr)
+	if !ok {
+		return Decision{}
+	}
+	if d := g.check(key{addr: a.As16()}); d.Blocked {
+		return d
+	}
+	if user == "" {
+		return Decision{}
+	}
+	return g.check(key{addr: a.As16(), user: g.userHash(user)})
+}
+
+// check looks k up; an expired block is removed (and its lifted record
+// emitted) and allows.
+func (g *Guard) check(k key) Decision {
+	g.mu.RLock()
+	e, ok := g.m[k]
+	g.mu.RUnlock()
+	if !ok {
+		return Decision{}
+	}
+	now := g.now()
+	t := now.UnixNano()
+	if t >= e.until {
+		g.removeExpired(k, t)
+		return Decision{}
+	}
+	g.refused.Add(1)
+	return Decision{Blocked: true, Scope: e.b.Scope, Rule: e.b.Rule, RetryAfter: time.Duration(e.until - t)}
+}
+
+// removeExpired removes k if it is still expired at t.
+func (g *Guard) removeExpired(k key, t int64) {
+	g.mu.Lock()
+	e, ok := g.m[k]
+	if !ok || t < e.until {
+		g.mu.Unlock()
+		return
+	}
+	g.remove(k)
+	g.mu.Unlock()
+	g.expired.Add(1)
+	g.emitLifted(context.Background(), e.b, reasonExpired)
+}
+
+// remove deletes k; the caller holds the write lock.
+func (g *Guard) remove(k key) {
+	delete(g.m, k)
+	g.count.Store(int64(len(g.m)))
+}
+
+// Block blocks subject in scope for d (the default duration when d <= 0),
+// as a manual block with reason, and emits security.block.applied. A block
+// of the same subject and scope is replaced. It fails when blocking is
+// off, the subject is incomplete, or the address is allowlisted.
+func (g *Guard) Block(ctx context.Context, scope Scope, s Subject, d time.Duration, reason string) error {
+	return g.apply(ctx, scope, s, d, RuleManual, reason)
+}
+
+func (g *Guard) apply(ctx context.Context, scope Scope, s Subject, d time.Duration, rule, reason string) error {
+	if g == nil || !g.enabled {
+		return ErrDisabled
+	}
+	k, ok := g.keyOf(scope, s)
+	if !ok {
+		return ErrSubject
+	}
+	if g.allowed(netip.AddrFrom16(k.addr).Unmap()) {
+		g.allowlisted.Add(1)
+		return ErrAllowlisted
+	}
+	if d <= 0 {
+		d = g.duration
+	}
+	now := g.now()
+	s.User = ""
+	b := Block{Scope: scope, Subject: s, Rule: rule, Reason: reason, Since: now, Until: now.Add(d)}
+	t := now.UnixNano()
+	var gone []Block // expired and evicted, lifted after the lock
+	var goneWhy []string
+	g.mu.Lock()
+	if _, exists := g.m[k]; !exists && len(g.m) >= g.max {
+		for k2, e := range g.m {
+			if t >= e.until {
+				g.remove(k2)
+				gone, goneWhy = append(gone, e.b), append(goneWhy, reasonExpired)
+				g.expired.Add(1)
+			}
+		}
+		for len(g.m) >= g.max {
+			var vk key
+			var ve entry
+			first := true
+			for k2, e := range g.m {
+				if first || e.until < ve.until {
+					vk, ve, first = k2, e, false
+				}
+			}
+			g.remove(vk)
+			gone, goneWhy = append(gone, ve.b), append(goneWhy, reasonEvicted)
+			g.evicted.Add(1)
+		}
+	}
+	g.m[k] = entry{b: b, until: b.Until.UnixNano()}
+	g.count.Store(int64(len(g.m)))
+	g.mu.Unlock()
+	g.applied.Add(1)
+	for i, ob := range gone {
+		g.emitLifted(ctx, ob, goneWhy[i])
+	}
+	g.emitApplied(ctx, b)
+	return nil
+}
+
+// Lift ends the block of subject in scope now and emits
+// security.block.lifted; it reports whether there was one. An expired
+// block is removed as expired and Lift reports false.
+func (g *Guard) Lift(ctx context.Context, scope Scope, s Subject) bool {
+	if g == nil {
+		return false
+	}
+	k, ok := g.keyOf(scope, s)
+	if !ok {
+		return false
+	}
+	t := g.now().UnixNano()
+	g.mu.Lock()
+	e, ok := g.m[k]
+	if ok {
+		g.remove(k)
+	}
+	g.mu.Unlock()
+	switch {
+	case !ok:
+		return false
+	case t >= e.until:
+		g.expired.Add(1)
+		g.emitLifted(ctx, e.b, reasonExpired)
+		return false
+	}
+	g.lifted.Add(1)
+	g.emitLifted(ctx, e.b, reasonLifted)
+	return true
+}
+
+// List returns the blocks in force, soonest to end first; the expired ones
+// it meets are removed (security.block.lifted, reason "expired").
+func (g *Guard) List() []Block {
+	if g == nil {
+		return nil
+	}
+	t := g.now().UnixNano()
+	var live, gone []Block
+	g.mu.Lock()
+	for k, e := range g.m {
+		if t >= e.until {
+			g.remove(k)
+			gone = append(gone, e.b)
+			continue
+		}
+		live = append(live, e.b)
+	}
+	g.mu.Unlock()
+	for _, b := range gone {
+		g.expired.Add(1)
+		g.emitLifted(context.Background(), b, reasonExpired)
+	}
+	slices.SortFunc(live, func(a, b Block) int { return a.Until.Compare(b.Until) })
+	return live
+}
+
+// Stats returns the guard's counters.
+func (g *Guard) Stats() Stats {
+	if g == nil {
+		return Stats{}
+	}
+	return Stats{
+		Enabled: g.enabled, Blocks: g.count.Load(), Applied: g.applied.Load(), Lifted: g.lifted.Load(),
+		Expired: g.expired.Load(), Evicted: g.evicted.Load(), Refused: g.refused.Load(),
+		Allowlisted: g.allowlisted.Load(),
+	}
+}
+
+// keyOf is the key of subject in scope, false when it is incomplete.
+func (g *Guard) keyOf(scope Scope, s Subject) (key, bool) {
+	a, ok := parse(s.Address)
+	if !ok {
+		return key{}, false
+	}
+	switch scope {
+	case ScopeAddress:
+		return key{addr: a.As16()}, true
+	case ScopeUserAddress:
+		if s.User == "" {
+			return key{}, false
+		}
+		return key{addr: a.As16(), user: g.userHash(s.User)}, true
+	}
+	return key{}, false
+}
+
+// userHash is the keyed hash of a user name, never 0.
+func (g *Guard) userHash(user string) uint64 { return g.hkey.Draw(user) | 1 }
+
+// allowed reports whether a is in an allowlisted network.
+func (g *Guard) allowed(a netip.Addr) bool {
+	for _, p := range g.allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parse reads an IP address, IPv4-mapped IPv6 as IPv4, without its zone.
+func parse(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap().WithZone(""), true
+}

@@ -52,6 +52,8 @@ type config struct {
 
 	gate         Gate
 	strictRoutes setting.Value[[]string]
+
+	guard Guard
 }
 
 type proxies struct {
@@ -217,7 +219,7 @@ func resolve(opts []Option) (*Middleware, error) {
 			o.apply(&c)
 		}
 	}
-	m := &Middleware{routeFunc: c.routeFunc, suspicious: c.suspicious, auditor: c.auditor}
+	m := &Middleware{routeFunc: c.routeFunc, suspicious: c.suspicious, auditor: c.auditor, guard: c.guard}
 	if m.auditor == nil {
 		var aopts []secaudit.Option
 		if c.noEnv {

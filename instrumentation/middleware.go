@@ -67,6 +67,7 @@ type Middleware struct {
 	suspicious   bool
 	gate         Gate
 	strictRoutes []*regexp.Regexp
+	guard        Guard
 
 	// spanChecked: the first audited request was looked at for a span (and
 	// the application told when it had none).
@@ -103,11 +104,14 @@ type Stats struct {
 	// StrictRefused: requests on strict routes answered 503 because the
 	// audit pipeline could not record them (WithStrictRoutes).
 	StrictRefused uint64
+	// Blocked: requests answered 429 because the guard refused their
+	// client address (WithGuard).
+	Blocked uint64
 }
 
 type counters struct {
 	requests, ignoredPaths, ignoredStatus, okNotLogged, sampledOut,
-	emitted, suspicious, panics, callbackPanics, auditPanics, strictRefused atomic.Uint64
+	emitted, suspicious, panics, callbackPanics, auditPanics, strictRefused, blocked atomic.Uint64
 }
 
 // New returns a Middleware configured by opts and, for what they leave
@@ -154,7 +158,7 @@ func (m *Middleware) Stats() Stats {
 		SampledOut: c.sampledOut.Load(), Emitted: c.emitted.Load(),
 		Suspicious: c.suspicious.Load(), Panics: c.panics.Load(),
 		CallbackPanics: c.callbackPanics.Load(), AuditPanics: c.auditPanics.Load(),
-		StrictRefused: c.strictRefused.Load(),
+		StrictRefused: c.strictRefused.Load(), Blocked: c.blocked.Load(),
 	}
 }
 
@@ -177,6 +181,7 @@ type exchange struct {
 	writer   respwriter.Writer
 	start    time.Time
 	suspect  *suspicion // the probe rule the request matched, if any
+	blocked  *blocked   // the guard's refusal, if any
 	query    string     // the raw query, when url.query is enabled
 	bodyAttr attribute.KeyValue
 	id       [32]byte // the request id's text; req.ID points into it
@@ -266,7 +271,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(p)
 		}
 	}()
-	if m.refuse(ww, r2) {
+	if (m.guard != nil && m.block(ww, x)) || m.refuse(ww, r2) {
 		completed = true
 		return
 	}
@@ -371,6 +376,12 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 			// A copy: the id may be a part of a cookie header.
 			attrs = append(attrs, semconv.SessionIDKey.String(strings.Clone(sid)))
 		}
+	}
+	if x.blocked != nil {
+		attrs = append(attrs,
+			semconv.SecurityRuleNameKey.String(x.blocked.rule),
+			semconv.AuditBlockScopeKey.String(x.blocked.scope),
+		)
 	}
 	if panicked {
 		m.stats.panics.Add(1)

@@ -16,6 +16,7 @@ import (
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/detect"
+	"github.com/secaudit/secaudit/detect/guard"
 	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/internal/envconf"
 	"github.com/secaudit/secaudit/internal/setting"
@@ -54,6 +55,7 @@ type config struct {
 	extra            []sdklog.Processor
 	processorOptions []processor.Option
 	detectOptions    []detect.Option
+	guardOptions     []guard.Option
 
 	noEnv bool
 }

@@ -17,7 +17,7 @@ func WithDetectOptions(opts ...detect.Option) Option {
 
 // detector builds the detection processor, registered after the processor
 // chain, so that the rules read scrubbed and limited records.
-func (c *config) detector() (*detect.Processor, error) {
+func (c *config) detector(responder ...detect.Option) (*detect.Processor, error) {
 	var opts []detect.Option
 	if c.noEnv {
 		opts = append(opts, detect.WithoutEnv())
@@ -25,6 +25,7 @@ func (c *config) detector() (*detect.Processor, error) {
 	if c.meterProvider != nil {
 		opts = append(opts, detect.WithMeterProvider(c.meterProvider))
 	}
+	opts = append(opts, responder...)
 	return detect.New(append(opts, c.detectOptions...)...)
 }
 

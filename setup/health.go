@@ -6,6 +6,7 @@ import (
 
 	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/detect"
+	"github.com/secaudit/secaudit/detect/guard"
 )
 
 // healthReport is the body of [Pipeline.HealthHandler]: the delivery
@@ -31,6 +32,32 @@ type detectionHealth struct {
 	StateEvictions  int64            `json:"state_evictions"`
 	StateErrors     int64            `json:"state_errors"`
 	RulePanics      int64            `json:"rule_panics"`
+	// Blocking is the guard's counters (detect/guard.Stats), shown whether
+	// or not detection is on.
+	Blocking blockingHealth `json:"blocking"`
+}
+
+// blockingHealth is the guard's counters: never an address or a user.
+type blockingHealth struct {
+	Enabled     bool  `json:"enabled"`
+	Blocks      int64 `json:"blocks"`
+	Applied     int64 `json:"applied"`
+	Lifted      int64 `json:"lifted"`
+	Expired     int64 `json:"expired"`
+	Evicted     int64 `json:"evicted"`
+	Refused     int64 `json:"refused"`
+	Allowlisted int64 `json:"allowlisted"`
+}
+
+func blockingHealthOf(g *guard.Guard) blockingHealth {
+	if g == nil {
+		return blockingHealth{}
+	}
+	s := g.Stats()
+	return blockingHealth{
+		Enabled: s.Enabled, Blocks: s.Blocks, Applied: s.Applied, Lifted: s.Lifted,
+		Expired: s.Expired, Evicted: s.Evicted, Refused: s.Refused, Allowlisted: s.Allowlisted,
+	}
 }
 
 // detectionHealthOf reports d's counters; enabled false, and nothing else,
@@ -67,7 +94,9 @@ func detectionHealthOf(d *detect.Processor) detectionHealth {
 // processors' as delivery.HealthHandler does (ready, pipelines), and the
 // detection processor's counters under "detection" (enabled, evaluations,
 // alerts by rule, the state's keys, bytes, cap and evictions, state errors,
-// rule panics). The status is 200 while every delivery pipeline works, 503
+// rule panics) and, under "detection"."blocking", the guard's (enabled,
+// blocks held, applied, lifted, expired, evicted, refused checks,
+// allowlisted). The status is 200 while every delivery pipeline works, 503
 // otherwise: use it as a readiness check. Detection does not change the
 // status or readiness (a state error fails open: the request is still
 // audited, only not counted by the rules). Only GET and HEAD are allowed.
@@ -85,6 +114,7 @@ func (p *Pipeline) HealthHandler() http.Handler {
 			HealthReport: delivery.HealthReport{Ready: true, Pipelines: make([]delivery.Health, 0, len(p.delivery))},
 			Detection:    detectionHealthOf(p.detector),
 		}
+		rep.Detection.Blocking = blockingHealthOf(p.guard)
 		for _, d := range p.delivery {
 			h := d.Health()
 			rep.Ready = rep.Ready && h.Ready

@@ -20,6 +20,7 @@ import (
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/detect"
+	"github.com/secaudit/secaudit/detect/guard"
 	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/internal/envconf"
 	"github.com/secaudit/secaudit/internal/setting"
@@ -42,6 +43,7 @@ type Pipeline struct {
 	exporters []string
 	chain     *processor.Chain
 	detector  *detect.Processor // nil when detection is off
+	guard     *guard.Guard
 	delivery  []*delivery.Processor
 	resource  *resource.Resource
 	tracer    *sdktrace.TracerProvider // WithTracing's, or nil
@@ -147,7 +149,11 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		return nil, err
 	}
 
-	p := &Pipeline{}
+	g, err := c.guard()
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{guard: g}
 	var exporting []sdklog.Processor
 	var closers []func(context.Context) error
 	fail := func(err error) (*Pipeline, error) {
@@ -225,7 +231,7 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		popts = append(popts, sdklog.WithProcessor(chain))
 		p.chain = chain
 		// Detection reads each record after the chain (scrubbed, limited).
-		det, err := c.detector()
+		det, err := c.detector(detect.WithResponder(p.guard.Responder()))
 		if err != nil {
 			return fail(err)
 		}
@@ -243,6 +249,10 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	if p.detector != nil {
 		// Alerts go through the same provider: scrubbed and delivered.
 		p.detector.SetLogger(logs.Logger("github.com/secaudit/secaudit/detect"))
+	}
+	if next != nil {
+		// Block records go through the same provider too.
+		p.guard.SetLogger(logs.Logger("github.com/secaudit/secaudit/detect/guard"))
 	}
 
 	aopts := append([]secaudit.Option{secaudit.WithLoggerProvider(logs)}, c.auditorOptions...)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/detect/guard"
 )
 
 type user struct {
@@ -30,6 +31,7 @@ type account struct {
 // the Auditor; the audit middleware around them reports every response.
 type app struct {
 	audit *secaudit.Auditor
+	guard *guard.Guard // detection's response: lockouts (SECAUDIT_BLOCK)
 
 	users map[string]user // by name
 
@@ -39,9 +41,10 @@ type app struct {
 	transfers int
 }
 
-func newApp(a *secaudit.Auditor) *app {
+func newApp(a *secaudit.Auditor, g *guard.Guard) *app {
 	return &app{
 		audit: a,
+		guard: g,
 		users: map[string]user{
 			"alice": {id: "1", name: "alice", password: "wonderland"},
 			"bob":   {id: "2", name: "bob", password: "builder"},
@@ -101,6 +104,18 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&creds); err != nil {
 		a.audit.LoginFailed(r.Context(), secaudit.User{}, "malformed_request")
 		http.Error(w, "invalid credentials", http.StatusUnauthorized)
+		return
+	}
+	// Ask the guard before the password: a locked-out username and address
+	// (brute_force, with SECAUDIT_BLOCK=true) is refused even with the
+	// right password; the audit middleware records the 429.
+	var clientAddr string
+	if req := secaudit.RequestFromContext(r.Context()); req != nil {
+		clientAddr = req.ClientAddress
+	}
+	if d := a.guard.CheckLogin(creds.Username, clientAddr); d.Blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
+		http.Error(w, "too many failed logins, try again later", guard.StatusTooManyRequests)
 		return
 	}
 	u, known := a.users[creds.Username]

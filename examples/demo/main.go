@@ -104,13 +104,16 @@ func run() error {
 // incoming traceparent) around a panic recoverer around secaudit's audit
 // middleware around the application's mux.
 func newHandler(pipeline *setup.Pipeline) (http.Handler, error) {
-	app := newApp(pipeline.Auditor())
+	app := newApp(pipeline.Auditor(), pipeline.Guard())
 	audit, err := instrumentation.New(
 		instrumentation.WithAuditor(pipeline.Auditor()),
 		instrumentation.WithSuspiciousRequests(true),
 		// Strict routes (SECAUDIT_DELIVERY_STRICT_ROUTES) answer 503 while
 		// the pipeline cannot record their events.
 		instrumentation.WithGate(pipeline.Gate()),
+		// Blocked addresses (SECAUDIT_BLOCK=true) are answered 429 with
+		// Retry-After before the handler.
+		instrumentation.WithGuard(pipeline.Guard()),
 	)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,149 @@
+package setup_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/detect/guard"
+	"github.com/secaudit/secaudit/instrumentation"
+	"github.com/secaudit/secaudit/setup"
+)
+
+// fakeClock is the guard's clock, moved by the test.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestPipelineGuard: with blocking on, five failed logins of alice from
+// one address through the pipeline's Auditor lock out that pair (the
+// sixth CheckLogin is refused, bob and other addresses are not); an
+// address blocked from Go is answered 429 by the middleware before the
+// handler, and served again after the block's duration.
+func TestPipelineGuard(t *testing.T) {
+	clearEnv(t)
+	clk := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	var out syncBuffer
+	p, err := setup.New(context.Background(), setup.WithJSONLWriter(&out),
+		setup.WithGuardOptions(guard.WithEnabled(true), guard.WithClock(clk.now)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	g := p.Guard()
+	if !g.Enabled() {
+		t.Fatal("guard not enabled by WithGuardOptions")
+	}
+
+	const addr = "203.0.113.7"
+	req := &secaudit.Request{ID: strings.Repeat("ab", 16), ClientAddress: addr, Method: "POST", Path: "/login"}
+	ctx := secaudit.ContextWithRequest(context.Background(), req)
+	for i := range 5 {
+		if d := g.CheckLogin("alice", addr); d.Blocked {
+			t.Fatalf("login %d refused before the lockout", i+1)
+		}
+		p.Auditor().LoginFailed(ctx, secaudit.User{Name: "alice"}, "bad_password")
+	}
+	for _, tt := range []struct {
+		user, addr string
+		refused    bool
+	}{
+		{"alice", addr, true},
+		{"bob", addr, false},
+		{"alice", "198.51.100.2", false},
+	} {
+		if d := g.CheckLogin(tt.user, tt.addr); d.Blocked != tt.refused {
+			t.Errorf("CheckLogin(%s, %s) = %+v, want refused %v", tt.user, tt.addr, d, tt.refused)
+		}
+	}
+
+	// An address block from Go, enforced by the middleware.
+	const blockedAddr = "198.51.100.9"
+	if err := g.Block(context.Background(), guard.ScopeAddress, guard.Subject{Address: blockedAddr}, time.Minute, "test"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := instrumentation.New(instrumentation.WithoutEnv(), instrumentation.WithAuditor(p.Auditor()),
+		instrumentation.WithGuard(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	h := m.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls++ }))
+	serve := func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/api/accounts/1", nil)
+		r.RemoteAddr = blockedAddr + ":5000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := serve(); w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "60" || calls != 0 {
+		t.Fatalf("blocked address: status %d, Retry-After %q, handler calls %d", w.Code, w.Header().Get("Retry-After"), calls)
+	}
+	clk.advance(time.Minute)
+	if w := serve(); w.Code != http.StatusOK || calls != 1 {
+		t.Fatalf("after the block's duration: status %d, handler calls %d", w.Code, calls)
+	}
+
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out.mu.Lock()
+	lines := jsonlLines(t, bytes.Clone(out.buf.Bytes()))
+	out.mu.Unlock()
+	count := map[string]int{}
+	var refusal map[string]any
+	for _, l := range lines {
+		name, _ := l["event_name"].(string)
+		count[name]++
+		if name == "http.response.client_error" {
+			refusal = l
+		}
+	}
+	if count["security.block.applied"] != 2 || count["security.block.lifted"] != 1 {
+		t.Errorf("block records %v, want 2 applied (brute_force, manual) and 1 lifted", count)
+	}
+	if refusal == nil || attrOf(refusal, "security_rule.name") != guard.RuleManual || attrOf(refusal, "audit.block.scope") != "address" {
+		t.Errorf("the 429's event: %v", refusal)
+	}
+}
+
+// With blocking off (the default) nothing is refused, and the health
+// report shows the guard's counters.
+func TestPipelineGuardOffByDefault(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("SECAUDIT_BLOCK", "true")
+	p, err := setup.New(context.Background(), setup.WithoutEnv(), setup.WithJSONLWriter(&syncBuffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	if p.Guard().Enabled() {
+		t.Fatal("WithoutEnv: SECAUDIT_BLOCK read")
+	}
+	if err := p.Guard().Block(context.Background(), guard.ScopeAddress, guard.Subject{Address: "203.0.113.1"}, time.Minute, ""); err == nil {
+		t.Error("Block with blocking off succeeded")
+	}
+	var nilPipeline *setup.Pipeline
+	if nilPipeline.Guard() != nil {
+		t.Error("nil Pipeline has a guard")
+	}
+	w := httptest.NewRecorder()
+	p.HealthHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	if !strings.Contains(w.Body.String(), `"blocking": {`) || !strings.Contains(w.Body.String(), `"refused": 0`) {
+		t.Errorf("health report without the guard's counters:\n%s", w.Body.String())
+	}
+}

@@ -3,6 +3,7 @@ package setup_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -145,5 +146,48 @@ func TestPipelineGuardOffByDefault(t *testing.T) {
 	p.HealthHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
 	if !strings.Contains(w.Body.String(), `"blocking": {`) || !strings.Contains(w.Body.String(), `"refused": 0`) {
 		t.Errorf("health report without the guard's counters:\n%s", w.Body.String())
+	}
+}
+
+// The guard reads SECAUDIT_BLOCK* unless WithoutEnv is given; a bad value
+// fails setup.New naming the variable.
+func TestPipelineGuardEnv(t *testing.T) {
+	for _, tt := range []struct {
+		name, block, duration string
+		noEnv                 bool
+		on                    bool
+		want                  time.Duration
+		err                   string
+	}{
+		{name: "default", want: 15 * time.Minute},
+		{name: "on", block: "true", duration: "2m", on: true, want: 2 * time.Minute},
+		{name: "WithoutEnv", block: "true", duration: "2m", noEnv: true, want: 15 * time.Minute},
+		{name: "bad duration", block: "true", duration: "soon", err: "SECAUDIT_BLOCK_DURATION"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			if tt.block != "" {
+				t.Setenv("SECAUDIT_BLOCK", tt.block)
+				t.Setenv("SECAUDIT_BLOCK_DURATION", tt.duration)
+			}
+			opts := []setup.Option{setup.WithJSONLWriter(io.Discard)}
+			if tt.noEnv {
+				opts = append(opts, setup.WithoutEnv())
+			}
+			p, err := setup.New(context.Background(), opts...)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one naming %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Shutdown(context.Background())
+			if g := p.Guard(); g.Enabled() != tt.on || g.Duration() != tt.want {
+				t.Errorf("enabled %v, duration %v; want %v, %v", g.Enabled(), g.Duration(), tt.on, tt.want)
+			}
+		})
 	}
 }

@@ -107,11 +107,15 @@ type Stats struct {
 	// Blocked: requests answered 429 because the guard refused their
 	// client address (WithGuard).
 	Blocked uint64
+	// BlockedQuiet: of Blocked, the refusals the guard reported as quiet
+	// (QuietGuard): counted into its summary, no response event of their
+	// own.
+	BlockedQuiet uint64
 }
 
 type counters struct {
 	requests, ignoredPaths, ignoredStatus, okNotLogged, sampledOut,
-	emitted, suspicious, panics, callbackPanics, auditPanics, strictRefused, blocked atomic.Uint64
+	emitted, suspicious, panics, callbackPanics, auditPanics, strictRefused, blocked, blockedQuiet atomic.Uint64
 }
 
 // New returns a Middleware configured by opts and, for what they leave
@@ -158,7 +162,7 @@ func (m *Middleware) Stats() Stats {
 		SampledOut: c.sampledOut.Load(), Emitted: c.emitted.Load(),
 		Suspicious: c.suspicious.Load(), Panics: c.panics.Load(),
 		CallbackPanics: c.callbackPanics.Load(), AuditPanics: c.auditPanics.Load(),
-		StrictRefused: c.strictRefused.Load(), Blocked: c.blocked.Load(),
+		StrictRefused: c.strictRefused.Load(), Blocked: c.blocked.Load(), BlockedQuiet: c.blockedQuiet.Load(),
 	}
 }
 
@@ -287,6 +291,10 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 			m.stats.auditPanics.Add(1)
 		}
 	}()
+	if x.blocked != nil && x.blocked.quiet {
+		m.stats.blockedQuiet.Add(1)
+		return
+	}
 	duration := time.Since(x.start)
 	ctx := r.Context()
 

@@ -92,6 +92,13 @@ type Stats struct {
 	Evicted     int64 // blocks evicted before their expiry to stay within the cap
 	Refused     int64 // checks answered blocked
 	Allowlisted int64 // blocks not applied because the address is allowlisted
+	// RateLimited: requests refused by the rate limit (WithRateLimit);
+	// RateQuiet of them after their window's first refusal, reported by
+	// its security.rate_limited summary instead of an event each.
+	RateLimited, RateQuiet int64
+	// RateEvicted: addresses the rate limit forgot before their window
+	// ended, to stay within WithMaxRateAddresses.
+	RateEvicted int64
 }
 
 // key identifies a block: the address, and for a lockout the keyed hash
@@ -116,6 +123,7 @@ type Guard struct {
 	now      func() time.Time
 	hkey     sampling.Key
 	logger   atomic.Pointer[loggerBox]
+	rl       *limiter // nil: no rate limit
 
 	count atomic.Int64 // len(blocks), read without the lock
 	mu    sync.RWMutex
@@ -148,6 +156,9 @@ func New(opts ...Option) (*Guard, error) {
 	}
 	if g.now == nil {
 		g.now = time.Now
+	}
+	if r := c.rate.Or(rateSpec{}); r.n > 0 {
+		g.rl = &limiter{n: r.n, per: r.per, max: c.maxRate.Or(DefaultMaxRateAddresses), m: make(map[[16]byte]window)}
 	}
 	var secret [32]byte
 	_, _ = rand.Read(secret[:])
@@ -377,7 +388,14 @@ func (g *Guard) Stats() Stats {
 	if g == nil {
 		return Stats{}
 	}
+	var rl, rq, re int64
+	if l := g.rl; l != nil {
+		l.mu.Lock()
+		rl, rq, re = l.refused, l.quiet, l.evicted
+		l.mu.Unlock()
+	}
 	return Stats{
+		RateLimited: rl, RateQuiet: rq, RateEvicted: re,
 		Enabled: g.enabled, Blocks: g.count.Load(), Applied: g.applied.Load(), Lifted: g.lifted.Load(),
 		Expired: g.expired.Load(), Evicted: g.evicted.Load(), Refused: g.refused.Load(),
 		Allowlisted: g.allowlisted.Load(),

@@ -31,6 +31,8 @@ type config struct {
 	duration  setting.Value[time.Duration]
 	allow     setting.Value[[]netip.Prefix]
 	maxBlocks setting.Value[int]
+	rate      setting.Value[rateSpec]
+	maxRate   setting.Value[int]
 	logger    log.Logger
 	now       func() time.Time
 	optionErr error
@@ -100,6 +102,15 @@ func (c *config) resolve() error {
 	}
 	if err := setting.Env(&c.allow, envconf.BlockAllowCIDRs, c.noEnv, envconf.Prefixes); err != nil {
 		return err
+	}
+	if err := setting.Env(&c.rate, envconf.RateLimit, c.noEnv, parseRate); err != nil {
+		return err
+	}
+	if r := c.rate.Or(rateSpec{}); r.n > 0 && r.per <= 0 {
+		return setting.Invalid(c.rate.From(), r.per, "a window > 0")
+	}
+	if n := c.maxRate.Or(DefaultMaxRateAddresses); n < 1 {
+		return setting.Invalid(c.maxRate.From(), n, "at least 1")
 	}
 	if n := c.maxBlocks.Or(DefaultMaxBlocks); n < 1 {
 		return setting.Invalid(c.maxBlocks.From(), n, "at least 1")

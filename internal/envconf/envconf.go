@@ -68,6 +68,7 @@ const (
 	Block           = "SECAUDIT_BLOCK"
 	BlockDuration   = "SECAUDIT_BLOCK_DURATION"
 	BlockAllowCIDRs = "SECAUDIT_BLOCK_ALLOW_CIDRS"
+	RateLimit       = "SECAUDIT_RATE_LIMIT"
 )
 
 // lookup is os.LookupEnv, replaceable in tests of this package.
@@ -374,7 +375,7 @@ var known = []string{
 	DeliverySummaryInterval, DeliveryLinger, DeliveryStrictRoutes, DeliverySpillDir,
 	DeliverySpillMaxBytes,
 	Detect, DetectRules, DetectSensitiveFields, StateMaxBytes,
-	Block, BlockDuration, BlockAllowCIDRs,
+	Block, BlockDuration, BlockAllowCIDRs, RateLimit,
 }
 
 // reservedPrefixes are SECAUDIT_ names that configure tools/stack and the

@@ -3,9 +3,11 @@ package setup_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -189,5 +191,53 @@ func TestPipelineGuardEnv(t *testing.T) {
 				t.Errorf("enabled %v, duration %v; want %v, %v", g.Enabled(), g.Duration(), tt.on, tt.want)
 			}
 		})
+	}
+}
+
+// TestHealthShowsRateLimit: the health report counts the rate limit's
+// refusals, those after the first of a window (quiet) among them.
+func TestHealthShowsRateLimit(t *testing.T) {
+	clearEnv(t)
+	p, err := setup.New(context.Background(), setup.WithoutEnv(), setup.WithJSONLWriter(io.Discard),
+		setup.WithGuardOptions(guard.WithRateLimit(1, time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Shutdown(context.Background()) }()
+	m, err := instrumentation.New(instrumentation.WithAuditor(p.Auditor()), instrumentation.WithoutEnv(),
+		instrumentation.WithGuard(p.Guard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	codes := []int{}
+	for range 4 {
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/accounts/1", nil)
+		req.RemoteAddr = "203.0.113.7:4711"
+		h.ServeHTTP(w, req)
+		codes = append(codes, w.Code)
+	}
+	if want := []int{200, 429, 429, 429}; !slices.Equal(codes, want) {
+		t.Fatalf("status codes %v, want %v", codes, want)
+	}
+	w := httptest.NewRecorder()
+	p.HealthHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz/audit", nil))
+	var rep struct {
+		Detection struct {
+			Blocking struct {
+				RateLimited int64 `json:"rate_limited"`
+				RateQuiet   int64 `json:"rate_quiet"`
+			} `json:"blocking"`
+		} `json:"detection"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if b := rep.Detection.Blocking; b.RateLimited != 3 || b.RateQuiet != 2 {
+		t.Errorf("health blocking %+v, want 3 rate-limited, 2 of them quiet\n%s", b, w.Body)
+	}
+	if strings.Contains(w.Body.String(), "203.0.113.7") {
+		t.Error("the health report shows the address")
 	}
 }

@@ -47,6 +47,10 @@ type blockingHealth struct {
 	Evicted     int64 `json:"evicted"`
 	Refused     int64 `json:"refused"`
 	Allowlisted int64 `json:"allowlisted"`
+	// The rate limit's (guard.WithRateLimit, SECAUDIT_RATE_LIMIT).
+	RateLimited int64 `json:"rate_limited"`
+	RateQuiet   int64 `json:"rate_quiet"`
+	RateEvicted int64 `json:"rate_evicted"`
 }
 
 func blockingHealthOf(g *guard.Guard) blockingHealth {
@@ -57,6 +61,7 @@ func blockingHealthOf(g *guard.Guard) blockingHealth {
 	return blockingHealth{
 		Enabled: s.Enabled, Blocks: s.Blocks, Applied: s.Applied, Lifted: s.Lifted,
 		Expired: s.Expired, Evicted: s.Evicted, Refused: s.Refused, Allowlisted: s.Allowlisted,
+		RateLimited: s.RateLimited, RateQuiet: s.RateQuiet, RateEvicted: s.RateEvicted,
 	}
 }
 

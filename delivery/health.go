@@ -273,36 +273,51 @@ type HealthReport struct {
 // the OTel error handler.
 func HealthHandler(ps ...*Processor) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		rep := HealthReport{Ready: true, Pipelines: make([]Health, 0, len(ps))}
-		for _, p := range ps {
-			if p == nil {
-				continue
-			}
-			h := p.Health()
-			rep.Ready = rep.Ready && h.Ready
-			rep.Pipelines = append(rep.Pipelines, h)
-		}
-		body, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		if !rep.Ready {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		} else {
-			w.WriteHeader(http.StatusOK)
-		}
-		if r.Method == http.MethodGet {
-			_, _ = w.Write(append(body, '\n'))
-		}
+		rep := Report(ps...)
+		WriteHealth(w, r, rep.Ready, rep)
 	})
+}
+
+// Report returns the health of each processor (nil ones are skipped),
+// ready when every one is.
+func Report(ps ...*Processor) HealthReport {
+	rep := HealthReport{Ready: true, Pipelines: make([]Health, 0, len(ps))}
+	for _, p := range ps {
+		if p == nil {
+			continue
+		}
+		h := p.Health()
+		rep.Ready = rep.Ready && h.Ready
+		rep.Pipelines = append(rep.Pipelines, h)
+	}
+	return rep
+}
+
+// WriteHealth answers a health request with v as indented JSON, status
+// 200 when ready and 503 otherwise, uncached; only GET and HEAD are
+// allowed. [HealthHandler] writes a [HealthReport] with it; a handler that
+// reports more (setup's adds detection) embeds one in its own body.
+func WriteHealth(w http.ResponseWriter, r *http.Request, ready bool, v any) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if !ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	} else {
+		w.WriteHeader(http.StatusOK)
+	}
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(append(body, '\n'))
+	}
 }
 
 // errExporterPanicked is wrapped by the error of an Export that panicked.

@@ -1,7 +1,6 @@
 package setup
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/secaudit/secaudit/delivery"
@@ -110,35 +109,11 @@ func detectionHealthOf(d *detect.Processor) detectionHealth {
 // when the audit trail loses records and what the rules have seen.
 func (p *Pipeline) HealthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
 		rep := healthReport{
-			HealthReport: delivery.HealthReport{Ready: true, Pipelines: make([]delivery.Health, 0, len(p.delivery))},
+			HealthReport: delivery.Report(p.delivery...),
 			Detection:    detectionHealthOf(p.detector),
 		}
 		rep.Detection.Blocking = blockingHealthOf(p.guard)
-		for _, d := range p.delivery {
-			h := d.Health()
-			rep.Ready = rep.Ready && h.Ready
-			rep.Pipelines = append(rep.Pipelines, h)
-		}
-		body, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		if !rep.Ready {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		} else {
-			w.WriteHeader(http.StatusOK)
-		}
-		if r.Method == http.MethodGet {
-			_, _ = w.Write(append(body, '\n'))
-		}
+		delivery.WriteHealth(w, r, rep.Ready, rep)
 	})
 }

@@ -89,7 +89,8 @@ func isEnvelopeKey(k string) bool {
 	return false
 }
 
-var protectedKeys = []string{
+// protectedKeys are the keys secaudit sets, then the envelope's names.
+var protectedKeys = append([]string{
 	string(semconv.AuditRequestIDKey),
 	string(semconv.SessionIDKey),
 	string(semconv.ClientAddressKey),
@@ -104,16 +105,7 @@ var protectedKeys = []string{
 	string(semconv.AuditDurationKey),
 	string(semconv.AuditRedactedCountKey),
 	string(semconv.AuditSampleRateKey),
-	semconv.EnvelopeEventTypeKey,
-	semconv.EnvelopeSchemaVersionKey,
-	"event_name",
-	"trace_id",
-	"span_id",
-	"trace_flags",
-	"severity_text",
-	"severity_number",
-	"observed_timestamp",
-}
+}, envelopeKeys...)
 
 // TrustedValueKeys returns the protected keys whose values secaudit itself
 // generates or parses (32-hex ids, IP addresses, the route pattern, the

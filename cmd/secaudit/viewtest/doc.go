@@ -1,0 +1,2 @@
+// Package viewtest tests secaudit view in a real headless Chromium (chromedp); tests only.
+package viewtest

@@ -1,0 +1,2 @@
+// Package auditgin adapts secaudit's audit middleware to gin (github.com/gin-gonic/gin).
+package auditgin

@@ -1,0 +1,2 @@
+// Package auditgrpc audits gRPC calls: unary and stream server interceptors.
+package auditgrpc

@@ -263,6 +263,7 @@ func moduleRoot(t *testing.T) string {
 // directory.
 func walkModule(t *testing.T, root string, fn func(path string)) {
 	t.Helper()
+	workspace := workspaceModules(t, root)
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -274,8 +275,8 @@ func walkModule(t *testing.T, root string, fn func(path string)) {
 			if name := d.Name(); strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" {
 				return filepath.SkipDir
 			}
-			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
-				return filepath.SkipDir // another module
+			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && !workspace[path] {
+				return filepath.SkipDir // a module outside go.work (tools/otelcol, tools/loki)
 			}
 			return nil
 		}
@@ -287,4 +288,29 @@ func walkModule(t *testing.T, root string, fn func(path string)) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// workspaceModules returns the directories of the modules that root's
+// go.work joins (the core, the demo, the adapters and stores): their
+// tests are the repository's tests too, and follow the same rules.
+func workspaceModules(t *testing.T, root string) map[string]bool {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, "go.work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]bool{}
+	for _, line := range strings.Split(string(src), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "use ") {
+			line = strings.TrimSpace(strings.TrimPrefix(line, "use "))
+		}
+		if strings.HasPrefix(line, "./") {
+			dirs[filepath.Join(root, line)] = true
+		}
+	}
+	if len(dirs) < 2 {
+		t.Fatalf("go.work names %d modules below the root; is the parse broken?", len(dirs))
+	}
+	return dirs
 }

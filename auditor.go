@@ -384,6 +384,11 @@ func (a *Auditor) emit(ctx context.Context, e *Event) {
 		addString(semconv.URLPathKey, ownCopy(f.path, req.Path))
 		addString(semconv.HTTPRouteKey, req.Route())
 		addString(semconv.SessionIDKey, ownCopy(f.session, req.SessionID))
+		for _, kv := range req.Attributes {
+			if kv.Key != "" && !hasKey(e.Attributes, kv.Key) {
+				add(kv)
+			}
+		}
 	}
 	for _, kv := range e.Attributes {
 		if kv.Key == "" {

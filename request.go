@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/secaudit/secaudit/internal/reqctx"
 )
 
@@ -50,6 +52,12 @@ type Request struct {
 	Path string
 	// SessionID is the opaque audit session id, when enabled.
 	SessionID string
+	// Attributes are further facts about the request that every event of
+	// it carries, after the fields above, unless the event sets the same
+	// key itself. Adapters for other protocols fill them (the gRPC
+	// interceptors put rpc.system.name and rpc.method here). They are not
+	// copied: their values must not share memory with request buffers.
+	Attributes []attribute.KeyValue
 
 	mu      sync.RWMutex // guards route, user and pattern
 	route   string

@@ -139,3 +139,51 @@ func TestRequestFactsConcurrentSafe(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestAttributesOnEveryEvent: the facts an adapter puts in
+// Request.Attributes (the gRPC interceptors' rpc.*) are on every event of
+// the request; an event's own attribute of the same key wins, and an empty
+// key is left out.
+func TestRequestAttributesOnEveryEvent(t *testing.T) {
+	a, rec := newAuditor(t)
+	req := &secaudit.Request{
+		ID: "0123456789abcdef0123456789abcdef",
+		Attributes: []attribute.KeyValue{
+			semconv.RPCSystemNameGRPC,
+			semconv.RPCMethodKey.String("shop.Accounts/Get"),
+			{Key: "", Value: attribute.StringValue("dropped")},
+		},
+	}
+	ctx := secaudit.ContextWithRequest(context.Background(), req)
+	a.LoginFailed(ctx, secaudit.User{}, "bad_password")
+	a.ModelAccessed(ctx, secaudit.Model{Name: "account", ID: "1"}, semconv.RPCMethodKey.String("override"))
+	var got []map[attribute.Key]string
+	for _, rs := range rec.Result() {
+		for _, r := range rs {
+			m := map[attribute.Key]string{}
+			n := 0
+			for _, kv := range r.Attributes {
+				if kv.Key == semconv.RPCMethodKey {
+					n++
+				}
+				m[kv.Key] = kv.Value.Emit()
+			}
+			if n != 1 {
+				t.Errorf("%s: rpc.method %d times, want once", r.EventName, n)
+			}
+			if _, ok := m[""]; ok {
+				t.Errorf("%s: an attribute with an empty key", r.EventName)
+			}
+			got = append(got, m)
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d records, want 2", len(got))
+	}
+	for i, want := range []string{"shop.Accounts/Get", "override"} {
+		if got[i][semconv.RPCSystemNameKey] != "grpc" || got[i][semconv.RPCMethodKey] != want {
+			t.Errorf("event %d: rpc.system.name %q, rpc.method %q, want grpc, %q", i,
+				got[i][semconv.RPCSystemNameKey], got[i][semconv.RPCMethodKey], want)
+		}
+	}
+}

@@ -200,7 +200,23 @@ const (
 	SecurityRuleCategoryKey = upstream.SecurityRuleCategoryKey
 	// ServiceNameKey: string, a resource attribute.
 	ServiceNameKey = upstream.ServiceNameKey
+	// RPCSystemNameKey: string, the RPC system, "grpc" for the gRPC
+	// interceptors (instrumentation/grpc/auditgrpc); on every event of a
+	// call.
+	RPCSystemNameKey = upstream.RPCSystemNameKey
+	// RPCMethodKey: string, the fully qualified method without the leading
+	// slash, e.g. "shop.Accounts/Get" (the service is its first part); on
+	// every event of a call. The call's http.route is the full method
+	// with the slash, "/shop.Accounts/Get".
+	RPCMethodKey = upstream.RPCMethodKey
+	// RPCResponseStatusCodeKey: string, the call's status code by its
+	// canonical name, e.g. "PERMISSION_DENIED"; on the call's response
+	// event.
+	RPCResponseStatusCodeKey = upstream.RPCResponseStatusCodeKey
 )
+
+// RPCSystemNameGRPC is rpc.system.name="grpc".
+var RPCSystemNameGRPC = upstream.RPCSystemNameGRPC
 
 // Attribute keys of the audit namespace.
 const (
@@ -224,6 +240,14 @@ const (
 	AuditModelIDKey = attribute.Key("audit.model.id")
 	// AuditModelChangedFieldsKey: []string, the names of changed fields — never values.
 	AuditModelChangedFieldsKey = attribute.Key("audit.model.changed_fields")
+	// AuditModelBulkKey: bool, true on a model event about the rows a
+	// condition chose rather than one identified record (an ORM's bulk
+	// update or delete): audit.model.id is absent, and the changed fields
+	// are the ones the statement set, prior values unknown.
+	AuditModelBulkKey = attribute.Key("audit.model.bulk")
+	// AuditModelRowsAffectedKey: int, on a bulk model event, how many rows
+	// the statement changed.
+	AuditModelRowsAffectedKey = attribute.Key("audit.model.rows_affected")
 	// AuditRequestBodyKey: map. Opt-in capture of allowlisted top-level JSON
 	// fields of the request body, scrubbed.
 	AuditRequestBodyKey = attribute.Key("audit.request.body")

@@ -92,6 +92,11 @@ func TestCatalogue(t *testing.T) {
 		string(semconv.AuditBlockExpiresAtKey):     "audit.block.expires_at",
 		string(semconv.AuditBlockDurationKey):      "audit.block.duration_s",
 		string(semconv.AuditBlockReasonKey):        "audit.block.reason",
+		string(semconv.AuditModelBulkKey):          "audit.model.bulk",
+		string(semconv.AuditModelRowsAffectedKey):  "audit.model.rows_affected",
+		string(semconv.RPCSystemNameKey):           "rpc.system.name",
+		string(semconv.RPCMethodKey):               "rpc.method",
+		string(semconv.RPCResponseStatusCodeKey):   "rpc.response.status_code",
 	}
 	for got, want := range keys {
 		if got != want {

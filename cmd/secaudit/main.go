@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Exit statuses, the same for every command.
@@ -28,6 +29,19 @@ type invocation struct {
 	getenv func(string) string
 	// isTerminal tells whether stdout is a terminal (colours on).
 	isTerminal bool
+	// now is the clock (-since); nil: time.Now.
+	now func() time.Time
+	// wait is called between polls of followed files (tail -f, view);
+	// nil: the command's poll interval. Tests drive following with it.
+	wait func(ctx context.Context) error
+}
+
+// clock returns inv.now, or time.Now.
+func (inv invocation) clock() time.Time {
+	if inv.now != nil {
+		return inv.now()
+	}
+	return time.Now()
 }
 
 // command is one subcommand. run returns the exit status; it reports its

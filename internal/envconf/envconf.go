@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/secaudit/secaudit/internal/setting"
@@ -73,6 +74,26 @@ const (
 
 // lookup is os.LookupEnv, replaceable in tests of this package.
 var lookup = os.LookupEnv
+
+// readFromMu serialises ReadFrom.
+var readFromMu sync.Mutex
+
+// ReadFrom runs f with every function of this package reading the
+// variables from getenv instead of the process's environment, so that a
+// tool (secaudit doctor) checks an environment it is given with the
+// service's own parsers and constructors. Calls are serialised; nothing
+// else in the process may read settings while f runs.
+func ReadFrom(getenv func(string) string, f func()) {
+	readFromMu.Lock()
+	defer readFromMu.Unlock()
+	saved := lookup
+	defer func() { lookup = saved }()
+	lookup = func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	}
+	f()
+}
 
 func get(name string) (string, bool) {
 	v, ok := lookup(name)

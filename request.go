@@ -59,9 +59,10 @@ type Request struct {
 	// copied: their values must not share memory with request buffers.
 	Attributes []attribute.KeyValue
 
-	mu      sync.RWMutex // guards route, user and pattern
+	mu      sync.RWMutex // guards route, user, source and pattern
 	route   string
 	user    User
+	source  RouteSource
 	pattern *http.Request
 
 	owned atomic.Pointer[facts] // copies of the fields for records
@@ -114,11 +115,26 @@ func ownCopy(inline, field string) string {
 	return strings.Clone(field)
 }
 
+// RouteSource gives the route pattern a router matched for a request, read
+// when an event needs it: a router adapter records one on the request's
+// facts (see [Request.SetRouteSource]) before the router has matched, so
+// that events emitted during the handler carry the pattern the router
+// settled on by then. Route returns "" while there is none (unmatched, or
+// not routed yet). The string it returns goes into records as it is: it
+// must be the router's own pattern (or a string of its own), never a part
+// of request data.
+type RouteSource interface {
+	Route() string
+}
+
 // SetPatternSource makes Route fall back to the route pattern that a
 // router records on req (Go 1.22 ServeMux sets req.Pattern before calling
 // the handler), so events emitted during the request carry the route
-// without a second routing pass. req must be the request passed down to
-// the router. A nil Request ignores it.
+// without a second routing pass. req must be the request the router
+// routes: when middlewares between the audit middleware and the ServeMux
+// pass copies of the request on, the mux records the pattern on a copy, so
+// call it again with that copy (instrumentation.Route does it). A nil
+// Request ignores it.
 func (r *Request) SetPatternSource(req *http.Request) {
 	if r == nil {
 		return
@@ -128,9 +144,48 @@ func (r *Request) SetPatternSource(req *http.Request) {
 	r.mu.Unlock()
 }
 
+// SetRouteSource makes Route read the route from src, when SetRoute gave
+// none, until the source is removed: the holder through which a router
+// adapter, running outside the router's matching, puts the pattern the
+// router matched on every event of the request. SetRouteSource(nil)
+// removes the source and keeps the route it gives at that moment (unless
+// SetRoute gave one): routers that reuse their per-request state after the
+// request (chi, gin and echo pool it) call it before they return it. A nil
+// Request ignores it.
+func (r *Request) SetRouteSource(src RouteSource) {
+	if r == nil {
+		return
+	}
+	if src != nil {
+		r.mu.Lock()
+		r.source = src
+		r.mu.Unlock()
+		return
+	}
+	r.mu.RLock()
+	old, set := r.source, r.route != ""
+	r.mu.RUnlock()
+	if old == nil {
+		return
+	}
+	var last string
+	if !set {
+		last = old.Route() // outside the lock: the source is the router's code
+	}
+	r.mu.Lock()
+	if r.route == "" {
+		r.route = last
+	}
+	if r.source == old {
+		r.source = nil
+	}
+	r.mu.Unlock()
+}
+
 // SetRoute records the request's route pattern (e.g. "/api/accounts/{id}").
 // Routers call it once they have matched; a nil Request ignores it. It keeps
-// a copy of route, which may be a part of request data.
+// a copy of route, which may be a part of request data. A route set with
+// SetRoute wins over a route source and a pattern source.
 func (r *Request) SetRoute(route string) {
 	if r == nil || route == "" {
 		return
@@ -141,18 +196,22 @@ func (r *Request) SetRoute(route string) {
 	r.mu.Unlock()
 }
 
-// Route returns the route recorded with SetRoute; without one, the
-// pattern the router recorded on the pattern source (see SetPatternSource)
-// without its method and host ("/api/accounts/{id}"); or "".
+// Route returns the route recorded with SetRoute; without one, what the
+// route source gives (see SetRouteSource); without that, the pattern the
+// router recorded on the pattern source (see SetPatternSource) without its
+// method and host ("/api/accounts/{id}"); or "".
 func (r *Request) Route() string {
 	if r == nil {
 		return ""
 	}
 	r.mu.RLock()
-	route, src := r.route, r.pattern
+	route, src, pat := r.route, r.source, r.pattern
 	r.mu.RUnlock()
 	if route == "" && src != nil {
-		route = RouteFromPattern(src.Pattern)
+		route = src.Route()
+	}
+	if route == "" && pat != nil {
+		route = RouteFromPattern(pat.Pattern)
 	}
 	return route
 }

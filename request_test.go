@@ -56,6 +56,63 @@ func TestRouteFallsBackToThePatternSource(t *testing.T) {
 	}
 }
 
+// routeSource is a router's state as a route source: the pattern it has
+// matched so far.
+type routeSource struct{ pattern string }
+
+func (s *routeSource) Route() string { return s.pattern }
+
+// TestRouteSource: a route source is read at each Route call (so an event
+// during the handler sees what the router matched by then), SetRoute wins
+// over it, SetRouteSource(nil) keeps what it gives at that moment, and a
+// source with nothing falls back to the pattern source.
+func TestRouteSource(t *testing.T) {
+	var req secaudit.Request
+	pat := httptest.NewRequest("GET", "/x", nil)
+	req.SetPatternSource(pat)
+	src := &routeSource{}
+	req.SetRouteSource(src)
+	if got := req.Route(); got != "" {
+		t.Fatalf("route before routing = %q", got)
+	}
+	src.pattern = "/accounts/{id}"
+	if got := req.Route(); got != "/accounts/{id}" {
+		t.Fatalf("route after matching = %q", got)
+	}
+	req.SetRouteSource(nil)
+	src.pattern = "/reused/by/the/router"
+	if got := req.Route(); got != "/accounts/{id}" {
+		t.Fatalf("route after the source was removed = %q, want the one it gave then", got)
+	}
+
+	var explicit secaudit.Request
+	explicit.SetRouteSource(&routeSource{pattern: "/from/source"})
+	explicit.SetRoute("/explicit")
+	explicit.SetRouteSource(nil)
+	if got := explicit.Route(); got != "/explicit" {
+		t.Fatalf("SetRoute did not win over the source: %q", got)
+	}
+
+	var unmatched secaudit.Request
+	unmatched.SetPatternSource(pat)
+	pat.Pattern = "GET /x"
+	unmatched.SetRouteSource(&routeSource{})
+	if got := unmatched.Route(); got != "/x" {
+		t.Fatalf("an empty source did not fall back to the pattern: %q", got)
+	}
+	unmatched.SetRouteSource(nil)
+	if got := unmatched.Route(); got != "/x" {
+		t.Fatalf("after the source: %q", got)
+	}
+
+	var nilReq *secaudit.Request
+	nilReq.SetRouteSource(src)
+	nilReq.SetRouteSource(nil)
+	if nilReq.Route() != "" {
+		t.Fatal("nil request has a route")
+	}
+}
+
 // TestRecordsCarryCopiesOfRequestFacts: every string a record takes from
 // the request (facts, route) is a copy, so that a record waiting in a queue
 // does not keep the request's memory alive (the method and path are

@@ -132,11 +132,19 @@ func WithTrustedProxies(cidrs []string, count int) Option {
 	return optionFunc(func(c *config) { c.proxies.Put(p, "WithTrustedProxies") })
 }
 
-// WithRouteFunc sets how http.route is read for routers other than
-// net/http's ServeMux: f is called after the handler with the request the
-// handler received, and a non-empty result is the route. Without it, the
-// route is the ServeMux pattern (see the package documentation). A panic in
-// f is recovered and counted.
+// WithRouteFunc sets a function that gives http.route after the handler:
+// f is called with the request the audit middleware passed on, and a
+// non-empty result is the route (over what the router recorded). f does
+// not see the request the router routed, which is usually a copy (chi,
+// gorilla/mux and middlewares calling r.WithContext make one), so it cannot
+// read a router's per-request state: chi.RouteContext(r.Context()) is nil
+// there, and mux.CurrentRoute(r) too. For chi, gin, echo and gorilla/mux
+// use the adapters instead (instrumentation/chi/auditchi and the others:
+// one router middleware each), which put the router's pattern on every
+// event of the request, not only on the response event; for a ServeMux
+// behind middlewares see [Route]; any other router can call
+// secaudit.RequestFromContext(ctx).SetRoute(pattern) from a middleware
+// that runs after matching. A panic in f is recovered and counted.
 func WithRouteFunc(f func(*http.Request) string) Option {
 	return optionFunc(func(c *config) { c.routeFunc = f })
 }

@@ -67,15 +67,39 @@
 //
 // # Route
 //
-// http.route is the ServeMux pattern without method and host
+// http.route is the pattern the router matched, on the response event and
+// on every event emitted during the request. The middleware can sit
+// outermost — outside authentication, rate limiting and the router — and
+// still learn it: the request facts in the context ([secaudit.Request], a
+// pointer shared by every copy of the request) are a holder that inner
+// layers fill, the router's route as much as the user the authentication
+// layer names with [secaudit.SetUser].
+//
+// For net/http's ServeMux the route is the pattern without method and host
 // ("/api/accounts/{id}"). A Go 1.22 ServeMux records the pattern on the
 // request before it calls the handler, and the request facts read it from
 // there (secaudit.Request.SetPatternSource), so events the application emits
 // during the request carry the route without a second routing pass; with
-// nested muxes that pass the request on, the innermost pattern wins. Any
-// other router either calls Request.SetRoute itself (events during the
-// request then carry it) or gives [WithRouteFunc], read after the handler,
-// in which case only the response event is sure to carry the route.
+// nested muxes that pass the request on, the innermost pattern wins. When
+// middlewares between the audit middleware and the mux pass copies of the
+// request on, wrap the mux in [Route].
+//
+// The adapters, each a module of its own so that this module never
+// requires a router, do the same for other routers with one router
+// middleware: instrumentation/chi/auditchi (/accounts/{id}),
+// instrumentation/gin/auditgin and instrumentation/echo/auditecho (echo
+// v4; instrumentation/echo/v5/auditecho for v5) (/accounts/:id) and
+// instrumentation/gorilla/auditmux (the route's path template). Any other
+// router calls secaudit.RequestFromContext(ctx).SetRoute(pattern) from a
+// middleware that runs after matching, or records a
+// [secaudit.RouteSource]; [WithRouteFunc] gives the route of the response
+// event only.
+//
+// A request the router did not match (404, 405) has no route, whatever
+// the router: detection's scanner rule counts 404s without http.route. A
+// request answered before routing (a 401 from authentication in front of
+// the router, a 429 from the guard) has the route only where the router
+// knows it already (the adapters say when).
 //
 // # Request bodies
 //

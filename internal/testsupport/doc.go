@@ -7,10 +7,12 @@
 // ([Race]), a processor that keeps the records it is given ([Capture]),
 // SDK records and their attributes ([SDKRecord], [NewProvider],
 // [AttrMap]) and the reference's seed vectors, whose one copy in the
-// repository is its testdata/seed-vectors.jsonl ([Vectors]).
+// repository is its testdata/seed-vectors.jsonl ([Vectors]), and the
+// router conformance table that the audit middleware's tests for the
+// ServeMux and every router adapter run ([RouterConformance]).
 //
 // It is for _test.go files only. It imports testing, the OpenTelemetry
-// SDK and go.uber.org/goleak, a test-only dependency: no non-test file of
+// SDK, otelhttp and go.uber.org/goleak, a test-only dependency: no non-test file of
 // the module may import it (TestNotImportedByNonTestCode enforces that).
 //
 // Every package of the module that has tests has a main_test.go:

@@ -28,9 +28,12 @@ type Processor struct {
 	custom   []Rule
 	state    State
 	memory   *MemoryState // nil with WithState
+	shared   SharedState  // the state when it is shared (Redis), else nil
+	owned    SharedState  // the shared state New opened (SECAUDIT_STATE), closed by Shutdown
+	cf       CountFirer   // the state's one-round-trip evaluation, if it has one
 	now      func() time.Time
-	key      sampling.Key
-	fields   map[string][]string // model → sensitive fields
+	key      atomic.Pointer[sampling.Key] // nil until a shared state knows its secret
+	fields   map[string][]string          // model → sensitive fields
 	logger   atomic.Pointer[loggerBox]
 	seq      atomic.Uint64
 	anyEvent bool // custom rules read every record
@@ -47,8 +50,10 @@ type loggerBox struct{ l log.Logger }
 
 // New returns a detection processor, configured by opts over the
 // environment (SECAUDIT_DETECT, SECAUDIT_DETECT_RULES,
-// SECAUDIT_DETECT_SENSITIVE_FIELDS, SECAUDIT_STATE_MAX_BYTES). An invalid
-// value is an error naming the option or variable.
+// SECAUDIT_DETECT_SENSITIVE_FIELDS, SECAUDIT_STATE_MAX_BYTES,
+// SECAUDIT_STATE). An invalid value is an error naming the option or
+// variable. A shared store that New opens from SECAUDIT_STATE (or
+// [WithStateURL]) is closed by [Processor.Shutdown].
 func New(opts ...Option) (*Processor, error) {
 	var c config
 	for _, o := range opts {
@@ -61,9 +66,26 @@ func New(opts ...Option) (*Processor, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
-	var secret [32]byte
-	_, _ = rand.Read(secret[:])
-	p.key = sampling.KeyFromSecret(string(secret[:]))
+	if p.state == nil && p.active {
+		s, err := c.openState()
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			p.state, p.owned = s, s
+		}
+	}
+	if s, ok := p.state.(SharedState); ok {
+		// Instances sharing the store must hash subjects alike: the key
+		// comes from the store (loadKey), not from this process.
+		p.shared = s
+	} else {
+		var secret [32]byte
+		_, _ = rand.Read(secret[:])
+		k := sampling.KeyFromSecret(string(secret[:]))
+		p.key.Store(&k)
+	}
+	p.cf, _ = p.state.(CountFirer)
 	if fields, ok := c.fields.Get(); ok {
 		p.fields = map[string][]string{}
 		for _, f := range fields {
@@ -115,8 +137,29 @@ func (p *Processor) SetLogger(l log.Logger) { p.logger.Store(&loggerBox{l}) }
 // observes; it never asks for a record to be emitted.
 func (p *Processor) Enabled(context.Context, sdklog.EnabledParameters) bool { return false }
 
-// Shutdown implements sdklog.Processor.
-func (p *Processor) Shutdown(context.Context) error { return nil }
+// Shutdown implements sdklog.Processor. It closes the shared store New
+// opened from SECAUDIT_STATE, if any.
+func (p *Processor) Shutdown(context.Context) error {
+	if p.owned != nil {
+		return p.owned.Close()
+	}
+	return nil
+}
+
+// ready reports whether subjects can be hashed: always with the memory
+// store; with a shared store once it knows the shared secret.
+func (p *Processor) ready() bool {
+	if p.key.Load() != nil {
+		return true
+	}
+	secret, ok := p.shared.HashSecret()
+	if !ok {
+		return false
+	}
+	k := sampling.KeyFromSecret(string(secret))
+	p.key.CompareAndSwap(nil, &k)
+	return true
+}
 
 // ForceFlush implements sdklog.Processor.
 func (p *Processor) ForceFlush(context.Context) error { return nil }
@@ -136,6 +179,10 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 			p.panics.Add(1)
 		}
 	}()
+	if !p.ready() {
+		p.stateErrors.Add(1) // the shared store is not ready: fail open
+		return nil
+	}
 	v := viewPool.Get().(*view)
 	defer putView(v)
 	v.read(ctx, r)
@@ -191,6 +238,20 @@ func (p *Processor) evaluate(ctx context.Context, b *builtin, idx int, v *view, 
 	now := *clock
 	var n int
 	var err error
+	if p.cf != nil {
+		// One operation (one round trip to a shared store): count, and
+		// mark fired when the threshold is reached.
+		var first bool
+		n, first, err = p.cf.CountAndFire(key, b.distinct, member, b.threshold, b.threshold, b.window, now)
+		if err != nil {
+			p.stateErrors.Add(1)
+			return
+		}
+		if first {
+			p.fire(ctx, b, idx, n, v)
+		}
+		return
+	}
 	if b.distinct {
 		n, err = p.state.AddDistinct(key, member, b.threshold, b.window, now)
 	} else {
@@ -211,6 +272,11 @@ func (p *Processor) evaluate(ctx context.Context, b *builtin, idx int, v *view, 
 	if !first {
 		return
 	}
+	p.fire(ctx, b, idx, n, v)
+}
+
+// fire emits b's alert for v's subject, counted n.
+func (p *Processor) fire(ctx context.Context, b *builtin, idx, n int, v *view) {
 	a := Alert{Category: b.category, Count: n, Window: b.window, High: b.high}
 	if b.subject != byUser {
 		a.Address = v.addr
@@ -255,7 +321,7 @@ func (p *Processor) subjectKey(b *builtin, v *view, extra uint64) (Key, bool) {
 	return Key(mix(h)), true
 }
 
-func (p *Processor) hash(s string) uint64 { return p.key.Draw(s) }
+func (p *Processor) hash(s string) uint64 { return p.key.Load().Draw(s) }
 
 // userHash identifies the user of v: the claimed name when the Auditor
 // passed one (internal/claim), else the emitted name, else the id.

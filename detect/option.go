@@ -37,6 +37,7 @@ type config struct {
 	rules     setting.Value[map[string]ruleSetting]
 	fields    setting.Value[[]string]
 	maxBytes  setting.Value[int64]
+	stateURL  setting.Value[string]
 	custom    []Rule
 	state     State
 	logger    log.Logger
@@ -94,6 +95,8 @@ func WithStateMaxBytes(n int64) Option {
 }
 
 // WithState replaces the memory store (a shared store, a test double).
+// A [SharedState] given here is not closed by the processor: its owner
+// closes it.
 func WithState(s State) Option { return optionFunc(func(c *config) { c.state = s }) }
 
 // WithCustomRule adds a rule of the application's own.

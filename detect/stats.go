@@ -17,6 +17,7 @@ type Stats struct {
 	StateErrors int64            // state store errors (detection failed open)
 	Unemitted   int64            // alerts fired before a logger was set
 	State       StateStats       // the memory store's (zero with WithState)
+	Store       StoreStats       // a shared store's (SECAUDIT_STATE=redis://…); zero with the memory store
 }
 
 // Stats returns the processor's counters.
@@ -31,6 +32,9 @@ func (p *Processor) Stats() Stats {
 	}
 	if p.memory != nil {
 		s.State = p.memory.Stats()
+	}
+	if p.shared != nil {
+		s.Store = p.shared.StoreStats()
 	}
 	return s
 }

@@ -15,6 +15,18 @@ func WithDetectOptions(opts ...detect.Option) Option {
 	})
 }
 
+// sharedState opens the state store that SECAUDIT_STATE (or
+// detect.WithStateURL, detect.WithState among the detect options) selects:
+// nil for the memory store. The pipeline gives it to detection and to the
+// guard, and closes it at Shutdown when it opened it.
+func (c *config) sharedState() (detect.SharedState, bool, error) {
+	var opts []detect.Option
+	if c.noEnv {
+		opts = append(opts, detect.WithoutEnv())
+	}
+	return detect.OpenState(append(opts, c.detectOptions...)...)
+}
+
 // detector builds the detection processor, registered after the processor
 // chain, so that the rules read scrubbed and limited records.
 func (c *config) detector(responder ...detect.Option) (*detect.Processor, error) {

@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"github.com/secaudit/secaudit/detect"
 	"github.com/secaudit/secaudit/detect/guard"
 )
 
@@ -16,10 +17,14 @@ func WithGuardOptions(opts ...guard.Option) Option {
 }
 
 // guard builds the pipeline's guard; WithoutEnv applies to it too.
-func (c *config) guard() (*guard.Guard, error) {
+func (c *config) guard(shared detect.SharedState) (*guard.Guard, error) {
 	var opts []guard.Option
 	if c.noEnv {
 		opts = append(opts, guard.WithoutEnv())
+	}
+	if st, ok := shared.(guard.Store); ok {
+		// Blocks and rate windows shared by every instance.
+		opts = append(opts, guard.WithStore(st))
 	}
 	return guard.New(append(opts, c.guardOptions...)...)
 }

@@ -31,6 +31,14 @@ type detectionHealth struct {
 	StateEvictions  int64            `json:"state_evictions"`
 	StateErrors     int64            `json:"state_errors"`
 	RulePanics      int64            `json:"rule_panics"`
+	// State is the state store: "memory", or a shared store's kind
+	// ("redis", SECAUDIT_STATE); StateDegraded is true while a shared
+	// store cannot be asked (detection and the rate limit fail open, blocks
+	// are served from each instance's copy); StoreErrors counts its failed
+	// operations.
+	State         string `json:"state"`
+	StateDegraded bool   `json:"state_degraded"`
+	StoreErrors   int64  `json:"store_errors"`
 	// Blocking is the guard's counters (detect/guard.Stats), shown whether
 	// or not detection is on.
 	Blocking blockingHealth `json:"blocking"`
@@ -50,6 +58,10 @@ type blockingHealth struct {
 	RateLimited int64 `json:"rate_limited"`
 	RateQuiet   int64 `json:"rate_quiet"`
 	RateEvicted int64 `json:"rate_evicted"`
+	// The shared store's, seen from the guard: failed operations (failed
+	// open) and requests answered 503 on fail-closed paths meanwhile.
+	StoreErrors  int64 `json:"store_errors"`
+	FailedClosed int64 `json:"failed_closed"`
 }
 
 func blockingHealthOf(g *guard.Guard) blockingHealth {
@@ -61,6 +73,7 @@ func blockingHealthOf(g *guard.Guard) blockingHealth {
 		Enabled: s.Enabled, Blocks: s.Blocks, Applied: s.Applied, Lifted: s.Lifted,
 		Expired: s.Expired, Evicted: s.Evicted, Refused: s.Refused, Allowlisted: s.Allowlisted,
 		RateLimited: s.RateLimited, RateQuiet: s.RateQuiet, RateEvicted: s.RateEvicted,
+		StoreErrors: s.StoreErrors, FailedClosed: s.FailedClosed,
 	}
 }
 
@@ -114,6 +127,11 @@ func (p *Pipeline) HealthHandler() http.Handler {
 			Detection:    detectionHealthOf(p.detector),
 		}
 		rep.Detection.Blocking = blockingHealthOf(p.guard)
+		rep.Detection.State = "memory"
+		if p.state != nil {
+			st := p.state.StoreStats()
+			rep.Detection.State, rep.Detection.StateDegraded, rep.Detection.StoreErrors = st.Kind, st.Degraded, st.Errors
+		}
 		delivery.WriteHealth(w, r, rep.Ready, rep)
 	})
 }

@@ -44,9 +44,12 @@ type Pipeline struct {
 	chain     *processor.Chain
 	detector  *detect.Processor // nil when detection is off
 	guard     *guard.Guard
-	delivery  []*delivery.Processor
-	resource  *resource.Resource
-	tracer    *sdktrace.TracerProvider // WithTracing's, or nil
+	state     detect.SharedState // SECAUDIT_STATE's shared store, nil for memory
+	// stateClose closes the shared store the pipeline opened.
+	stateClose func() error
+	delivery   []*delivery.Processor
+	resource   *resource.Resource
+	tracer     *sdktrace.TracerProvider // WithTracing's, or nil
 }
 
 // Resource returns the resource every audit record carries (service.name
@@ -113,6 +116,9 @@ func (p *Pipeline) Shutdown(ctx context.Context) error {
 	if p.tracer != nil {
 		err = errors.Join(err, p.tracer.Shutdown(ctx))
 	}
+	if p.stateClose != nil {
+		err = errors.Join(err, p.stateClose())
+	}
 	return err
 }
 
@@ -149,11 +155,21 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		return nil, err
 	}
 
-	g, err := c.guard()
+	shared, opened, err := c.sharedState()
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{guard: g}
+	g, err := c.guard(shared)
+	if err != nil {
+		if opened {
+			_ = shared.Close()
+		}
+		return nil, err
+	}
+	p := &Pipeline{guard: g, state: shared}
+	if opened {
+		p.stateClose = shared.Close
+	}
 	var exporting []sdklog.Processor
 	var closers []func(context.Context) error
 	fail := func(err error) (*Pipeline, error) {
@@ -164,6 +180,9 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		}
 		for _, cl := range closers {
 			_ = cl(context.Background())
+		}
+		if p.stateClose != nil {
+			_ = p.stateClose()
 		}
 		return nil, err
 	}
@@ -231,7 +250,11 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		popts = append(popts, sdklog.WithProcessor(chain))
 		p.chain = chain
 		// Detection reads each record after the chain (scrubbed, limited).
-		det, err := c.detector(detect.WithResponder(p.guard.Responder()))
+		dopts := []detect.Option{detect.WithResponder(p.guard.Responder())}
+		if shared != nil {
+			dopts = append(dopts, detect.WithState(shared))
+		}
+		det, err := c.detector(dopts...)
 		if err != nil {
 			return fail(err)
 		}
@@ -262,6 +285,9 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 	auditor, err := secaudit.New(aopts...)
 	if err != nil {
 		_ = provider.Shutdown(context.Background())
+		if p.stateClose != nil {
+			_ = p.stateClose()
+		}
 		return nil, err
 	}
 	if c.tracing {
@@ -271,6 +297,9 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		}
 		if err != nil {
 			_ = provider.Shutdown(context.Background())
+			if p.stateClose != nil {
+				_ = p.stateClose()
+			}
 			return nil, err
 		}
 	}

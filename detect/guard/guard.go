@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/netip"
+	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -99,6 +100,12 @@ type Stats struct {
 	// RateEvicted: addresses the rate limit forgot before their window
 	// ended, to stay within WithMaxRateAddresses.
 	RateEvicted int64
+	// StoreErrors: operations of the shared store (WithStore) that failed
+	// (the guard failed open); StoreDegraded: it cannot be asked now;
+	// FailedClosed: requests FailClosed answered 503 meanwhile.
+	StoreErrors   int64
+	StoreDegraded bool
+	FailedClosed  int64
 }
 
 // key identifies a block: the address, and for a lockout the keyed hash
@@ -109,8 +116,10 @@ type key struct {
 }
 
 type entry struct {
-	b     Block
-	until int64 // Unix ns
+	b       Block
+	until   int64 // Unix ns
+	remote  bool  // applied by another instance (Store): its expiry is reported there
+	pending bool  // applied here, not yet in the store (stored again at the next sync)
 }
 
 // Guard holds the blocks. It is safe for concurrent use; a nil *Guard
@@ -121,9 +130,13 @@ type Guard struct {
 	allow    []netip.Prefix
 	max      int
 	now      func() time.Time
-	hkey     sampling.Key
+	hkey     atomic.Pointer[sampling.Key] // nil until a store knows its shared secret
 	logger   atomic.Pointer[loggerBox]
 	rl       *limiter // nil: no rate limit
+	store    Store    // nil: blocks and rate windows in this process only
+
+	failClosed                []*regexp.Regexp
+	storeErrors, failedClosed atomic.Int64
 
 	count atomic.Int64 // len(blocks), read without the lock
 	mu    sync.RWMutex
@@ -160,11 +173,18 @@ func New(opts ...Option) (*Guard, error) {
 	if r := c.rate.Or(rateSpec{}); r.n > 0 {
 		g.rl = &limiter{n: r.n, per: r.per, max: c.maxRate.Or(DefaultMaxRateAddresses), m: make(map[[16]byte]window)}
 	}
-	var secret [32]byte
-	_, _ = rand.Read(secret[:])
-	g.hkey = sampling.KeyFromSecret(string(secret[:]))
+	g.store, g.failClosed = c.store, c.failClosed
+	if g.store == nil {
+		var secret [32]byte
+		_, _ = rand.Read(secret[:])
+		k := sampling.KeyFromSecret(string(secret[:]))
+		g.hkey.Store(&k)
+	}
 	if c.logger != nil {
 		g.SetLogger(c.logger)
+	}
+	if g.store != nil && g.enabled {
+		g.watch()
 	}
 	return g, nil
 }
@@ -221,7 +241,11 @@ func (g *Guard) CheckLogin(user, addr string) Decision {
 	if user == "" {
 		return Decision{}
 	}
-	return g.check(key{addr: a.As16(), user: g.userHash(user)})
+	h, ok := g.userHash(user)
+	if !ok {
+		return Decision{} // the store's shared key is not known yet: fail open
+	}
+	return g.check(key{addr: a.As16(), user: h})
 }
 
 // check looks k up; an expired block is removed (and its lifted record
@@ -319,6 +343,9 @@ func (g *Guard) apply(ctx context.Context, scope Scope, s Subject, d time.Durati
 	g.count.Store(int64(len(g.m)))
 	g.mu.Unlock()
 	g.applied.Add(1)
+	if g.store != nil {
+		g.storePut(ctx, k, b)
+	}
 	for i, ob := range gone {
 		g.emitLifted(ctx, ob, goneWhy[i])
 	}
@@ -344,6 +371,11 @@ func (g *Guard) Lift(ctx context.Context, scope Scope, s Subject) bool {
 		g.remove(k)
 	}
 	g.mu.Unlock()
+	if g.store != nil {
+		if err := g.store.DeleteBlock(ctx, k.id()); err != nil {
+			g.storeErrors.Add(1)
+		}
+	}
 	switch {
 	case !ok:
 		return false
@@ -399,6 +431,7 @@ func (g *Guard) Stats() Stats {
 		Enabled: g.enabled, Blocks: g.count.Load(), Applied: g.applied.Load(), Lifted: g.lifted.Load(),
 		Expired: g.expired.Load(), Evicted: g.evicted.Load(), Refused: g.refused.Load(),
 		Allowlisted: g.allowlisted.Load(),
+		StoreErrors: g.storeErrors.Load(), StoreDegraded: g.Degraded(), FailedClosed: g.failedClosed.Load(),
 	}
 }
 
@@ -415,13 +448,24 @@ func (g *Guard) keyOf(scope Scope, s Subject) (key, bool) {
 		if s.User == "" {
 			return key{}, false
 		}
-		return key{addr: a.As16(), user: g.userHash(s.User)}, true
+		h, ok := g.userHash(s.User)
+		if !ok {
+			return key{}, false
+		}
+		return key{addr: a.As16(), user: h}, true
 	}
 	return key{}, false
 }
 
-// userHash is the keyed hash of a user name, never 0.
-func (g *Guard) userHash(user string) uint64 { return g.hkey.Draw(user) | 1 }
+// userHash is the keyed hash of a user name, never 0; false while a
+// store's shared key is not known.
+func (g *Guard) userHash(user string) (uint64, bool) {
+	k, ok := g.hashKey()
+	if !ok {
+		return 0, false
+	}
+	return k.Draw(user) | 1, true
+}
 
 // allowed reports whether a is in an allowlisted network.
 func (g *Guard) allowed(a netip.Addr) bool {

@@ -3,6 +3,7 @@ package guard
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 	"time"
 
@@ -26,16 +27,18 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	noEnv     bool
-	enabled   setting.Value[bool]
-	duration  setting.Value[time.Duration]
-	allow     setting.Value[[]netip.Prefix]
-	maxBlocks setting.Value[int]
-	rate      setting.Value[rateSpec]
-	maxRate   setting.Value[int]
-	logger    log.Logger
-	now       func() time.Time
-	optionErr error
+	noEnv      bool
+	enabled    setting.Value[bool]
+	duration   setting.Value[time.Duration]
+	allow      setting.Value[[]netip.Prefix]
+	maxBlocks  setting.Value[int]
+	rate       setting.Value[rateSpec]
+	maxRate    setting.Value[int]
+	logger     log.Logger
+	now        func() time.Time
+	store      Store
+	failClosed []*regexp.Regexp
+	optionErr  error
 }
 
 // WithoutEnv makes [New] ignore the SECAUDIT_* variables.

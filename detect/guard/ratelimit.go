@@ -112,6 +112,9 @@ func (g *Guard) RateLimit() (n int, per time.Duration) {
 // refused, for how long, and whether the refusal is quiet: already
 // reported by the window's first refusal, counted into its summary.
 func (g *Guard) rate(a netip.Addr) (refused bool, retry time.Duration, quiet bool) {
+	if g.store != nil {
+		return g.rateShared(a)
+	}
 	l := g.rl
 	k := a.As16()
 	t := g.now().UnixNano()

@@ -65,6 +65,7 @@ const (
 	DetectRules           = "SECAUDIT_DETECT_RULES"
 	DetectSensitiveFields = "SECAUDIT_DETECT_SENSITIVE_FIELDS"
 	StateMaxBytes         = "SECAUDIT_STATE_MAX_BYTES"
+	State                 = "SECAUDIT_STATE"
 
 	Block           = "SECAUDIT_BLOCK"
 	BlockDuration   = "SECAUDIT_BLOCK_DURATION"
@@ -395,7 +396,7 @@ var known = []string{
 	DeliveryRetryMaxElapsed, DeliveryStrictEvents, DeliveryBlockingEvents,
 	DeliverySummaryInterval, DeliveryLinger, DeliveryStrictRoutes, DeliverySpillDir,
 	DeliverySpillMaxBytes,
-	Detect, DetectRules, DetectSensitiveFields, StateMaxBytes,
+	Detect, DetectRules, DetectSensitiveFields, StateMaxBytes, State,
 	Block, BlockDuration, BlockAllowCIDRs, RateLimit,
 }
 

@@ -1,33 +1,12 @@
-// Command spillreplay sends the records of a secaudit spill file (the
-// dead-letter JSONL file of delivery.WithSpillDir and
-// SECAUDIT_DELIVERY_SPILL_DIR) to an OTLP endpoint, once the backend that
-// could not take them is back:
+// Command spillreplay is secaudit replay under its old name, kept so that
+// existing scripts and runbooks go on working; both run the same code
+// (internal/spillreplay). Prefer:
 //
 //	OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 \
-//	  go run ./tools/spillreplay -file /var/lib/app/audit-spill/otlp.spill.jsonl
+//	  go run ./cmd/secaudit replay -file /var/lib/app/audit-spill/otlp.spill.jsonl
 //
-// Each line becomes the OTel log record it was: timestamps, severity, body,
-// event name, attributes, trace and span ids, under its own resource and
-// instrumentation scope. The records were scrubbed and limited before they
-// were spilled; they are not processed again. The JSONL envelope keeps
-// values as JSON, so a replayed attribute has the JSON type of what was
-// written: a byte slice comes back as its base64 string, a float with an
-// integral value as an integer; the record's JSONL line is the same.
-//
-// Records are sent in batches of -batch, each retried with back-off until
-// -timeout after the first failure. When it gives up, the command says how
-// many records were sent and the line to resume from (-from); a batch that
-// failed part-way may be sent twice (delivery is at least once). Lines that
-// are not records are reported with their numbers and skipped. The exit
-// status is 0 only when every record was sent and every line was a record.
-// The file is left as it is: remove it once the command succeeded.
-//
-// A batch the endpoint accepts with some records rejected (an OTLP partial
-// success: records too old for the backend, say) is reported and not sent
-// again; the exit status is then 1.
-//
-// The endpoint and its headers, TLS and compression come from the standard
-// OTEL_EXPORTER_OTLP_[LOGS_]* variables, as for the application.
-// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES are ignored: a replayed
-// record keeps the resource it was written with.
+// Its flags (-file, -from, -batch, -timeout), output and behaviour are
+// those of secaudit replay; see go doc ./internal/spillreplay. The exit
+// status is 0 when every line was a record and every record was sent,
+// 2 for bad usage, 1 otherwise.
 package main

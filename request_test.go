@@ -223,7 +223,7 @@ func TestRequestAttributesOnEveryEvent(t *testing.T) {
 				if kv.Key == semconv.RPCMethodKey {
 					n++
 				}
-				m[kv.Key] = kv.Value.Emit()
+				m[kv.Key] = kv.Value.String()
 			}
 			if n != 1 {
 				t.Errorf("%s: rpc.method %d times, want once", r.EventName, n)

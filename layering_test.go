@@ -26,6 +26,7 @@ var layers = []struct {
 	{"semconv", 0},         // the contract: nothing of the project
 	{"internal/...", 1},    // mechanisms shared by the packages above
 	{"", 2},                // the event API (secaudit.Auditor)
+	{"integrity", 2},       // the hash chain and checkpoint format, the verifier (files only)
 	{"instrumentation", 3}, // the middleware, on the event API
 	{"processor", 3},       // sdk/log processors
 	{"detect", 3},          // detection rules, fed by an sdk/log processor
@@ -48,7 +49,7 @@ var sdkSide = []string{"processor", "detect", "detect/guard", "exporter", "deliv
 // apiOnly are the packages that must reach the OpenTelemetry API only:
 // no SDK, no exporter, no contrib instrumentation, nothing of gRPC or
 // protobuf, directly or through any dependency.
-var apiOnly = []string{"", "instrumentation", "semconv"}
+var apiOnly = []string{"", "instrumentation", "semconv", "integrity"}
 
 // notAPI are the import paths (and the folders below them) that apiOnly
 // packages must not reach.

@@ -82,6 +82,37 @@
 // under WithAllowKeyDuplication) holds a key more than once, only the last
 // value is written, so no object has duplicate keys.
 //
+// # Hash chain and checkpoints
+//
+// With [WithChain] every line ends with two more members, after the trace
+// fields: seq, the line's number in the chain (from 1), and prev_hash, the
+// SHA-256 of the previous line's bytes (its newline included) in 64
+// lowercase hex digits, 64 zeros on the first line (the genesis value):
+//
+//	…,"event_name":"auth.login.failed","seq":42,"prev_hash":"9f86d081…"}
+//
+// Nothing else in the line changes (the record limit does not count these
+// members). The chain goes on across rotation — the first line of a new
+// file follows the last line of the previous one — and across restarts:
+// [NewJSONL] reads the end of the file it appends to (or, when that is
+// empty, of path.1) and continues from its last line. When that line is
+// torn (a crash during a write) or has no chain fields, the exporter
+// reports it through otel.Handle, ends a torn line with a newline, and
+// writes an audit.chain.restart line whose prev_hash is that line's hash
+// (format in package integrity); the chain is never restarted silently.
+// Lines of a failed write are not in the chain: the next line links to
+// the last line written.
+//
+// With [WithSigningKey] (an Ed25519 key in note format, from `secaudit
+// keygen`) the exporter appends signed checkpoints — the file's name, the
+// head line's number in it, the head's seq and hash — as C2SP signed notes
+// to path.checkpoints: at the first Export at least
+// [WithCheckpointInterval] after the previous one (default one minute), at
+// rotation (the full file's last line), after a restart marker, and at
+// Shutdown. `secaudit verify -pubkey FILE` checks a set of files against
+// them (package integrity). [WithClock] sets the clock of checkpoints and
+// markers.
+//
 // # Guarantees
 //
 // Every line is valid UTF-8 JSON followed by a single '\n', whatever the

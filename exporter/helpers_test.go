@@ -117,6 +117,7 @@ var envelopeKeys = []string{
 	"timestamp", "observed_timestamp", "severity_text", "severity_number", "body",
 	"resource", "instrumentation_scope", "attributes", "event_name",
 	"trace_id", "span_id", "trace_flags",
+	"seq", "prev_hash", // WithChain only
 }
 
 // checkLine verifies the guarantees of one line: a single '\n' at the end,

@@ -10,7 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/secaudit/secaudit/integrity"
 )
 
 // ErrShutdown is returned by [JSONL.Export] after [JSONL.Shutdown]. It wraps
@@ -35,7 +38,9 @@ type JSONL struct {
 
 	stopped atomic.Bool
 
-	mu     sync.Mutex // guards w, file, buf, origin, closed and writes to w
+	chain *chain // WithChain; nil without
+
+	mu     sync.Mutex // guards w, file, chain, buf, origin, closed and writes to w
 	buf    []byte
 	origin originCache
 	closed bool
@@ -46,6 +51,8 @@ type JSONL struct {
 	rotations    atomic.Uint64
 	rotateErrors atomic.Uint64
 	syncErrors   atomic.Uint64
+	cpErrors     atomic.Uint64
+	checkpoints  atomic.Uint64
 }
 
 var _ sdklog.Exporter = (*JSONL)(nil)
@@ -71,6 +78,12 @@ type Stats struct {
 	RotateErrors uint64 `json:"rotate_errors"`
 	// SyncErrors is the number of failed fsyncs ([WithFsync]).
 	SyncErrors uint64 `json:"sync_errors"`
+	// Checkpoints is the number of signed checkpoints written
+	// ([WithSigningKey]).
+	Checkpoints uint64 `json:"checkpoints,omitempty"`
+	// CheckpointErrors is the number of checkpoints that could not be
+	// written; each is also reported through otel.Handle.
+	CheckpointErrors uint64 `json:"checkpoint_errors,omitempty"`
 }
 
 // NewJSONL returns a JSONL exporter writing to [os.Stdout], or to the writer
@@ -91,7 +104,75 @@ func NewJSONL(opts ...Option) (*JSONL, error) {
 		e.w, e.file = sink.f, sink
 	}
 	_, e.buffered = e.w.(flusher)
+	if cfg.chain {
+		if err := e.startChain(cfg); err != nil {
+			if e.file != nil {
+				_ = e.file.close()
+			}
+			return nil, err
+		}
+	}
 	return e, nil
+}
+
+// startChain sets up the chain: from the end of the file (a restart), and
+// the checkpoints file when signing.
+func (e *JSONL) startChain(cfg resolved) error {
+	c := &chain{now: cfg.now, signer: cfg.signer, interval: cfg.cpInterval, path: cfg.path}
+	e.chain = c
+	if e.file == nil {
+		return nil
+	}
+	backup := ""
+	if len(e.file.backups) > 0 {
+		backup = e.file.backups[0]
+	}
+	restart, err := c.restart(cfg.path, backup)
+	if err != nil {
+		return fmt.Errorf("exporter: WithChain: reading the end of %s: %w", cfg.path, err)
+	}
+	if c.signer != nil {
+		side := cfg.path + integrity.CheckpointSuffix
+		f, err := os.OpenFile(side, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("exporter: WithSigningKey: %w", err)
+		}
+		c.sidecar = f
+		c.lastCP = c.now()
+	}
+	if len(restart) > 0 {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if err := e.write(restart, 1); err != nil {
+			return err
+		}
+		c.written = c.cur
+		e.checkpoint(integrity.CheckpointRestart)
+	}
+	return nil
+}
+
+// checkpoint writes a checkpoint, counting and reporting a failure; e.mu
+// must be held.
+func (e *JSONL) checkpoint(reason string) {
+	if e.chain == nil || e.chain.signer == nil {
+		return
+	}
+	wrote, err := e.chain.checkpoint(reason)
+	if err != nil {
+		e.cpErrors.Add(1)
+		otel.Handle(err)
+		return
+	}
+	if !wrote {
+		return
+	}
+	e.checkpoints.Add(1)
+	if e.file != nil && e.file.fsync != FsyncNever && e.chain.sidecar != nil {
+		if err := e.chain.sidecar.Sync(); err != nil {
+			e.syncErrors.Add(1)
+		}
+	}
 }
 
 // Export encodes records into one buffer and writes it with a single Write
@@ -135,11 +216,20 @@ func (e *JSONL) Export(ctx context.Context, records []sdklog.Record) error {
 		if bad {
 			malformed++
 		}
+		var before link
+		if e.chain != nil {
+			before = e.chain.cur
+			buf = e.chain.appendLink(buf, mark)
+		}
 		if e.file != nil && e.file.needsRotation(len(buf)-start, mark-start) {
 			// The new line would overflow the file: write the lines before
 			// it, rotate, and start the next file with it.
 			if writeErr = e.write(buf[start:mark], pending); writeErr != nil {
 				break
+			}
+			if e.chain != nil {
+				e.chain.written = before
+				e.checkpoint(integrity.CheckpointRotation)
 			}
 			e.rotate()
 			start, pending = mark, 0
@@ -151,6 +241,17 @@ func (e *JSONL) Export(ctx context.Context, records []sdklog.Record) error {
 	}
 	if writeErr == nil {
 		writeErr = e.write(buf[start:], pending)
+	}
+	if e.chain != nil {
+		if writeErr == nil {
+			e.chain.written = e.chain.cur
+		}
+		// Lines not written are not in the chain: the next line links to
+		// the last line written.
+		e.chain.cur = e.chain.written
+		if writeErr == nil && e.chain.due() {
+			e.checkpoint(integrity.CheckpointInterval)
+		}
 	}
 
 	if cap(buf) <= maxRetainedBuffer {
@@ -221,6 +322,12 @@ func (e *JSONL) Shutdown(ctx context.Context) error {
 	e.closed = true
 	e.buf, e.origin = nil, originCache{}
 	err := e.flush()
+	if e.chain != nil && e.chain.sidecar != nil {
+		e.checkpoint(integrity.CheckpointShutdown)
+		if cerr := e.chain.sidecar.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
 	if e.file != nil {
 		if cerr := e.file.close(); cerr != nil {
 			e.syncErrors.Add(1)
@@ -237,12 +344,14 @@ func (e *JSONL) Stats() Stats {
 		return Stats{}
 	}
 	return Stats{
-		Records:      e.records.Load(),
-		Malformed:    e.malformed.Load(),
-		WriteErrors:  e.writeErrors.Load(),
-		Rotations:    e.rotations.Load(),
-		RotateErrors: e.rotateErrors.Load(),
-		SyncErrors:   e.syncErrors.Load(),
+		Records:          e.records.Load(),
+		Malformed:        e.malformed.Load(),
+		WriteErrors:      e.writeErrors.Load(),
+		Rotations:        e.rotations.Load(),
+		RotateErrors:     e.rotateErrors.Load(),
+		SyncErrors:       e.syncErrors.Load(),
+		Checkpoints:      e.checkpoints.Load(),
+		CheckpointErrors: e.cpErrors.Load(),
 	}
 }
 
@@ -264,6 +373,9 @@ func (e *JSONL) write(p []byte, lines uint64) error {
 		return fmt.Errorf("exporter: JSONL: writing %d records: %w", lines, err)
 	}
 	e.records.Add(lines)
+	if e.chain != nil {
+		e.chain.fileLines += lines
+	}
 	if e.file != nil {
 		if err := e.file.afterWrite(); err != nil {
 			e.syncErrors.Add(1)
@@ -285,6 +397,9 @@ func (e *JSONL) rotate() {
 	}
 	e.w = e.file.f
 	e.rotations.Add(1)
+	if e.chain != nil {
+		e.chain.fileLines = 0
+	}
 }
 
 // fileSync is (*os.File).Sync; tests replace it to hold a sync in flight.

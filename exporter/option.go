@@ -5,9 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/secaudit/secaudit/internal/setting"
 )
+
+// DefaultCheckpointInterval is how often, at most, a signed checkpoint is
+// written ([WithSigningKey]) while lines are written.
+const DefaultCheckpointInterval = time.Minute
 
 // DefaultMaxRecordBytes is the default limit on one encoded record, in bytes
 // of UTF-8 JSON without the trailing newline. It matches the reference's
@@ -34,6 +41,10 @@ type config struct {
 	maxRecordBytes setting.Value[int]
 	rotation       setting.Value[rotation]
 	fsync          setting.Value[FsyncPolicy]
+	chain          setting.Value[bool]
+	signingKey     setting.Value[string]
+	cpInterval     setting.Value[time.Duration]
+	clock          setting.Value[func() time.Time]
 }
 
 type rotation struct {
@@ -49,6 +60,10 @@ type resolved struct {
 	rotateBytes    int64 // 0: no rotation
 	rotateKeep     int
 	fsync          FsyncPolicy
+	chain          bool
+	signer         note.Signer // nil: no checkpoints
+	cpInterval     time.Duration
+	now            func() time.Time
 }
 
 // WithWriter makes the exporter write to w. The default is [os.Stdout].
@@ -95,6 +110,38 @@ func WithFsync(p FsyncPolicy) Option {
 	return optionFunc(func(c config) config { c.fsync.Put(p, "WithFsync"); return c })
 }
 
+// WithChain writes the hash chain: every line ends with its number in the
+// chain and the SHA-256 of the previous line (the envelope fields seq and
+// prev_hash; see the package documentation and package integrity). With
+// [WithFile], the chain continues across rotation and restarts. Off by
+// default.
+func WithChain(on bool) Option {
+	return optionFunc(func(c config) config { c.chain.Put(on, "WithChain"); return c })
+}
+
+// WithSigningKey writes signed checkpoints of the chain to PATH.checkpoints
+// beside the file of [WithFile]: every checkpoint interval, at rotation, at
+// a restart marker and at shutdown. key is an Ed25519 private key in the
+// text format of golang.org/x/mod/sumdb/note (what `secaudit keygen`
+// writes); it is never logged, nor shown in an error. It needs WithFile
+// and the chain ([WithChain], on by default with a key).
+func WithSigningKey(key string) Option {
+	return optionFunc(func(c config) config { c.signingKey.Put(key, "WithSigningKey"); return c })
+}
+
+// WithCheckpointInterval sets how often a checkpoint is written while
+// lines are written (default [DefaultCheckpointInterval]): at the first
+// Export at least d after the previous checkpoint. d must be positive.
+func WithCheckpointInterval(d time.Duration) Option {
+	return optionFunc(func(c config) config { c.cpInterval.Put(d, "WithCheckpointInterval"); return c })
+}
+
+// WithClock sets the clock of checkpoints and restart markers (default
+// time.Now); tests pass a fake one. now must not be nil.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(c config) config { c.clock.Put(now, "WithClock"); return c })
+}
+
 func newConfig(opts []Option) (resolved, error) {
 	var c config
 	for _, o := range opts {
@@ -112,8 +159,32 @@ func newConfig(opts []Option) (resolved, error) {
 		rotateBytes:    rot.maxBytes,
 		rotateKeep:     rot.keep,
 		fsync:          c.fsync.Or(FsyncNever),
+		cpInterval:     c.cpInterval.Or(DefaultCheckpointInterval),
+		now:            c.clock.Or(time.Now),
 	}
+	_, signing := c.signingKey.Get()
+	r.chain = c.chain.Or(signing)
 	var errs []error
+	if key, ok := c.signingKey.Get(); ok {
+		s, err := note.NewSigner(key)
+		switch {
+		case err != nil:
+			// Never the key itself.
+			errs = append(errs, setting.Invalid("WithSigningKey", "(key not shown)", "an Ed25519 private key in note format, from secaudit keygen"))
+		case !toFile:
+			errs = append(errs, setting.Invalid("WithSigningKey", "(key not shown)", "WithFile too"))
+		case !r.chain:
+			errs = append(errs, setting.Invalid("WithSigningKey", "(key not shown)", "the chain on (WithChain(false) was given)"))
+		default:
+			r.signer = s
+		}
+	}
+	if r.cpInterval <= 0 {
+		errs = append(errs, setting.Invalid("WithCheckpointInterval", r.cpInterval, "a positive duration"))
+	}
+	if r.now == nil {
+		errs = append(errs, setting.Invalid("WithClock", "nil", "a clock"))
+	}
 	if toWriter && toFile {
 		errs = append(errs, setting.Invalid("WithFile", fmt.Sprintf("%q", path), "no WithWriter beside it (one destination)"))
 	}

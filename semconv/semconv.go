@@ -82,6 +82,14 @@ const (
 	// records it lost since its previous summary (ERROR). It is exported
 	// only when a loss occurred.
 	EventPipelineDropped = "audit.pipeline.dropped"
+
+	// EventChainRestart: a marker line the JSONL exporter writes (with
+	// SECAUDIT_JSONL_CHAIN) when it cannot continue the hash chain from the
+	// file it appends to — a torn last line left by a crash, or a last line
+	// without chain fields; WARNING, with audit.chain.reason and
+	// audit.chain.torn_bytes. `secaudit verify` accepts the line before it
+	// only because of it.
+	EventChainRestart = "audit.chain.restart"
 )
 
 // Record bodies. The body is a short, stable string (it becomes the Loki line).
@@ -90,6 +98,7 @@ const (
 	BodyLogout          = "auth.logout"
 	BodyModelEvent      = "model.event"
 	BodyMalformedRecord = EventMalformedRecord
+	BodyChainRestart    = EventChainRestart
 )
 
 // Severities, with the reference's severity texts.
@@ -305,6 +314,19 @@ const (
 	AuditPipelineWindowStartKey = attribute.Key("audit.pipeline.window.start")
 	// AuditPipelineDropReasonKey: string, why records were lost (a metric attribute).
 	AuditPipelineDropReasonKey = attribute.Key("audit.pipeline.drop.reason")
+	// AuditStreamIDKey: string, 32 hex digits, random per delivery pipeline
+	// and process start: the stream whose records audit.sequence numbers.
+	AuditStreamIDKey = attribute.Key("audit.stream.id")
+	// AuditSequenceKey: int, the record's number in its stream, from 1,
+	// given when the record is handed to its exporter; a gap is a record
+	// lost after numbering (counted in audit.pipeline.dropped).
+	AuditSequenceKey = attribute.Key("audit.sequence")
+	// AuditChainReasonKey: string, why an audit.chain.restart marker was
+	// written: "torn_tail" or "unchained_tail".
+	AuditChainReasonKey = attribute.Key("audit.chain.reason")
+	// AuditChainTornBytesKey: int, the bytes of the line the marker follows
+	// (the torn or unchained line), without its newline.
+	AuditChainTornBytesKey = attribute.Key("audit.chain.torn_bytes")
 	// EventNameKey: string, an event name as a metric attribute.
 	EventNameKey = attribute.Key("event.name")
 )
@@ -316,6 +338,18 @@ const (
 	EnvelopeEventTypeKey = "event_type"
 	// EnvelopeSchemaVersionKey is copied from [AuditSchemaVersionKey].
 	EnvelopeSchemaVersionKey = "schema_version"
+)
+
+// JSONL envelope chain fields (SECAUDIT_JSONL_CHAIN): written last, after
+// the trace fields, in this order.
+const (
+	// EnvelopeSeqKey: the line's number in the chain, from 1, continuing
+	// across rotation and restarts.
+	EnvelopeSeqKey = "seq"
+	// EnvelopePrevHashKey: the SHA-256 of the previous line's bytes (its
+	// newline included), 64 lowercase hex digits; 64 zeros on the first
+	// line of a chain.
+	EnvelopePrevHashKey = "prev_hash"
 )
 
 // Redacted is the replacement for a scrubbed value.

@@ -62,6 +62,7 @@ func TestCatalogue(t *testing.T) {
 		semconv.EventSuspiciousRequest:       "security.suspicious_request",
 		semconv.EventMalformedRecord:         "audit.logging.malformed_record",
 		semconv.EventAlert:                   "security.alert",
+		semconv.EventChainRestart:            "audit.chain.restart",
 	}
 	name := regexp.MustCompile(`^[a-z]+(\.[a-z_]+)+$`)
 	for got, want := range events {
@@ -97,6 +98,12 @@ func TestCatalogue(t *testing.T) {
 		string(semconv.RPCSystemNameKey):           "rpc.system.name",
 		string(semconv.RPCMethodKey):               "rpc.method",
 		string(semconv.RPCResponseStatusCodeKey):   "rpc.response.status_code",
+		string(semconv.AuditStreamIDKey):           "audit.stream.id",
+		string(semconv.AuditSequenceKey):           "audit.sequence",
+		string(semconv.AuditChainReasonKey):        "audit.chain.reason",
+		string(semconv.AuditChainTornBytesKey):     "audit.chain.torn_bytes",
+		semconv.EnvelopeSeqKey:                     "seq",
+		semconv.EnvelopePrevHashKey:                "prev_hash",
 	}
 	for got, want := range keys {
 		if got != want {

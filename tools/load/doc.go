@@ -5,7 +5,9 @@
 //	go run ./tools/load                        # all modes, 3 rounds, 5 s each
 //	go run ./tools/load -modes bare,secaudit -rounds 1 -duration 3s
 //	go run ./tools/load -pin                   # server on CPU 0, load on CPU 1 (taskset)
-//	go run ./tools/load -pin -perf             # and count each server's instructions and cycles
+//	go run ./tools/load -pin -perf             # and count each server's instructions per request
+//	go run ./tools/load -modes secaudit-block,secaudit-block-default,secaudit-ratelimit -perf
+//	                                           # blocking and a rate limit on: the 429 path against serving
 //
 // The command runs as a driver that starts, for each mode and round, a
 // server process (itself, with -serve MODE) listening on 127.0.0.1 and a
@@ -19,7 +21,16 @@
 //
 // With -perf, each server runs under perf stat, which counts its
 // instructions and CPU cycles (user and kernel, warm-up included); they are
-// reported per request served. On a shared machine, instructions per
+// reported per request served. On a host whose perf counts no instructions
+// (a virtual machine without hardware counters: "<not supported>"), -perf
+// falls back (-counter auto) to valgrind's cachegrind: each mode and round
+// runs a second time with the server under cachegrind, which counts its
+// user-space instructions; an idle run of each mode (start-up, the same
+// wait, shutdown, no request) is subtracted, and the rest divided by the
+// requests served. Throughput, CPU time and the paired ratios stay those
+// of the uninstrumented run. Without valgrind either, only the CPU time per
+// request is reported. The output says which counter it used; -counter
+// perf or -counter cachegrind forces one. On a shared machine, instructions per
 // request are the steadiest figure of the work a mode adds (within a few
 // per cent from run to run, where req/s and cycles move by tens of per
 // cent with the neighbours' load); cycles add what the work costs in
@@ -55,6 +66,21 @@
 //	                   for a request it does not audit (state, context value, request copy) and
 //	                   wraps the response writer: a control for what any middleware layer costs
 //	                   behind otelhttp, and for how far two near-identical servers scatter
+//	secaudit-block     setup's whole pipeline (detection on, delivery, rotating JSONL file) with
+//	                   blocking on (SECAUDIT_BLOCK=true) and the guard in the middleware, every
+//	                   request audited (SECAUDIT_LOG_OK_RESPONSES=true)
+//	secaudit-block-default  the same with the middleware's defaults (OK responses not audited)
+//	secaudit-ratelimit secaudit-block-default with a rate limit per address (-rate-limit, default
+//	                   100/1m, as SECAUDIT_RATE_LIMIT): all the load comes from 127.0.0.1, so all
+//	                   but the first requests of each window are refused 429, quietly (counted
+//	                   into the window's security.rate_limited summary)
+//
+// The guarded modes serve no 404 (a stream of 404s from one address is a
+// scan, which blocking on answers by blocking the address), and their load
+// counts a 429 as a refused request, not an error; after the table, the
+// tool sets the 429 path (secaudit-ratelimit) against serving
+// (secaudit-block and secaudit-block-default) in instructions per request
+// and in throughput paired by round.
 //
 // OK responses are audited in the secaudit, otelhttp+secaudit and
 // secaudit-simple modes (WithLogOKResponses), so every request yields one

@@ -14,6 +14,7 @@ import (
 type loadReport struct {
 	Requests uint64  `json:"requests"` // completed in the measured window
 	Errors   uint64  `json:"errors"`
+	Refused  uint64  `json:"refused,omitempty"` // answered 429 (counted in Requests), with -refused-ok
 	Seconds  float64 `json:"seconds"`
 	P50us    float64 `json:"p50_us"`
 	P99us    float64 `json:"p99_us"`
@@ -52,7 +53,10 @@ func (h *histogram) quantile(q float64) float64 {
 	return b
 }
 
-func runLoad(url string, conns int, warmup, duration time.Duration) error {
+// runLoad keeps conns connections busy against url for warmup, then
+// duration, and reports the measured window. A 429 is an error unless
+// refusedOK (the guarded modes), when it is counted as a refused request.
+func runLoad(url string, conns int, warmup, duration time.Duration, refusedOK bool) error {
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	defer tr.CloseIdleConnections()
@@ -64,6 +68,7 @@ func runLoad(url string, conns int, warmup, duration time.Duration) error {
 	hists := make([]histogram, conns)
 	counts := make([]uint64, conns)
 	errs := make([]uint64, conns)
+	refused := make([]uint64, conns)
 	for c := range conns {
 		wg.Go(func() {
 			newReq := func(path string) *http.Request {
@@ -85,10 +90,12 @@ func runLoad(url string, conns int, warmup, duration time.Duration) error {
 					req, want = missing, http.StatusNotFound
 				}
 				resp, err := client.Do(req)
+				wasRefused := false
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					_ = resp.Body.Close()
-					if resp.StatusCode != want {
+					wasRefused = refusedOK && resp.StatusCode == http.StatusTooManyRequests
+					if resp.StatusCode != want && !wasRefused {
 						err = fmt.Errorf("status %d, want %d", resp.StatusCode, want)
 					}
 				}
@@ -101,6 +108,9 @@ func runLoad(url string, conns int, warmup, duration time.Duration) error {
 					continue
 				}
 				counts[c]++
+				if wasRefused {
+					refused[c]++
+				}
 				hists[c][bucket(t1.Sub(t0))]++
 			}
 		})
@@ -111,6 +121,7 @@ func runLoad(url string, conns int, warmup, duration time.Duration) error {
 	for c := range conns {
 		rep.Requests += counts[c]
 		rep.Errors += errs[c]
+		rep.Refused += refused[c]
 		for i, n := range hists[c] {
 			all[i] += n
 		}

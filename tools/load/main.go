@@ -15,6 +15,7 @@ var missEvery = flag.Int("miss-every", 20, "every Nth request of a connection as
 var allModes = []string{
 	"bare", "slog", "otelhttp", "otelhttp+secaudit", "secaudit", "secaudit-simple",
 	"secaudit-default", "otelhttp+secaudit-default", "sdklog-floor", "otelhttp+passthrough",
+	"secaudit-block", "secaudit-block-default", "secaudit-ratelimit",
 }
 
 func main() {
@@ -30,7 +31,9 @@ func main() {
 		dir      = flag.String("dir", "", "directory for the servers' log files (default: a temporary one, removed)")
 		asJSON   = flag.Bool("json", false, "print the results as JSON")
 		profile  = flag.String("cpuprofile", "", "write the servers' CPU profiles to this file prefix (FILE.MODE.roundN)")
-		perf     = flag.Bool("perf", false, "count each server's instructions and cycles (user and kernel) with perf stat")
+		perf     = flag.Bool("perf", false, "count each server's instructions per request: perf stat (user and kernel, with cycles), or where the host has no hardware counters valgrind's cachegrind (user space)")
+		counter  = flag.String("counter", "auto", "with -perf: perf, cachegrind, or auto (perf when it counts instructions here, else cachegrind, else CPU time only)")
+		refused  = flag.Bool("refused-ok", false, "internal: the load counts a 429 as a refused request, not an error")
 	)
 	flag.Parse()
 	var err error
@@ -38,11 +41,11 @@ func main() {
 	case *serve != "":
 		err = runServer(*serve, *dir, *profile)
 	case *load != "":
-		err = runLoad(*load, *conns, *warmup, *duration)
+		err = runLoad(*load, *conns, *warmup, *duration, *refused)
 	default:
 		err = drive(plan{
 			modes: strings.Split(*modes, ","), rounds: *rounds, duration: *duration, warmup: *warmup,
-			conns: *conns, pin: *pin, dir: *dir, asJSON: *asJSON, profile: *profile, perf: *perf,
+			conns: *conns, pin: *pin, dir: *dir, asJSON: *asJSON, profile: *profile, perf: *perf, counter: *counter,
 		})
 	}
 	if err != nil {

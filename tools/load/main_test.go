@@ -19,12 +19,15 @@ func TestModes(t *testing.T) {
 	for _, k := range []string{"OTEL_LOGS_EXPORTER", "SECAUDIT_LOG_OK_RESPONSES", "SECAUDIT_SAMPLE_RATE"} {
 		t.Setenv(k, "")
 	}
+	defer func(v string) { *rateLimit = v }(*rateLimit)
+	*rateLimit = "100/1m"
 	// Events per mode for one 200 and one 404.
 	wantEvents := map[string]uint64{
 		"bare": 0, "slog": 0, "otelhttp": 0,
 		"otelhttp+secaudit": 2, "secaudit": 2, "secaudit-simple": 2,
 		"secaudit-default": 1, "otelhttp+secaudit-default": 1,
 		"sdklog-floor": 2, "otelhttp+passthrough": 0,
+		"secaudit-block": 2, "secaudit-block-default": 1, "secaudit-ratelimit": 1,
 	}
 	if len(wantEvents) != len(allModes) {
 		t.Fatalf("modes %v, table covers %d", allModes, len(wantEvents))
@@ -196,5 +199,92 @@ func TestReadPerfCounts(t *testing.T) {
 	}
 	if _, err := readPerfCounts(filepath.Join(dir, "missing.csv")); err == nil {
 		t.Error("a missing file read without error")
+	}
+}
+
+// TestRateLimitMode: in secaudit-ratelimit, the requests beyond the limit
+// are answered 429 with Retry-After before the handler; the first refusal
+// of the window is an event, the others quiet, and the server reports both.
+func TestRateLimitMode(t *testing.T) {
+	defer func(v string) { *rateLimit = v }(*rateLimit)
+	*rateLimit = "2/1h"
+	h, stop, err := buildMode("secaudit-ratelimit", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests, http.StatusTooManyRequests, http.StatusTooManyRequests} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, itemPath, nil))
+		if w.Code != want {
+			t.Errorf("request %d: %d, want %d", i+1, w.Code, want)
+		}
+		if want == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+			t.Errorf("request %d: 429 without Retry-After", i+1)
+		}
+	}
+	var rep serverReport
+	if err := stop(context.Background(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	// The OK responses are not audited (defaults); the first refusal is.
+	if rep.Refused != 3 || rep.Quiet != 2 || rep.Emitted != 1 || rep.Exported != 1 || rep.Dropped != 0 {
+		t.Errorf("report %+v, want 3 refused, 2 quiet, 1 event exported", rep)
+	}
+}
+
+func TestParseRateLimit(t *testing.T) {
+	tests := []struct {
+		give    string
+		n       int
+		per     time.Duration
+		wantErr bool
+	}{
+		{give: "100/1m", n: 100, per: time.Minute},
+		{give: "5/s", n: 5, per: time.Second},
+		{give: "7/250ms", n: 7, per: 250 * time.Millisecond},
+		{give: "100", wantErr: true},
+		{give: "0/1m", wantErr: true},
+		{give: "x/1m", wantErr: true},
+		{give: "10/fortnight", wantErr: true},
+		{give: "10/-1m", wantErr: true},
+	}
+	for _, tt := range tests {
+		n, per, err := parseRateLimit(tt.give)
+		if (err != nil) != tt.wantErr || n != tt.n || per != tt.per {
+			t.Errorf("parseRateLimit(%q) = %d, %v, %v; want %d, %v, error %v", tt.give, n, per, err, tt.n, tt.per, tt.wantErr)
+		}
+	}
+}
+
+func TestReadCachegrind(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, text string
+		want       uint64
+		wantErr    bool
+	}{
+		{name: "summary", text: "desc: I1 cache: none\ncmd: ./x -serve bare\nevents: Ir\nfl=a.go\nfn=main\n1 5\nsummary: 123456789\n", want: 123456789},
+		{name: "no summary", text: "events: Ir\n", wantErr: true},
+		{name: "empty summary", text: "summary:\n", wantErr: true},
+		{name: "not a number", text: "summary: lots\n", wantErr: true},
+	}
+	for _, tt := range tests {
+		path := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(path, []byte(tt.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readCachegrind(path)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("%s: readCachegrind = %d, %v; want %d, error %v", tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if _, err := readCachegrind(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing file read without error")
+	}
+}
+
+func TestPickCounterRejectsUnknown(t *testing.T) {
+	if _, err := pickCounter("sometimes", t.TempDir()); err == nil {
+		t.Error("-counter=sometimes accepted")
 	}
 }

@@ -62,6 +62,8 @@ func buildMode(mode, dir string) (http.Handler, func(context.Context, *serverRep
 		return oh, func(ctx context.Context, _ *serverReport) error { return shutdown(ctx) }, nil
 	case "sdklog-floor":
 		return buildFloor(h)
+	case "secaudit-block", "secaudit-block-default", "secaudit-ratelimit":
+		return buildGuarded(h, dir, mode == "secaudit-ratelimit", mode == "secaudit-block")
 	case "otelhttp+passthrough":
 		// The allocations secaudit's middleware makes for a request it
 		// does not audit (its per-request state, a context value, the

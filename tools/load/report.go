@@ -51,7 +51,7 @@ func printTable(runs []run, pl plan) {
 		a.p99 = append(a.p99, r.P99us)
 		a.instr = append(a.instr, r.InstrPerReq)
 		a.cycles = append(a.cycles, r.CyclesPerReq)
-		if r.Server.Emitted != r.Server.Exported+r.Server.Dropped || r.Server.Dropped > 0 || r.Errors > 0 {
+		if r.Server.Emitted != r.Server.Exported+r.Server.Dropped || r.Server.Dropped > 0 || r.Errors > 0 || (r.Refused > 0 && !guarded(r.Mode)) {
 			lost = append(lost, fmt.Sprintf("%s round %d: emitted %d exported %d dropped %d, %d request errors",
 				r.Mode, r.Round, r.Server.Emitted, r.Server.Exported, r.Server.Dropped, r.Errors))
 		}
@@ -104,26 +104,44 @@ func printTable(runs []run, pl plan) {
 	}
 	_ = tw.Flush()
 	printPaired(runs, pl.modes)
-	if pl.perf {
-		fmt.Println("\nServer work per request (perf stat, user and kernel, warm-up included; medians):")
+	if pl.perf && pl.counter == counterCPU {
+		fmt.Println("\nNo instruction counts: perf stat cannot count them on this host and valgrind is not installed; compare the server CPU µs/req above.")
+	}
+	if pl.perf && pl.counter != counterCPU {
+		cycles := pl.counter == counterPerf
+		if cycles {
+			fmt.Println("\nServer work per request (perf stat, user and kernel, warm-up included; medians):")
+		} else {
+			fmt.Println("\nServer work per request (valgrind cachegrind: user-space instructions, warm-up included, an idle run's start-up and shutdown subtracted; perf stat counts no instructions on this host; medians):")
+		}
 		fmt.Println()
 		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', 0)
-		fmt.Fprintln(tw, "| mode\t| k instructions\t| Δ vs bare\t| Δ vs otelhttp\t| k cycles\t| Δ vs bare\t| Δ vs otelhttp\t| cycles: bare ÷ mode\t| otelhttp ÷ mode\t|")
-		fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
+		head := "| mode\t| k instructions\t| Δ vs bare\t| Δ vs otelhttp\t| instructions: bare ÷ mode\t| otelhttp ÷ mode\t|"
+		if cycles {
+			head += " k cycles\t| Δ vs bare\t| Δ vs otelhttp\t| cycles: bare ÷ mode\t| otelhttp ÷ mode\t|"
+		}
+		fmt.Fprintln(tw, head)
+		fmt.Fprintln(tw, strings.Repeat("|---\t", strings.Count(head, "|")-1)+"|")
 		for _, m := range pl.modes {
 			if by[m] == nil {
 				continue
 			}
 			x, behind := med(m), withOtel(m)
-			fmt.Fprintf(tw, "| %s\t| %.1f\t| %s\t| %s\t| %.1f\t| %s\t| %s\t| %s\t| %s\t|\n", m,
+			fmt.Fprintf(tw, "| %s\t| %.1f\t| %s\t| %s\t| %s\t| %s\t|", m,
 				x.instr/1000, diff(x.instr, bare.instr, 1000, true), diff(x.instr, otel.instr, 1000, behind),
-				x.cycles/1000, diff(x.cycles, bare.cycles, 1000, true), diff(x.cycles, otel.cycles, 1000, behind),
-				ratio(bare.cycles, x.cycles, true), ratio(otel.cycles, x.cycles, behind))
+				ratio(bare.instr, x.instr, true), ratio(otel.instr, x.instr, behind))
+			if cycles {
+				fmt.Fprintf(tw, " %.1f\t| %s\t| %s\t| %s\t| %s\t|",
+					x.cycles/1000, diff(x.cycles, bare.cycles, 1000, true), diff(x.cycles, otel.cycles, 1000, behind),
+					ratio(bare.cycles, x.cycles, true), ratio(otel.cycles, x.cycles, behind))
+			}
+			fmt.Fprintln(tw)
 		}
 		_ = tw.Flush()
 	}
+	printRefusals(runs, func(m string) float64 { return med(m).instr })
 	if len(lost) == 0 {
-		fmt.Println("\nNo audit event dropped; every request answered as expected (200, or 404 for the missing item).")
+		fmt.Println("\nNo audit event dropped; every request answered as expected (200, or 404 for the missing item; 429 only in the guarded modes).")
 	} else {
 		fmt.Println("\nLosses or errors:\n  " + strings.Join(lost, "\n  "))
 	}
@@ -163,4 +181,44 @@ func join(xs []float64, format string) string {
 		parts[i] = fmt.Sprintf(format, x)
 	}
 	return strings.Join(parts, "/")
+}
+
+// printRefusals prints what the guarded modes' runs refused and the 429
+// path against a served request: secaudit-ratelimit (nearly every request
+// refused) over secaudit-block (the same pipeline and traffic, every
+// request served and audited) and secaudit-block-default (served, OK
+// responses not audited), in instructions per request and in throughput
+// paired by round.
+func printRefusals(runs []run, instr func(mode string) float64) {
+	var lines []string
+	modes := map[string]bool{}
+	for _, r := range runs {
+		modes[r.Mode] = true
+		if guarded(r.Mode) {
+			lines = append(lines, fmt.Sprintf("  %s round %d: %d of the measured window's requests refused (429); over the whole run %d refused, %d of them quiet (no event of their own)",
+				r.Mode, r.Round, r.Refused, r.Server.Refused, r.Server.Quiet))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Println("\nRefusals (guard):\n" + strings.Join(lines, "\n"))
+	const refusing = "secaudit-ratelimit"
+	if !modes[refusing] {
+		return
+	}
+	for _, served := range []string{"secaudit-block", "secaudit-block-default"} {
+		if !modes[served] {
+			continue
+		}
+		if s, r := instr(served), instr(refusing); s > 0 && r > 0 {
+			fmt.Printf("  the 429 path (%s) against a request served by %s: %.1fk against %.1fk instructions per request, %.2f×\n",
+				refusing, served, r/1000, s/1000, r/s)
+		}
+		if rs := pairedRatios(runs, refusing, served); len(rs) > 0 {
+			q1, q3 := quartiles(rs)
+			fmt.Printf("  throughput paired by round, %s over %s: %.2f× (middle half %.2f–%.2f of %d rounds: %s)\n",
+				refusing, served, median(rs), q1, q3, len(rs), join(rs, "%.2f"))
+		}
+	}
 }

@@ -23,6 +23,13 @@ type serverReport struct {
 	Exported uint64 `json:"exported"`
 	Dropped  uint64 `json:"dropped"`
 	Lines    uint64 `json:"lines"`
+	// Refused: requests the guard answered 429 (secaudit-block and
+	// secaudit-ratelimit), Quiet of them with no event of their own
+	// (counted into a security.rate_limited summary).
+	Refused uint64 `json:"refused,omitempty"`
+	Quiet   uint64 `json:"quiet,omitempty"`
+	// Instructions: set by the driver for a run under cachegrind.
+	Instructions uint64 `json:"-"`
 }
 
 var body = []byte(`{"id":42,"name":"widget","price_cents":1999,"in_stock":true}`)

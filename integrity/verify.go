@@ -164,9 +164,6 @@ type verifier struct {
 	cpDone   bool // the sidecar is exhausted (or absent)
 	last     Checkpoint
 	haveLast bool
-	// stale is the first line written later than the last checkpoint
-	// allows (reported only if no checkpoint follows it).
-	stale *Problem
 }
 
 // openSidecar opens the checkpoints file of the set: beside the newest
@@ -272,6 +269,12 @@ func (v *verifier) line(path string, n uint64, ln line, firstOfSet bool) error {
 	if firstOfSet && v.opts.Pruned && v.pending == nil {
 		v.expect, v.prev = fl.Seq, fl.Prev
 		v.res.Notes = append(v.res.Notes, fmt.Sprintf("%s:1: the set starts at seq %d (older files pruned)", path, fl.Seq))
+		// Checkpoints of the pruned files attest lines no longer here.
+		for !v.cpDone && v.cp.Seq < fl.Seq {
+			if err := v.advance(); err != nil {
+				return err
+			}
+		}
 	}
 	switch {
 	case fl.Seq != v.expect && n == 1 && prevFile != "" && prevFile != path:
@@ -320,7 +323,6 @@ func (v *verifier) line(path string, n uint64, ln line, firstOfSet bool) error {
 			attested = true
 		}
 		v.res.Checkpoints++
-		v.stale = nil
 		if err := v.advance(); err != nil {
 			return err
 		}
@@ -328,8 +330,10 @@ func (v *verifier) line(path string, n uint64, ln line, firstOfSet bool) error {
 	if fl.Marker && v.opts.Verifier != nil && !attested {
 		return where("restart marker without a signed restart checkpoint: forged")
 	}
-	if v.cpDone && v.haveLast && v.stale == nil && v.last.Interval > 0 && ln.time > v.last.Time.UnixNano()+2*int64(v.last.Interval) {
-		v.stale = where("written at %d, more than two checkpoint intervals after the last checkpoint (%s, seq %d, at %d): newer checkpoints were removed (stale checkpoint)", ln.time, v.cps.name, v.last.Seq, v.last.Time.UnixNano())
+	if v.cpDone && v.haveLast && v.last.Interval > 0 && ln.time > v.last.Time.UnixNano()+2*int64(v.last.Interval) {
+		// No checkpoint follows (the sidecar is read to its end), yet the
+		// writer would have written one since.
+		return where("written at %d, more than two checkpoint intervals after the last checkpoint (%s, seq %d, at %d): newer checkpoints were removed (stale checkpoint)", ln.time, v.cps.name, v.last.Seq, v.last.Time.UnixNano())
 	}
 	return nil
 }
@@ -341,9 +345,6 @@ func (v *verifier) finish() error {
 	}
 	if !v.cpDone {
 		return &Problem{File: v.lastFile, Line: v.lastLine + 1, Msg: fmt.Sprintf("the set ends at seq %d but the checkpoint at %s:%d attests seq %d: the tail was cut (or the newest file is missing)", v.lastSeq, v.cps.name, v.cpLine, v.cp.Seq)}
-	}
-	if v.stale != nil {
-		return v.stale
 	}
 	if v.opts.Verifier != nil && !v.haveLast && v.res.Lines > 0 {
 		return &Problem{File: v.res.Sidecar, Line: 1, Msg: "no checkpoint in the checkpoints file"}

@@ -69,7 +69,6 @@ var (
 var storePackages = map[string]string{
 	"redis":  "github.com/secaudit/secaudit/detect/redisstate",
 	"rediss": "github.com/secaudit/secaudit/detect/redisstate",
-	"unix":   "github.com/secaudit/secaudit/detect/redisstate",
 }
 
 // RegisterStore makes SECAUDIT_STATE URLs of scheme (such as "redis")

@@ -401,8 +401,10 @@ var known = []string{
 }
 
 // reservedPrefixes are SECAUDIT_ names that configure tools/stack and the
-// Collector and Loki it runs (also in docker-compose.yaml), not the library.
-var reservedPrefixes = []string{"SECAUDIT_STACK_", "SECAUDIT_OTELCOL_", "SECAUDIT_LOKI_"}
+// Collector and Loki it runs (also in docker-compose.yaml), or that the
+// .ci/services scripts give the integration tests (SECAUDIT_TEST_REDIS_URL),
+// not the library.
+var reservedPrefixes = []string{"SECAUDIT_STACK_", "SECAUDIT_OTELCOL_", "SECAUDIT_LOKI_", "SECAUDIT_TEST_"}
 
 // otelRead is every OTEL_ name that secaudit, or the OpenTelemetry
 // exporters and resource it sets up, reads.

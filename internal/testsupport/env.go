@@ -28,6 +28,12 @@ var keptPrefixes = []string{"SECAUDIT_STACK_", "SECAUDIT_OTELCOL_", "SECAUDIT_LO
 // Collector that happens to be running.
 var stackNames = []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"}
 
+// serviceTestPrefixes are the names a .ci/services script prints for the
+// integration tests to reach its server (SECAUDIT_TEST_REDIS_URL,
+// SECAUDIT_TEST_REDIS_SERVER); kept, like stackNames, in a build with the
+// integration tag only.
+var serviceTestPrefixes = []string{"SECAUDIT_TEST_REDIS_"}
+
 // stray reports whether name is a SECAUDIT_ or OTEL_ variable to clear;
 // integration keeps stackNames as well.
 func stray(name string, integration bool) bool {
@@ -37,7 +43,11 @@ func stray(name string, integration bool) bool {
 	if slices.ContainsFunc(keptPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
 		return false
 	}
-	return !integration || !slices.Contains(stackNames, name)
+	if !integration {
+		return true
+	}
+	return !slices.Contains(stackNames, name) &&
+		!slices.ContainsFunc(serviceTestPrefixes, func(p string) bool { return strings.HasPrefix(name, p) })
 }
 
 // strayNames returns the names in environ ("NAME=value" entries, as

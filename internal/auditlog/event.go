@@ -1,10 +1,8 @@
 package auditlog
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 )
 
@@ -62,94 +60,46 @@ func Class(name string) string {
 	return name
 }
 
-// text is a JSON value read as a string: a string as it is, anything
-// else (a number an application gave as user.id, say) as its JSON text.
-type text string
-
-func (t *text) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*t = text(s)
-		return nil
-	}
-	if string(b) != "null" {
-		*t = text(b)
-	}
-	return nil
-}
-
-// number is a JSON number read as an int; anything else is 0.
-type number int
-
-func (n *number) UnmarshalJSON(b []byte) error {
-	v, err := strconv.ParseFloat(string(bytes.Trim(b, `"`)), 64)
-	if err == nil {
-		*n = number(v)
-	}
-	return nil
-}
-
-type envelope struct {
-	Timestamp      int64  `json:"timestamp"`
-	SeverityText   text   `json:"severity_text"`
-	SeverityNumber number `json:"severity_number"`
-	EventName      text   `json:"event_name"`
-	TraceID        text   `json:"trace_id"`
-	Attributes     struct {
-		EventType text             `json:"event_type"`
-		UserID    text             `json:"user.id"`
-		UserName  text             `json:"user.name"`
-		Addr      text             `json:"client.address"`
-		Peer      text             `json:"network.peer.address"`
-		Method    text             `json:"http.request.method"`
-		Route     text             `json:"http.route"`
-		Path      text             `json:"url.path"`
-		Status    number           `json:"http.response.status_code"`
-		Outcome   text             `json:"audit.outcome"`
-		RequestID text             `json:"audit.request_id"`
-		Rule      text             `json:"security_rule.name"`
-		XFF       *json.RawMessage `json:"http.request.header.x-forwarded-for"`
-	} `json:"attributes"`
-}
-
 // ErrNotEvent is the error of a line that is a JSON value but not an
 // event object (no timestamp and no event name).
 var ErrNotEvent = errors.New("not an audit event (no timestamp, no event name)")
 
-// Parse reads one JSONL line.
+// Parse reads one JSONL line: a valid JSON object with a timestamp or an
+// event name.
 func Parse(line []byte) (Event, error) {
-	var env envelope
-	if err := json.Unmarshal(line, &env); err != nil {
+	var f Fields
+	if err := ScanValid(line, &f); err != nil {
 		return Event{}, err
 	}
-	a := &env.Attributes
-	e := Event{
-		Time:           env.Timestamp,
-		Severity:       string(env.SeverityText),
-		SeverityNumber: int(env.SeverityNumber),
-		Name:           string(env.EventName),
-		UserID:         string(a.UserID),
-		UserName:       string(a.UserName),
-		Addr:           string(a.Addr),
-		Peer:           string(a.Peer),
-		Method:         string(a.Method),
-		Route:          string(a.Route),
-		Path:           string(a.Path),
-		Status:         int(a.Status),
-		Outcome:        string(a.Outcome),
-		RequestID:      string(a.RequestID),
-		TraceID:        string(env.TraceID),
-		Rule:           string(a.Rule),
-		Forwarded:      a.XFF != nil,
+	return Event{
+		Time:           f.Time,
+		Severity:       string(f.Severity),
+		SeverityNumber: f.SeverityNumber,
+		Name:           string(f.Name),
+		UserID:         string(f.UserID),
+		UserName:       string(f.UserName),
+		Addr:           string(f.Addr),
+		Peer:           string(f.Peer),
+		Method:         string(f.Method),
+		Route:          string(f.Route),
+		Path:           string(f.Path),
+		Status:         f.Status,
+		Outcome:        string(f.Outcome),
+		RequestID:      string(f.RequestID),
+		TraceID:        string(f.TraceID),
+		Rule:           string(f.Rule),
+		Forwarded:      f.Forwarded,
+	}, nil
+}
+
+// ScanValid is [Scan] after checking that line is valid JSON.
+func ScanValid(line []byte, f *Fields) error {
+	if !json.Valid(line) {
+		var v any
+		if err := json.Unmarshal(line, &v); err != nil {
+			return err
+		}
+		return errSyntax
 	}
-	if e.Name == "" {
-		e.Name = string(a.EventType)
-	}
-	if e.Time == 0 && e.Name == "" {
-		return Event{}, ErrNotEvent
-	}
-	return e, nil
+	return Scan(line, f)
 }

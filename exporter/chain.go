@@ -86,7 +86,11 @@ func (c *chain) restart(path string, backup string) ([]byte, error) {
 		}
 	}
 	otel.Handle(fmt.Errorf("exporter: JSONL: %s ends with %s line of %d bytes: the hash chain restarts with an audit.chain.restart line", path, map[bool]string{true: "a torn", false: "an unchained"}[t.Torn > 0], n))
-	out = integrity.AppendMarker(out, c.now().UnixNano(), reason, n, seq, prev)
+	resume := integrity.Genesis
+	if t.Torn > 0 && t.HasLast {
+		resume = t.LastHash // the line before the torn one
+	}
+	out = integrity.AppendMarker(out, c.now().UnixNano(), reason, n, resume, seq, prev)
 	c.cur = link{seq: seq, head: integrity.HashLine(out[len(out)-markerLen(out):])}
 	return out, nil
 }

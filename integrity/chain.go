@@ -38,11 +38,13 @@ const (
 	// markerTail is how a restart marker's line ends before its chain
 	// fields: the marker has no trace fields, so its event_name comes last.
 	markerTail = `"event_name":"` + semconv.EventChainRestart + `"`
+	// resumeMember is the marker's last attribute.
+	resumeMember = `,"` + string(semconv.AuditChainResumeHashKey) + `":"`
 	// MaxFieldsBytes is the most bytes AppendFields adds to a line.
 	MaxFieldsBytes = len(seqMember) + 20 + len(hashMember) + 2*sha256.Size + 1
 	// tailBytes is enough of a line's end to read its chain fields and
-	// tell a marker: what a verifier keeps of a line.
-	tailBytes = MaxFieldsBytes + len(markerTail) + 2
+	// a marker's resume hash: what a verifier keeps of a line.
+	tailBytes = MaxFieldsBytes + len(markerTail) + len(resumeMember) + 2*sha256.Size + 4
 )
 
 // AppendFields appends the chain members `,"seq":N,"prev_hash":"…"` to dst.
@@ -60,6 +62,9 @@ type Fields struct {
 	Seq    uint64
 	Prev   Hash
 	Marker bool // the line is an audit.chain.restart marker
+	// Resume is a marker's audit.chain.resume_hash: the hash of the line
+	// before the torn or unchained line it follows.
+	Resume Hash
 }
 
 // ParseFields reads the chain fields from the end of a line (with or
@@ -91,20 +96,34 @@ func ParseFields(line []byte) (Fields, bool) {
 		i--
 	}
 	digits := rest[i:]
-	if len(digits) == 0 || len(digits) > 20 || (digits[0] == '0') {
+	if len(digits) == 0 || len(digits) > 19 || (digits[0] == '0') {
 		return f, false
 	}
-	seq, err := strconv.ParseUint(string(digits), 10, 64)
-	if err != nil {
-		return f, false
-	}
+	seq, _ := parseDigits(digits)
 	rest = rest[:i]
 	if !bytes.HasSuffix(rest, []byte(seqMember)) {
 		return f, false
 	}
 	f.Seq = seq
-	f.Marker = bytes.HasSuffix(rest[:len(rest)-len(seqMember)], []byte(markerTail))
+	f.Resume, f.Marker = markerResume(rest[:len(rest)-len(seqMember)])
 	return f, true
+}
+
+// markerResume reads `,"audit.chain.resume_hash":"<hex>"},"event_name":
+// "audit.chain.restart"` at the end of rest: a restart marker's end.
+func markerResume(rest []byte) (Hash, bool) {
+	var h Hash
+	rest, ok := bytes.CutSuffix(rest, []byte(`"},`+markerTail))
+	const hexLen = 2 * sha256.Size
+	if !ok || len(rest) < hexLen+len(resumeMember) || !bytes.HasSuffix(rest[:len(rest)-hexLen], []byte(resumeMember)) {
+		return h, false
+	}
+	hx := rest[len(rest)-hexLen:]
+	if !lowerHex(hx) {
+		return h, false
+	}
+	_, err := hex.Decode(h[:], hx)
+	return h, err == nil
 }
 
 func lowerHex(b []byte) bool {
@@ -132,9 +151,10 @@ const scopeName = "github.com/secaudit/secaudit/exporter"
 
 // AppendMarker appends a complete audit.chain.restart line (newline
 // included) to dst: timestamp t (Unix ns), the reason, the length of the
-// line it follows, and the chain fields seq and prev (the hash of the line
-// it follows).
-func AppendMarker(dst []byte, t int64, reason string, tornBytes int64, seq uint64, prev Hash) []byte {
+// line it follows, the hash of the line before that one (resume; Genesis
+// if none), and the chain fields seq and prev (the hash of the line it
+// follows).
+func AppendMarker(dst []byte, t int64, reason string, tornBytes int64, resume Hash, seq uint64, prev Hash) []byte {
 	dst = append(dst, `{"timestamp":`...)
 	dst = strconv.AppendInt(dst, t, 10)
 	dst = append(dst, `,"observed_timestamp":`...)
@@ -147,7 +167,9 @@ func AppendMarker(dst []byte, t int64, reason string, tornBytes int64, seq uint6
 	dst = append(dst, reason...) // one of the Reason constants: nothing to escape
 	dst = append(dst, `","`+string(semconv.AuditChainTornBytesKey)+`":`...)
 	dst = strconv.AppendInt(dst, tornBytes, 10)
-	dst = append(dst, `},`+markerTail...)
+	dst = append(dst, resumeMember...)
+	dst = hex.AppendEncode(dst, resume[:])
+	dst = append(dst, `"},`+markerTail...)
 	dst = AppendFields(dst, seq, prev)
 	return append(dst, "}\n"...)
 }

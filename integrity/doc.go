@@ -25,7 +25,10 @@
 // during a write) or with a line without chain fields, the exporter ends
 // that line with a newline, reports it through otel.Handle, and writes an
 // audit.chain.restart line ([AppendMarker]) whose prev_hash is that
-// line's hash and whose seq follows the last chained line it found:
+// line's hash, whose audit.chain.resume_hash is the hash of the line
+// before it (the chain's head before the break, so that no change to it
+// hides behind the break; genesis if none), and whose seq follows the last
+// chained line it found (1 after an unchained line):
 //
 //	{"timestamp":…,"observed_timestamp":…,"severity_text":"WARNING","severity_number":13,
 //	 "body":"audit.chain.restart","resource":{},"instrumentation_scope":{"name":"github.com/secaudit/secaudit/exporter"},

@@ -11,7 +11,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -153,6 +152,7 @@ type verifier struct {
 	// pending is a line without chain fields, allowed only just before a
 	// restart marker.
 	pending  *Problem
+	resume   Hash // the hash of the line before the pending one
 	lastFile string
 	lastLine uint64 // the last line's number in lastFile
 	lastSeq  uint64
@@ -260,7 +260,7 @@ func (v *verifier) line(path string, n uint64, ln line, firstOfSet bool) error {
 			return v.pending
 		}
 		v.pending = where("line has no chain fields (%s and %s missing or altered)", "seq", "prev_hash")
-		v.prev = ln.hash
+		v.resume, v.prev = v.prev, ln.hash
 		return nil
 	}
 	if v.pending != nil && !fl.Marker {
@@ -291,6 +291,17 @@ func (v *verifier) line(path string, n uint64, ln line, firstOfSet bool) error {
 		return where("prev_hash does not match the last line of %s:%d: that line was changed, or the files do not follow one another", prevFile, prevLine)
 	}
 	if fl.Marker {
+		want := v.prev
+		if v.pending != nil {
+			want = v.resume
+		}
+		if fl.Resume != want {
+			at := "the set's start"
+			if v.pending != nil && v.pending.Line > 1 {
+				at = fmt.Sprintf("%s:%d", v.pending.File, v.pending.Line-1)
+			}
+			return where("the restart marker's resume_hash does not match the line before the break (%s): that line was changed", at)
+		}
 		v.res.Restarts++
 		what := "the chain restarted"
 		if v.pending != nil {
@@ -370,11 +381,12 @@ type lineReader struct {
 	h    hash.Hash
 	tail []byte
 	head []byte
+	sum  []byte // the hash's buffer, reused
 	n    uint64 // lines read
 }
 
 func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), h: sha256.New(), tail: make([]byte, 0, 2*tailBytes), head: make([]byte, 0, 64)}
+	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), h: sha256.New(), sum: make([]byte, 0, sha256.Size), tail: make([]byte, 0, 2*tailBytes), head: make([]byte, 0, 64)}
 }
 
 // next returns the next line; io.EOF after the last. The returned tail is
@@ -412,7 +424,8 @@ func (lr *lineReader) next() (line, error) {
 		}
 		lr.n++
 		var ln line
-		lr.h.Sum(ln.hash[:0])
+		lr.sum = lr.h.Sum(lr.sum[:0])
+		copy(ln.hash[:], lr.sum)
 		ln.complete = err == nil
 		ln.tail = lr.tail
 		if ln.complete {
@@ -429,11 +442,17 @@ func leadingTimestamp(b []byte) int64 {
 	if len(b) < len(prefix) || string(b[:len(prefix)]) != prefix {
 		return 0
 	}
-	b = b[len(prefix):]
+	t, _ := parseDigits(b[len(prefix):])
+	return int64(min(t, 1<<63-1))
+}
+
+// parseDigits parses the decimal digits at the start of b (at most 19,
+// so that the value fits), without allocating.
+func parseDigits(b []byte) (uint64, int) {
+	var n uint64
 	i := 0
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
+	for ; i < len(b) && i < 19 && b[i] >= '0' && b[i] <= '9'; i++ {
+		n = n*10 + uint64(b[i]-'0')
 	}
-	t, _ := strconv.ParseInt(string(b[:i]), 10, 64)
-	return t
+	return n, i
 }

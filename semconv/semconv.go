@@ -327,6 +327,10 @@ const (
 	// AuditChainTornBytesKey: int, the bytes of the line the marker follows
 	// (the torn or unchained line), without its newline.
 	AuditChainTornBytesKey = attribute.Key("audit.chain.torn_bytes")
+	// AuditChainResumeHashKey: string, 64 hex digits, the hash of the line
+	// before the torn or unchained one (the chain's head before the break;
+	// 64 zeros if none), so that the break hides no change to it.
+	AuditChainResumeHashKey = attribute.Key("audit.chain.resume_hash")
 	// EventNameKey: string, an event name as a metric attribute.
 	EventNameKey = attribute.Key("event.name")
 )

@@ -102,6 +102,7 @@ func TestCatalogue(t *testing.T) {
 		string(semconv.AuditSequenceKey):           "audit.sequence",
 		string(semconv.AuditChainReasonKey):        "audit.chain.reason",
 		string(semconv.AuditChainTornBytesKey):     "audit.chain.torn_bytes",
+		string(semconv.AuditChainResumeHashKey):    "audit.chain.resume_hash",
 		semconv.EnvelopeSeqKey:                     "seq",
 		semconv.EnvelopePrevHashKey:                "prev_hash",
 	}

@@ -110,7 +110,7 @@ func newChainSet(t *testing.T) *chainSet {
 	}
 	clock := &chainClock{t: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)}
 	writeRun(t, s, clock, "a", 14, false)
-	writeRun(t, s, clock, "b", 10, true) // restart 1 (clean), then a crash
+	writeRun(t, s, clock, "b", 10, true)  // restart 1 (clean), then a crash
 	writeRun(t, s, clock, "c", 12, false) // restart 2: after the torn line
 	for i := 50; i >= 1; i-- {
 		name := s.path + "." + strconv.Itoa(i)

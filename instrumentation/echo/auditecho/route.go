@@ -20,6 +20,10 @@ func Route(next echo.HandlerFunc) echo.HandlerFunc {
 		if req := secaudit.RequestFromContext(c.Request().Context()); req != nil {
 			if r := routeOf(c); r != nil {
 				req.SetRouteSource(r)
+			} else {
+				// Unmatched: not the path echo leaves on the request
+				// (Request.Pattern) either.
+				req.SetPatternSource(nil)
 			}
 		}
 		return next(c)

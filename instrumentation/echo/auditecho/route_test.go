@@ -100,7 +100,9 @@ func TestUnmatchedHaveNoRoute(t *testing.T) {
 		if tt.host != "" {
 			hr.Host = tt.host
 		}
-		e.ServeHTTP(httptest.NewRecorder(), hr.WithContext(secaudit.ContextWithRequest(hr.Context(), &req)))
+		hr = hr.WithContext(secaudit.ContextWithRequest(hr.Context(), &req))
+		req.SetPatternSource(hr) // as the audit middleware does: echo v5 sets Pattern, a 405's too
+		e.ServeHTTP(httptest.NewRecorder(), hr)
 		if got := req.Route(); got != tt.want {
 			t.Errorf("%s %s%s: route %q, want %q", tt.method, tt.host, tt.path, got, tt.want)
 		}

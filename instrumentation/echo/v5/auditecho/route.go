@@ -1,0 +1,91 @@
+package auditecho
+
+import (
+	"runtime"
+	"sync"
+	"weak"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/internal/routes"
+)
+
+// Route is echo middleware (e.Use(auditecho.Route)) that records echo's
+// route path in the request facts of the audit middleware in front of
+// the Echo, for the response event and every event of the request.
+func Route(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		if req := secaudit.RequestFromContext(c.Request().Context()); req != nil {
+			if r := routeOf(c); r != nil {
+				req.SetRouteSource(r)
+			} else {
+				// Unmatched: not the path echo leaves on the request
+				// (Request.Pattern) either.
+				req.SetPatternSource(nil)
+			}
+		}
+		return next(c)
+	}
+}
+
+// route is the route source of a route path; unrouted when only
+// e.RouteNotFound registered the path.
+type route struct {
+	path     string
+	unrouted bool
+}
+
+var _ secaudit.RouteSource = (*route)(nil)
+
+// Route returns the path.
+func (r *route) Route() string { return r.path }
+
+// caches holds a routes.Cache[route] per Echo, under a weak pointer to
+// it: an Echo no longer used is not kept alive, and its cache is dropped
+// with it.
+var caches sync.Map
+
+// routeOf returns the route source of the route echo matched for c, or
+// nil when it matched none.
+func routeOf(c *echo.Context) *route {
+	path := c.Path()
+	if path == "" || c.Get(echo.ContextKeyHeaderAllow) != nil { // 404, 405, OPTIONS
+		return nil
+	}
+	e := c.Echo()
+	key := weak.Make(e)
+	cache, ok := caches.Load(key)
+	if !ok {
+		var loaded bool
+		if cache, loaded = caches.LoadOrStore(key, new(routes.Cache[route])); !loaded {
+			runtime.AddCleanup(e, func(k weak.Pointer[echo.Echo]) { caches.Delete(k) }, key)
+		}
+	}
+	routes := cache.(*routes.Cache[route])
+	r, ok := routes.Load(path)
+	if !ok { // the closure only when it is needed: it costs an allocation
+		r = routes.Get(path, func(path string) *route { return newRoute(e, path) })
+	}
+	if r.unrouted {
+		return nil
+	}
+	return r
+}
+
+// newRoute is the route of path: unrouted when the routes of e have path
+// only as a RouteNotFound handler's.
+func newRoute(e *echo.Echo, path string) *route {
+	notFound, routed := false, false
+	for _, r := range e.Router().Routes() {
+		if r.Path != path {
+			continue
+		}
+		if r.Method == echo.RouteNotFound {
+			notFound = true
+		} else {
+			routed = true
+		}
+	}
+	return &route{path: path, unrouted: notFound && !routed}
+}

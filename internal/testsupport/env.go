@@ -30,9 +30,9 @@ var stackNames = []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PRO
 
 // serviceTestPrefixes are the names a .ci/services script prints for the
 // integration tests to reach its server (SECAUDIT_TEST_REDIS_URL,
-// SECAUDIT_TEST_REDIS_SERVER); kept, like stackNames, in a build with the
-// integration tag only.
-var serviceTestPrefixes = []string{"SECAUDIT_TEST_REDIS_"}
+// SECAUDIT_TEST_REDIS_SERVER, SECAUDIT_TEST_POSTGRES_DSN, SECAUDIT_TEST_CHROMIUM); kept, like
+// stackNames, in a build with the integration tag only.
+var serviceTestPrefixes = []string{"SECAUDIT_TEST_REDIS_", "SECAUDIT_TEST_POSTGRES_", "SECAUDIT_TEST_CHROMIUM"}
 
 // stray reports whether name is a SECAUDIT_ or OTEL_ variable to clear;
 // integration keeps stackNames as well.

@@ -4,14 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/metric"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/delivery"
@@ -43,6 +47,10 @@ type config struct {
 	rotateBytes setting.Value[int64]
 	rotateKeep  setting.Value[int]
 	fsync       setting.Value[exporter.FsyncPolicy]
+	hashChain   setting.Value[bool]
+	signingKey  setting.Value[string] // the key file's path
+	keyText     string                // its content, read by newConfig
+	cpInterval  setting.Value[time.Duration]
 
 	otlpOpts               []otlploghttp.Option
 	otlpCompressionFromEnv bool
@@ -129,6 +137,28 @@ func WithJSONLRotation(maxBytes int64, keep int) Option {
 		c.rotateKeep.Put(keep, "WithJSONLRotation")
 		return c
 	})
+}
+
+// WithJSONLChain writes the hash chain into the JSONL lines (seq and
+// prev_hash; see package exporter's WithChain), overriding
+// SECAUDIT_JSONL_CHAIN; off by default, on by default with a signing key.
+func WithJSONLChain(on bool) Option {
+	return optionFunc(func(c config) config { c.hashChain.Put(on, "WithJSONLChain"); return c })
+}
+
+// WithJSONLSigningKey signs checkpoints of the chain with the Ed25519
+// private key in the file at path (written by `secaudit keygen`),
+// overriding SECAUDIT_JSONL_SIGNING_KEY; they go to the JSONL file's
+// path + ".checkpoints". It needs a JSONL file. The key is never logged.
+func WithJSONLSigningKey(path string) Option {
+	return optionFunc(func(c config) config { c.signingKey.Put(path, "WithJSONLSigningKey"); return c })
+}
+
+// WithJSONLCheckpointInterval sets how often a signed checkpoint is
+// written while events are written, overriding
+// SECAUDIT_JSONL_CHECKPOINT_INTERVAL; the default is one minute.
+func WithJSONLCheckpointInterval(d time.Duration) Option {
+	return optionFunc(func(c config) config { c.cpInterval.Put(d, "WithJSONLCheckpointInterval"); return c })
 }
 
 // WithJSONLFsync sets when the JSONL file is fsynced (exporter.FsyncNever,
@@ -288,8 +318,17 @@ func newConfig(opts []Option) (config, error) {
 			}
 			return p, true, nil
 		}),
+		setting.Env(&c.hashChain, envconf.JSONLChain, c.noEnv, envconf.Bool),
+		setting.Env(&c.signingKey, envconf.JSONLSigningKey, c.noEnv, func(name string) (string, bool, error) {
+			path, ok := envconf.String(name)
+			return path, ok, nil
+		}),
+		setting.Env(&c.cpInterval, envconf.JSONLCheckpointInterval, c.noEnv, func(name string) (time.Duration, bool, error) {
+			return envconf.Duration(name, time.Nanosecond, "a positive Go duration such as 1m")
+		}),
 	}
 	errs = append(errs, c.check()...)
+	errs = append(errs, c.readSigningKey())
 	if err := errors.Join(errs...); err != nil {
 		return c, err
 	}
@@ -326,6 +365,9 @@ func (c *config) check() []error {
 		errs = append(errs, setting.Invalid(from, fmt.Sprintf("%d, %d", maxBytes, keep),
 			fmt.Sprintf("maxBytes >= 1 and keep from 1 to %d", exporter.MaxRotationKeep)))
 	}
+	if d, ok := c.cpInterval.Get(); ok && c.cpInterval.From() == "WithJSONLCheckpointInterval" && d <= 0 {
+		errs = append(errs, setting.Invalid("WithJSONLCheckpointInterval", d, "a positive duration"))
+	}
 	if p, ok := c.fsync.Get(); ok && c.fsync.From() == "WithJSONLFsync" {
 		if _, err := exporter.ParseFsyncPolicy(p.String()); err != nil {
 			// exporter.WithFsync's rule, naming this option.
@@ -340,8 +382,41 @@ func (c *config) check() []error {
 		if p, ok := c.fsync.Get(); ok && p != exporter.FsyncNever {
 			errs = append(errs, setting.Invalid(c.fsync.From(), p, noFile))
 		}
+		if path, ok := c.signingKey.Get(); ok {
+			errs = append(errs, setting.Invalid(c.signingKey.From(), path, noFile))
+		}
 	}
 	return errs
+}
+
+// readSigningKey reads and checks the signing key file. Its errors show
+// the path, never the key.
+func (c *config) readSigningKey() error {
+	path, ok := c.signingKey.Get()
+	if !ok {
+		return nil
+	}
+	from, shown := c.signingKey.From(), path
+	if from == "WithJSONLSigningKey" {
+		shown = strconv.Quote(path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return setting.Invalid(from, shown, fmt.Sprintf("a key file written by secaudit keygen (%v)", err))
+	}
+	text := strings.TrimSpace(string(data))
+	if _, err := note.NewSigner(text); err != nil {
+		return setting.Invalid(from, shown, "a file holding an Ed25519 private key written by secaudit keygen (this one holds none)")
+	}
+	if on, set := c.hashChain.Get(); set && !on {
+		return setting.Invalid(from, shown, "the hash chain on ("+c.hashChain.From()+" turns it off)")
+	}
+	c.keyText = text
+	return nil
 }
 
 // rotationValue is the value a rotation error shows: the option's two

@@ -1,14 +1,32 @@
 package setup
 
 import (
+	"crypto/rand"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/secaudit/secaudit/exporter"
 )
+
+// signingKeyFile writes a signing key as secaudit keygen does.
+func signingKeyFile(t *testing.T) string {
+	t.Helper()
+	skey, _, err := note.GenerateKey(rand.Reader, "precedence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "signing.key")
+	if err := os.WriteFile(path, []byte(skey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 // TestPrecedence runs every variable setup resolves itself through option >
 // environment > default: unset, the variable alone, an option beside the
@@ -26,6 +44,7 @@ func TestPrecedence(t *testing.T) {
 		}
 		return fmt.Sprintf("%d keep %d", n, c.rotateKeep.Or(defaultRotateKeep))
 	}
+	envKey, optKey := signingKeyFile(t), signingKeyFile(t)
 	tests := []struct {
 		env     string   // the variable
 		val     string   // its value
@@ -53,6 +72,15 @@ func TestPrecedence(t *testing.T) {
 		{"SECAUDIT_JSONL_FSYNC", "always", []Option{file}, WithJSONLFsync(exporter.FsyncInterval(time.Second)), WithJSONLFsync(exporter.FsyncNever),
 			func(c config) any { return c.fsync.Or(exporter.FsyncNever).String() },
 			"never", "always", "1s", "", "never"},
+		{"SECAUDIT_JSONL_CHAIN", "true", nil, WithJSONLChain(true), WithJSONLChain(false),
+			func(c config) any { return fmt.Sprint(c.hashChain.Or(false)) },
+			"false", "true", "true", "", "false"},
+		{"SECAUDIT_JSONL_SIGNING_KEY", envKey, []Option{file}, WithJSONLSigningKey(optKey), WithJSONLSigningKey(""),
+			func(c config) any { return c.signingKey.Or("") },
+			"", envKey, optKey, `secaudit: WithJSONLSigningKey(""): want a key file written by secaudit keygen (no such file or directory)`, nil},
+		{"SECAUDIT_JSONL_CHECKPOINT_INTERVAL", "30s", nil, WithJSONLCheckpointInterval(2 * time.Minute), WithJSONLCheckpointInterval(0),
+			func(c config) any { return c.cpInterval.Or(exporter.DefaultCheckpointInterval).String() },
+			"1m0s", "30s", "2m0s", "secaudit: WithJSONLCheckpointInterval(0s): want a positive duration", nil},
 	}
 	// Every variable config.go resolves is in the table, once.
 	src, err := os.ReadFile("config.go")

@@ -45,4 +45,12 @@
 // The JSONL file (SECAUDIT_JSONL_PATH) can rotate by size
 // (SECAUDIT_JSONL_MAX_BYTES, SECAUDIT_JSONL_MAX_FILES, default 5 kept) and be
 // fsynced (SECAUDIT_JSONL_FSYNC: never, always, or an interval such as 1s).
+// It can be made tamper-evident: SECAUDIT_JSONL_CHAIN=true ([WithJSONLChain])
+// chains its lines by hash (seq and prev_hash in each line), and
+// SECAUDIT_JSONL_SIGNING_KEY=FILE ([WithJSONLSigningKey]; a key from
+// `secaudit keygen`, which also turns the chain on) writes signed
+// checkpoints to the file's path + ".checkpoints" every
+// SECAUDIT_JSONL_CHECKPOINT_INTERVAL (default 1m), at rotation and at
+// shutdown; `secaudit verify` checks them. A bad key file stops [New] with
+// an error naming the variable and the path, never the key.
 package setup

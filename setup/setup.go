@@ -357,13 +357,23 @@ func (c *config) delivery(name string, exp sdklog.Exporter) (*delivery.Processor
 // file's rotation and fsync policy.
 func (c *config) jsonlOptions() []exporter.Option {
 	dest, _ := c.jsonl.Get()
+	var chain []exporter.Option
+	if on, ok := c.hashChain.Get(); ok {
+		chain = append(chain, exporter.WithChain(on))
+	}
+	if d, ok := c.cpInterval.Get(); ok {
+		chain = append(chain, exporter.WithCheckpointInterval(d))
+	}
 	switch {
 	case dest.w != nil:
-		return []exporter.Option{exporter.WithWriter(dest.w)}
+		return append([]exporter.Option{exporter.WithWriter(dest.w)}, chain...)
 	case dest.path == "":
-		return nil // stdout
+		return chain // stdout
 	}
-	opts := []exporter.Option{exporter.WithFile(dest.path)}
+	opts := append([]exporter.Option{exporter.WithFile(dest.path)}, chain...)
+	if c.keyText != "" {
+		opts = append(opts, exporter.WithSigningKey(c.keyText))
+	}
 	if maxBytes, ok := c.rotateBytes.Get(); ok {
 		opts = append(opts, exporter.WithRotation(maxBytes, c.rotateKeep.Or(defaultRotateKeep)))
 	}

@@ -73,6 +73,14 @@ const (
 	RateLimit       = "SECAUDIT_RATE_LIMIT"
 )
 
+// The JSONL file's integrity settings (the hash chain and signed
+// checkpoints).
+const (
+	JSONLChain              = "SECAUDIT_JSONL_CHAIN"
+	JSONLSigningKey         = "SECAUDIT_JSONL_SIGNING_KEY"
+	JSONLCheckpointInterval = "SECAUDIT_JSONL_CHECKPOINT_INTERVAL"
+)
+
 // lookup is os.LookupEnv, replaceable in tests of this package.
 var lookup = os.LookupEnv
 
@@ -389,6 +397,7 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 // known is every SECAUDIT_ name the library reads.
 var known = []string{
 	JSONLPath, JSONLMaxBytes, JSONLMaxFiles, JSONLFsync, LogOKResponses, LogQuery, SampleRate, SampleKey,
+	JSONLChain, JSONLSigningKey, JSONLCheckpointInterval,
 	IgnorePaths, IgnoreStatusCodes, TrustedProxyCIDRs, TrustedProxyCount, LogRequestBodies,
 	BodyFields, BodyPaths, MaxBodyBytes, SensitiveKeys, SensitiveKeyAllowlist,
 	SensitiveValuePatterns, IncludeUsernames, EmitSessionID,

@@ -32,8 +32,8 @@ type Processor struct {
 	owned    SharedState  // the shared state New opened (SECAUDIT_STATE), closed by Shutdown
 	cf       CountFirer   // the state's one-round-trip evaluation, if it has one
 	now      func() time.Time
-	key      atomic.Pointer[sampling.Key] // nil until a shared state knows its secret
-	fields   map[string][]string          // model → sensitive fields
+	key      atomic.Pointer[hashKey] // nil until a shared state knows its secret
+	fields   map[string][]string     // model → sensitive fields
 	logger   atomic.Pointer[loggerBox]
 	seq      atomic.Uint64
 	anyEvent bool // custom rules read every record
@@ -82,8 +82,7 @@ func New(opts ...Option) (*Processor, error) {
 	} else {
 		var secret [32]byte
 		_, _ = rand.Read(secret[:])
-		k := sampling.KeyFromSecret(string(secret[:]))
-		p.key.Store(&k)
+		p.key.Store(&hashKey{k: sampling.KeyFromSecret(string(secret[:]))})
 	}
 	p.cf, _ = p.state.(CountFirer)
 	if fields, ok := c.fields.Get(); ok {
@@ -146,18 +145,29 @@ func (p *Processor) Shutdown(context.Context) error {
 	return nil
 }
 
+// hashKey is the key subjects are hashed under, and the shared secret it
+// was made from (nil for the process's own).
+type hashKey struct {
+	k   sampling.Key
+	src *byte
+}
+
 // ready reports whether subjects can be hashed: always with the memory
-// store; with a shared store once it knows the shared secret.
+// store; with a shared store once it knows the shared secret. A store may
+// adopt another secret (the one another instance stored after Redis lost
+// its data): the key follows it, compared by the secret's address.
 func (p *Processor) ready() bool {
-	if p.key.Load() != nil {
+	if p.shared == nil {
 		return true
 	}
 	secret, ok := p.shared.HashSecret()
-	if !ok {
+	if !ok || len(secret) == 0 {
 		return false
 	}
-	k := sampling.KeyFromSecret(string(secret))
-	p.key.CompareAndSwap(nil, &k)
+	if cur := p.key.Load(); cur != nil && cur.src == &secret[0] {
+		return true
+	}
+	p.key.Store(&hashKey{k: sampling.KeyFromSecret(string(secret)), src: &secret[0]})
 	return true
 }
 
@@ -321,7 +331,7 @@ func (p *Processor) subjectKey(b *builtin, v *view, extra uint64) (Key, bool) {
 	return Key(mix(h)), true
 }
 
-func (p *Processor) hash(s string) uint64 { return p.key.Load().Draw(s) }
+func (p *Processor) hash(s string) uint64 { return p.key.Load().k.Draw(s) }
 
 // userHash identifies the user of v: the claimed name when the Auditor
 // passed one (internal/claim), else the emitted name, else the id.

@@ -28,7 +28,10 @@ var ErrUnavailable = errors.New("secaudit: state store unavailable")
 type SharedState interface {
 	State
 	// HashSecret returns the secret subjects are hashed under (SipHash
-	// keyed by it), the same for every instance of the store.
+	// keyed by it), the same for every instance of the store. A store
+	// that adopts another secret returns a new slice (the processor
+	// compares the first byte's address, so the slice must not change in
+	// place).
 	HashSecret() ([]byte, bool)
 	// StoreStats returns the store's health and counters.
 	StoreStats() StoreStats

@@ -130,7 +130,7 @@ type Guard struct {
 	allow    []netip.Prefix
 	max      int
 	now      func() time.Time
-	hkey     atomic.Pointer[sampling.Key] // nil until a store knows its shared secret
+	hkey     atomic.Pointer[hashKey] // the process's own key, or the store's last
 	logger   atomic.Pointer[loggerBox]
 	rl       *limiter // nil: no rate limit
 	store    Store    // nil: blocks and rate windows in this process only
@@ -177,8 +177,7 @@ func New(opts ...Option) (*Guard, error) {
 	if g.store == nil {
 		var secret [32]byte
 		_, _ = rand.Read(secret[:])
-		k := sampling.KeyFromSecret(string(secret[:]))
-		g.hkey.Store(&k)
+		g.hkey.Store(&hashKey{k: sampling.KeyFromSecret(string(secret[:]))})
 	}
 	if c.logger != nil {
 		g.SetLogger(c.logger)

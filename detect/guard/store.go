@@ -24,7 +24,8 @@ import (
 // store. The rate limit asks the store once per request (RateCount).
 type Store interface {
 	// HashSecret returns the secret every instance hashes user names
-	// under, false until the store knows it.
+	// under, false until the store knows it; a new slice when the store
+	// adopts another secret (compared by the first byte's address).
 	HashSecret() ([]byte, bool)
 	// PutBlock stores b under id until b.Until and tells the other
 	// instances.
@@ -113,19 +114,26 @@ func (g *Guard) failClosedPath(path string) bool {
 // hashKey returns the key user names are hashed under: the process's own,
 // or with a store the shared one, false while the store does not know it.
 func (g *Guard) hashKey() (*sampling.Key, bool) {
-	if k := g.hkey.Load(); k != nil {
-		return k, true
-	}
 	if g.store == nil {
-		return nil, false
+		return &g.hkey.Load().k, true
 	}
 	secret, ok := g.store.HashSecret()
-	if !ok {
+	if !ok || len(secret) == 0 {
 		return nil, false
 	}
-	k := sampling.KeyFromSecret(string(secret))
-	g.hkey.CompareAndSwap(nil, &k)
-	return g.hkey.Load(), true
+	if cur := g.hkey.Load(); cur != nil && cur.src == &secret[0] {
+		return &cur.k, true
+	}
+	k := &hashKey{k: sampling.KeyFromSecret(string(secret)), src: &secret[0]}
+	g.hkey.Store(k)
+	return &k.k, true
+}
+
+// hashKey is the key user names are hashed under, and the store's secret
+// it was made from (nil for the process's own).
+type hashKey struct {
+	k   sampling.Key
+	src *byte
 }
 
 // id is k as the store names it: the address's 16 bytes in hex, then for

@@ -50,6 +50,7 @@ type Store struct {
 	now      func() time.Time
 
 	secret atomic.Pointer[[]byte]
+	fixed  bool // WithSecret: nothing in Redis
 
 	downUntil  atomic.Int64 // Unix ns: operations are not tried before
 	opsDown    atomic.Bool
@@ -106,7 +107,8 @@ func New(rawURL string, opts ...Option) (*Store, error) {
 	}
 	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.PoolTimeout = c.timeout, c.timeout, c.timeout, c.timeout
 	ro.ContextTimeoutEnabled = true
-	ro.MaxRetries = -1 // no retry: a failure fails open at once
+	ro.MaxRetries = -1   // no retry: a failure fails open at once
+	ro.DialerRetries = 1 // one dial per attempt, no backoff inside the deadline
 	ro.DisableIdentity = true
 	ro.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return start(redis.NewClient(ro), true, c), nil
@@ -140,13 +142,12 @@ func start(client redis.UniversalClient, owns bool, c config) *Store {
 	if c.secret != nil {
 		b := append([]byte(nil), c.secret...)
 		s.secret.Store(&b)
+		s.fixed = true
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	// The first try, synchronous, so that a reachable Redis is ready when
 	// New returns.
-	if s.secret.Load() == nil {
-		_ = s.loadSecret()
-	}
+	_ = s.loadSecret()
 	s.wg.Add(1)
 	go s.run()
 	return s
@@ -187,17 +188,27 @@ func (s *Store) HashSecret() ([]byte, bool) {
 	return nil, false
 }
 
-// loadSecret creates the shared secret if there is none, and reads it, in
-// one round trip (SET NX GET).
+// loadSecret stores the secret this instance knows (a new random one
+// when none) unless Redis holds one, and adopts what Redis holds, in one
+// round trip (SET NX GET). After Redis lost its data, the first instance
+// to ask stores its secret again and the others adopt it.
 func (s *Store) loadSecret() error {
-	var mine [32]byte
-	_, _ = rand.Read(mine[:])
+	if s.fixed {
+		return nil
+	}
+	var mine []byte
+	if p := s.secret.Load(); p != nil {
+		mine = *p
+	} else {
+		mine = make([]byte, 32)
+		_, _ = rand.Read(mine)
+	}
 	return s.do(s.ctx, func(ctx context.Context) error {
-		old, err := s.client.SetArgs(ctx, s.prefix+"secret", hex.EncodeToString(mine[:]), redis.SetArgs{Mode: "NX", Get: true}).Result()
-		var secret []byte
+		old, err := s.client.SetArgs(ctx, s.prefix+"secret", hex.EncodeToString(mine), redis.SetArgs{Mode: "NX", Get: true}).Result()
+		secret := mine
 		switch {
 		case errors.Is(err, redis.Nil):
-			secret = mine[:] // ours was stored
+			// ours is stored
 		case err != nil:
 			return err
 		default:
@@ -205,7 +216,9 @@ func (s *Store) loadSecret() error {
 				return fmt.Errorf("the secret under %ssecret is not what the store wrote", s.prefix)
 			}
 		}
-		s.secret.CompareAndSwap(nil, &secret)
+		if p := s.secret.Load(); p == nil || string(*p) != string(secret) {
+			s.secret.Store(&secret) // a new slice: users compare its address
+		}
 		return nil
 	})
 }
@@ -275,29 +288,41 @@ func (s *Store) report(err error) {
 	s.handle(fmt.Errorf("secaudit: redis state: %d error(s) since the last report, detection and the rate limit fail open: %w", n, err))
 }
 
-// run obtains the shared secret, then feeds the guard's block watch
-// when there is one, until Close.
+// secretCheck is how often the store makes sure Redis still holds its
+// secret when no block feed tells it of a reconnection.
+const secretCheck = 10 * time.Second
+
+// run keeps the shared secret in Redis (at start, after each
+// reconnection of the block feed, and every secretCheck), and feeds the
+// guard's block watch when there is one, until Close.
 func (s *Store) run() {
 	defer s.wg.Done()
-	for s.secret.Load() == nil {
-		if s.loadSecret() == nil {
-			break
-		}
-		if !s.sleep(s.retry) {
-			return
-		}
-	}
-	var w guard.BlockWatch
-	select {
-	case w = <-s.watchC:
-	case <-s.ctx.Done():
-		return
-	}
+	var w *guard.BlockWatch
 	for {
-		s.watch(w)
-		if !s.sleep(s.retry) {
+		err := s.loadSecret()
+		if w != nil {
+			if err == nil {
+				s.watch(*w)
+			}
+			if !s.sleep(s.retry) {
+				return
+			}
+			continue
+		}
+		wait := secretCheck
+		if s.secret.Load() == nil {
+			wait = s.retry
+		}
+		t := time.NewTimer(wait)
+		select {
+		case ww := <-s.watchC:
+			w = &ww
+		case <-t.C:
+		case <-s.ctx.Done():
+			t.Stop()
 			return
 		}
+		t.Stop()
 	}
 }
 

@@ -62,7 +62,7 @@ var doctorSettings = []doctorSetting{
 	{name: envconf.ResourceAttributes, def: "(none)"},
 	{name: envconf.LogsExporter, def: "jsonl (stdout)"},
 	{name: envconf.OTLPLogsEndpoint, def: "(OTEL_EXPORTER_OTLP_ENDPOINT)"},
-	{name: envconf.OTLPEndpoint, def: "http://localhost:4318"},
+	{name: envconf.OTLPEndpoint, def: "https://localhost:4318"},
 	{name: "OTEL_EXPORTER_OTLP_LOGS_HEADERS", def: "(none)", secret: true},
 	{name: "OTEL_EXPORTER_OTLP_HEADERS", def: "(none)", secret: true},
 	{name: "OTEL_EXPORTER_OTLP_LOGS_INSECURE", def: "false"},
@@ -319,7 +319,7 @@ func otlpFinding(getenv func(string) string) (finding, bool) {
 		name, endpoint = envconf.OTLPEndpoint, getenv(envconf.OTLPEndpoint)
 	}
 	if endpoint == "" {
-		return finding{}, false // http://localhost:4318
+		return finding{}, false // https://localhost:4318
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" {

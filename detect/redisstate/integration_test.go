@@ -274,7 +274,7 @@ type rig struct {
 	messages []string
 }
 
-func newRig(t *testing.T, url string, gopts ...guard.Option) *rig {
+func newRig(t testing.TB, url string, gopts ...guard.Option) *rig {
 	t.Helper()
 	r := &rig{}
 	s, err := redisstate.New(url, redisstate.WithTimeout(50*time.Millisecond), redisstate.WithRetryInterval(200*time.Millisecond),

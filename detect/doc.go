@@ -76,8 +76,23 @@
 // ([WithEnabled], default true), SECAUDIT_DETECT_RULES
 // ("brute_force:3/10m,scanner:off"; [WithRule]),
 // SECAUDIT_DETECT_SENSITIVE_FIELDS ("user.is_admin,account.email";
-// [WithSensitiveFields]), SECAUDIT_STATE_MAX_BYTES ([WithStateMaxBytes]).
-// [WithoutEnv] ignores them.
+// [WithSensitiveFields]), SECAUDIT_STATE_MAX_BYTES ([WithStateMaxBytes]),
+// SECAUDIT_STATE ([WithStateURL]). [WithoutEnv] ignores them.
+//
+// # Shared state
+//
+// SECAUDIT_STATE is "memory" (the default) or a URL whose scheme a store
+// package registered ([RegisterStore], as database/sql drivers do): with
+// import _ "github.com/secaudit/secaudit/detect/redisstate", redis:// and
+// rediss:// open a Redis store shared by every instance; without the
+// import such a URL is an error that names the variable and the import.
+// [OpenState] opens it (setup does, once, for detection and the guard);
+// [New] opens it itself when used alone, and its Shutdown closes it. A
+// [SharedState] gives the secret subjects are hashed under, the same on
+// every instance, instead of the per-process key; with [CountFirer] a rule
+// evaluation is one operation (one round trip). A store that cannot be
+// asked returns [ErrUnavailable]: the rule is skipped (fail-open), counted
+// in [Stats].StateErrors, and [Stats].Store shows the store's health.
 //
 // Self-telemetry: [Processor.Stats] and, with [WithMeterProvider], the
 // metrics secaudit.detect.evaluations, secaudit.detect.alerts (by

@@ -51,4 +51,21 @@
 // SECAUDIT_BLOCK_DURATION ([WithDuration], default 15m),
 // SECAUDIT_BLOCK_ALLOW_CIDRS ([WithAllowCIDRs], CIDRs or addresses).
 // [WithoutEnv] ignores them.
+//
+// # Many instances
+//
+// With a [Store] ([WithStore]; setup passes the one SECAUDIT_STATE=redis://…
+// opens, package detect/redisstate) the blocks and the rate windows are
+// shared: a block applied or lifted on one instance is written to the
+// store, which feeds every instance's local copy (loaded whole at start
+// and after each reconnection), so checks still read local memory only —
+// no round trip — and only the applying instance emits the block's
+// records. User names are hashed under the store's shared secret. The rate
+// limit asks the store once per request; the first refusal of a window
+// across all instances is the full event, and each instance sums its own
+// quiet refusals in its security.rate_limited summary. A store that fails
+// fails open (the rate limit allows, counted in [Stats].StoreErrors; a
+// block the store could not take holds here and is written again at the
+// next sync), except on the paths of [WithFailClosedPaths], which
+// [Guard.FailClosed] answers 503 while [Guard.Degraded].
 package guard

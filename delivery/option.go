@@ -121,6 +121,7 @@ type config struct {
 	meterProvider   metric.MeterProvider
 	spill           setting.Value[spillTarget]
 	spillMax        setting.Value[int]
+	stream          string
 	noEnv           bool
 }
 
@@ -270,6 +271,18 @@ func WithSpillMaxBytes(n int) Option {
 	return optionFunc(func(c config) config { c.spillMax.Put(n, "WithSpillMaxBytes"); return c })
 }
 
+// WithStream numbers the records the processor hands to its exporter:
+// each gets audit.stream.id = id and audit.sequence = 1, 2, … in the order
+// the worker takes them from the queue, once (a retried or spilled record
+// keeps its number). Numbers are given after the queue, so a record the
+// queue gives up (counted, and summarised in audit.pipeline.dropped) takes
+// none; a gap in a stream is a numbered record lost after that: an export
+// that failed for good, also counted and summarised. An empty id (the
+// default) numbers nothing. setup gives each pipeline a random id.
+func WithStream(id string) Option {
+	return optionFunc(func(c config) config { c.stream = id; return c })
+}
+
 // WithoutEnv makes [New] ignore the SECAUDIT_DELIVERY_* variables.
 func WithoutEnv() Option {
 	return optionFunc(func(c config) config { c.noEnv = true; return c })
@@ -289,6 +302,7 @@ type resolved struct {
 	spill                                spillTarget
 	spillFrom                            string
 	spillMax                             int64
+	stream                               string
 }
 
 func newConfig(opts []Option) (resolved, error) {
@@ -317,6 +331,7 @@ func newConfig(opts []Option) (resolved, error) {
 		spill:         c.spill.Or(spillTarget{}),
 		spillFrom:     c.spill.From(),
 		spillMax:      int64(c.spillMax.Or(DefaultSpillMaxBytes)),
+		stream:        c.stream,
 	}
 	// A variable's value was checked by its parser; what is left to check
 	// here came from an option.

@@ -44,6 +44,7 @@ type Processor struct {
 	mu           sync.Mutex
 	q            queue
 	seq          uint64          // last seq handed out
+	numbered     uint64          // last audit.sequence given (WithStream)
 	inflight     []meta          // the batch in the exporter's hands …
 	inflightRecs []sdklog.Record // … and its records
 	exportGen    uint64          // exports started
@@ -528,6 +529,7 @@ func (p *Processor) run() {
 			return
 		}
 		recs, metas = p.q.take(recs[:0], metas[:0], p.cfg.batchSize)
+		p.numberLocked(recs, metas)
 		p.inflight, p.inflightRecs = metas, recs
 		p.exportGen++
 		p.exportStart = time.Now()
@@ -565,6 +567,25 @@ func (p *Processor) run() {
 				return
 			}
 		}
+	}
+}
+
+// numberLocked gives each record of a batch taken from the queue its
+// audit.stream.id and audit.sequence (WithStream), once. p.mu must be held.
+func (p *Processor) numberLocked(recs []sdklog.Record, metas []meta) {
+	if p.cfg.stream == "" {
+		return
+	}
+	for i := range metas {
+		if metas[i].number != 0 {
+			continue // a retry: the record has its number
+		}
+		p.numbered++
+		metas[i].number = p.numbered
+		recs[i].AddAttributes(
+			semconv.AuditStreamIDKey.String(p.cfg.stream),
+			semconv.AuditSequenceKey.Int64(int64(p.numbered)),
+		)
 	}
 }
 

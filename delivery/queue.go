@@ -22,6 +22,7 @@ type meta struct {
 	class    uint8   // index into queue.classes
 	internal bool    // a summary record: not counted as emitted, exported or dropped
 	w        *waiter // blocking and strict records: told when the record leaves
+	number   uint64  // its audit.sequence (WithStream); 0 until taken
 }
 
 // waiter is how a blocking or strict OnEmit learns its record's fate.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"golang.org/x/mod/sumdb/note"
 
@@ -317,8 +319,6 @@ func TestSigningKeyErrors(t *testing.T) {
 	}
 }
 
-var _ = semconv.EventChainRestart
-
 // BenchmarkExportChain is the JSONL exporter with and without the hash
 // chain, a batch of realistic records to io.Discard: the difference in
 // ns/record is the chain's cost per record (two members and a SHA-256).
@@ -343,5 +343,25 @@ func BenchmarkExportChain(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(records)), "ns/record")
 		})
+	}
+}
+
+// TestMalformedKeepsStreamPlace: a record replaced by a malformed_record
+// line keeps its audit.stream.id and audit.sequence, so that the
+// replacement is not mistaken for a gap; nothing else of it is kept.
+func TestMalformedKeepsStreamPlace(t *testing.T) {
+	f := clientErrorFactory()
+	f.Attributes = append(clientErrorAttributes()[:0:0], clientErrorAttributes()...)
+	f.Attributes = append(f.Attributes,
+		attribute.Float64("audit.test.nan", math.NaN()),
+		semconv.AuditStreamIDKey.String("0123456789abcdef0123456789abcdef"),
+		semconv.AuditSequenceKey.Int64(41),
+	)
+	rec := f.NewRecord()
+	line := exporter.AppendRecord(nil, &rec, 0)
+	env := checkLine(t, line)
+	if env.EventName != semconv.EventMalformedRecord || env.Attributes["audit.stream.id"] != "0123456789abcdef0123456789abcdef" ||
+		env.Attributes["audit.sequence"] != 41.0 || len(env.Attributes) != 4 {
+		t.Errorf("malformed line %s", line)
 	}
 }

@@ -100,7 +100,7 @@ func appendRecord(dst []byte, r *sdklog.Record, maxRecordBytes int, cache *origi
 			// TestLastResortFitsMinimum); never let it fail.
 			e.limit = math.MaxInt
 		}
-		e.fallback(r, stage, ts, observed, version)
+		e.fallback(r, stage, ts, observed, version, attrs)
 		if e.err == nil {
 			break
 		}
@@ -242,9 +242,10 @@ func (e *encoder) envelope(r *sdklog.Record, attrs []attribute.KeyValue, ts, obs
 }
 
 // fallback appends the malformed_record line of the given stage. It uses
-// only the record's timestamps, resource, scope and the (bounded) schema
-// version.
-func (e *encoder) fallback(r *sdklog.Record, stage int, ts, observed int64, version string) {
+// only the record's timestamps, resource, scope, the (bounded) schema
+// version, and its audit.stream.id and audit.sequence when it has them (so
+// that the replacement keeps the record's place in its stream).
+func (e *encoder) fallback(r *sdklog.Record, stage int, ts, observed int64, version string, attrs []attribute.KeyValue) {
 	e.raw(`{"timestamp":`)
 	e.int(ts)
 	e.raw(`,"observed_timestamp":`)
@@ -274,10 +275,47 @@ func (e *encoder) fallback(r *sdklog.Record, stage int, ts, observed int64, vers
 	e.string(semconv.EventMalformedRecord)
 	e.raw(`,"` + semconv.EnvelopeSchemaVersionKey + `":`)
 	e.string(version)
+	if id, seq, ok := streamPlace(attrs); ok {
+		e.raw(`,"` + string(semconv.AuditStreamIDKey) + `":`)
+		e.string(id)
+		e.raw(`,"` + string(semconv.AuditSequenceKey) + `":`)
+		e.int(seq)
+	}
 	e.raw(`},"event_name":`)
 	e.string(semconv.EventMalformedRecord)
 	e.raw("}")
 	e.checkSize()
+}
+
+// maxStreamIDBytes bounds the audit.stream.id a malformed_record line
+// keeps (setup's ids have 32 hex digits).
+const maxStreamIDBytes = 64
+
+// streamPlace returns the record's (last) audit.stream.id and
+// audit.sequence, when it has both with their types and the id is short.
+func streamPlace(attrs []attribute.KeyValue) (id string, seq int64, ok bool) {
+	var hasID, hasSeq bool
+	for _, kv := range attrs {
+		switch {
+		case kv.Key == semconv.AuditStreamIDKey && kv.Value.Type() == attribute.STRING:
+			id, hasID = kv.Value.AsString(), true
+		case kv.Key == semconv.AuditSequenceKey && kv.Value.Type() == attribute.INT64:
+			seq, hasSeq = kv.Value.AsInt64(), true
+		}
+	}
+	return id, seq, hasID && hasSeq && len(id) <= maxStreamIDBytes && plainID(id)
+}
+
+// plainID reports whether id needs no JSON escaping (letters, digits, '-'
+// and '_'), so that its length bounds the line's.
+func plainID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // originCache keeps the encoded resource and instrumentation scope of the

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -201,8 +202,13 @@ func TestLastResortFitsMinimum(t *testing.T) {
 	}.NewRecord()
 	ts, observed := timestamps(&rec)
 	version := strings.Repeat("\x01", maxFallbackSchemaVersionBytes)
+	// The longest stream place a malformed_record line keeps.
+	place := []attribute.KeyValue{
+		semconv.AuditStreamIDKey.String(strings.Repeat("f", maxStreamIDBytes)),
+		semconv.AuditSequenceKey.Int64(math.MinInt64),
+	}
 	e := encoder{limit: MinMaxRecordBytes}
-	e.fallback(&rec, fallbackLastResort, ts, observed, version)
+	e.fallback(&rec, fallbackLastResort, ts, observed, version, place)
 	if e.err != nil {
 		t.Fatalf("last resort does not fit in %d bytes: %v (%d bytes)", MinMaxRecordBytes, e.err, len(e.buf))
 	}
@@ -211,8 +217,11 @@ func TestLastResortFitsMinimum(t *testing.T) {
 	}
 	// The minimal stage does not fit here, so appendRecord must reach the
 	// last resort for this record.
+	if !bytes.Contains(e.buf, []byte(`"audit.sequence":-9223372036854775808`)) {
+		t.Fatalf("last resort lost the stream place: %s", e.buf)
+	}
 	e = encoder{limit: MinMaxRecordBytes}
-	e.fallback(&rec, fallbackMinimal, ts, observed, version)
+	e.fallback(&rec, fallbackMinimal, ts, observed, version, place)
 	if e.err == nil {
 		t.Fatalf("minimal fallback unexpectedly fits: %s", e.buf)
 	}

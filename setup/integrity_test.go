@@ -1,8 +1,10 @@
 package setup_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,5 +121,43 @@ func TestJSONLChainErrors(t *testing.T) {
 				t.Errorf("error shows the key: %v", err)
 			}
 		})
+	}
+}
+
+// TestRecordsCarryStream: every record carries audit.stream.id (32 hex
+// digits, one per pipeline and process start) and audit.sequence from 1.
+func TestRecordsCarryStream(t *testing.T) {
+	clearEnv(t)
+	streams := map[string]bool{}
+	for range 2 {
+		var out bytes.Buffer
+		p, err := setup.New(context.Background(), setup.WithJSONLWriter(&out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			p.Auditor().LoginFailed(context.Background(), secaudit.User{ID: "1"}, "bad_password")
+		}
+		if err := p.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var id string
+		for i, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var env struct {
+				Attributes map[string]any `json:"attributes"`
+			}
+			if err := json.Unmarshal([]byte(line), &env); err != nil {
+				t.Fatal(err)
+			}
+			sid, _ := env.Attributes["audit.stream.id"].(string)
+			if seq := env.Attributes["audit.sequence"]; seq != float64(i+1) || len(sid) != 32 || (id != "" && sid != id) {
+				t.Errorf("line %d: audit.stream.id %q audit.sequence %v", i+1, sid, seq)
+			}
+			id = sid
+		}
+		streams[id] = true
+	}
+	if len(streams) != 2 {
+		t.Errorf("streams %v: want a new one per start", streams)
 	}
 }

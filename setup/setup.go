@@ -2,6 +2,8 @@ package setup
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -340,7 +342,11 @@ func defaultServiceName() attribute.KeyValue {
 }
 
 func (c *config) delivery(name string, exp sdklog.Exporter) (*delivery.Processor, error) {
-	opts := []delivery.Option{delivery.WithName(name)}
+	// Every record carries audit.stream.id and audit.sequence, numbered by
+	// its pipeline after the queue: one stream per pipeline and process
+	// start, so that each backend sees a gap-free sequence per stream
+	// unless a numbered record was lost.
+	opts := []delivery.Option{delivery.WithName(name), delivery.WithStream(newStreamID())}
 	if c.meterProvider != nil {
 		opts = append(opts, delivery.WithMeterProvider(c.meterProvider))
 	}
@@ -351,6 +357,13 @@ func (c *config) delivery(name string, exp sdklog.Exporter) (*delivery.Processor
 	// settings; a spill file's error names the file, which names the
 	// processor.
 	return delivery.New(exp, append(opts, c.deliveryOpts...)...)
+}
+
+// newStreamID returns a random audit.stream.id: 32 hex digits.
+func newStreamID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 // jsonlOptions are the JSONL exporter's options: its destination, and the

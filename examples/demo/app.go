@@ -57,22 +57,7 @@ func newApp(a *secaudit.Auditor, g *guard.Guard) *app {
 	}
 }
 
-// routes returns the demo's ServeMux. The audit middleware wraps the mux
-// itself, so it can resolve each request's route pattern before the handler
-// runs; authentication wraps the handlers inside it.
-func (a *app) routes() *http.ServeMux {
-	mux := http.NewServeMux()
-	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, a.authenticate(h)) }
-	handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	handle("POST /login", a.login)
-	handle("POST /logout", a.logout)
-	handle("GET /api/accounts/{id}", a.getAccount)
-	handle("PATCH /api/accounts/{id}", a.patchAccount)
-	handle("POST /api/transfers", a.createTransfer)
-	handle("GET /panic", func(http.ResponseWriter, *http.Request) { panic("demo: deliberate panic") })
-	handle("GET /slow", slow)
-	return mux
-}
+func healthz(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }
 
 // authenticate resolves the session cookie and tells secaudit who the user
 // is, so every event of the request carries user.id.

@@ -3,6 +3,7 @@
 //
 //	go run ./examples/demo                 # serve on 127.0.0.1:8080, JSONL events on stdout
 //	go run ./examples/demo -traffic 5s     # also drive normal use and attacks, print a summary, exit
+//	go run ./examples/demo -router chi     # the same endpoints through chi (or std, gin, echo) and its audit adapter
 //
 // Users: alice (id 1, password "wonderland", owns account 1) and bob (id 2,
 // password "builder", owns account 2). Endpoints:

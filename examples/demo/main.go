@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -30,7 +31,11 @@ func main() {
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	traffic := flag.Duration("traffic", 0, "drive a mix of normal use and attacks for this long, print a summary and exit")
+	router := flag.String("router", "std", "the router serving the endpoints, with its audit adapter: "+strings.Join(routerNames, ", "))
 	flag.Parse()
+	if !slices.Contains(routerNames, *router) {
+		return fmt.Errorf("-router=%q: want one of %s", *router, strings.Join(routerNames, ", "))
+	}
 
 	ctx := context.Background()
 	counter := newEventCounter()
@@ -45,7 +50,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	handler, err := newHandler(pipeline)
+	handler, err := newRouterHandler(pipeline, *router)
 	if err != nil {
 		_ = pipeline.Shutdown(ctx)
 		return err
@@ -59,7 +64,7 @@ func run() error {
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(os.Stderr, "demo: serving on http://%s (exporters: %v)\n", ln.Addr(), pipeline.Exporters())
+	fmt.Fprintf(os.Stderr, "demo: serving on http://%s (router: %s, exporters: %v)\n", ln.Addr(), *router, pipeline.Exporters())
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
@@ -100,10 +105,16 @@ func run() error {
 	return errors.Join(errs...)
 }
 
-// newHandler is the demo's whole HTTP stack: otelhttp (server spans,
-// incoming traceparent) around a panic recoverer around secaudit's audit
-// middleware around the application's mux.
+// newHandler is the demo's whole HTTP stack with net/http's ServeMux.
 func newHandler(pipeline *setup.Pipeline) (http.Handler, error) {
+	return newRouterHandler(pipeline, "std")
+}
+
+// newRouterHandler is the demo's whole HTTP stack: otelhttp (server spans,
+// incoming traceparent) around a panic recoverer around secaudit's audit
+// middleware around the named router (see routerNames), whose audit
+// adapter records its route pattern.
+func newRouterHandler(pipeline *setup.Pipeline, router string) (http.Handler, error) {
 	app := newApp(pipeline.Auditor(), pipeline.Guard())
 	audit, err := instrumentation.New(
 		instrumentation.WithAuditor(pipeline.Auditor()),
@@ -118,9 +129,12 @@ func newHandler(pipeline *setup.Pipeline) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux := app.routes()
-	mux.Handle("GET /healthz/audit", pipeline.HealthHandler())
-	return otelhttp.NewHandler(recoverPanics(audit.Wrap(mux)), "demo",
+	eps := append(app.endpoints(), endpoint{"GET", "/healthz/audit", pipeline.HealthHandler()})
+	routes, err := newRouter(router, eps)
+	if err != nil {
+		return nil, err
+	}
+	return otelhttp.NewHandler(recoverPanics(audit.Wrap(routes)), "demo",
 		otelhttp.WithTracerProvider(pipeline.TracerProvider()),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),

@@ -49,6 +49,8 @@ func TestServeMuxConformance(t *testing.T) {
 	}, routerKit())
 }
 
+type copyKey struct{}
+
 // TestRouteBehindCopyingMiddleware: a middleware between the audit
 // middleware and the ServeMux that passes a copy of the request on hid
 // the mux's pattern from every event (the pattern source was the audit
@@ -57,7 +59,7 @@ func TestServeMuxConformance(t *testing.T) {
 func TestRouteBehindCopyingMiddleware(t *testing.T) {
 	copying := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), struct{}{}, 1)))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), copyKey{}, 1)))
 		})
 	}
 	for _, tt := range []struct {

@@ -1,6 +1,7 @@
 package instrumentation_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -56,4 +57,44 @@ func Example() {
 	// Output:
 	// authz.denied /api/accounts/{id} 203.0.113.7 2
 	// http.response.client_error /api/accounts/{id} 203.0.113.7 2
+}
+
+// The audit middleware outermost, an authentication middleware that
+// passes a copy of the request on, then the ServeMux wrapped in Route:
+// the event still carries the mux's pattern and the user authentication
+// named.
+func ExampleRoute() {
+	provider := logtest.NewRecorder()
+	auditor, err := secaudit.New(secaudit.WithLoggerProvider(provider), secaudit.WithoutEnv())
+	if err != nil {
+		panic(err)
+	}
+	audit, err := instrumentation.New(instrumentation.WithAuditor(auditor), instrumentation.WithoutEnv())
+	if err != nil {
+		panic(err)
+	}
+	type tokenKey struct{}
+	authenticate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			secaudit.SetUser(r.Context(), secaudit.User{ID: "2"})
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, "…")))
+		})
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "forbidden", http.StatusForbidden)
+	})
+	handler := audit.Wrap(authenticate(instrumentation.Route(mux))) // inside otelhttp in a service
+
+	handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/accounts/1", nil))
+	for _, records := range provider.Result() {
+		for _, r := range records {
+			attrs := map[string]string{}
+			for _, kv := range r.Attributes {
+				attrs[string(kv.Key)] = kv.Value.String()
+			}
+			fmt.Println(r.EventName, attrs[string(semconv.HTTPRouteKey)], attrs[string(semconv.UserIDKey)])
+		}
+	}
+	// Output: http.response.client_error /api/accounts/{id} 2
 }

@@ -45,3 +45,24 @@ func TestReadLongAndUnendedLines(t *testing.T) {
 		t.Errorf("Read: %q, %v; want %q", got, err, want)
 	}
 }
+
+func TestScanRejectsBrokenLines(t *testing.T) {
+	for _, line := range []string{
+		`{"timestamp":1,"attributes":{"x":tru e}}`,
+		`{"timestamp":1,"attributes":{"x":"unterminated}}`,
+		`{"timestamp":1,"attributes":{"x":[1,2}`,
+		`{"timestamp":1} trailing`,
+		`{"timestamp":1,"body":<b>}`,
+		`{"timestamp" 1}`,
+		``,
+	} {
+		var f Fields
+		if err := Scan([]byte(line), &f); err == nil {
+			t.Errorf("Scan(%q) accepted a broken line", line)
+		}
+	}
+	var f Fields
+	if err := Scan([]byte(`{"timestamp":1,"attributes":{"event_type":"a.b","user.id":"x\"y","n":-1.5e3,"ok":true,"z":null}}`), &f); err != nil || string(f.UserID) != `x"y` || string(f.Name) != "a.b" {
+		t.Errorf("Scan: %v, %+v", err, f)
+	}
+}

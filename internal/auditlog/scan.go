@@ -1,6 +1,7 @@
 package auditlog
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -32,8 +33,9 @@ type Fields struct {
 
 var errSyntax = errors.New("invalid JSON")
 
-// Scan reads line's fields into f. The line must be valid JSON (Scan
-// checks the structure it walks, not every value: see [Parse]).
+// Scan reads line's fields into f. It checks the structure it walks
+// (objects, strings, the characters of numbers and literals) but not
+// every value: [ScanValid] checks that the whole line is valid JSON.
 func Scan(line []byte, f *Fields) error {
 	*f = Fields{}
 	s := scanner{b: line}
@@ -113,6 +115,9 @@ type scanner struct {
 }
 
 func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -173,17 +178,22 @@ func (s *scanner) str() (raw []byte, escaped bool, err error) {
 		return nil, false, errSyntax
 	}
 	start := s.i + 1
-	for i := start; i < len(s.b); i++ {
-		switch s.b[i] {
-		case '\\':
-			escaped = true
-			i++
-		case '"':
-			s.i = i + 1
-			return s.b[start:i], escaped, nil
+	for i := start; ; {
+		j := bytes.IndexByte(s.b[i:], '"')
+		if j < 0 {
+			return nil, false, errSyntax
 		}
+		j += i
+		k := j // an odd run of backslashes before the quote escapes it
+		for k > start && s.b[k-1] == '\\' {
+			k--
+		}
+		if (j-k)%2 == 0 {
+			s.i = j + 1
+			return s.b[start:j], bytes.IndexByte(s.b[start:j], '\\') >= 0, nil
+		}
+		i = j + 1
 	}
-	return nil, false, errSyntax
 }
 
 // text reads a value as text: a string's content (unescaped), null as
@@ -265,12 +275,14 @@ func (s *scanner) skip() error {
 	}
 	start := s.i
 	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
+		switch c := s.b[s.i]; {
+		case c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			if s.i == start {
 				return errSyntax
 			}
 			return nil
+		case !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '-' || c == '+' || c == '.' || c == 'E'):
+			return errSyntax // a number, true, false or null only
 		}
 		s.i++
 	}

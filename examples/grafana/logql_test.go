@@ -40,6 +40,7 @@ func knownLabels() map[string]bool {
 		semconv.AuditOutcomeKey, semconv.AuditReasonKey, semconv.AuditDurationKey,
 		semconv.AuditModelNameKey, semconv.AuditModelIDKey, semconv.AuditModelChangedFieldsKey,
 		semconv.AuditRequestBodyParseStatusKey, semconv.AuditRedactedCountKey, semconv.AuditSampleRateKey,
+		semconv.AuditStreamIDKey, semconv.AuditSequenceKey,
 	}
 	known := map[string]bool{
 		"event_name": true, "trace_id": true, "span_id": true,
@@ -88,6 +89,7 @@ var (
 	reMatcher      = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*` + stringLit + `\s*$`)
 	reLabelFilter  = regexp.MustCompile(`\|\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|==|>=|<=|=|>|<)\s*` + stringLit)
 	rePipeStage    = regexp.MustCompile(`\|\s*([A-Za-z_][A-Za-z0-9_]*)`)
+	reUnwrap       = regexp.MustCompile(`\|\s*unwrap\s+([A-Za-z_][A-Za-z0-9_]*)`)
 	reGrouping     = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
 	reTemplateVar  = regexp.MustCompile(`\{\{-?\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}`)
 	reRange        = regexp.MustCompile(`\[([^\]]*)\]`)
@@ -113,16 +115,21 @@ func checkLogQL(expr string) []string {
 	}
 	known := knownLabels()
 
-	// Stream selector: exactly one, on service_name. Template braces
-	// ({{.x}}) live inside blanked strings, so they do not match here.
+	// Stream selector: one, on service_name; several only when they are
+	// the same (a binary expression over one set of streams, such as the
+	// gap query). Template braces ({{.x}}) live inside blanked strings, so
+	// they do not match here.
 	sels := reStreamSel.FindAllStringSubmatchIndex(skeleton, -1)
-	if len(sels) != 1 {
-		bad("want exactly one stream selector, found %d", len(sels))
+	if len(sels) == 0 {
+		bad("want a stream selector, found none")
 	}
 	for _, s := range sels {
 		m := reMatcher.FindStringSubmatch(expr[s[2]:s[3]])
 		if m == nil || m[1] != lokiName(string(semconv.ServiceNameKey)) {
 			bad("stream selector %q must be a single service_name matcher", expr[s[0]:s[1]])
+		}
+		if first := sels[0]; expr[s[0]:s[1]] != expr[first[0]:first[1]] {
+			bad("stream selectors %q and %q differ", expr[first[0]:first[1]], expr[s[0]:s[1]])
 		}
 	}
 
@@ -140,6 +147,12 @@ func checkLogQL(expr string) []string {
 					bad("unknown event name %q", e)
 				}
 			}
+		}
+	}
+	for _, m := range reUnwrap.FindAllStringSubmatchIndex(skeleton, -1) {
+		filters[m[0]] = true
+		if name := skeleton[m[2]:m[3]]; !known[name] {
+			bad("unwrap %q, which secaudit does not emit", name)
 		}
 	}
 	for _, m := range rePipeStage.FindAllStringSubmatchIndex(skeleton, -1) {
@@ -261,6 +274,9 @@ func TestCheckLogQL(t *testing.T) {
 		{name: "unterminated string", expr: `{service_name="x}`, want: "unterminated"},
 		{name: "metric query without sum", expr: `count_over_time({service_name="x"} | event_name="auth.login.failed" [5m])`, want: "without sum"},
 		{name: "parser stage", expr: `{service_name="x"} | json`, want: `"json"`},
+		{name: "unwrap", expr: `max by (audit_stream_id) (max_over_time({service_name="x"} | unwrap audit_sequence [1h])) - sum by (audit_stream_id) (count_over_time({service_name="x"} [1h]))`, wantOK: true},
+		{name: "unwrap unknown", expr: `sum(max_over_time({service_name="x"} | unwrap seq [1h]))`, want: `unwrap "seq"`},
+		{name: "two services", expr: `sum(count_over_time({service_name="x"} [1h])) - sum(count_over_time({service_name="y"} [1h]))`, want: "differ"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

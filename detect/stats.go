@@ -48,7 +48,8 @@ func (p *Processor) ruleName(i int) string {
 
 // registerMetrics reports the counters as asynchronous instruments:
 // secaudit.detect.evaluations, .alerts (by security_rule.name),
-// .state.bytes, .state.keys and .state.evictions.
+// .state.bytes, .state.keys, .state.evictions, and .state.errors (the
+// operations of the state store that failed: detection failed open).
 func (p *Processor) registerMetrics(mp metric.MeterProvider) error {
 	m := mp.Meter("github.com/secaudit/secaudit/detect")
 	evals, err := m.Int64ObservableCounter("secaudit.detect.evaluations", metric.WithDescription("Records a detection rule counted."))
@@ -71,6 +72,10 @@ func (p *Processor) registerMetrics(mp metric.MeterProvider) error {
 	if err != nil {
 		return err
 	}
+	stateErrors, err := m.Int64ObservableCounter("secaudit.detect.state.errors", metric.WithDescription("State store operations that failed (detection failed open)."))
+	if err != nil {
+		return err
+	}
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		s := p.Stats()
 		o.ObserveInt64(evals, s.Evaluations)
@@ -80,7 +85,8 @@ func (p *Processor) registerMetrics(mp metric.MeterProvider) error {
 		o.ObserveInt64(bytes, s.State.Bytes)
 		o.ObserveInt64(keys, s.State.Keys)
 		o.ObserveInt64(evictions, s.State.Evictions)
+		o.ObserveInt64(stateErrors, s.StateErrors)
 		return nil
-	}, evals, alerts, bytes, keys, evictions)
+	}, evals, alerts, bytes, keys, evictions, stateErrors)
 	return err
 }

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
 	"github.com/secaudit/secaudit/detect"
 	"github.com/secaudit/secaudit/internal/claim"
 	"github.com/secaudit/secaudit/semconv"
@@ -226,5 +229,36 @@ func TestSharedStateNotReady(t *testing.T) {
 	}
 	if n := len(r.got.of(detect.RuleBruteForce)); n != 1 {
 		t.Fatalf("%d alerts once ready", n)
+	}
+}
+
+// TestStateErrorsMetric: a shared store that cannot be asked is counted
+// in secaudit.detect.state.errors (and Stats.StateErrors).
+func TestStateErrorsMetric(t *testing.T) {
+	f := newSharedFake()
+	f.ready.Store(false)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	r := newRig(t, detect.WithState(f), detect.WithMeterProvider(mp))
+	for range 4 {
+		r.emit(claim.WithUser(context.Background(), "alice"), semconv.EventLoginFailed, semconv.ClientAddressKey.String("203.0.113.7"))
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var got int64 = -1
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == "secaudit.detect.state.errors" {
+				if s, ok := m.Data.(metricdata.Sum[int64]); ok && len(s.DataPoints) == 1 {
+					got = s.DataPoints[0].Value
+				}
+			}
+		}
+	}
+	if got != 4 {
+		t.Fatalf("secaudit.detect.state.errors = %d, want 4", got)
 	}
 }

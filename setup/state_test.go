@@ -57,9 +57,11 @@ func (f *fakeShared) Count(detect.Key, time.Duration, time.Time) (int, error) {
 func (f *fakeShared) AddDistinct(detect.Key, uint64, int, time.Duration, time.Time) (int, error) {
 	return 0, detect.ErrUnavailable
 }
-func (f *fakeShared) PutBlock(context.Context, string, guard.Block) error { return detect.ErrUnavailable }
-func (f *fakeShared) DeleteBlock(context.Context, string) error           { return detect.ErrUnavailable }
-func (f *fakeShared) WatchBlocks(guard.BlockWatch)                        {}
+func (f *fakeShared) PutBlock(context.Context, string, guard.Block) error {
+	return detect.ErrUnavailable
+}
+func (f *fakeShared) DeleteBlock(context.Context, string) error { return detect.ErrUnavailable }
+func (f *fakeShared) WatchBlocks(guard.BlockWatch)              {}
 func (f *fakeShared) RateCount(context.Context, string, time.Duration) (int64, time.Duration, error) {
 	return 0, 0, detect.ErrUnavailable
 }

@@ -277,7 +277,9 @@ func (g *Guard) removeExpired(k key, t int64) {
 	g.remove(k)
 	g.mu.Unlock()
 	g.expired.Add(1)
-	g.emitLifted(context.Background(), e.b, reasonExpired)
+	if !e.remote { // another instance's block: its expiry is reported there
+		g.emitLifted(context.Background(), e.b, reasonExpired)
+	}
 }
 
 // remove deletes k; the caller holds the write lock.
@@ -400,7 +402,11 @@ func (g *Guard) List() []Block {
 	for k, e := range g.m {
 		if t >= e.until {
 			g.remove(k)
-			gone = append(gone, e.b)
+			if !e.remote {
+				gone = append(gone, e.b)
+			} else {
+				g.expired.Add(1)
+			}
 			continue
 		}
 		live = append(live, e.b)

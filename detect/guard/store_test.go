@@ -183,8 +183,18 @@ func TestStoreSharesBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.clock.advance(time.Minute)
+	bRecords := len(b.got.Records())
 	if b.g.CheckAddress(addr).Blocked || a.g.CheckAddress(addr).Blocked {
 		t.Fatal("a block outlived its end")
+	}
+	// Only the applying instance reports the expiry.
+	if n := len(b.got.Records()); n != bRecords {
+		t.Errorf("b emitted %d records for the expiry of a's block", n-bRecords)
+	}
+	recs := a.got.Records()
+	if last := recs[len(recs)-1]; last.EventName() != semconv.EventBlockLifted ||
+		testsupport.AttrMap(&last)[string(semconv.AuditBlockReasonKey)].AsString() != "expired" {
+		t.Errorf("a's last record %s", last.EventName())
 	}
 }
 

@@ -47,7 +47,8 @@
 // A rule evaluation is one round trip: one Lua script counts (or adds the
 // distinct member) and, at the threshold, sets the fired marker with
 // HSETNX — one alert per rule, subject and window across every instance.
-// A record no rule counts costs none. A guard check (CheckAddress,
+// A record no rule counts costs none; a successful login costs one (DEL:
+// it resets brute_force for the pair). A guard check (CheckAddress,
 // CheckLogin) costs none: each instance keeps a local copy of the blocks,
 // loaded with SCAN and MGET when the store (re)connects and kept current
 // through the channel, so a block applied on one instance refuses on the

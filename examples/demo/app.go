@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -19,26 +20,20 @@ type user struct {
 	id, name, password string
 }
 
-type account struct {
-	id       int
-	ownerID  string
-	nickname string
-	email    string
-	balance  int64
-}
-
-// app is the demo's in-memory bank. Its handlers report security facts to
-// the Auditor; the audit middleware around them reports every response.
+// app is the demo's bank: users and sessions in memory, accounts and
+// transfers in GORM on SQLite (store.go), whose secaudit plugin reports
+// their changes. Its handlers report the other security facts to the
+// Auditor; the audit middleware around them reports every response.
 type app struct {
 	audit *secaudit.Auditor
 	guard *guard.Guard // detection's response: lockouts (SECAUDIT_BLOCK)
 
 	users map[string]user // by name
 
-	mu        sync.Mutex
-	sessions  map[string]user // by session token
-	accounts  map[int]*account
-	transfers int
+	mu       sync.Mutex
+	sessions map[string]user // by session token
+
+	accounts *accountStore
 }
 
 func newApp(a *secaudit.Auditor, g *guard.Guard) *app {
@@ -50,10 +45,7 @@ func newApp(a *secaudit.Auditor, g *guard.Guard) *app {
 			"bob":   {id: "2", name: "bob", password: "builder"},
 		},
 		sessions: map[string]user{},
-		accounts: map[int]*account{
-			1: {id: 1, ownerID: "1", nickname: "alice-main", email: "alice@example.test", balance: 1000},
-			2: {id: 2, ownerID: "2", nickname: "bob-main", email: "bob@example.test", balance: 500},
-		},
+		accounts: newAccountStore(a),
 	}
 }
 
@@ -141,42 +133,46 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 
 // ownedAccount applies the access rules shared by GET and PATCH: 401 without
 // a session, 404 for an unknown account, 403 for another user's.
-func (a *app) ownedAccount(w http.ResponseWriter, r *http.Request) (*account, bool) {
+func (a *app) ownedAccount(w http.ResponseWriter, r *http.Request) (acct account, balance int64, ok bool) {
 	u, ok := a.sessionUser(r)
 	if !ok {
 		http.Error(w, "login required", http.StatusUnauthorized)
-		return nil, false
+		return acct, 0, false
 	}
 	id, err := strconv.Atoi(r.PathValue("id"))
-	a.mu.Lock()
-	acct := a.accounts[id]
-	a.mu.Unlock()
-	if err != nil || acct == nil {
-		http.Error(w, "no such account", http.StatusNotFound)
-		return nil, false
+	if err == nil {
+		acct, balance, err = a.accounts.account(r.Context(), id)
 	}
-	if acct.ownerID != u.id {
+	switch {
+	case err == nil:
+	case errors.Is(err, errNoAccount) || errors.Is(err, strconv.ErrSyntax) || errors.Is(err, strconv.ErrRange):
+		http.Error(w, "no such account", http.StatusNotFound)
+		return acct, 0, false
+	default:
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return acct, 0, false
+	}
+	if acct.OwnerID != u.id {
 		a.audit.AuthzDenied(r.Context(), secaudit.Model{Name: "account", ID: r.PathValue("id")}, "not_owner")
 		http.Error(w, "forbidden", http.StatusForbidden)
-		return nil, false
+		return acct, 0, false
 	}
-	return acct, true
+	return acct, balance, true
 }
 
 func (a *app) getAccount(w http.ResponseWriter, r *http.Request) {
-	acct, ok := a.ownedAccount(w, r)
+	acct, balance, ok := a.ownedAccount(w, r)
 	if !ok {
 		return
 	}
-	a.audit.ModelAccessed(r.Context(), secaudit.Model{Name: "account", ID: strconv.Itoa(acct.id)})
-	a.mu.Lock()
-	body := map[string]any{"id": acct.id, "nickname": acct.nickname, "email": acct.email, "balance": acct.balance}
-	a.mu.Unlock()
-	writeJSON(w, http.StatusOK, body)
+	a.audit.ModelAccessed(r.Context(), secaudit.Model{Name: "account", ID: strconv.Itoa(acct.ID)})
+	writeJSON(w, http.StatusOK, map[string]any{"id": acct.ID, "nickname": acct.Nickname, "email": acct.Email, "balance": balance})
 }
 
+// patchAccount changes the nickname and email given; the GORM plugin
+// emits model.update with the names of the fields that changed.
 func (a *app) patchAccount(w http.ResponseWriter, r *http.Request) {
-	acct, ok := a.ownedAccount(w, r)
+	acct, _, ok := a.ownedAccount(w, r)
 	if !ok {
 		return
 	}
@@ -185,8 +181,8 @@ func (a *app) patchAccount(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid JSON", http.StatusBadRequest)
 		return
 	}
-	var changed []string
-	a.mu.Lock()
+	changes := map[string]any{}
+	changed := []string{}
 	for _, field := range []string{"nickname", "email"} {
 		raw, present := patch[field]
 		if !present {
@@ -194,24 +190,26 @@ func (a *app) patchAccount(w http.ResponseWriter, r *http.Request) {
 		}
 		var v string
 		if json.Unmarshal(raw, &v) != nil {
-			a.mu.Unlock()
 			http.Error(w, field+" must be a string", http.StatusBadRequest)
 			return
 		}
-		dst := &acct.nickname
+		current := acct.Nickname
 		if field == "email" {
-			dst = &acct.email
+			current = acct.Email
 		}
-		if *dst != v {
-			*dst = v
+		if current != v {
+			changes[field] = v
 			changed = append(changed, field)
 		}
 	}
-	a.mu.Unlock()
-	a.audit.ModelUpdated(r.Context(), secaudit.Model{Name: "account", ID: strconv.Itoa(acct.id), ChangedFields: changed})
-	writeJSON(w, http.StatusOK, map[string]any{"id": acct.id, "changed": changed})
+	if err := a.accounts.update(r.Context(), acct.ID, changes); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": acct.ID, "changed": changed})
 }
 
+// createTransfer records a transfer; the GORM plugin emits model.create.
 func (a *app) createTransfer(w http.ResponseWriter, r *http.Request) {
 	u, ok := a.sessionUser(r)
 	if !ok {
@@ -227,26 +225,29 @@ func (a *app) createTransfer(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid JSON", http.StatusBadRequest)
 		return
 	}
-	a.mu.Lock()
-	from, to := a.accounts[t.From], a.accounts[t.To]
+	from, _, errFrom := a.accounts.account(r.Context(), t.From)
+	_, _, errTo := a.accounts.account(r.Context(), t.To)
+	for _, err := range []error{errFrom, errTo} {
+		if err != nil && !errors.Is(err, errNoAccount) {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+	}
 	switch {
-	case from == nil || to == nil || t.Amount <= 0:
-		a.mu.Unlock()
+	case errFrom != nil || errTo != nil || t.Amount <= 0:
 		http.Error(w, "invalid transfer", http.StatusBadRequest)
 		return
-	case from.ownerID != u.id:
-		a.mu.Unlock()
+	case from.OwnerID != u.id:
 		a.audit.AuthzDenied(r.Context(), secaudit.Model{Name: "account", ID: strconv.Itoa(t.From)}, "not_owner")
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
-	from.balance -= t.Amount
-	to.balance += t.Amount
-	a.transfers++
-	id := strconv.Itoa(a.transfers)
-	a.mu.Unlock()
-	a.audit.ModelCreated(r.Context(), secaudit.Model{Name: "transfer", ID: id})
-	writeJSON(w, http.StatusCreated, map[string]any{"id": id})
+	id, err := a.accounts.transfer(r.Context(), t.From, t.To, t.Amount)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": strconv.Itoa(id)})
 }
 
 func slow(w http.ResponseWriter, r *http.Request) {

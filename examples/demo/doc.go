@@ -18,6 +18,12 @@
 //	GET   /panic                the handler panics → 500 server_error; the server keeps serving
 //	GET   /slow?ms=N            sleeps N ms (at most 10 s)
 //
+// Accounts and transfers live in GORM on an in-memory SQLite database
+// (store.go; nothing on disk) with secaudit's GORM plugin registered: the
+// model.update of a PATCH and the model.create of a transfer are the
+// plugin's. A PATCH that changes nothing runs no statement and emits no
+// model.update.
+//
 // Events go where the environment says (see the setup package): JSONL on
 // stdout by default, a file with SECAUDIT_JSONL_PATH, OTLP with
 // OTEL_LOGS_EXPORTER=otlp. A real sdk/trace TracerProvider runs under

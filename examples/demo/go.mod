@@ -3,6 +3,7 @@ module github.com/secaudit/secaudit/examples/demo
 go 1.26.0
 
 require (
+	github.com/glebarez/sqlite v1.11.0
 	github.com/secaudit/secaudit v0.0.0
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
 	go.opentelemetry.io/otel v1.47.0
@@ -10,6 +11,19 @@ require (
 	go.opentelemetry.io/otel/log v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
 	go.opentelemetry.io/otel/sdk/log v1.47.0
+	gorm.io/gorm v1.31.2
+)
+
+require (
+	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/glebarez/go-sqlite v1.21.2 // indirect
+	github.com/jinzhu/inflection v1.0.0 // indirect
+	github.com/jinzhu/now v1.1.5 // indirect
+	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	modernc.org/libc v1.22.5 // indirect
+	modernc.org/mathutil v1.5.0 // indirect
+	modernc.org/memory v1.5.0 // indirect
+	modernc.org/sqlite v1.23.1 // indirect
 )
 
 require (
@@ -48,6 +62,7 @@ require (
 	github.com/secaudit/secaudit/instrumentation/chi/auditchi v0.0.0
 	github.com/secaudit/secaudit/instrumentation/echo/auditecho v0.0.0
 	github.com/secaudit/secaudit/instrumentation/gin/auditgin v0.0.0
+	github.com/secaudit/secaudit/instrumentation/gorm/auditgorm v0.0.0
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	github.com/ugorji/go/codec v1.3.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
@@ -79,3 +94,5 @@ replace (
 	github.com/secaudit/secaudit/instrumentation/echo/auditecho => ../../instrumentation/echo/auditecho
 	github.com/secaudit/secaudit/instrumentation/gin/auditgin => ../../instrumentation/gin/auditgin
 )
+
+replace github.com/secaudit/secaudit/instrumentation/gorm/auditgorm => ../../instrumentation/gorm/auditgorm

@@ -5,9 +5,16 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/secaudit/secaudit/exporter"
 )
 
 // runInv runs args with inv's streams and environment, filling what is
@@ -240,4 +247,70 @@ func TestTailFollowAcrossRotation(t *testing.T) {
 		t.Errorf("stderr: %s", stderr.String())
 	}
 	golden(t, "tail_follow.golden", stdout.String())
+}
+
+// TestTailFollowsTheExportersRotation writes through the JSONL exporter
+// itself with rotation by size (a file holds two or three records), one
+// record per poll of tail -f, and expects every record once, in order.
+func TestTailFollowsTheExportersRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	exp, err := exporter.NewJSONL(exporter.WithFile(path), exporter.WithRotation(1200, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
+	defer provider.Shutdown(context.Background())
+	logger := provider.Logger("tail-test")
+	write := func(i int) {
+		t.Helper()
+		var r log.Record
+		ts := time.Date(2026, 1, 2, 3, 4, i, 0, time.UTC)
+		r.SetTimestamp(ts)
+		r.SetObservedTimestamp(ts)
+		r.SetEventName("auth.login.failed")
+		r.SetSeverity(log.SeverityWarn)
+		r.SetSeverityText("WARNING")
+		r.SetBody(attribute.StringValue("auth.login.failed"))
+		r.AddAttributes(
+			attribute.String("user.id", strconv.Itoa(i)),
+			attribute.String("client.address", "192.0.2.1"),
+			attribute.String("audit.outcome", "failure"),
+			attribute.String("http.route", "/login"),
+			attribute.String("padding", strings.Repeat("x", 300)),
+		)
+		logger.Emit(context.Background(), r)
+	}
+	write(0)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFollower()
+	var stdout, stderr bytes.Buffer
+	done := make(chan int)
+	go func() {
+		inv := invocation{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return utc[k] }, wait: f.wait}
+		done <- runInv(ctx, inv, "tail", "-f", path)
+	}()
+	<-f.idle
+	const n = 12
+	for i := 1; i < n; i++ {
+		write(i)
+		f.step(t)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit %d; stderr %s", code, stderr.String())
+	}
+	if exp.Stats().Rotations < 3 {
+		t.Fatalf("%d rotations, want several", exp.Stats().Rotations)
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), n, stdout.String())
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, " user="+strconv.Itoa(i)+" ") {
+			t.Errorf("line %d: %q, want user=%d", i, l, i)
+		}
+	}
 }

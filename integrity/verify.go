@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -61,12 +62,23 @@ func SidecarFor(path string) string { return rotated.ReplaceAllString(path, "") 
 
 // Verify checks a set of chained JSONL files (the current file and its
 // rotated files, in any order: they are put in chain order) and the
-// checkpoints file beside them. It returns a *Problem for the first thing
+// checkpoints file beside them (a path ending in [CheckpointSuffix] among
+// paths is taken for it, not for a log). It returns a *Problem for the first thing
 // wrong, or another error when a file cannot be read. Memory use does not
 // grow with the files' size: lines are hashed as they stream past.
 func Verify(paths []string, opts Options) (Result, error) {
 	var res Result
 	var files []setFile
+	var logs []string
+	for _, p := range paths {
+		// A checkpoints file named beside the logs (audit.jsonl* names
+		// it) is the sidecar, not a log.
+		if strings.HasSuffix(p, CheckpointSuffix) {
+			continue
+		}
+		logs = append(logs, p)
+	}
+	paths = logs
 	for _, p := range paths {
 		start, nonEmpty, err := firstSeq(p)
 		if err != nil {

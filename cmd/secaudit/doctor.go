@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,6 +129,7 @@ func runDoctor(ctx context.Context, inv invocation) int {
 	getenv := func(name string) string { return strings.TrimSpace(inv.getenv(name)) }
 
 	var invalid []error
+	var risky []finding
 	envconf.ReadFrom(getenv, func() {
 		for _, s := range doctorSettings {
 			if s.parse != nil {
@@ -140,6 +141,7 @@ func runDoctor(ctx context.Context, inv invocation) int {
 		// The constructors the service runs, for what the per-variable
 		// parsers cannot see (settings that must go together).
 		invalid = append(invalid, constructorErrors(ctx)...)
+		risky = doctorFindings(evidence)
 	})
 	invalid = dedupErrors(invalid)
 
@@ -163,7 +165,6 @@ func runDoctor(ctx context.Context, inv invocation) int {
 	if len(invalid) > 0 {
 		fmt.Fprintln(w)
 	}
-	risky := doctorFindings(getenv, evidence)
 	if len(risky) > 0 {
 		fmt.Fprintln(w, "\nrisky settings:")
 		for _, f := range risky {
@@ -271,52 +272,47 @@ func readForwardEvidence(ctx context.Context, path string) (forwardEvidence, err
 	return ev, nil
 }
 
-// doctorFindings names the risky settings of the environment.
-func doctorFindings(getenv func(string) string, evidence forwardEvidence) []finding {
-	isTrue := func(name string) bool {
-		v, _ := strconv.ParseBool(strings.ToLower(getenv(name)))
-		return v || strings.EqualFold(getenv(name), "yes") || strings.EqualFold(getenv(name), "on")
-	}
-	isFalse := func(name string) bool {
-		switch strings.ToLower(getenv(name)) {
-		case "0", "f", "false", "no", "n", "off":
-			return true
-		}
-		return false
-	}
+// doctorFindings names the risky settings of the environment. It runs
+// inside envconf.ReadFrom, so that each value is read by the parser the
+// service reads it with (an invalid value, reported apart, is no finding).
+func doctorFindings(evidence forwardEvidence) []finding {
 	var out []finding
-	if isTrue(envconf.LogRequestBodies) && getenv(envconf.BodyFields) == "" {
+	bodies, _, _ := envconf.Bool(envconf.LogRequestBodies)
+	if fields, _ := envconf.List(envconf.BodyFields); bodies && len(fields) == 0 {
 		out = append(out, finding{envconf.LogRequestBodies, "request bodies are captured without an allowlist (" + envconf.BodyFields + " is empty): the service refuses to start, and any field would otherwise be a candidate for the log"})
 	}
-	if getenv(envconf.TrustedProxyCIDRs) == "" && getenv(envconf.TrustedProxyCount) == "" && evidence.forwarded > 0 {
+	_, cidrs := envconf.String(envconf.TrustedProxyCIDRs)
+	_, count := envconf.String(envconf.TrustedProxyCount)
+	if !cidrs && !count && evidence.forwarded > 0 {
 		out = append(out, finding{envconf.TrustedProxyCIDRs, fmt.Sprintf("trusted proxies are unset while %d of %d sample events were forwarded (%s): client.address would be the proxy's address for every request", evidence.forwarded, evidence.events, evidence.example)})
 	}
-	if r := getenv(envconf.SampleRate); r != "" {
-		if f, err := strconv.ParseFloat(r, 64); err == nil && f == 0 {
-			out = append(out, finding{envconf.SampleRate, "OK responses are sampled at 0: no success or redirect event is ever written"})
-		}
+	if rate, set, err := envconf.Rate(envconf.SampleRate); set && err == nil && rate == 0 {
+		out = append(out, finding{envconf.SampleRate, "OK responses are sampled at 0: no success or redirect event is ever written"})
 	}
-	if f, ok := otlpFinding(getenv); ok {
+	if f, ok := otlpFinding(); ok {
 		out = append(out, f)
 	}
-	if isFalse(envconf.Detect) {
+	if on, set, err := envconf.Bool(envconf.Detect); set && err == nil && !on {
 		out = append(out, finding{envconf.Detect, "detection is off: no brute-force, scan or enumeration alert, no lockout"})
 	}
-	if isTrue(envconf.IncludeUsernames) {
+	if on, _, _ := envconf.Bool(envconf.IncludeUsernames); on {
 		out = append(out, finding{envconf.IncludeUsernames, "user names are written to the log (personal data; off by default for GDPR)"})
 	}
 	return out
 }
 
-// otlpFinding names OTLP without TLS to a host that is not loopback.
-func otlpFinding(getenv func(string) string) (finding, bool) {
-	exporters := strings.ToLower(getenv(envconf.LogsExporter))
-	if !strings.Contains(exporters, "otlp") {
+// otlpFinding names OTLP without TLS to a host that is not loopback
+// (inside envconf.ReadFrom).
+func otlpFinding() (finding, bool) {
+	exporters, _ := envconf.String(envconf.LogsExporter)
+	if !slices.Contains(envconf.Split(strings.ToLower(exporters)), "otlp") {
 		return finding{}, false
 	}
-	name, endpoint := envconf.OTLPLogsEndpoint, getenv(envconf.OTLPLogsEndpoint)
-	if endpoint == "" {
-		name, endpoint = envconf.OTLPEndpoint, getenv(envconf.OTLPEndpoint)
+	name := envconf.OTLPLogsEndpoint
+	endpoint, ok := envconf.String(name)
+	if !ok {
+		name = envconf.OTLPEndpoint
+		endpoint, _ = envconf.String(name)
 	}
 	if endpoint == "" {
 		return finding{}, false // https://localhost:4318
@@ -325,11 +321,13 @@ func otlpFinding(getenv func(string) string) (finding, bool) {
 	if err != nil || u.Host == "" {
 		return finding{}, false // the service reports the bad value
 	}
-	insecure := strings.EqualFold(getenv("OTEL_EXPORTER_OTLP_LOGS_INSECURE"), "true") || strings.EqualFold(getenv("OTEL_EXPORTER_OTLP_INSECURE"), "true")
-	if u.Scheme == "https" && !insecure {
-		return finding{}, false
+	insecure := false
+	for _, n := range []string{"OTEL_EXPORTER_OTLP_LOGS_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE"} {
+		if v, ok := envconf.String(n); ok && strings.EqualFold(v, "true") {
+			insecure = true
+		}
 	}
-	if isLoopback(u.Hostname()) {
+	if (u.Scheme == "https" && !insecure) || isLoopback(u.Hostname()) {
 		return finding{}, false
 	}
 	return finding{name, fmt.Sprintf("OTLP without TLS to %s, which is not loopback: audit events (personal data) travel in clear", u.Host)}, true

@@ -57,11 +57,19 @@ func runVerify(_ context.Context, inv invocation) int {
 		}
 		opts.Verifier = v
 	}
+	logs := 0
 	for _, p := range fl.Args() {
 		if _, err := os.Stat(p); err != nil {
 			fmt.Fprintf(inv.stderr, "secaudit verify: %v\n", err)
 			return exitUsage
 		}
+		if !strings.HasSuffix(p, integrity.CheckpointSuffix) {
+			logs++
+		}
+	}
+	if logs == 0 {
+		fmt.Fprintf(inv.stderr, "secaudit verify: no JSONL file among the arguments (a %s file is found beside them)\n", integrity.CheckpointSuffix)
+		return exitUsage
 	}
 	res, err := integrity.Verify(fl.Args(), opts)
 	for _, n := range res.Notes {

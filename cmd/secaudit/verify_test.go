@@ -222,6 +222,12 @@ func TestVerifyIntactSet(t *testing.T) {
 	if !strings.Contains(stdout, "1 restarts") || !strings.Contains(stderr, "chain restarted after") {
 		t.Errorf("the restart after the torn line is not named: %q %q", stdout, stderr)
 	}
+	// A shell glob (audit.jsonl*) also names the checkpoints file: it is
+	// the sidecar, not a log.
+	code, stdout, stderr = runCommand(t, nil, append(s.verifyArgs(), s.path+integrity.CheckpointSuffix)...)
+	if code != exitOK || !strings.HasPrefix(stdout, "OK") {
+		t.Errorf("with the checkpoints file among the files: exit %d %q %q", code, stdout, stderr)
+	}
 	// Without the key, the chain alone is checked.
 	code, stdout, _ = runCommand(t, nil, slices.Delete(s.verifyArgs(), 1, 3)...)
 	if code != exitOK || !strings.HasPrefix(stdout, "OK") {
@@ -434,6 +440,10 @@ func TestVerifyUsage(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	checkpoints := file + integrity.CheckpointSuffix
+	if err := os.WriteFile(checkpoints, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -444,6 +454,7 @@ func TestVerifyUsage(t *testing.T) {
 		{"missing pubkey", []string{"verify", "-pubkey", filepath.Join(dir, "none"), file}, "-pubkey"},
 		{"not a key", []string{"verify", "-pubkey", notKey, file}, "not a verifier key"},
 		{"missing file", []string{"verify", filepath.Join(dir, "none.jsonl")}, "no such file"},
+		{"checkpoints only", []string{"verify", checkpoints}, "no JSONL file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/propagation"
 
+	_ "github.com/secaudit/secaudit/detect/redisstate" // SECAUDIT_STATE=redis://… shares detection and blocks
 	"github.com/secaudit/secaudit/instrumentation"
 	"github.com/secaudit/secaudit/setup"
 )

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -127,10 +128,10 @@ func (p *Plugin) afterCreate(db *gorm.DB) {
 		return
 	}
 	st := db.Statement
-	for _, id := range createdIDs(st) {
+	createdIDs(st, func(id string) {
 		p.auditor.ModelCreated(st.Context, secaudit.Model{Name: st.Table, ID: id})
 		p.events.Add(1)
-	}
+	})
 }
 
 // beforeUpdate builds the SET clause that gorm:update would build, and
@@ -208,23 +209,22 @@ func columnNames(s *schema.Schema, set clause.Set) []string {
 	return names
 }
 
-// createdIDs returns the primary keys of the rows a create inserted, one
-// entry per row ("" when a row's key is unknown).
-func createdIDs(st *gorm.Statement) []string {
+// createdIDs calls f with the primary key of each row a create inserted
+// ("" when a row's key is unknown).
+func createdIDs(st *gorm.Statement, f func(id string)) {
 	rv := st.ReflectValue
 	switch rv.Kind() {
 	case reflect.Struct:
-		return []string{structID(st, rv)}
+		f(structID(st, rv))
 	case reflect.Slice, reflect.Array:
-		ids := make([]string, 0, rv.Len())
 		for i := range rv.Len() {
-			ids = append(ids, rowID(st, rv.Index(i)))
+			f(rowID(st, rv.Index(i)))
 		}
-		return ids
 	case reflect.Map:
-		return []string{mapID(st, rv)}
+		f(mapID(st, rv))
+	default:
+		f("")
 	}
-	return []string{""}
 }
 
 // rowID is the key of one row of a slice: a struct (or pointer to one) or
@@ -250,6 +250,13 @@ func rowID(st *gorm.Statement, v reflect.Value) string {
 func structID(st *gorm.Statement, v reflect.Value) string {
 	if st.Schema == nil || len(st.Schema.PrimaryFields) == 0 {
 		return ""
+	}
+	if len(st.Schema.PrimaryFields) == 1 {
+		value, zero := st.Schema.PrimaryFields[0].ValueOf(st.Context, v)
+		if zero {
+			return ""
+		}
+		return idText(value)
 	}
 	parts := make([]string, 0, len(st.Schema.PrimaryFields))
 	for _, f := range st.Schema.PrimaryFields {
@@ -364,9 +371,12 @@ func idText(v any) string {
 		rv = rv.Elem()
 	}
 	switch rv.Kind() {
-	case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return fmt.Sprint(rv.Interface())
+	case reflect.String:
+		return rv.String()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(rv.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.FormatUint(rv.Uint(), 10)
 	}
 	return ""
 }

@@ -190,7 +190,15 @@ func constructorErrors(ctx context.Context) []error {
 	} else {
 		_ = c.Shutdown(ctx)
 	}
-	if d, err := detect.New(); err != nil {
+	// A store URL (redis://) is opened by the service, which imports the
+	// store's package; doctor checks the rest without connecting.
+	var opts []detect.Option
+	if v, ok := envconf.String("SECAUDIT_STATE"); ok && !strings.EqualFold(v, "memory") {
+		if u, err := url.Parse(v); err == nil && (u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != "" {
+			opts = append(opts, detect.WithState(detect.NewMemoryState(1<<20)))
+		}
+	}
+	if d, err := detect.New(opts...); err != nil {
 		errs = append(errs, err)
 	} else {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)

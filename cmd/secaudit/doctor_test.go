@@ -78,6 +78,10 @@ func TestDoctor(t *testing.T) {
 			"OTEL_EXPORTER_OTLP_ENDPOINT", "SECAUDIT_DETECT", "SECAUDIT_INCLUDE_USERNAMES",
 		}},
 		{"an invalid value", map[string]string{"SECAUDIT_MAX_BODY_BYTES": "lots"}, nil, exitFinding, nil},
+		// The service opens a redis:// store (its package registered);
+		// doctor does not connect, and does not call the URL invalid.
+		{"a Redis state store", map[string]string{"SECAUDIT_STATE": "redis://127.0.0.1:6379/0"}, nil, exitOK, nil},
+		{"an unknown state store", map[string]string{"SECAUDIT_STATE": "bogus://x"}, nil, exitFinding, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

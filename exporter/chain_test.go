@@ -22,6 +22,7 @@ import (
 
 	"github.com/secaudit/secaudit/exporter"
 	"github.com/secaudit/secaudit/integrity"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -377,5 +378,33 @@ func TestMalformedKeepsStreamPlace(t *testing.T) {
 	if env.EventName != semconv.EventMalformedRecord || env.Attributes["audit.stream.id"] != "0123456789abcdef0123456789abcdef" ||
 		env.Attributes["audit.sequence"] != 41.0 || len(env.Attributes) != 4 {
 		t.Errorf("malformed line %s", line)
+	}
+}
+
+// TestChainExportAllocs: the chain costs no allocation per batch, to a
+// rotating file as to a writer.
+func TestChainExportAllocs(t *testing.T) {
+	if testsupport.Race {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	for _, opts := range [][]exporter.Option{
+		{exporter.WithWriter(io.Discard), exporter.WithChain(true)},
+		{exporter.WithFile(path), exporter.WithRotation(1<<40, 1), exporter.WithChain(true)},
+	} {
+		e, err := exporter.NewJSONL(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		records := batchOf(16)
+		if allocs := testing.AllocsPerRun(50, func() {
+			if err := e.Export(ctx, records); err != nil {
+				t.Fatal(err)
+			}
+		}); allocs != 0 {
+			t.Errorf("chained Export allocates %v times per batch, want 0", allocs)
+		}
+		_ = e.Shutdown(ctx)
 	}
 }

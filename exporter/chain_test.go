@@ -408,3 +408,24 @@ func TestChainExportAllocs(t *testing.T) {
 		_ = e.Shutdown(ctx)
 	}
 }
+
+// TestChainRestartAfterRotation: when the current file is empty (a crash
+// right after a rotation), the chain continues from the last line of
+// path.1.
+func TestChainRestartAfterRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.jsonl")
+	opts := []exporter.Option{exporter.WithFile(path), exporter.WithRotation(1<<20, 3), exporter.WithChain(true)}
+	exportAll(t, numberedBatch("a", 3), opts...)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exportAll(t, numberedBatch("b", 2), opts...)
+	res, err := integrity.Verify([]string{path, path + ".1"}, integrity.Options{})
+	if err != nil || res.Lines != 5 || res.Restarts != 0 {
+		t.Fatalf("verify: %+v %v, want 5 lines in one chain", res, err)
+	}
+}

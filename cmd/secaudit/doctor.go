@@ -14,7 +14,9 @@ import (
 
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
+	"github.com/secaudit/secaudit/delivery"
 	"github.com/secaudit/secaudit/detect"
+	"github.com/secaudit/secaudit/detect/guard"
 	"github.com/secaudit/secaudit/instrumentation"
 	"github.com/secaudit/secaudit/internal/auditlog"
 	"github.com/secaudit/secaudit/internal/envconf"
@@ -97,6 +99,16 @@ var doctorSettings = []doctorSetting{
 	{name: "SECAUDIT_STATE", def: "memory"},
 }
 
+// secretName reports whether a variable's value must not be printed.
+func secretName(name string) bool {
+	for _, w := range []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "HEADERS"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // finding is one risky setting.
 type finding struct{ setting, why string }
 
@@ -145,10 +157,16 @@ func runDoctor(ctx context.Context, inv invocation) int {
 	})
 	invalid = dedupErrors(invalid)
 
+	settings := slices.Clone(doctorSettings)
+	for _, name := range envconf.Known() { // settings added since this table
+		if !slices.ContainsFunc(settings, func(s doctorSetting) bool { return s.name == name }) {
+			settings = append(settings, doctorSetting{name: name, def: "(the package's default)", secret: secretName(name)})
+		}
+	}
 	w := bufio.NewWriter(inv.stdout)
 	defer w.Flush()
 	fmt.Fprintln(w, "setting                              value                                    from")
-	for _, s := range doctorSettings {
+	for _, s := range settings {
 		v := getenv(s.name)
 		from, shown := "env", v
 		switch {
@@ -189,6 +207,16 @@ func constructorErrors(ctx context.Context) []error {
 		errs = append(errs, err)
 	} else {
 		_ = c.Shutdown(ctx)
+	}
+	if _, err := guard.New(); err != nil {
+		errs = append(errs, err)
+	}
+	if p, err := delivery.New(discardExporter{}); err != nil {
+		errs = append(errs, err)
+	} else {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = p.Shutdown(sctx)
+		cancel()
 	}
 	// A store URL (redis://) is opened by the service, which imports the
 	// store's package; doctor checks the rest without connecting.
@@ -244,6 +272,14 @@ func (discard) Enabled(context.Context, sdklog.EnabledParameters) bool {
 }
 func (discard) Shutdown(context.Context) error   { return nil }
 func (discard) ForceFlush(context.Context) error { return nil }
+
+// discardExporter is the exporter of the delivery processor built to
+// check delivery's settings.
+type discardExporter struct{}
+
+func (discardExporter) Export(context.Context, []sdklog.Record) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                { return nil }
+func (discardExporter) ForceFlush(context.Context) error              { return nil }
 
 // forwardEvidence is what a sample file says about forwarded requests.
 type forwardEvidence struct {

@@ -173,3 +173,19 @@ func TestDoctorUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorChecksEveryConstructor: settings owned by delivery, detection
+// and blocking are checked by their constructors, in their words.
+func TestDoctorChecksEveryConstructor(t *testing.T) {
+	for name, tt := range map[string]struct{ value, want string }{
+		"SECAUDIT_DELIVERY_MODE":  {"fast", `secaudit: SECAUDIT_DELIVERY_MODE="fast": want async, blocking or strict`},
+		"SECAUDIT_BLOCK_DURATION": {"0s", `secaudit: SECAUDIT_BLOCK_DURATION="0s": want a Go duration > 0`},
+		"SECAUDIT_RATE_LIMIT":     {"lots", `secaudit: SECAUDIT_RATE_LIMIT="lots": want N/DURATION`},
+		"SECAUDIT_DETECT_RULES":   {"brute_force:x", `secaudit: SECAUDIT_DETECT_RULES="brute_force:x": want a list of rule:threshold/window`},
+	} {
+		code, stdout, _ := runCommand(t, map[string]string{name: tt.value}, "doctor")
+		if code != exitFinding || !strings.Contains(stdout, "invalid: "+tt.want) {
+			t.Errorf("%s=%s: exit %d, want 1 and %q:\n%s", name, tt.value, code, tt.want, stdout)
+		}
+	}
+}

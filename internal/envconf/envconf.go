@@ -409,6 +409,9 @@ var known = []string{
 	Block, BlockDuration, BlockAllowCIDRs, RateLimit,
 }
 
+// Known returns every SECAUDIT_ name the library reads.
+func Known() []string { return slices.Clone(known) }
+
 // reservedPrefixes are SECAUDIT_ names that configure tools/stack and the
 // Collector and Loki it runs (also in docker-compose.yaml), or that the
 // .ci/services scripts give the integration tests (SECAUDIT_TEST_REDIS_URL),

@@ -70,4 +70,11 @@
 //
 // Fail open: the interceptors never fail a call; a panic while recording
 // is recovered and counted (Stats.AuditPanics).
+//
+// Configuration is by options only: the interceptors read no environment
+// variable (the HTTP middleware's SECAUDIT_LOG_OK_RESPONSES and
+// SECAUDIT_TRUSTED_PROXY_* do not apply to them), except that the default
+// Auditor (no [WithAuditor]) reads SECAUDIT_INCLUDE_USERNAMES. Successful
+// calls are not sampled: with [WithLogOKResponses] each one is an event,
+// which the pipeline's sampling processor may still thin out.
 package auditgrpc

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/metric"
@@ -399,6 +400,10 @@ func (c *config) readSigningKey() error {
 	from, shown := c.signingKey.From(), path
 	if from == "WithJSONLSigningKey" {
 		shown = strconv.Quote(path)
+	}
+	if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o077 != 0 {
+		// Like ssh with a private key: say so, but go on.
+		otel.Handle(fmt.Errorf("secaudit: %s=%s: the signing key file can be read by others (mode %v): chmod 600 it", from, shown, info.Mode().Perm()))
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

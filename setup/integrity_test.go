@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/secaudit/secaudit"
@@ -159,5 +161,42 @@ func TestRecordsCarryStream(t *testing.T) {
 	}
 	if len(streams) != 2 {
 		t.Errorf("streams %v: want a new one per start", streams)
+	}
+}
+
+// TestSigningKeyReadableByOthers: a key file others can read is reported
+// (through the OTel error handler, without the key), and start-up goes on.
+func TestSigningKeyReadableByOthers(t *testing.T) {
+	clearEnv(t)
+	key, _ := keyFiles(t)
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := os.ReadFile(key)
+	var mu sync.Mutex
+	var reports []string
+	prev := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { mu.Lock(); reports = append(reports, err.Error()); mu.Unlock() }))
+	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+	p, err := setup.New(context.Background(), setup.WithJSONLPath(filepath.Join(t.TempDir(), "events.jsonl")), setup.WithJSONLSigningKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	found := false
+	for _, r := range reports {
+		if strings.Contains(r, "WithJSONLSigningKey") && strings.Contains(r, "chmod 600") {
+			found = true
+		}
+		if strings.Contains(r, strings.TrimSpace(string(secret))) {
+			t.Errorf("report shows the key: %s", r)
+		}
+	}
+	if !found {
+		t.Errorf("reports %q, want one about the key file's mode", reports)
 	}
 }

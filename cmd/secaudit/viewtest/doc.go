@@ -4,8 +4,9 @@
 // the demo's -traffic output, serves it with secaudit view -trace-url, and
 // checks the page against counts of the file: no console error, the
 // charts, alerts and blocks, the table, a filter, an expanded row, a trace
-// link. It writes the README's screenshot to docs/viewer.png
-// (VIEWTEST_SCREENSHOT names another path). It finds Chromium through
+// link. It takes a screenshot of the page: into a temporary directory, or
+// to VIEWTEST_SCREENSHOT — VIEWTEST_SCREENSHOT=$PWD/docs/viewer.png makes
+// the README's picture anew. It finds Chromium through
 // SECAUDIT_TEST_CHROMIUM, which .ci/services/chromium start prints:
 //
 //	.ci/services/chromium install

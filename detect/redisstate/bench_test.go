@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secaudit/secaudit/detect"
 	"github.com/secaudit/secaudit/detect/guard"
 )
 
@@ -49,25 +50,36 @@ func BenchmarkGuardRedis(b *testing.B) {
 	}
 }
 
-// BenchmarkDetectRedis is detection's cost per record with the Redis
-// store: a failed login (three rules count it: one round trip each) and a
-// record no rule counts (none).
+// BenchmarkDetectRedis is detection's cost per failed login with the
+// Redis store: a new claimed name and address each time, so that every
+// rule that counts a failed login (brute_force, password_spray,
+// distributed_brute_force) counts it and none fires (no alert, no block).
+// The store's deadline is 1s, so that a loaded machine measures round
+// trips rather than operations skipped after a timeout; any state error
+// fails the benchmark.
 func BenchmarkDetectRedis(b *testing.B) {
 	base := redisURL(b)
 	url := base + "?prefix=" + testPrefix(b, base)
-	r := newRig(b, url)
+	r := newRigTimeout(b, url, time.Second)
 	var h hookCount
 	r.store.Client().AddHook(&h)
 	waitFor(b, 5*time.Second, "store not ready", func() bool { return !r.store.Degraded() })
-	r.failedLogin("warm", "198.51.100.1")
+	r.failedLogin("warm", "198.51.100.1") // warm the script cache
+	i := 0                                // across the runs of -count: never the same subject twice
 	b.Run("failed_login", func(b *testing.B) {
 		h.n.Store(0)
+		errs := r.det.Stats().StateErrors
 		b.ReportAllocs()
-		i := 0
 		for b.Loop() {
 			i++
-			r.failedLogin(fmt.Sprintf("user%d", i%1000), "198.51.100.2")
+			r.failedLogin(fmt.Sprintf("user%d", i), fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
 		}
 		b.ReportMetric(float64(h.n.Load())/float64(b.N), "roundtrips/op")
+		if n := r.det.Stats().StateErrors - errs; n != 0 {
+			b.Fatalf("%d state errors: the numbers would not be round trips", n)
+		}
+		if a := r.det.Stats().Alerts; a[detect.RuleBruteForce]+a[detect.RulePasswordSpray]+a[detect.RuleDistributedBruteForce] != 0 {
+			b.Fatalf("alerts fired: %v", a)
+		}
 	})
 }

@@ -80,7 +80,7 @@ func TestStreamQueueDropsTakeNoNumber(t *testing.T) {
 	exp.setStall(true)
 	p := newProcessor(t, exp, delivery.WithStream("s2"), delivery.WithQueueSize(3), delivery.WithBatchSize(1), delivery.WithLinger(0))
 	emitN(t, p, 1)
-	<-exp.entered // the first record is in the exporter's hands
+	<-exp.entered   // the first record is in the exporter's hands
 	emitN(t, p, 10) // 3 fit, 7 are dropped
 	exp.setStall(false)
 	if err := p.Shutdown(context.Background()); err != nil {

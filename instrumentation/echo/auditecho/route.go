@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"weak"
 
 	"github.com/labstack/echo/v4"
@@ -47,6 +48,34 @@ func (r *route) Route() string { return r.path }
 // with it.
 var caches sync.Map
 
+// perEcho is an Echo's cache.
+type perEcho struct {
+	echo  weak.Pointer[echo.Echo]
+	cache *routes.Cache[route]
+}
+
+// last is the cache looked up last: a service has one Echo, which then
+// costs neither a weak pointer nor a map lookup per request.
+var last atomic.Pointer[perEcho]
+
+// cacheOf returns e's cache.
+func cacheOf(e *echo.Echo) *routes.Cache[route] {
+	if p := last.Load(); p != nil && p.echo.Value() == e {
+		return p.cache
+	}
+	key := weak.Make(e)
+	cache, ok := caches.Load(key)
+	if !ok {
+		var loaded bool
+		if cache, loaded = caches.LoadOrStore(key, new(routes.Cache[route])); !loaded {
+			runtime.AddCleanup(e, func(k weak.Pointer[echo.Echo]) { caches.Delete(k) }, key)
+		}
+	}
+	p := &perEcho{echo: key, cache: cache.(*routes.Cache[route])}
+	last.Store(p)
+	return p.cache
+}
+
 // routeOf returns the route source of the route echo matched for c, or
 // nil when it matched none.
 func routeOf(c echo.Context) *route {
@@ -57,18 +86,10 @@ func routeOf(c echo.Context) *route {
 	if reflect.ValueOf(c.Handler()).Pointer() == reflect.ValueOf(echo.NotFoundHandler).Pointer() {
 		return nil // a path of the tree that no route of the method ends at
 	}
-	e := c.Echo()
-	key := weak.Make(e)
-	cache, ok := caches.Load(key)
-	if !ok {
-		var loaded bool
-		if cache, loaded = caches.LoadOrStore(key, new(routes.Cache[route])); !loaded {
-			runtime.AddCleanup(e, func(k weak.Pointer[echo.Echo]) { caches.Delete(k) }, key)
-		}
-	}
-	routes := cache.(*routes.Cache[route])
+	routes := cacheOf(c.Echo())
 	r, ok := routes.Load(path)
 	if !ok { // the closure only when it is needed: it costs an allocation
+		e := c.Echo()
 		r = routes.Get(path, func(path string) *route { return newRoute(e, path) })
 	}
 	if r.unrouted {

@@ -3,6 +3,7 @@ package auditecho
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"weak"
 
 	"github.com/labstack/echo/v5"
@@ -46,14 +47,21 @@ func (r *route) Route() string { return r.path }
 // with it.
 var caches sync.Map
 
-// routeOf returns the route source of the route echo matched for c, or
-// nil when it matched none.
-func routeOf(c *echo.Context) *route {
-	path := c.Path()
-	if path == "" || c.Get(echo.ContextKeyHeaderAllow) != nil { // 404, 405, OPTIONS
-		return nil
+// perEcho is an Echo's cache.
+type perEcho struct {
+	echo  weak.Pointer[echo.Echo]
+	cache *routes.Cache[route]
+}
+
+// last is the cache looked up last: a service has one Echo, which then
+// costs neither a weak pointer nor a map lookup per request.
+var last atomic.Pointer[perEcho]
+
+// cacheOf returns e's cache.
+func cacheOf(e *echo.Echo) *routes.Cache[route] {
+	if p := last.Load(); p != nil && p.echo.Value() == e {
+		return p.cache
 	}
-	e := c.Echo()
 	key := weak.Make(e)
 	cache, ok := caches.Load(key)
 	if !ok {
@@ -62,9 +70,22 @@ func routeOf(c *echo.Context) *route {
 			runtime.AddCleanup(e, func(k weak.Pointer[echo.Echo]) { caches.Delete(k) }, key)
 		}
 	}
-	routes := cache.(*routes.Cache[route])
+	p := &perEcho{echo: key, cache: cache.(*routes.Cache[route])}
+	last.Store(p)
+	return p.cache
+}
+
+// routeOf returns the route source of the route echo matched for c, or
+// nil when it matched none.
+func routeOf(c *echo.Context) *route {
+	path := c.Path()
+	if path == "" || c.Get(echo.ContextKeyHeaderAllow) != nil { // 404, 405, OPTIONS
+		return nil
+	}
+	routes := cacheOf(c.Echo())
 	r, ok := routes.Load(path)
 	if !ok { // the closure only when it is needed: it costs an allocation
+		e := c.Echo()
 		r = routes.Get(path, func(path string) *route { return newRoute(e, path) })
 	}
 	if r.unrouted {

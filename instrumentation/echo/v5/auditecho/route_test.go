@@ -119,3 +119,28 @@ func TestRouteWithoutAuditMiddleware(t *testing.T) {
 		t.Fatal("handler not called")
 	}
 }
+
+// TestEchosKeepTheirOwnRoutes: two Echos served in turn each answer from
+// their own routes: a path that is one's RouteNotFound handler and the
+// other's route.
+func TestEchosKeepTheirOwnRoutes(t *testing.T) {
+	h := func(c *echo.Context) error { return c.NoContent(http.StatusOK) }
+	notFound, routed := echo.New(), echo.New()
+	for _, e := range []*echo.Echo{notFound, routed} {
+		e.Use(auditecho.Route)
+	}
+	notFound.RouteNotFound("/x/*", h)
+	routed.GET("/x/*", h)
+	for i := range 4 {
+		e, want := notFound, ""
+		if i%2 == 1 {
+			e, want = routed, "/x/*"
+		}
+		var req secaudit.Request
+		hr := httptest.NewRequest("GET", "/x/y", nil)
+		e.ServeHTTP(httptest.NewRecorder(), hr.WithContext(secaudit.ContextWithRequest(hr.Context(), &req)))
+		if got := req.Route(); got != want {
+			t.Errorf("request %d: route %q, want %q", i, got, want)
+		}
+	}
+}

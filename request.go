@@ -122,7 +122,8 @@ func ownCopy(inline, field string) string {
 // settled on by then. Route returns "" while there is none (unmatched, or
 // not routed yet). The string it returns goes into records as it is: it
 // must be the router's own pattern (or a string of its own), never a part
-// of request data.
+// of request data. Route is called with the Request's lock held: it must
+// not call the Request's methods.
 type RouteSource interface {
 	Route() string
 }
@@ -206,10 +207,13 @@ func (r *Request) Route() string {
 	}
 	r.mu.RLock()
 	route, src, pat := r.route, r.source, r.pattern
-	r.mu.RUnlock()
 	if route == "" && src != nil {
+		// Under the lock: SetRouteSource(nil) waits for the reads in
+		// progress, so no event reads a router's state once the router
+		// may reuse it.
 		route = src.Route()
 	}
+	r.mu.RUnlock()
 	if route == "" && pat != nil {
 		route = RouteFromPattern(pat.Pattern)
 	}

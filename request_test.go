@@ -113,6 +113,42 @@ func TestRouteSource(t *testing.T) {
 	}
 }
 
+// pooledSource is a router's per-request state as a route source: the
+// router writes it again for its next request once SetRouteSource(nil)
+// has returned.
+type pooledSource struct {
+	entered chan struct{}
+	once    sync.Once
+	pattern string
+}
+
+func (s *pooledSource) Route() string {
+	s.once.Do(func() { close(s.entered) })
+	return s.pattern
+}
+
+// TestRouteSourceReadsFinishBeforeRemoval: an event reading the route
+// source on another goroutine has finished reading it when
+// SetRouteSource(nil) returns, so the router may reuse its state. The race
+// detector (go test -race) judges: the read and the router's next write
+// must be ordered.
+func TestRouteSourceReadsFinishBeforeRemoval(t *testing.T) {
+	var req secaudit.Request
+	src := &pooledSource{entered: make(chan struct{}), pattern: "/accounts/{id}"}
+	req.SetRouteSource(src)
+	done := make(chan string)
+	go func() { done <- req.Route() }()
+	<-src.entered
+	req.SetRouteSource(nil)
+	src.pattern = "/the/next/request" // the router reuses its state
+	if got := <-done; got != "/accounts/{id}" {
+		t.Fatalf("route read during removal %q", got)
+	}
+	if got := req.Route(); got != "/accounts/{id}" {
+		t.Fatalf("route after removal %q", got)
+	}
+}
+
 // TestRecordsCarryCopiesOfRequestFacts: every string a record takes from
 // the request (facts, route) is a copy, so that a record waiting in a queue
 // does not keep the request's memory alive (the method and path are

@@ -27,10 +27,11 @@ type Processor struct {
 	rules    []builtin
 	custom   []Rule
 	state    State
-	memory   *MemoryState // nil with WithState
-	shared   SharedState  // the state when it is shared (Redis), else nil
-	owned    SharedState  // the shared state New opened (SECAUDIT_STATE), closed by Shutdown
-	cf       CountFirer   // the state's one-round-trip evaluation, if it has one
+	memory   *MemoryState    // nil with WithState
+	shared   SharedState     // the state when it is shared (Redis), else nil
+	owned    SharedState     // the shared state New opened (SECAUDIT_STATE), closed by Shutdown
+	cf       CountFirer      // the state's one-round-trip evaluation, if it has one
+	batch    BatchCountFirer // the state's one-round-trip evaluation of a record, if it has one
 	now      func() time.Time
 	key      atomic.Pointer[hashKey] // nil until a shared state knows its secret
 	fields   map[string][]string     // model → sensitive fields
@@ -85,6 +86,7 @@ func New(opts ...Option) (*Processor, error) {
 		p.key.Store(&hashKey{k: sampling.KeyFromSecret(string(secret[:]))})
 	}
 	p.cf, _ = p.state.(CountFirer)
+	p.batch, _ = p.state.(BatchCountFirer)
 	if fields, ok := c.fields.Get(); ok {
 		p.fields = map[string][]string{}
 		for _, f := range fields {
@@ -201,8 +203,12 @@ func (p *Processor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 		return nil // no built-in rule counts other client errors
 	}
 	var now time.Time // read from the clock when a rule counts v
-	for i := range p.rules {
-		p.evaluate(ctx, &p.rules[i], i, v, &now)
+	if p.batch != nil {
+		p.evaluateBatch(ctx, v, &now)
+	} else {
+		for i := range p.rules {
+			p.evaluate(ctx, &p.rules[i], i, v, &now)
+		}
 	}
 	if len(p.custom) > 0 {
 		now = p.now()
@@ -222,23 +228,84 @@ func putView(v *view) {
 	viewPool.Put(v)
 }
 
-// evaluate runs one built-in rule on v.
-func (p *Processor) evaluate(ctx context.Context, b *builtin, idx int, v *view, clock *time.Time) {
+// stateOp is b's operation on the state for v, false when b does not
+// read v: a Forget when a success resets the pair, else a count.
+func (p *Processor) stateOp(b *builtin, v *view) (StateOp, bool) {
 	if b.name == RuleBruteForce && v.event == semconv.EventLoginSuccess {
 		// A success of the pair resets it.
-		if key, ok := p.subjectKey(b, v, 0); ok {
-			if err := p.state.Forget(key); err != nil {
-				p.stateErrors.Add(1)
-			}
-		}
-		return
+		key, ok := p.subjectKey(b, v, 0)
+		return StateOp{Key: key, Forget: true}, ok
 	}
 	extra, member, ok := b.match(p, v)
 	if !ok {
-		return
+		return StateOp{}, false
 	}
 	key, ok := p.subjectKey(b, v, extra)
 	if !ok {
+		return StateOp{}, false
+	}
+	return StateOp{Key: key, Distinct: b.distinct, Member: member, Limit: b.threshold, Threshold: b.threshold, Window: b.window}, true
+}
+
+// batch is the operations of one record's rules, pooled: a shared store's
+// path allocates for its round trip anyway, but need not for this.
+type batch struct {
+	ops []StateOp
+	idx []int // the rule of each operation
+}
+
+var batchPool = sync.Pool{New: func() any { return new(batch) }}
+
+// evaluateBatch runs the built-in rules on v with a store that takes
+// every rule's operation in one call (one round trip), then fires, in
+// the rules' order, those whose operation was the first to reach the
+// threshold in its window.
+func (p *Processor) evaluateBatch(ctx context.Context, v *view, clock *time.Time) {
+	bt := batchPool.Get().(*batch)
+	defer func() {
+		clear(bt.ops) // drop the errors
+		bt.ops, bt.idx = bt.ops[:0], bt.idx[:0]
+		batchPool.Put(bt)
+	}()
+	for i := range p.rules {
+		if op, ok := p.stateOp(&p.rules[i], v); ok {
+			if !op.Forget {
+				p.evaluations.Add(1)
+			}
+			bt.ops = append(bt.ops, op)
+			bt.idx = append(bt.idx, i)
+		}
+	}
+	if len(bt.ops) == 0 {
+		return
+	}
+	if clock.IsZero() {
+		*clock = p.now()
+	}
+	p.batch.CountAndFireBatch(bt.ops, *clock)
+	for j := range bt.ops {
+		op := &bt.ops[j]
+		switch {
+		case op.Err != nil:
+			p.stateErrors.Add(1)
+		case op.Fired && !op.Forget:
+			i := bt.idx[j]
+			p.fire(ctx, &p.rules[i], i, op.N, v)
+		}
+	}
+}
+
+// evaluate runs one built-in rule on v.
+func (p *Processor) evaluate(ctx context.Context, b *builtin, idx int, v *view, clock *time.Time) {
+	op, ok := p.stateOp(b, v)
+	if !ok {
+		return
+	}
+	key := op.Key
+	if op.Forget {
+		if err := p.state.Forget(key); err != nil {
+			p.stateErrors.Add(1)
+		}
 		return
 	}
 	p.evaluations.Add(1)
@@ -252,7 +319,7 @@ func (p *Processor) evaluate(ctx context.Context, b *builtin, idx int, v *view, 
 		// One operation (one round trip to a shared store): count, and
 		// mark fired when the threshold is reached.
 		var first bool
-		n, first, err = p.cf.CountAndFire(key, b.distinct, member, b.threshold, b.threshold, b.window, now)
+		n, first, err = p.cf.CountAndFire(key, b.distinct, op.Member, b.threshold, b.threshold, b.window, now)
 		if err != nil {
 			p.stateErrors.Add(1)
 			return
@@ -263,7 +330,7 @@ func (p *Processor) evaluate(ctx context.Context, b *builtin, idx int, v *view, 
 		return
 	}
 	if b.distinct {
-		n, err = p.state.AddDistinct(key, member, b.threshold, b.window, now)
+		n, err = p.state.AddDistinct(key, op.Member, b.threshold, b.window, now)
 	} else {
 		n, err = p.state.Count(key, b.window, now)
 	}

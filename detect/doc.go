@@ -89,10 +89,14 @@
 // [OpenState] opens it (setup does, once, for detection and the guard);
 // [New] opens it itself when used alone, and its Shutdown closes it. A
 // [SharedState] gives the secret subjects are hashed under, the same on
-// every instance, instead of the per-process key; with [CountFirer] a rule
-// evaluation is one operation (one round trip). A store that cannot be
-// asked returns [ErrUnavailable]: the rule is skipped (fail-open), counted
-// in [Stats].StateErrors, and [Stats].Store shows the store's health.
+// every instance, instead of the per-process key. With [BatchCountFirer]
+// the operations of every built-in rule that reads a record (three for a
+// failed login) are one call, one round trip (Redis: one pipeline); else,
+// with [CountFirer], a rule evaluation is one operation (one round trip);
+// else the [State] methods are called one by one. The memory store has
+// neither and its path allocates nothing. A store that cannot be asked
+// returns [ErrUnavailable]: the rule is skipped (fail-open), counted in
+// [Stats].StateErrors, and [Stats].Store shows the store's health.
 //
 // Self-telemetry: [Processor.Stats] and, with [WithMeterProvider], the
 // metrics secaudit.detect.evaluations, secaudit.detect.alerts (by

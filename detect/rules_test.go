@@ -91,10 +91,22 @@ var ruleCases = []struct {
 		}},
 }
 
+// forEachState runs f on each of stateKinds; state returns the options
+// of a new store of the kind (one per rig: rigs must not share counts).
+func forEachState(t *testing.T, f func(t *testing.T, state func() []detect.Option)) {
+	for _, k := range stateKinds {
+		t.Run(k.name, func(t *testing.T) { f(t, k.opts) })
+	}
+}
+
 func TestRules(t *testing.T) {
+	forEachState(t, testRules)
+}
+
+func testRules(t *testing.T, state func() []detect.Option) {
 	for _, tt := range ruleCases {
 		t.Run(tt.rule, func(t *testing.T) {
-			r := newRig(t, tt.opts...)
+			r := newRig(t, append(tt.opts, state()...)...)
 			i := 0
 			next := func() {
 				ctx, name, a := tt.gen(i)
@@ -148,12 +160,16 @@ func TestRules(t *testing.T) {
 // TestDistinctRulesCountValues: a distinct-value rule counts values, not
 // events.
 func TestDistinctRulesCountValues(t *testing.T) {
+	forEachState(t, testDistinctRulesCountValues)
+}
+
+func testDistinctRulesCountValues(t *testing.T, state func() []detect.Option) {
 	for _, tt := range ruleCases {
 		if tt.same == nil {
 			continue
 		}
 		t.Run(tt.rule, func(t *testing.T) {
-			r := newRig(t, tt.opts...)
+			r := newRig(t, append(tt.opts, state()...)...)
 			for i := range 3 * tt.threshold {
 				ctx, name, a := tt.same(i)
 				r.emit(ctx, name, a...)
@@ -166,7 +182,11 @@ func TestDistinctRulesCountValues(t *testing.T) {
 }
 
 func TestBruteForceResetBySuccess(t *testing.T) {
-	r := newRig(t)
+	forEachState(t, testBruteForceResetBySuccess)
+}
+
+func testBruteForceResetBySuccess(t *testing.T, state func() []detect.Option) {
+	r := newRig(t, state()...)
 	ctx := claim.WithUser(context.Background(), "alice")
 	addr := semconv.ClientAddressKey.String("203.0.113.7")
 	for range 4 {

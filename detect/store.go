@@ -54,9 +54,45 @@ type StoreStats struct {
 // a set kept to at most limit members) or not — and, when the count
 // reaches threshold, marks the key fired, reporting whether this call was
 // the first to do so in the key's window. The processor uses it when the
-// state has it, so a rule evaluation costs one round trip.
+// state has it (and no [BatchCountFirer]), so a rule evaluation costs one
+// round trip.
 type CountFirer interface {
 	CountAndFire(key Key, distinct bool, member uint64, limit, threshold int, window time.Duration, now time.Time) (n int, fired bool, err error)
+}
+
+// StateOp is one built-in rule's operation on the state for one record,
+// gathered with the other rules' operations on the same record into one
+// [BatchCountFirer] call. Either Forget (drop Key: a successful login
+// resets brute_force), or what [CountFirer.CountAndFire] does with the
+// same arguments. The store sets the results.
+type StateOp struct {
+	Key       Key
+	Forget    bool // drop Key; the fields below are then unused
+	Distinct  bool
+	Member    uint64
+	Limit     int
+	Threshold int
+	Window    time.Duration
+
+	// Results: the count in the key's window, whether this operation was
+	// the first to mark the key fired in it, and the operation's error
+	// (detection skips that rule: fail-open, counted in Stats.StateErrors).
+	N     int
+	Fired bool
+	Err   error
+}
+
+// BatchCountFirer is an optional [State] method for shared stores: the
+// operations of every built-in rule that reads one record (three for a
+// failed login: brute_force, password_spray, distributed_brute_force) in
+// one call — one round trip for Redis (a pipeline). Each operation is
+// atomic on its key as [CountFirer.CountAndFire] and [State.Forget] are;
+// the batch is not a transaction (the keys are independent). The
+// processor uses it, when the state has it, in preference to
+// [CountFirer]; the memory store has none (it needs no round trip). ops
+// is only valid during the call.
+type BatchCountFirer interface {
+	CountAndFireBatch(ops []StateOp, now time.Time)
 }
 
 // StoreOpener opens a shared store from its SECAUDIT_STATE URL.

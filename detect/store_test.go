@@ -41,6 +41,10 @@ func (f *sharedFake) Close() error { f.closed.Add(1); return nil }
 
 func (f *sharedFake) CountAndFire(k detect.Key, distinct bool, member uint64, limit, threshold int, window time.Duration, now time.Time) (int, bool, error) {
 	f.combined.Add(1)
+	return f.countAndFire(k, distinct, member, limit, threshold, window, now)
+}
+
+func (f *sharedFake) countAndFire(k detect.Key, distinct bool, member uint64, limit, threshold int, window time.Duration, now time.Time) (int, bool, error) {
 	var n int
 	var err error
 	if distinct {
@@ -53,6 +57,50 @@ func (f *sharedFake) CountAndFire(k detect.Key, distinct bool, member uint64, li
 	}
 	first, err := f.MarkFired(k, window, now)
 	return n, first, err
+}
+
+// batchFake is a sharedFake that takes the operations of every rule
+// reading a record in one call, as the Redis store pipelines them (one
+// round trip); it still has CountAndFire, which the processor must not
+// use then.
+type batchFake struct {
+	*sharedFake
+	batches atomic.Int64 // CountAndFireBatch calls
+	ops     atomic.Int64 // operations in them
+	forgets atomic.Int64
+	fail    atomic.Bool // every operation fails (a store down)
+}
+
+func newBatchFake() *batchFake { return &batchFake{sharedFake: newSharedFake()} }
+
+func (f *batchFake) CountAndFireBatch(ops []detect.StateOp, now time.Time) {
+	f.batches.Add(1)
+	f.ops.Add(int64(len(ops)))
+	for i := range ops {
+		op := &ops[i]
+		switch {
+		case f.fail.Load():
+			op.Err = detect.ErrUnavailable
+		case op.Forget:
+			f.forgets.Add(1)
+			op.Err = f.Forget(op.Key)
+		default:
+			op.N, op.Fired, op.Err = f.countAndFire(op.Key, op.Distinct, op.Member, op.Limit, op.Threshold, op.Window, now)
+		}
+	}
+}
+
+// stateKinds are the states the rules are tested on: the memory store,
+// a shared store asked once per rule (CountFirer), and one asked once
+// per record (BatchCountFirer). The shared ones count in memory under
+// the clock the processor passes, so windows are exact as in memory.
+var stateKinds = []struct {
+	name string
+	opts func() []detect.Option
+}{
+	{"memory", func() []detect.Option { return nil }},
+	{"per_rule", func() []detect.Option { return []detect.Option{detect.WithState(newSharedFake())} }},
+	{"batch", func() []detect.Option { return []detect.Option{detect.WithState(newBatchFake())} }},
 }
 
 var (
@@ -183,29 +231,81 @@ func TestProcessorOwnsOpenedStore(t *testing.T) {
 
 // TestSharedStateCountsTogether: two processors (two instances) on one
 // shared store hash subjects under its shared secret, so failures split
-// between them reach the threshold together and fire one alert in total;
-// each evaluation is one CountAndFire (one round trip).
+// between them reach the threshold together and fire one alert in total.
+// A store with CountFirer is asked once per rule evaluation; one with
+// BatchCountFirer once per record (one round trip for the three rules
+// that count a failed login, and for a success's reset).
 func TestSharedStateCountsTogether(t *testing.T) {
-	f := newSharedFake()
-	a := newRig(t, detect.WithState(f))
-	b := newRig(t, detect.WithState(f))
+	for _, batched := range []bool{false, true} {
+		t.Run(map[bool]string{false: "per_rule", true: "batch"}[batched], func(t *testing.T) {
+			bf := newBatchFake()
+			f := bf.sharedFake
+			var st detect.State = f
+			if batched {
+				st = bf
+			}
+			a := newRig(t, detect.WithState(st))
+			b := newRig(t, detect.WithState(st))
+			ctx := claim.WithUser(context.Background(), "alice")
+			addr := semconv.ClientAddressKey.String("203.0.113.7")
+			for i := range 7 {
+				r := a
+				if i%2 == 1 {
+					r = b
+				}
+				r.emit(ctx, semconv.EventLoginFailed, addr)
+			}
+			na, nb := len(a.got.of(detect.RuleBruteForce)), len(b.got.of(detect.RuleBruteForce))
+			if na+nb != 1 {
+				t.Fatalf("brute_force alerts: %d + %d, want 1 in total", na, nb)
+			}
+			if got := a.det.Stats().Evaluations + b.det.Stats().Evaluations; got != 7*3 {
+				t.Fatalf("%d evaluations for 7 records, want 21", got)
+			}
+			a.emit(ctx, semconv.EventLoginSuccess, addr)
+			// Each failed login: brute_force, password_spray and
+			// distributed_brute_force.
+			if !batched {
+				if got := f.combined.Load(); got != 7*3 {
+					t.Fatalf("%d CountAndFire calls for 7 records, want 21", got)
+				}
+				return
+			}
+			if got := f.combined.Load(); got != 0 {
+				t.Errorf("%d CountAndFire calls with a batch store, want 0", got)
+			}
+			if bt, ops, fg := bf.batches.Load(), bf.ops.Load(), bf.forgets.Load(); bt != 8 || ops != 7*3+1 || fg != 1 {
+				t.Fatalf("%d batches of %d operations (%d forgets) for 7 failures and a success, want 8 of 22 (1)", bt, ops, fg)
+			}
+		})
+	}
+}
+
+// TestBatchFailOpen: a batch store that fails skips every rule of the
+// record (fail-open), each counted as a state error, and no alert fires;
+// once it answers, counting resumes.
+func TestBatchFailOpen(t *testing.T) {
+	f := newBatchFake()
+	r := newRig(t, detect.WithState(f))
 	ctx := claim.WithUser(context.Background(), "alice")
 	addr := semconv.ClientAddressKey.String("203.0.113.7")
-	for i := range 7 {
-		r := a
-		if i%2 == 1 {
-			r = b
-		}
+	f.fail.Store(true)
+	for range 6 {
 		r.emit(ctx, semconv.EventLoginFailed, addr)
 	}
-	na, nb := len(a.got.of(detect.RuleBruteForce)), len(b.got.of(detect.RuleBruteForce))
-	if na+nb != 1 {
-		t.Fatalf("brute_force alerts: %d + %d, want 1 in total", na, nb)
+	r.emit(ctx, semconv.EventLoginSuccess, addr)
+	if s := r.det.Stats(); s.StateErrors != 6*3+1 || len(r.got.list()) != 0 {
+		t.Fatalf("store failing: %d state errors (want 19), %d alerts", s.StateErrors, len(r.got.list()))
 	}
-	// Each failed login: brute_force, password_spray and
-	// distributed_brute_force, one CountAndFire each.
-	if got := f.combined.Load(); got != 7*3 {
-		t.Fatalf("%d CountAndFire calls for 7 records, want 21", got)
+	f.fail.Store(false)
+	for range 5 {
+		r.emit(ctx, semconv.EventLoginFailed, addr)
+	}
+	if n := len(r.got.of(detect.RuleBruteForce)); n != 1 {
+		t.Fatalf("%d brute_force alerts once the store answers, want 1", n)
+	}
+	if s := r.det.Stats(); s.StateErrors != 19 {
+		t.Fatalf("%d state errors, want still 19", s.StateErrors)
 	}
 }
 

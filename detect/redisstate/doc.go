@@ -44,11 +44,20 @@
 //
 // # Round trips
 //
-// A rule evaluation is one round trip: one Lua script counts (or adds the
-// distinct member) and, at the threshold, sets the fired marker with
-// HSETNX — one alert per rule, subject and window across every instance.
-// A record no rule counts costs none; a successful login costs one (DEL:
-// it resets brute_force for the pair). A guard check (CheckAddress,
+// A record costs detection one round trip at most, however many rules
+// count it: the processor gathers the operations of every rule that reads
+// the record and the store sends them as one pipeline
+// ([Store.CountAndFireBatch], detect.BatchCountFirer). For each counting
+// rule one Lua script (EVALSHA) counts (or adds the distinct member) and,
+// at the threshold, sets the fired marker with HSETNX — atomic on its
+// key, so one alert per rule, subject and window across every instance.
+// A failed login is one round trip for its three rules (brute_force,
+// password_spray, distributed_brute_force); a successful login one (DEL:
+// it resets brute_force for the pair); a record no rule counts none.
+// After Redis lost its script cache (a restart), the scripts go again
+// with EVAL: one more round trip, once. A rule that fires adds what its
+// response costs (the guard storing a block: see below). Custom rules
+// call the state themselves, one round trip per operation. A guard check (CheckAddress,
 // CheckLogin) costs none: each instance keeps a local copy of the blocks,
 // loaded with SCAN and MGET when the store (re)connects and kept current
 // through the channel, so a block applied on one instance refuses on the
@@ -59,9 +68,9 @@
 //
 // # Failure
 //
-// Each operation has a deadline ([WithTimeout], 100ms) and is not retried.
-// A failure fails open: detection skips the rule (counted in the
-// processor's StateErrors), the rate limit allows the request, blocks
+// Each operation has a deadline ([WithTimeout], 100ms) and is not retried
+// (a record's pipeline is one operation). A failure fails open: detection
+// skips the record's rules (each counted in the processor's StateErrors), the rate limit allows the request, blocks
 // already known keep refusing from the local copy. After a failure the
 // store does not ask Redis for [WithRetryInterval] (1s): meanwhile every
 // operation returns detect.ErrUnavailable at once, without a round trip.

@@ -485,7 +485,8 @@ func (h *hookCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 // TestIntegrationRoundTrips counts the round trips per operation with a
 // go-redis hook: CheckAddress and CheckLogin 0 (the local copy), with or
 // without blocks held; a request with the rate limit on 1; a record no
-// rule counts 0; a failed login 1 per rule that counts it.
+// rule counts 0; a failed login 1 (the operations of the three rules that
+// count it in one pipeline); a successful login 1 (the reset).
 func TestIntegrationRoundTrips(t *testing.T) {
 	base := redisURL(t)
 	url := base + "?prefix=" + testPrefix(t, base)
@@ -531,7 +532,33 @@ func TestIntegrationRoundTrips(t *testing.T) {
 		rec.SetEventName(semconv.EventModelUpdate)
 		plain.logger.Emit(context.Background(), rec)
 	})
-	// brute_force (count) and distributed_brute_force (distinct) count a
-	// failed login with an address and a user; password_spray too.
-	count("a failed login (3 rules)", 3, func() { plain.failedLogin("frank", "198.51.100.2") })
+	// brute_force (count), password_spray and distributed_brute_force
+	// (distinct) count a failed login with an address and a user: their
+	// three operations go in one pipeline.
+	count("a failed login (3 rules, one pipeline)", 1, func() { plain.failedLogin("frank", "198.51.100.2") })
+	// A successful login resets brute_force for the pair: one DEL.
+	count("a successful login", 1, func() {
+		var rec log.Record
+		rec.SetEventName(semconv.EventLoginSuccess)
+		rec.AddAttributes(semconv.ClientAddressKey.String("198.51.100.2"))
+		plain.logger.Emit(claim.WithUser(context.Background(), "frank"), rec)
+	})
+	// After Redis lost its script cache, the scripts go again with EVAL:
+	// one more round trip, once, and no error; the counts are exact (the
+	// rig's brute_force fires at the third failure of the pair, and the
+	// guard then applies its lockout: one MULTI/EXEC more).
+	if err := plain.store.Client().ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	errs, alerts := plain.det.Stats().StateErrors, plain.det.Stats().Alerts[detect.RuleBruteForce]
+	count("a failed login after SCRIPT FLUSH (EVAL again)", 2, func() { plain.failedLogin("grace", "198.51.100.3") })
+	count("the second failed login of the pair", 1, func() { plain.failedLogin("grace", "198.51.100.3") })
+	count("the third: brute_force fires, the lockout is stored", 2, func() { plain.failedLogin("grace", "198.51.100.3") })
+	count("the fourth: no second alert in the window", 1, func() { plain.failedLogin("grace", "198.51.100.3") })
+	if st := plain.det.Stats(); st.StateErrors != errs || st.Alerts[detect.RuleBruteForce] != alerts+1 {
+		t.Errorf("%d state errors and %d brute_force alerts, want 0 and 1", st.StateErrors-errs, st.Alerts[detect.RuleBruteForce]-alerts)
+	}
+	if !plain.guard.CheckLogin("grace", "198.51.100.3").Blocked {
+		t.Error("the pair is not locked out")
+	}
 }

@@ -126,9 +126,25 @@ func TestFailOpenDown(t *testing.T) {
 			t.Fatalf("operation %d: %v", i, err)
 		}
 	}
+	// A record's batch fails open as one operation: every operation of
+	// it gets the error at once (skipped, no round trip).
+	for i := range 10 {
+		ops := []detect.StateOp{{Key: 1, Threshold: 5, Limit: 5, Window: time.Minute},
+			{Key: 2, Distinct: true, Member: 7, Threshold: 5, Limit: 5, Window: time.Minute}, {Key: 3, Forget: true}}
+		start := time.Now()
+		s.CountAndFireBatch(ops, time.Now())
+		if took := time.Since(start); took > 50*time.Millisecond+testsupportMargin {
+			t.Fatalf("batch %d took %v", i, took)
+		}
+		for j, op := range ops {
+			if op.Err == nil || !strings.Contains(op.Err.Error(), detect.ErrUnavailable.Error()) || op.Fired {
+				t.Fatalf("batch %d, operation %d: %+v", i, j, op)
+			}
+		}
+	}
 	st := s.StoreStats()
-	if st.Errors != 1 || st.Skipped != 99 || !st.Degraded {
-		t.Fatalf("stats %+v, want 1 error and 99 skipped", st)
+	if st.Errors != 1 || st.Skipped != 109 || !st.Degraded {
+		t.Fatalf("stats %+v, want 1 error and 109 skipped", st)
 	}
 	if len(reports) != 1 || !strings.Contains(reports[0].Error(), "secaudit: redis state: 1 error(s)") {
 		t.Fatalf("reports %v", reports)

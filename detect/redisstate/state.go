@@ -2,6 +2,7 @@ package redisstate
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -67,12 +68,93 @@ func (s *Store) pair(sc *redis.Script, key string, args ...any) (int, bool, erro
 }
 
 // CountAndFire implements [detect.CountFirer]: one round trip per rule
-// evaluation. The window is Redis's clock, not now.
+// evaluation (detection uses [Store.CountAndFireBatch] instead: one per
+// record). The window is Redis's clock, not now.
 func (s *Store) CountAndFire(k detect.Key, distinct bool, member uint64, limit, threshold int, window time.Duration, _ time.Time) (int, bool, error) {
 	if distinct {
 		return s.pair(distinctScript, s.detectKey(k), ms(window), threshold, strconv.FormatUint(member, 16), limit)
 	}
 	return s.pair(countScript, s.detectKey(k), ms(window), threshold)
+}
+
+// CountAndFireBatch implements [detect.BatchCountFirer]: the operations
+// of every rule that reads a record in one pipeline, one round trip —
+// for each counting rule the EVALSHA of the script CountAndFire runs
+// (atomic on its key: count or distinct add, and the fired marker once
+// per window), for a reset a DEL. The pipeline has the store's deadline
+// and fails open as one operation: down or slow, every operation of the
+// batch gets the error (detect.ErrUnavailable), counted once in
+// [Store.StoreStats]. After Redis lost its script cache (a restart), the
+// scripts it no longer knows are sent again with EVAL in a second round
+// trip, once.
+func (s *Store) CountAndFireBatch(ops []detect.StateOp, _ time.Time) {
+	if len(ops) == 0 {
+		return
+	}
+	cmds := make([]redis.Cmder, len(ops))
+	err := s.do(context.Background(), func(ctx context.Context) error {
+		pipe := s.client.Pipeline()
+		for i := range ops {
+			cmds[i] = s.queue(ctx, pipe, &ops[i], false)
+		}
+		if _, err := pipe.Exec(ctx); err == nil {
+			return nil
+		}
+		var again redis.Pipeliner
+		for i, c := range cmds {
+			if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				if again == nil {
+					again = s.client.Pipeline()
+				}
+				cmds[i] = s.queue(ctx, again, &ops[i], true)
+			}
+		}
+		if again != nil {
+			_, _ = again.Exec(ctx)
+		}
+		for _, c := range cmds {
+			if err := c.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i := range ops {
+		op, c := &ops[i], cmds[i]
+		if c == nil || c.Err() != nil {
+			op.Err = err
+			if op.Err == nil { // not expected: do failed without an error
+				op.Err = detect.ErrUnavailable
+			}
+			continue
+		}
+		if op.Forget {
+			continue
+		}
+		v, rerr := c.(*redis.Cmd).Int64Slice()
+		if rerr != nil || len(v) != 2 {
+			op.Err = fmt.Errorf("%w: unexpected reply %v", detect.ErrUnavailable, c)
+			continue
+		}
+		op.N, op.Fired = int(v[0]), v[1] == 1
+	}
+}
+
+// queue adds op to pipe: DEL for Forget, else the count or distinct
+// script (EVALSHA, or EVAL with eval).
+func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, op *detect.StateOp, eval bool) redis.Cmder {
+	key := s.detectKey(op.Key)
+	if op.Forget {
+		return pipe.Del(ctx, key)
+	}
+	sc, args := countScript, []any{ms(op.Window), op.Threshold}
+	if op.Distinct {
+		sc, args = distinctScript, []any{ms(op.Window), op.Threshold, strconv.FormatUint(op.Member, 16), op.Limit}
+	}
+	if eval {
+		return sc.Eval(ctx, pipe, []string{key}, args...)
+	}
+	return sc.EvalSha(ctx, pipe, []string{key}, args...)
 }
 
 // Count implements [detect.State].

@@ -36,8 +36,8 @@ const (
 )
 
 // Store keeps detection's counters and the guard's blocks and rate
-// windows in Redis: a [detect.SharedState] (with [detect.CountFirer]) and
-// a [guard.Store]. See the package documentation for its keys, round
+// windows in Redis: a [detect.SharedState] (with [detect.CountFirer] and
+// [detect.BatchCountFirer]) and a [guard.Store]. See the package documentation for its keys, round
 // trips and failure behaviour. It is safe for concurrent use.
 type Store struct {
 	client   redis.UniversalClient

@@ -150,9 +150,10 @@ func (r *Request) SetPatternSource(req *http.Request) {
 // adapter, running outside the router's matching, puts the pattern the
 // router matched on every event of the request. SetRouteSource(nil)
 // removes the source and keeps the route it gives at that moment (unless
-// SetRoute gave one): routers that reuse their per-request state after the
-// request (chi, gin and echo pool it) call it before they return it. A nil
-// Request ignores it.
+// SetRoute gave one): an adapter whose source is the router's per-request
+// state, which the router reuses for later requests (chi and gin pool
+// theirs), calls it before the router takes that state back; it returns
+// once no event reads the source any more. A nil Request ignores it.
 func (r *Request) SetRouteSource(src RouteSource) {
 	if r == nil {
 		return

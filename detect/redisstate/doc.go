@@ -55,7 +55,9 @@
 // password_spray, distributed_brute_force); a successful login one (DEL:
 // it resets brute_force for the pair); a record no rule counts none.
 // After Redis lost its script cache (a restart), the scripts go again
-// with EVAL: one more round trip, once. A rule that fires adds what its
+// with EVAL: one more round trip, once. With a cluster client
+// ([NewWithClient]) the pipeline goes to each node that holds one of the
+// record's keys, in parallel (every key names its own slot). A rule that fires adds what its
 // response costs (the guard storing a block: see below). Custom rules
 // call the state themselves, one round trip per operation. A guard check (CheckAddress,
 // CheckLogin) costs none: each instance keeps a local copy of the blocks,

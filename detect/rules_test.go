@@ -3,6 +3,7 @@ package detect_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -106,7 +107,7 @@ func TestRules(t *testing.T) {
 func testRules(t *testing.T, state func() []detect.Option) {
 	for _, tt := range ruleCases {
 		t.Run(tt.rule, func(t *testing.T) {
-			r := newRig(t, append(tt.opts, state()...)...)
+			r := newRig(t, slices.Concat(tt.opts, state())...)
 			i := 0
 			next := func() {
 				ctx, name, a := tt.gen(i)
@@ -169,7 +170,7 @@ func testDistinctRulesCountValues(t *testing.T, state func() []detect.Option) {
 			continue
 		}
 		t.Run(tt.rule, func(t *testing.T) {
-			r := newRig(t, append(tt.opts, state()...)...)
+			r := newRig(t, slices.Concat(tt.opts, state())...)
 			for i := range 3 * tt.threshold {
 				ctx, name, a := tt.same(i)
 				r.emit(ctx, name, a...)

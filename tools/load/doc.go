@@ -74,6 +74,9 @@
 //	                   100/1m, as SECAUDIT_RATE_LIMIT): all the load comes from 127.0.0.1, so all
 //	                   but the first requests of each window are refused 429, quietly (counted
 //	                   into the window's security.rate_limited summary)
+//	setup-default      setup.New's pipeline and the middleware with every default: detection on,
+//	                   blocking off, OK responses not audited (the 404s are, and detection counts them)
+//	otelhttp+setup-default  otelhttp around setup-default
 //
 // The guarded modes serve no 404 (a stream of 404s from one address is a
 // scan, which blocking on answers by blocking the address), and their load

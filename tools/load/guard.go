@@ -44,7 +44,15 @@ func parseRateLimit(s string) (int, time.Duration, error) {
 // the middleware with the pipeline's guard, auditing OK responses too when
 // logOK (SECAUDIT_LOG_OK_RESPONSES=true, sample rate 1).
 func buildGuarded(h http.Handler, dir string, limited, logOK bool) (http.Handler, func(context.Context, *serverReport) error, error) {
-	gopts := []guard.Option{guard.WithEnabled(true)}
+	return buildSetup(h, dir, true, limited, logOK)
+}
+
+// buildSetup is setup's whole pipeline (detection on, its default) behind
+// the middleware with the pipeline's guard: blocking on when block (else
+// the default, off: alerts only), the -rate-limit when limited, OK
+// responses audited when logOK. setup-default is it with every default.
+func buildSetup(h http.Handler, dir string, block, limited, logOK bool) (http.Handler, func(context.Context, *serverReport) error, error) {
+	gopts := []guard.Option{guard.WithEnabled(block)}
 	if limited {
 		n, per, err := parseRateLimit(*rateLimit)
 		if err != nil {

@@ -16,6 +16,7 @@ var allModes = []string{
 	"bare", "slog", "otelhttp", "otelhttp+secaudit", "secaudit", "secaudit-simple",
 	"secaudit-default", "otelhttp+secaudit-default", "sdklog-floor", "otelhttp+passthrough",
 	"secaudit-block", "secaudit-block-default", "secaudit-ratelimit",
+	"setup-default", "otelhttp+setup-default",
 }
 
 func main() {

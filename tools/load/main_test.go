@@ -28,6 +28,7 @@ func TestModes(t *testing.T) {
 		"secaudit-default": 1, "otelhttp+secaudit-default": 1,
 		"sdklog-floor": 2, "otelhttp+passthrough": 0,
 		"secaudit-block": 2, "secaudit-block-default": 1, "secaudit-ratelimit": 1,
+		"setup-default": 1, "otelhttp+setup-default": 1,
 	}
 	if len(wantEvents) != len(allModes) {
 		t.Fatalf("modes %v, table covers %d", allModes, len(wantEvents))

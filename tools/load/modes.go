@@ -62,6 +62,17 @@ func buildMode(mode, dir string) (http.Handler, func(context.Context, *serverRep
 		return oh, func(ctx context.Context, _ *serverReport) error { return shutdown(ctx) }, nil
 	case "sdklog-floor":
 		return buildFloor(h)
+	case "setup-default", "otelhttp+setup-default":
+		// What a service gets from setup.New and the middleware with every
+		// default: detection on, blocking off, OK responses not audited.
+		audited, stop, err := buildSetup(h, dir, false, false, false)
+		if err != nil || mode == "setup-default" {
+			return audited, stop, err
+		}
+		oh, shutdown := withOtel(audited)
+		return oh, func(ctx context.Context, rep *serverReport) error {
+			return errors.Join(stop(ctx, rep), shutdown(ctx))
+		}, nil
 	case "secaudit-block", "secaudit-block-default", "secaudit-ratelimit":
 		return buildGuarded(h, dir, mode == "secaudit-ratelimit", mode == "secaudit-block")
 	case "otelhttp+passthrough":

@@ -227,7 +227,10 @@ func resolve(opts []Option) (*Middleware, error) {
 			o.apply(&c)
 		}
 	}
-	m := &Middleware{routeFunc: c.routeFunc, suspicious: c.suspicious, auditor: c.auditor, guard: c.guard}
+	m := &Middleware{routeFunc: c.routeFunc, suspicious: c.suspicious, auditor: c.auditor}
+	if c.guard != nil {
+		m.guard = newGuardCalls(c.guard)
+	}
 	if m.auditor == nil {
 		var aopts []secaudit.Option
 		if c.noEnv {

@@ -2,7 +2,9 @@ package instrumentation
 
 import (
 	"net/http"
+	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,30 +43,110 @@ func WithGuard(g Guard) Option {
 	})
 }
 
+// AddrGuard is a [QuietGuard] that also takes the client address parsed
+// (detect/guard's *Guard implements it): the middleware hands over the
+// address it resolved, unmapped and without a zone, so that the guard
+// does not parse its text again. WithGuard uses RefuseAddr when the guard
+// has it; its answers are those of RefuseAddressQuiet for the address's
+// text.
+type AddrGuard interface {
+	QuietGuard
+	RefuseAddr(addr netip.Addr) (refused bool, retryAfter time.Duration, rule, scope string, quiet bool)
+}
+
+// guardCalls is the guard with its optional interfaces asserted once, at
+// construction.
+type guardCalls struct {
+	g     Guard
+	quiet QuietGuard // nil: g is not one
+	addr  AddrGuard  // nil: g is not one
+}
+
+func newGuardCalls(g Guard) guardCalls {
+	c := guardCalls{g: g}
+	c.quiet, _ = g.(QuietGuard)
+	c.addr, _ = g.(AddrGuard)
+	return c
+}
+
 // blocked is a guard's refusal of a request, kept for its event.
 type blocked struct {
 	rule, scope string
 	quiet       bool // no event: counted by the guard
 }
 
-// block answers 429 when the guard refuses x's client address; it reports
-// whether it did.
-func (m *Middleware) block(w http.ResponseWriter, x *exchange) bool {
+// quietBlocked marks every quiet refusal: it has no event, so it needs no
+// allocation of its own.
+var quietBlocked = &blocked{quiet: true}
+
+// The 429's header values and body, built once: what http.Error writes
+// (Content-Type, X-Content-Type-Options, the message and a newline), set
+// as canonical map entries without http.Error's key canonicalisation,
+// allocations and formatting. The value slices are shared by every
+// refusal, read-only: their length is their capacity, so Header.Add
+// copies them before appending, and Header.Set replaces them.
+var (
+	textPlainValue = []string{"text/plain; charset=utf-8"}
+	noSniffValue   = []string{"nosniff"}
+	tooManyBody    = []byte("too many requests\n")
+)
+
+// retryAfterCache holds Retry-After values by their seconds, direct-mapped:
+// a flood from one address asks for the same few values over and over,
+// which then cost no allocation; a miss builds the value (and replaces the
+// slot's).
+var retryAfterCache [256]atomic.Pointer[retryAfterValue]
+
+type retryAfterValue struct {
+	secs int64
+	v    []string // len == cap: shared read-only, like textPlainValue
+}
+
+// retryAfter is the Retry-After header value of secs (>= 1).
+func retryAfter(secs int64) []string {
+	slot := &retryAfterCache[uint64(secs)%uint64(len(retryAfterCache))]
+	if e := slot.Load(); e != nil && e.secs == secs {
+		return e.v
+	}
+	e := &retryAfterValue{secs: secs, v: []string{strconv.FormatInt(secs, 10)}}
+	slot.Store(e)
+	return e.v
+}
+
+// block answers 429 when the guard refuses x's client address (addr is
+// its parsed form, the zero Addr when there is none); it reports whether
+// it did.
+func (m *Middleware) block(w http.ResponseWriter, x *exchange, addr netip.Addr) bool {
 	var refused, quiet bool
 	var retry time.Duration
 	var rule, scope string
-	if q, ok := m.guard.(QuietGuard); ok {
-		refused, retry, rule, scope, quiet = q.RefuseAddressQuiet(x.req.ClientAddress)
-	} else {
-		refused, retry, rule, scope = m.guard.RefuseAddress(x.req.ClientAddress)
+	switch gc := &m.guard; {
+	case gc.addr != nil:
+		if !addr.IsValid() { // no address to refuse: as RefuseAddressQuiet("")
+			return false
+		}
+		refused, retry, rule, scope, quiet = gc.addr.RefuseAddr(addr)
+	case gc.quiet != nil:
+		refused, retry, rule, scope, quiet = gc.quiet.RefuseAddressQuiet(x.req.ClientAddress)
+	default:
+		refused, retry, rule, scope = gc.g.RefuseAddress(x.req.ClientAddress)
 	}
 	if !refused {
 		return false
 	}
 	m.stats.blocked.Add(1)
-	x.blocked = &blocked{rule: rule, scope: scope, quiet: quiet}
+	if quiet {
+		x.blocked = quietBlocked
+	} else {
+		x.blocked = &blocked{rule: rule, scope: scope}
+	}
 	secs := max(1, int64((retry+time.Second-1)/time.Second))
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	http.Error(w, "too many requests", http.StatusTooManyRequests)
+	h := w.Header()
+	delete(h, "Content-Length") // it might be for some other content
+	h["Content-Type"] = textPlainValue
+	h["X-Content-Type-Options"] = noSniffValue
+	h["Retry-After"] = retryAfter(secs)
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = w.Write(tooManyBody)
 	return true
 }

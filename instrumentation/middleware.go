@@ -67,7 +67,7 @@ type Middleware struct {
 	suspicious   bool
 	gate         Gate
 	strictRoutes []*regexp.Regexp
-	guard        Guard
+	guard        guardCalls // g nil: no guard
 
 	// spanChecked: the first audited request was looked at for a span (and
 	// the application told when it had none).
@@ -275,7 +275,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(p)
 		}
 	}()
-	if (m.guard != nil && m.block(ww, x)) || m.refuse(ww, r2) {
+	if (m.guard.g != nil && m.block(ww, x, origin.Addr)) || m.refuse(ww, r2) {
 		completed = true
 		return
 	}

@@ -171,7 +171,7 @@ func New(opts ...Option) (*Guard, error) {
 		g.now = time.Now
 	}
 	if r := c.rate.Or(rateSpec{}); r.n > 0 {
-		g.rl = &limiter{n: r.n, per: r.per, max: c.maxRate.Or(DefaultMaxRateAddresses), m: make(map[[16]byte]window)}
+		g.rl = &limiter{n: r.n, per: r.per, max: c.maxRate.Or(DefaultMaxRateAddresses), m: make(map[[16]byte]*window)}
 	}
 	g.store, g.failClosed = c.store, c.failClosed
 	if g.store == nil {

@@ -38,7 +38,7 @@ type limiter struct {
 	per     time.Duration
 	max     int
 	mu      sync.Mutex
-	m       map[[16]byte]window
+	m       map[[16]byte]*window // changed in place under mu
 	lastGC  int64
 	evicted int64
 	refused int64
@@ -120,21 +120,23 @@ func (g *Guard) rate(a netip.Addr) (refused bool, retry time.Duration, quiet boo
 	t := g.now().UnixNano()
 	var out []rateSummary
 	l.mu.Lock()
-	w, ok := l.m[k]
-	if ok && t >= w.end {
-		if w.quiet > 0 {
-			out = append(out, rateSummary{addr: k, count: w.quiet, since: w.end - int64(l.per), end: w.end})
-		}
-		delete(l.m, k)
-		ok = false
-	}
-	if !ok {
-		if len(l.m) >= l.max {
+	w := l.m[k] // one lookup: the window is changed in place
+	if w == nil || t >= w.end {
+		if w != nil { // ended: the address's next window starts now
+			if w.quiet > 0 {
+				out = append(out, rateSummary{addr: k, count: w.quiet, since: w.end - int64(l.per), end: w.end})
+			}
+			*w = window{end: t + int64(l.per)}
+		} else if len(l.m) >= l.max {
 			out = l.makeRoom(t, out)
-		} else if t-l.lastGC >= int64(l.per) && len(l.m) > 0 {
+		}
+		if t-l.lastGC >= int64(l.per) && len(l.m) > 0 {
 			out = l.sweep(t, out)
 		}
-		w = window{end: t + int64(l.per)}
+		if w == nil {
+			w = &window{end: t + int64(l.per)}
+			l.m[k] = w
+		}
 	}
 	w.seen = t
 	if w.n < l.n {
@@ -150,7 +152,6 @@ func (g *Guard) rate(a netip.Addr) (refused bool, retry time.Duration, quiet boo
 			quiet = true
 		}
 	}
-	l.m[k] = w
 	l.mu.Unlock()
 	for _, s := range out {
 		g.emitRateLimited(s)
@@ -182,7 +183,7 @@ func (l *limiter) makeRoom(t int64, out []rateSummary) []rateSummary {
 		return out
 	}
 	var vk [16]byte
-	var vw window
+	var vw *window
 	first := true
 	for k, w := range l.m {
 		if first || w.seen < vw.seen {

@@ -1,6 +1,8 @@
 package guard_test
 
 import (
+	"context"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -141,5 +143,64 @@ func TestRateLimitAlloc(t *testing.T) {
 	r.g.RefuseAddress("203.0.113.7")
 	if n := testing.AllocsPerRun(100, func() { r.g.RefuseAddressQuiet("203.0.113.7") }); n != 0 {
 		t.Errorf("RefuseAddressQuiet allowed: %v allocs", n)
+	}
+}
+
+// TestRefuseAddrMatchesText: RefuseAddr of an address parsed answers as
+// RefuseAddressQuiet of its text, request after request (blocks, the rate
+// limit's loud and quiet refusals, allowlist, IPv4-mapped and zoned
+// forms); the zero Addr refuses nothing.
+func TestRefuseAddrMatchesText(t *testing.T) {
+	opts := []guard.Option{guard.WithRateLimit(2, time.Minute), guard.WithAllowCIDRs("10.0.0.0/8")}
+	byText, byAddr := newRig(t, opts...), newRig(t, opts...)
+	for _, r := range []*rig{byText, byAddr} {
+		if err := r.g.Block(context.Background(), guard.ScopeAddress, guard.Subject{Address: "198.51.100.9"}, time.Hour, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addrs := []string{"203.0.113.7", "::ffff:203.0.113.7", "198.51.100.9", "10.1.2.3", "2001:db8::1", "fe80::1%eth0", "2001:db8::1"}
+	for round := range 4 {
+		for _, s := range addrs {
+			r1, d1, rule1, scope1, q1 := byText.g.RefuseAddressQuiet(s)
+			r2, d2, rule2, scope2, q2 := byAddr.g.RefuseAddr(netip.MustParseAddr(s))
+			if r1 != r2 || d1 != d2 || rule1 != rule2 || scope1 != scope2 || q1 != q2 {
+				t.Fatalf("round %d %s: text %v %v %q %q %v, addr %v %v %q %q %v", round, s, r1, d1, rule1, scope1, q1, r2, d2, rule2, scope2, q2)
+			}
+		}
+	}
+	if a, b := byText.g.Stats(), byAddr.g.Stats(); a != b || a.RateQuiet == 0 || a.Refused == 0 {
+		t.Fatalf("stats: text %+v, addr %+v", a, b)
+	}
+	if refused, _, _, _, _ := byAddr.g.RefuseAddr(netip.Addr{}); refused {
+		t.Fatal("the zero Addr refused")
+	}
+	var nilGuard *guard.Guard
+	if refused, _, _, _, _ := nilGuard.RefuseAddr(netip.MustParseAddr("203.0.113.7")); refused {
+		t.Fatal("a nil guard refused")
+	}
+}
+
+// TestRefuseAddrAlloc: a quiet refusal by the rate limit, and an allowed
+// request of a counted address, allocate nothing.
+func TestRefuseAddrAlloc(t *testing.T) {
+	if testsupport.Race {
+		t.Skip("allocation counts differ under -race")
+	}
+	r := newRig(t, guard.WithRateLimit(1, time.Hour))
+	a := netip.MustParseAddr("203.0.113.7")
+	r.g.RefuseAddr(a) // allowed
+	r.g.RefuseAddr(a) // the first refusal
+	if n := testing.AllocsPerRun(100, func() {
+		if refused, _, _, _, quiet := r.g.RefuseAddr(a); !refused || !quiet {
+			t.Fatal("not a quiet refusal")
+		}
+	}); n != 0 {
+		t.Errorf("RefuseAddr quiet refusal: %v allocs", n)
+	}
+	other := netip.MustParseAddr("203.0.113.8")
+	r2 := newRig(t, guard.WithRateLimit(1<<30, time.Hour))
+	r2.g.RefuseAddr(other)
+	if n := testing.AllocsPerRun(100, func() { r2.g.RefuseAddr(other) }); n != 0 {
+		t.Errorf("RefuseAddr allowed: %v allocs", n)
 	}
 }

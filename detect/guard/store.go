@@ -304,13 +304,13 @@ func (g *Guard) rateShared(a netip.Addr) (refused bool, retry time.Duration, qui
 	t := g.now().UnixNano()
 	var out []rateSummary
 	l.mu.Lock()
-	w, ok := l.m[k]
-	if ok && t >= w.end {
+	w := l.m[k]
+	if w != nil && t >= w.end {
 		if w.quiet > 0 {
 			out = append(out, rateSummary{addr: k, count: w.quiet, since: w.end - int64(l.per), end: w.end})
 		}
 		delete(l.m, k)
-		ok = false
+		w = nil
 	}
 	if n > int64(l.n) {
 		refused, retry = true, left
@@ -318,15 +318,15 @@ func (g *Guard) rateShared(a netip.Addr) (refused bool, retry time.Duration, qui
 		if n > int64(l.n)+1 {
 			quiet = true
 			l.quiet++
-			if !ok {
+			if w == nil {
 				if len(l.m) >= l.max {
 					out = l.makeRoom(t, out)
 				}
-				w = window{end: t + int64(left)}
+				w = &window{end: t + int64(left)}
+				l.m[k] = w
 			}
 			w.seen = t
 			w.quiet++
-			l.m[k] = w
 		}
 	}
 	l.mu.Unlock()

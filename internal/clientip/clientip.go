@@ -55,6 +55,9 @@ func New(trusted []netip.Prefix, count int) (*Resolver, error) {
 type Result struct {
 	// Client is the client address (canonical text, zone dropped).
 	Client string
+	// Addr is Client parsed (unmapped, no zone); the zero Addr when
+	// Client is empty.
+	Addr netip.Addr
 	// Peer is the socket peer's address: canonical when it parses, else
 	// the peer text as the server reported it.
 	Peer string
@@ -82,7 +85,7 @@ func (r *Resolver) Resolve(remoteAddr string, xff []string) Result {
 		return Result{Peer: host}
 	}
 	peerText := canonical(peer, host)
-	res := Result{Client: peerText, Peer: peerText}
+	res := Result{Client: peerText, Addr: peer.WithZone("").Unmap(), Peer: peerText}
 	if r == nil || r.count == 0 || !r.isTrusted(peer) {
 		return res
 	}
@@ -119,7 +122,7 @@ func (r *Resolver) Resolve(remoteAddr string, xff []string) Result {
 		}
 		need--
 		if need == 0 {
-			return Result{Client: canonical(addr, item), Peer: peerText, Forwarded: true}
+			return Result{Client: canonical(addr, item), Addr: addr.WithZone("").Unmap(), Peer: peerText, Forwarded: true}
 		}
 		if !r.isTrusted(addr) {
 			return res

@@ -86,7 +86,7 @@ func TestReferenceVectors(t *testing.T) {
 				want = a
 			}
 			got := r.Resolve(remote, xff)
-			if got.Client != want || got.Forwarded != wantForwarded {
+			if got.Client != want || got.Forwarded != wantForwarded || (want != "" && got.Addr.String() != want) {
 				t.Fatalf("Resolve(%q, %q) = %+v, want client %q forwarded %v", remote, xff, got, want, wantForwarded)
 			}
 			// The same vector with a port on the peer, as net/http sets it.
@@ -143,8 +143,12 @@ func TestResolveAdversarial(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.r.Resolve(tt.remote, tt.xff); got != tt.want {
-				t.Fatalf("got %+v, want %+v", got, tt.want)
+			want := tt.want // Addr is Client parsed
+			if want.Client != "" {
+				want.Addr = netip.MustParseAddr(want.Client)
+			}
+			if got := tt.r.Resolve(tt.remote, tt.xff); got != want {
+				t.Fatalf("got %+v, want %+v", got, want)
 			}
 		})
 	}
@@ -229,6 +233,11 @@ func FuzzResolve(f *testing.F) {
 			if err != nil || a.String() != got.Client || a.Zone() != "" || a.Is4In6() {
 				t.Fatalf("client %q is not a canonical, zoneless, unmapped address", got.Client)
 			}
+			if got.Addr != a {
+				t.Fatalf("Addr %v, want client %q parsed", got.Addr, got.Client)
+			}
+		} else if got.Addr.IsValid() {
+			t.Fatalf("Addr %v without a client", got.Addr)
 		}
 		if !got.Forwarded && got.Client != "" && got.Client != got.Peer {
 			t.Fatalf("client %q without forwarding differs from peer %q", got.Client, got.Peer)

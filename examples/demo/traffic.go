@@ -7,8 +7,10 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"slices"
 	"sort"
 	"sync"
@@ -92,19 +94,22 @@ func printSummary(w io.Writer, counts, alerts map[string]int) {
 // logging in and using their accounts, and an attacker guessing passwords,
 // reading other users' accounts, probing for files and tripping a panic.
 func driveTraffic(ctx context.Context, base string) {
+	attacker := newAttackerTransport()
+	defer attacker.CloseIdleConnections()
 	// First a brute force: seven wrong passwords for one user from one
 	// address, which detection (brute_force: 5 in 5 min) reports with one
 	// security.alert.
-	bruteForce(ctx, newClient(base, rand.New(rand.NewPCG(1, 2))))
+	bruteForce(ctx, newClient(base, rand.New(rand.NewPCG(1, 2)), attacker))
 	scenarios := []struct {
 		weight int
+		attack bool
 		run    func(context.Context, *client)
 	}{
-		{6, normalUse},
-		{3, passwordGuessing},
-		{2, forbiddenReads},
-		{2, probing},
-		{1, tripPanic},
+		{6, false, normalUse},
+		{3, true, passwordGuessing},
+		{2, true, forbiddenReads},
+		{2, true, probing},
+		{1, true, tripPanic},
 	}
 	total := 0
 	for _, s := range scenarios {
@@ -127,7 +132,11 @@ func driveTraffic(ctx context.Context, base string) {
 				n := rng.IntN(total)
 				for _, s := range scenarios {
 					if n < s.weight {
-						s.run(ctx, newClient(base, rng))
+						var transport http.RoundTripper // the users' (http.DefaultTransport)
+						if s.attack {
+							transport = attacker
+						}
+						s.run(ctx, newClient(base, rng, transport))
 						break
 					}
 					n -= s.weight
@@ -144,9 +153,36 @@ type client struct {
 	rng  *rand.Rand
 }
 
-func newClient(base string, rng *rand.Rand) *client {
+// newClient is a client with a cookie jar of its own (one session) over
+// transport (nil: http.DefaultTransport).
+func newClient(base string, rng *rand.Rand, transport http.RoundTripper) *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{base: base, http: &http.Client{Jar: jar, Timeout: 5 * time.Second}, rng: rng}
+	return &client{base: base, http: &http.Client{Jar: jar, Timeout: 5 * time.Second, Transport: transport}, rng: rng}
+}
+
+// attackerAddr is the address the attacks come from where the system lets
+// a client bind it (Linux answers every address of 127.0.0.0/8 on the
+// loopback interface), while the users come from 127.0.0.1: alerts, blocks
+// and lockouts (SECAUDIT_BLOCK=true) then fall on the attacker and not on
+// the users. Where it cannot be bound (a demo on [::1], systems that only
+// configure 127.0.0.1), the attacks come from the usual address.
+var attackerAddr = netip.MustParseAddr("127.0.0.66")
+
+// newAttackerTransport is the transport of the attacks: connections from
+// attackerAddr when it can be bound, else from wherever the system says.
+func newAttackerTransport() *http.Transport {
+	from := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(attackerAddr, 0))}
+	fallback := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if conn, err := from.DialContext(ctx, network, addr); err == nil {
+				return conn, nil
+			}
+			return fallback.DialContext(ctx, network, addr)
+		},
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     5 * time.Second,
+	}
 }
 
 func (c *client) do(ctx context.Context, method, path, body string, header ...string) int {

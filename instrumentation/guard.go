@@ -21,9 +21,12 @@ type Guard interface {
 // QuietGuard is a [Guard] that may answer that a refusal is quiet: already
 // reported (detect/guard's rate limit counts a window's refusals after the
 // first into one security.rate_limited summary). A quiet refusal is
-// answered 429 like any other but emits no response event; Stats counts
-// it in BlockedQuiet. WithGuard uses RefuseAddressQuiet when the guard
-// has it.
+// answered 429 like any other but emits no event (no response event, nor
+// a security.suspicious_request one), and is answered as soon as the
+// client address is resolved, before the middleware builds anything else
+// for the request (no request id; the session id source is not called);
+// Stats counts it in BlockedQuiet. WithGuard uses RefuseAddressQuiet when
+// the guard has it.
 type QuietGuard interface {
 	Guard
 	RefuseAddressQuiet(addr string) (refused bool, retryAfter time.Duration, rule, scope string, quiet bool)
@@ -69,15 +72,34 @@ func newGuardCalls(g Guard) guardCalls {
 	return c
 }
 
-// blocked is a guard's refusal of a request, kept for its event.
+// blocked is a guard's loud refusal of a request, kept for its event.
 type blocked struct {
 	rule, scope string
-	quiet       bool // no event: counted by the guard
 }
 
-// quietBlocked marks every quiet refusal: it has no event, so it needs no
-// allocation of its own.
-var quietBlocked = &blocked{quiet: true}
+// refusal is the guard's answer for a request.
+type refusal struct {
+	refused, quiet bool
+	retry          time.Duration
+	rule, scope    string
+}
+
+// ask asks the guard about a request's client address (client its text,
+// addr its parsed form, the zero Addr when there is none).
+func (gc *guardCalls) ask(client string, addr netip.Addr) (r refusal) {
+	switch {
+	case gc.addr != nil:
+		if !addr.IsValid() { // no address to refuse: as RefuseAddressQuiet("")
+			return refusal{}
+		}
+		r.refused, r.retry, r.rule, r.scope, r.quiet = gc.addr.RefuseAddr(addr)
+	case gc.quiet != nil:
+		r.refused, r.retry, r.rule, r.scope, r.quiet = gc.quiet.RefuseAddressQuiet(client)
+	default:
+		r.refused, r.retry, r.rule, r.scope = gc.g.RefuseAddress(client)
+	}
+	return r
+}
 
 // The 429's header values and body, built once: what http.Error writes
 // (Content-Type, X-Content-Type-Options, the message and a newline), set
@@ -113,33 +135,26 @@ func retryAfter(secs int64) []string {
 	return e.v
 }
 
-// block answers 429 when the guard refuses x's client address (addr is
-// its parsed form, the zero Addr when there is none); it reports whether
-// it did.
-func (m *Middleware) block(w http.ResponseWriter, x *exchange, addr netip.Addr) bool {
-	var refused, quiet bool
-	var retry time.Duration
-	var rule, scope string
-	switch gc := &m.guard; {
-	case gc.addr != nil:
-		if !addr.IsValid() { // no address to refuse: as RefuseAddressQuiet("")
-			return false
-		}
-		refused, retry, rule, scope, quiet = gc.addr.RefuseAddr(addr)
-	case gc.quiet != nil:
-		refused, retry, rule, scope, quiet = gc.quiet.RefuseAddressQuiet(x.req.ClientAddress)
-	default:
-		refused, retry, rule, scope = gc.g.RefuseAddress(x.req.ClientAddress)
-	}
-	if !refused {
-		return false
-	}
+// refuseQuietly answers a quiet refusal: 429 and nothing else, before
+// the middleware builds anything for the request, since a quiet refusal
+// has no event (the guard counts it into its summary).
+func (m *Middleware) refuseQuietly(w http.ResponseWriter, r refusal) {
 	m.stats.blocked.Add(1)
-	if quiet {
-		x.blocked = quietBlocked
-	} else {
-		x.blocked = &blocked{rule: rule, scope: scope}
-	}
+	m.stats.blockedQuiet.Add(1)
+	writeTooManyRequests(w, r.retry)
+}
+
+// block answers a loud refusal 429 and keeps its rule and scope for the
+// response event.
+func (m *Middleware) block(w http.ResponseWriter, x *exchange, r *refusal) {
+	m.stats.blocked.Add(1)
+	x.blocked = &blocked{rule: r.rule, scope: r.scope}
+	writeTooManyRequests(w, r.retry)
+}
+
+// writeTooManyRequests writes the 429: what http.Error writes, with
+// Retry-After (the seconds of retry, rounded up, at least 1).
+func writeTooManyRequests(w http.ResponseWriter, retry time.Duration) {
 	secs := max(1, int64((retry+time.Second-1)/time.Second))
 	h := w.Header()
 	delete(h, "Content-Length") // it might be for some other content
@@ -148,5 +163,4 @@ func (m *Middleware) block(w http.ResponseWriter, x *exchange, addr netip.Addr) 
 	h["Retry-After"] = retryAfter(secs)
 	w.WriteHeader(http.StatusTooManyRequests)
 	_, _ = w.Write(tooManyBody)
-	return true
 }

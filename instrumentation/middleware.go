@@ -2,7 +2,6 @@ package instrumentation
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -225,8 +224,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.checkSpan(r)
 	}
 
+	var xff []string // looked up only when a proxy is trusted to set it
+	if m.resolver.TrustsProxies() {
+		xff = r.Header[clientip.HeaderXForwardedFor]
+	}
+	origin := m.resolver.Resolve(r.RemoteAddr, xff)
+	var refused refusal
+	if m.guard.g != nil {
+		if refused = m.guard.ask(origin.Client, origin.Addr); refused.refused && refused.quiet {
+			m.refuseQuietly(w, refused)
+			return
+		}
+	}
+
 	x := &exchange{start: time.Now()}
-	origin := m.resolver.Resolve(r.RemoteAddr, r.Header[clientip.HeaderXForwardedFor])
 	x.req.ID = x.newRequestID()
 	x.req.ClientAddress = origin.Client
 	x.req.PeerAddress = origin.Peer
@@ -275,7 +286,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(p)
 		}
 	}()
-	if (m.guard.g != nil && m.block(ww, x, origin.Addr)) || m.refuse(ww, r2) {
+	if refused.refused {
+		m.block(ww, x, &refused)
+		completed = true
+		return
+	}
+	if m.refuse(ww, r2) {
 		completed = true
 		return
 	}
@@ -291,10 +307,6 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 			m.stats.auditPanics.Add(1)
 		}
 	}()
-	if x.blocked != nil && x.blocked.quiet {
-		m.stats.blockedQuiet.Add(1)
-		return
-	}
 	duration := time.Since(x.start)
 	ctx := r.Context()
 
@@ -515,9 +527,24 @@ func (x *exchange) newRequestID() string {
 	return unsafe.String(&x.id[0], len(x.id))
 }
 
+// fillRequestID writes 128 random bits as 32 lowercase hex digits, eight
+// at a time (hexWord), not byte by byte: it runs for every request.
 func fillRequestID(out *[32]byte) {
-	var raw [16]byte
-	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
-	hex.Encode(out[:], raw[:])
+	a, b := rand.Uint64(), rand.Uint64()
+	binary.BigEndian.PutUint64(out[0:], hexWord(uint32(a>>32)))
+	binary.BigEndian.PutUint64(out[8:], hexWord(uint32(a)))
+	binary.BigEndian.PutUint64(out[16:], hexWord(uint32(b>>32)))
+	binary.BigEndian.PutUint64(out[24:], hexWord(uint32(b)))
+}
+
+// hexWord returns the eight lowercase hex digits of v, most significant
+// first when stored big-endian: each nibble is spread into a byte of its
+// own, then turned into '0'–'9' or 'a'–'f' in all eight bytes at once.
+func hexWord(v uint32) uint64 {
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000ffff0000ffff
+	x = (x | x<<8) & 0x00ff00ff00ff00ff
+	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f
+	letters := ((x + 0x0606060606060606) >> 4) & 0x0101010101010101 // 1 where the nibble is 10–15
+	return x + 0x3030303030303030 + letters*('a'-'0'-10)
 }

@@ -2,6 +2,7 @@ package instrumentation
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -224,11 +225,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.checkSpan(r)
 	}
 
-	var xff []string // looked up only when a proxy is trusted to set it
-	if m.resolver.TrustsProxies() {
-		xff = r.Header[clientip.HeaderXForwardedFor]
-	}
-	origin := m.resolver.Resolve(r.RemoteAddr, xff)
+	origin := m.resolver.Resolve(r.RemoteAddr, r.Header[clientip.HeaderXForwardedFor])
 	var refused refusal
 	if m.guard.g != nil {
 		if refused = m.guard.ask(origin.Client, origin.Addr); refused.refused && refused.quiet {
@@ -527,24 +524,9 @@ func (x *exchange) newRequestID() string {
 	return unsafe.String(&x.id[0], len(x.id))
 }
 
-// fillRequestID writes 128 random bits as 32 lowercase hex digits, eight
-// at a time (hexWord), not byte by byte: it runs for every request.
 func fillRequestID(out *[32]byte) {
-	a, b := rand.Uint64(), rand.Uint64()
-	binary.BigEndian.PutUint64(out[0:], hexWord(uint32(a>>32)))
-	binary.BigEndian.PutUint64(out[8:], hexWord(uint32(a)))
-	binary.BigEndian.PutUint64(out[16:], hexWord(uint32(b>>32)))
-	binary.BigEndian.PutUint64(out[24:], hexWord(uint32(b)))
-}
-
-// hexWord returns the eight lowercase hex digits of v, most significant
-// first when stored big-endian: each nibble is spread into a byte of its
-// own, then turned into '0'–'9' or 'a'–'f' in all eight bytes at once.
-func hexWord(v uint32) uint64 {
-	x := uint64(v)
-	x = (x | x<<16) & 0x0000ffff0000ffff
-	x = (x | x<<8) & 0x00ff00ff00ff00ff
-	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f
-	letters := ((x + 0x0606060606060606) >> 4) & 0x0101010101010101 // 1 where the nibble is 10–15
-	return x + 0x3030303030303030 + letters*('a'-'0'-10)
+	var raw [16]byte
+	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
+	hex.Encode(out[:], raw[:])
 }

@@ -1,8 +1,8 @@
 package instrumentation
 
 import (
+	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -178,17 +178,20 @@ var _ http.Handler = (*handler)(nil)
 // response observer. It is never pooled or reused: req.ID points into its
 // id array, handlers may keep the id, and the handler's context (ctx) may
 // outlive the request. Records never keep it alive: they carry copies of
-// the request facts (see secaudit.Request).
+// the request facts (see secaudit.Request). It stays within 512 bytes
+// (TestExchangeSize): a larger object costs the allocator a header and a
+// slower path on every request, so what few requests need is held by
+// pointer (suspect, blocked, bodyAttr).
 type exchange struct {
 	req      secaudit.Request
 	ctx      reqctx.Node // the handler's context: the request's, plus &req
 	writer   respwriter.Writer
 	start    time.Time
-	suspect  *suspicion // the probe rule the request matched, if any
-	blocked  *blocked   // the guard's refusal, if any
-	query    string     // the raw query, when url.query is enabled
-	bodyAttr attribute.KeyValue
-	id       [32]byte // the request id's text; req.ID points into it
+	suspect  *suspicion          // the probe rule the request matched, if any
+	blocked  *blocked            // the guard's refusal, if any
+	query    string              // the raw query, when url.query is enabled
+	bodyAttr *attribute.KeyValue // the captured body (WithRequestBody), if any
+	id       [32]byte            // the request id's text; req.ID points into it
 
 	// Taken before the handler, which may rewrite its request in place.
 	https         bool
@@ -225,7 +228,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.checkSpan(r)
 	}
 
-	origin := m.resolver.Resolve(r.RemoteAddr, r.Header[clientip.HeaderXForwardedFor])
+	var xff []string // looked up only when a proxy is trusted to set it
+	if m.resolver.TrustsProxies() {
+		xff = r.Header[clientip.HeaderXForwardedFor]
+	}
+	origin := m.resolver.Resolve(r.RemoteAddr, xff)
 	var refused refusal
 	if m.guard.g != nil {
 		if refused = m.guard.ask(origin.Client, origin.Addr); refused.refused && refused.quiet {
@@ -259,7 +266,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2 := r.WithContext(&x.ctx)
 	if m.body != nil {
 		kv, body := m.body.Capture(r)
-		x.bodyAttr = kv
+		if kv.Key != "" {
+			x.bodyAttr = &kv
+		}
 		if body != nil {
 			r2.Body = body
 		}
@@ -309,9 +318,7 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 
 	// The route is settled only for a request that yields an event.
 	if x.suspect != nil {
-		m.resolveRoute(r, x)
-		m.auditor.SuspiciousRequest(ctx, x.suspect.rule, semconv.AuditEvidenceKey.String(x.suspect.evidence))
-		m.stats.suspicious.Add(1)
+		m.emitSuspicious(ctx, r, x)
 	}
 
 	panicked := p != nil && p != http.ErrAbortHandler
@@ -330,36 +337,63 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 		return
 	}
 
-	e := secaudit.Event{Body: semconv.BodyHTTPResponse, Action: semconv.ActionResponse}
 	sampledAt := 0.0 // the rate this event was kept at, when sampling applied
-	switch {
-	case panicked || status >= 500:
-		e.Name, e.Severity, e.Outcome = semconv.EventHTTPResponseServerError, semconv.SeverityError, semconv.OutcomeFailure
-	case status >= 400:
-		e.Name, e.Severity, e.Outcome = semconv.EventHTTPResponseClientError, semconv.SeverityWarning, semconv.OutcomeFailure
-	default:
+	if !panicked && status < 400 {
 		if !m.logOK {
 			m.stats.okNotLogged.Add(1)
 			return
 		}
 		if m.sampleRate < 1 {
-			tid := trace.SpanContextFromContext(ctx).TraceID()
-			var draw uint64
-			if !tid.IsValid() {
-				draw = m.sampleKey.Draw(x.req.ID)
-			}
-			if !m.sampleKey.Keep(tid, m.sampleRate, draw) {
+			if !m.sampleIn(ctx, x) {
 				m.stats.sampledOut.Add(1)
 				return
 			}
 			sampledAt = m.sampleRate
 		}
-		e.Severity = semconv.SeverityInfo
-		if status >= 300 {
-			e.Name = semconv.EventHTTPResponseRedirect
-		} else {
-			e.Name, e.Outcome = semconv.EventHTTPResponseSuccess, semconv.OutcomeSuccess
-		}
+	}
+	m.emitResponse(ctx, r, x, p, status, duration, sampledAt)
+}
+
+// emitSuspicious emits the security.suspicious_request event of a request
+// a probe rule matched (out of record's frame, as emitResponse).
+//
+//go:noinline
+func (m *Middleware) emitSuspicious(ctx context.Context, r *http.Request, x *exchange) {
+	m.resolveRoute(r, x)
+	m.auditor.SuspiciousRequest(ctx, x.suspect.rule, semconv.AuditEvidenceKey.String(x.suspect.evidence))
+	m.stats.suspicious.Add(1)
+}
+
+// sampleIn reports whether the sample rate keeps the request's 1xx–3xx
+// response event: drawn from the trace id, or the request id without one.
+func (m *Middleware) sampleIn(ctx context.Context, x *exchange) bool {
+	tid := trace.SpanContextFromContext(ctx).TraceID()
+	var draw uint64
+	if !tid.IsValid() {
+		draw = m.sampleKey.Draw(x.req.ID)
+	}
+	return m.sampleKey.Keep(tid, m.sampleRate, draw)
+}
+
+// emitResponse builds and emits the http.response event of a request that
+// has one (record decided it). It is kept out of record, whose frame every
+// request pays for, because its own is large (the event, the attributes,
+// the panic's details): a request without an event never grows its
+// goroutine's stack for it.
+//
+//go:noinline
+func (m *Middleware) emitResponse(ctx context.Context, r *http.Request, x *exchange, p any, status int, duration time.Duration, sampledAt float64) {
+	panicked := p != nil && p != http.ErrAbortHandler
+	e := secaudit.Event{Body: semconv.BodyHTTPResponse, Action: semconv.ActionResponse}
+	switch {
+	case panicked || status >= 500:
+		e.Name, e.Severity, e.Outcome = semconv.EventHTTPResponseServerError, semconv.SeverityError, semconv.OutcomeFailure
+	case status >= 400:
+		e.Name, e.Severity, e.Outcome = semconv.EventHTTPResponseClientError, semconv.SeverityWarning, semconv.OutcomeFailure
+	case status >= 300:
+		e.Name, e.Severity = semconv.EventHTTPResponseRedirect, semconv.SeverityInfo
+	default:
+		e.Name, e.Severity, e.Outcome = semconv.EventHTTPResponseSuccess, semconv.SeverityInfo, semconv.OutcomeSuccess
 	}
 	if x.suspect == nil { // else settled for the suspicious-request event
 		m.resolveRoute(r, x)
@@ -385,8 +419,8 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	if sampledAt > 0 { // kept by sampling: say at what rate, so counts can be scaled
 		attrs = append(attrs, semconv.AuditSampleRateKey.Float64(sampledAt))
 	}
-	if x.bodyAttr.Key != "" {
-		attrs = append(attrs, x.bodyAttr)
+	if x.bodyAttr != nil {
+		attrs = append(attrs, *x.bodyAttr)
 	}
 	if m.sessions != nil && x.req.SessionID == "" {
 		if sid := m.sessionID(r); sid != "" {
@@ -524,9 +558,24 @@ func (x *exchange) newRequestID() string {
 	return unsafe.String(&x.id[0], len(x.id))
 }
 
+// fillRequestID writes 128 random bits as 32 lowercase hex digits, eight
+// at a time (hexWord), not byte by byte: it runs for every request.
 func fillRequestID(out *[32]byte) {
-	var raw [16]byte
-	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
-	hex.Encode(out[:], raw[:])
+	a, b := rand.Uint64(), rand.Uint64()
+	binary.BigEndian.PutUint64(out[0:], hexWord(uint32(a>>32)))
+	binary.BigEndian.PutUint64(out[8:], hexWord(uint32(a)))
+	binary.BigEndian.PutUint64(out[16:], hexWord(uint32(b>>32)))
+	binary.BigEndian.PutUint64(out[24:], hexWord(uint32(b)))
+}
+
+// hexWord returns the eight lowercase hex digits of v, most significant
+// first when stored big-endian: each nibble is spread into a byte of its
+// own, then turned into '0'–'9' or 'a'–'f' in all eight bytes at once.
+func hexWord(v uint32) uint64 {
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000ffff0000ffff
+	x = (x | x<<8) & 0x00ff00ff00ff00ff
+	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f
+	letters := ((x + 0x0606060606060606) >> 4) & 0x0101010101010101 // 1 where the nibble is 10–15
+	return x + 0x3030303030303030 + letters*('a'-'0'-10)
 }

@@ -79,16 +79,14 @@ func PeerHost(remoteAddr string) string {
 // remoteAddr (http.Request.RemoteAddr: "host:port", or a bare address) and
 // whose X-Forwarded-For header lines are xff, in order.
 func (r *Resolver) Resolve(remoteAddr string, xff []string) Result {
-	host := PeerHost(remoteAddr)
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return Result{Peer: host}
+	res, ok := peer4(remoteAddr)
+	if !ok {
+		res = peer(remoteAddr)
 	}
-	peerText := canonical(peer, host)
-	res := Result{Client: peerText, Addr: peer.WithZone("").Unmap(), Peer: peerText}
-	if r == nil || r.count == 0 || !r.isTrusted(peer) {
+	if !res.Addr.IsValid() || r == nil || r.count == 0 || !r.isTrusted(res.Addr) {
 		return res
 	}
+	peerText := res.Peer
 	// Walk the entries right to left across all header lines (a later
 	// line holds later hops), skipping empty items.
 	need := r.count // entries to consume: N-1 hops, then the candidate
@@ -129,6 +127,61 @@ func (r *Resolver) Resolve(remoteAddr string, xff []string) Result {
 		}
 	}
 	return res
+}
+
+// peer is the origin of a request from remoteAddr alone, in any form.
+func peer(remoteAddr string) Result {
+	host := PeerHost(remoteAddr)
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return Result{Peer: host}
+	}
+	text := canonical(a, host)
+	return Result{Client: text, Addr: a.WithZone("").Unmap(), Peer: text}
+}
+
+// TrustsProxies reports whether r reads X-Forwarded-For at all (trusted
+// proxies are configured): without them Resolve ignores its xff argument,
+// so a caller may skip looking the header up.
+func (r *Resolver) TrustsProxies() bool { return r != nil && r.count > 0 }
+
+// peer4 is Resolve's origin for the common socket peer "a.b.c.d:port" (a
+// dotted-quad IPv4 address as netip.ParseAddr accepts it, a port of
+// digits only), parsed in one pass: the same Result as the general path,
+// at a fraction of its cost. ok is false for every other form, which the
+// general path (peer) then handles: IPv6, zones, no port, anything invalid.
+func peer4(remoteAddr string) (res Result, ok bool) {
+	s := remoteAddr
+	var ip [4]byte
+	i := 0
+	for field := range ip {
+		if field > 0 {
+			if i >= len(s) || s[i] != '.' {
+				return Result{}, false
+			}
+			i++
+		}
+		start, v := i, 0
+		for i < len(s) && s[i]-'0' <= 9 {
+			v = v*10 + int(s[i]-'0')
+			i++
+		}
+		// 1–3 digits, at most 255, no leading zero (netip refuses it).
+		if n := i - start; n == 0 || n > 3 || v > 255 || (n > 1 && s[start] == '0') {
+			return Result{}, false
+		}
+		ip[field] = byte(v)
+	}
+	if i >= len(s) || s[i] != ':' {
+		return Result{}, false
+	}
+	for j := i + 1; j < len(s); j++ {
+		if s[j]-'0' > 9 {
+			return Result{}, false
+		}
+	}
+	host := s[:i]
+	return Result{Client: host, Addr: netip.AddrFrom4(ip), Peer: host}, true
 }
 
 func (r *Resolver) isTrusted(a netip.Addr) bool {

@@ -247,3 +247,61 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// TestPeer4MatchesGeneralPath: the one-pass IPv4 parse gives exactly the
+// general path's Result wherever it accepts its input, and accepts the
+// common socket peer.
+func TestPeer4MatchesGeneralPath(t *testing.T) {
+	tests := []struct {
+		remote string
+		fast   bool // peer4 is expected to take it
+	}{
+		{"203.0.113.9:52100", true},
+		{"127.0.0.1:1", true},
+		{"0.0.0.0:0", true},
+		{"255.255.255.255:65535", true},
+		{"1.2.3.4:", true},
+		{"1.2.3.4", false},
+		{"01.2.3.4:1", false},
+		{"1.2.3.00:1", false},
+		{"256.1.1.1:1", false},
+		{"1.2.3:1", false},
+		{"1.2.3.4.5:1", false},
+		{"1..3.4:1", false},
+		{".1.2.3:1", false},
+		{"1.2.3.4:1:2", false},
+		{"1.2.3.4:[1]", false},
+		{"1.2.3.4:]", false},
+		{"1.2.3.4:x", false},
+		{"1.2.3.1000:1", false},
+		{"[::1]:1", false},
+		{"[::ffff:1.2.3.4]:1", false},
+		{"fe80::1%eth0", false},
+		{"", false},
+		{"bogus", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.remote, func(t *testing.T) {
+			got, ok := peer4(tt.remote)
+			if ok != tt.fast {
+				t.Fatalf("peer4(%q) ok = %v, want %v", tt.remote, ok, tt.fast)
+			}
+			if ok && got != peer(tt.remote) {
+				t.Fatalf("peer4(%q) = %+v, general path %+v", tt.remote, got, peer(tt.remote))
+			}
+		})
+	}
+}
+
+// FuzzPeer4: wherever the one-pass parse accepts a peer, its Result is
+// the general path's.
+func FuzzPeer4(f *testing.F) {
+	for _, s := range []string{"203.0.113.9:52100", "1.2.3.4:", "01.2.3.4:1", "1.2.3.4:]", "[::1]:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, remote string) {
+		if got, ok := peer4(remote); ok && got != peer(remote) {
+			t.Fatalf("peer4(%q) = %+v, general path %+v", remote, got, peer(remote))
+		}
+	})
+}

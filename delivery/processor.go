@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit/semconv"
@@ -44,26 +43,25 @@ type Processor struct {
 
 	mu           sync.Mutex
 	q            queue
-	seq          uint64               // last seq handed out
-	numbered     uint64               // last audit.sequence given (WithStream)
-	scratch      []attribute.KeyValue // enqueueLocked's buffer (WithStream); empty between uses
-	inflight     []meta               // the batch in the exporter's hands …
-	inflightRecs []sdklog.Record      // … and its records
-	exportGen    uint64               // exports started
-	doneGen      uint64               // exports finished
-	exportStart  time.Time            // zero when no export runs
-	failing      error                // the last export failed and its records wait for a retry
-	failingSince time.Time            // start of the current run of failures
-	strictErr    error                // a strict record missed its deadline; cleared by a success
-	lastSuccess  time.Time            //
-	lastErr      error                //
-	lastErrAt    time.Time            //
-	progress     chan struct{}        // closed and replaced whenever waiters should look again
-	closing      bool                 // Shutdown began
-	abandoned    bool                 // Shutdown's context ended: the worker's results no longer count
-	finalDone    bool                 // the final summary was queued
-	ledger       ledger               // drops
-	template     *sdklog.Record       // resource and scope for summary records
+	seq          uint64          // last seq handed out
+	numbered     uint64          // last audit.sequence given (WithStream)
+	inflight     []meta          // the batch in the exporter's hands …
+	inflightRecs []sdklog.Record // … and its records
+	exportGen    uint64          // exports started
+	doneGen      uint64          // exports finished
+	exportStart  time.Time       // zero when no export runs
+	failing      error           // the last export failed and its records wait for a retry
+	failingSince time.Time       // start of the current run of failures
+	strictErr    error           // a strict record missed its deadline; cleared by a success
+	lastSuccess  time.Time       //
+	lastErr      error           //
+	lastErrAt    time.Time       //
+	progress     chan struct{}   // closed and replaced whenever waiters should look again
+	closing      bool            // Shutdown began
+	abandoned    bool            // Shutdown's context ended: the worker's results no longer count
+	finalDone    bool            // the final summary was queued
+	ledger       ledger          // drops
+	template     *sdklog.Record  // resource and scope for summary records
 	lastTrim     time.Time
 	flushing     int // ForceFlush calls in progress: no lingering
 
@@ -332,41 +330,12 @@ func (p *Processor) enqueueLocked(r *sdklog.Record, m meta, w *waiter) (wake boo
 	p.seq++
 	m.seq, m.w = p.seq, w
 	dst := &p.q.reserve(m).rec
-	if p.cfg.stream == "" || r.DroppedAttributes() != 0 || r.AttributesLen() <= inlineAttrs {
+	if p.cfg.stream == "" {
 		cloneInto(dst, r)
 	} else {
-		p.scratch = moveInto(dst, r, p.scratch)
+		moveInto(dst, r)
 	}
 	return p.q.size == 1 || p.q.size >= p.cfg.batchSize || w != nil
-}
-
-// inlineAttrs is how many attributes an sdk/log record holds without an
-// array of its own (the SDK's attributesInlineCount).
-const inlineAttrs = 5
-
-// moveInto queues src as dst for a stream that numbers its records: dst
-// takes src's attribute array and src gets a copy of its attributes, equal
-// to what it had. The SDK grows a record's array by doubling, so the array
-// it built while emitting usually has room for the two attributes the
-// worker adds (audit.stream.id, audit.sequence) where a clone, sized to
-// fit, had none: numbering then allocates nothing, where it grew the
-// clone (a copy into twice its size, 1.1 KB for a 14-attribute record). The
-// records are equal as before; only which one holds the larger array
-// changes. scratch is a buffer for the copy, returned for reuse, empty.
-// src must have no dropped attributes (SetAttributes would reset the
-// count).
-//
-//go:noinline
-func moveInto(dst, src *sdklog.Record, scratch []attribute.KeyValue) []attribute.KeyValue {
-	*dst = *src
-	scratch = scratch[:0]
-	src.WalkAttributes(func(kv attribute.KeyValue) bool {
-		scratch = append(scratch, kv)
-		return true
-	})
-	src.SetAttributes(scratch...)
-	clear(scratch)
-	return scratch[:0]
 }
 
 // cloneInto deep-copies src into dst. Kept out of line so that its
@@ -377,6 +346,21 @@ func moveInto(dst, src *sdklog.Record, scratch []attribute.KeyValue) []attribute
 //
 //go:noinline
 func cloneInto(dst, src *sdklog.Record) { *dst = src.Clone() }
+
+// moveInto queues src as dst for a stream that numbers its records: dst
+// takes src's attribute array and src gets a copy of it. The SDK grows a
+// record's array by doubling as it copies the attributes in, so the array
+// it built usually has room for the two attributes the worker adds
+// (audit.stream.id, audit.sequence) where a clone, sized to fit, had none:
+// numbering then allocates nothing, where it grew the clone (into twice
+// its size: 1.1 KB for a 14-attribute record). The two records are equal,
+// as after cloneInto; only which one holds the larger array changes.
+//
+//go:noinline
+func moveInto(dst, src *sdklog.Record) {
+	*dst = *src
+	*src = dst.Clone()
+}
 
 // await waits for a blocking or strict record's export.
 func (p *Processor) await(ctx context.Context, w *waiter, mode Mode, deadline time.Time, timer **time.Timer) error {

@@ -246,3 +246,49 @@ func TestQuietRefusalBuildsNothing(t *testing.T) {
 		t.Fatalf("Stats Blocked %d BlockedQuiet %d, want 4 and 3", s.Blocked, s.BlockedQuiet)
 	}
 }
+
+// BenchmarkRefusal sets the 429 path against serving, through a whole
+// pipeline (JSONL to io.Discard): a request served with OK responses not
+// audited (the defaults) and audited; a quiet refusal (detect/guard's
+// rate limit, after the window's first refusal: no event); a loud one (a
+// blocked address: a client_error event each, like an audited request).
+func BenchmarkRefusal(b *testing.B) {
+	clearEnv(b)
+	g, err := guard.New(guard.WithoutEnv(), guard.WithRateLimit(1, time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	loud := &fakeGuard{blocked: map[string]time.Duration{"203.0.113.9": time.Hour}}
+	for _, tc := range []struct {
+		name   string
+		opts   []Option
+		warm   int
+		status int
+	}{
+		{"served", nil, 0, http.StatusOK},
+		{"served-audited", []Option{WithLogOKResponses(true)}, 0, http.StatusOK},
+		{"refused-quiet", []Option{WithGuard(g)}, 2, http.StatusTooManyRequests},
+		{"refused-loud", []Option{WithGuard(loud)}, 0, http.StatusTooManyRequests},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			a, _ := newPipeline(b, io.Discard)
+			m, err := New(append([]Option{WithAuditor(a)}, tc.opts...)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := m.Wrap(bareHandler())
+			req := benchRequest()
+			for range tc.warm {
+				h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != tc.status {
+					b.Fatalf("status %d, want %d", w.Code, tc.status)
+				}
+			}
+		})
+	}
+}

@@ -209,19 +209,10 @@ type suspicion struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
-	if len(m.ignorePaths) > 0 {
-		// The escaped path, as the request wrote it: routers match
-		// segments in which %2F is not a separator, so the decoded path of
-		// /x/1%2F..%2Fhealthz would look like a /healthz it is not routed
-		// to. (No allocation when the path needs no escaping.)
-		path := r.URL.EscapedPath()
-		for _, re := range m.ignorePaths {
-			if re.MatchString(path) {
-				m.stats.ignoredPaths.Add(1)
-				h.next.ServeHTTP(w, r)
-				return
-			}
-		}
+	if len(m.ignorePaths) > 0 && m.ignoredPath(r) {
+		m.stats.ignoredPaths.Add(1)
+		h.next.ServeHTTP(w, r)
+		return
 	}
 	m.stats.requests.Add(1)
 	if !m.spanChecked.Load() {
@@ -241,41 +232,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	x := &exchange{start: time.Now()}
-	x.req.ID = x.newRequestID()
-	x.req.ClientAddress = origin.Client
-	x.req.PeerAddress = origin.Peer
-	x.req.Method = r.Method
-	x.req.Path = r.URL.Path
-	x.https, x.host, x.path, x.rawPath = r.TLS != nil, r.Host, r.URL.Path, r.URL.RawPath
-	x.userAgent = firstValue(r.Header, "User-Agent")
-	if m.query {
-		x.query = r.URL.RawQuery
-	}
-	if m.sessions != nil {
-		x.req.SessionID = m.sessionID(r)
-	}
-	if m.suspicious {
-		if rule, evidence := probe.Find(r.URL); rule != "" {
-			x.suspect = &suspicion{rule: rule, evidence: evidence}
-		}
-	}
-
-	// secaudit.ContextWithRequest, without an allocation of its own.
-	x.ctx = reqctx.Node{Context: r.Context(), Val: &x.req}
-	r2 := r.WithContext(&x.ctx)
-	if m.body != nil {
-		kv, body := m.body.Capture(r)
-		if kv.Key != "" {
-			x.bodyAttr = &kv
-		}
-		if body != nil {
-			r2.Body = body
-		}
-	}
-	// Events during the request read the route the router records on r2.
-	x.req.SetPatternSource(r2)
-	ww := x.writer.Reset(w)
+	x, r2, ww := m.begin(w, r, &origin)
 
 	completed := false
 	defer func() {
@@ -303,6 +260,68 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.next.ServeHTTP(ww, r2)
 	completed = true
+}
+
+// ignoredPath reports whether r's path matches WithIgnorePaths. It matches
+// the escaped path, as the request wrote it: routers match segments in
+// which %2F is not a separator, so the decoded path of
+// /x/1%2F..%2Fhealthz would look like a /healthz it is not routed to. (No
+// allocation when the path needs no escaping.) Not inlined, as begin.
+//
+//go:noinline
+func (m *Middleware) ignoredPath(r *http.Request) bool {
+	path := r.URL.EscapedPath()
+	for _, re := range m.ignorePaths {
+		if re.MatchString(path) {
+			return true
+		}
+	}
+	return false
+}
+
+// begin builds a request's exchange: its facts (the origin resolved),
+// what url.full and the response event need, the handler's request with
+// the context that carries the facts, and the response observer. Not
+// inlined: ServeHTTP's frame stays under every handler's and the audit's
+// frames, so what only the start needs is kept out of it.
+//
+//go:noinline
+func (m *Middleware) begin(w http.ResponseWriter, r *http.Request, origin *clientip.Result) (x *exchange, r2 *http.Request, ww http.ResponseWriter) {
+	x = &exchange{start: time.Now()}
+	x.req.ID = x.newRequestID()
+	x.req.ClientAddress = origin.Client
+	x.req.PeerAddress = origin.Peer
+	x.req.Method = r.Method
+	x.req.Path = r.URL.Path
+	x.https, x.host, x.path, x.rawPath = r.TLS != nil, r.Host, r.URL.Path, r.URL.RawPath
+	x.userAgent = firstValue(r.Header, "User-Agent")
+	if m.query {
+		x.query = r.URL.RawQuery
+	}
+	if m.sessions != nil {
+		x.req.SessionID = m.sessionID(r)
+	}
+	if m.suspicious {
+		if rule, evidence := probe.Find(r.URL); rule != "" {
+			x.suspect = &suspicion{rule: rule, evidence: evidence}
+		}
+	}
+
+	// secaudit.ContextWithRequest, without an allocation of its own.
+	x.ctx = reqctx.Node{Context: r.Context(), Val: &x.req}
+	r2 = r.WithContext(&x.ctx)
+	if m.body != nil {
+		kv, body := m.body.Capture(r)
+		if kv.Key != "" {
+			x.bodyAttr = &kv
+		}
+		if body != nil {
+			r2.Body = body
+		}
+	}
+	// Events during the request read the route the router records on r2.
+	x.req.SetPatternSource(r2)
+	return x, r2, x.writer.Reset(w)
 }
 
 // record emits the request's events after the handler. p is the value the
@@ -436,11 +455,7 @@ func (m *Middleware) emitResponse(ctx context.Context, r *http.Request, x *excha
 	}
 	if panicked {
 		m.stats.panics.Add(1)
-		attrs = append(attrs,
-			semconv.ExceptionTypeKey.String(fmt.Sprintf("%T", p)),
-			semconv.ExceptionMessageKey.String(panicMessage(p)),
-			semconv.ExceptionStacktraceKey.String(string(debug.Stack())),
-		)
+		attrs = appendPanic(attrs, p)
 	}
 	e.Attributes = attrs
 	if m.auditor.Emit(ctx, e) == nil {
@@ -533,6 +548,18 @@ func (x *exchange) fullURL() string {
 	}
 	u := url.URL{Path: x.path, RawPath: x.rawPath}
 	return scheme + x.host + u.EscapedPath()
+}
+
+// appendPanic appends the exception attributes of the panic value p (out
+// of emitResponse's frame: fmt and the stack trace are large).
+//
+//go:noinline
+func appendPanic(attrs []attribute.KeyValue, p any) []attribute.KeyValue {
+	return append(attrs,
+		semconv.ExceptionTypeKey.String(fmt.Sprintf("%T", p)),
+		semconv.ExceptionMessageKey.String(panicMessage(p)),
+		semconv.ExceptionStacktraceKey.String(string(debug.Stack())),
+	)
 }
 
 // panicMessage formats a panic value. fmt recovers a panicking Error or

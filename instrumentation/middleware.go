@@ -332,11 +332,14 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 			m.stats.auditPanics.Add(1)
 		}
 	}()
-	duration := time.Since(x.start)
 	ctx := r.Context()
 
-	// The route is settled only for a request that yields an event.
+	// The route is settled only for a request that yields an event, and
+	// the duration read only then: when the handler was done, before the
+	// events are built.
+	var duration time.Duration
 	if x.suspect != nil {
+		duration = time.Since(x.start)
 		m.emitSuspicious(ctx, r, x)
 	}
 
@@ -369,6 +372,9 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 			}
 			sampledAt = m.sampleRate
 		}
+	}
+	if x.suspect == nil {
+		duration = time.Since(x.start)
 	}
 	m.emitResponse(ctx, r, x, p, status, duration, sampledAt)
 }
@@ -420,7 +426,19 @@ func (m *Middleware) emitResponse(ctx context.Context, r *http.Request, x *excha
 
 	buf := attrPool.Get().(*attrBuffer)
 	defer buf.release()
-	attrs := append(buf[:0],
+	e.Attributes = m.responseAttrs(buf[:0], r, x, p, panicked, status, duration, sampledAt)
+	if m.auditor.Emit(ctx, e) == nil {
+		m.stats.emitted.Add(1)
+	}
+}
+
+// responseAttrs appends the response event's attributes to attrs. Not
+// inlined, so that its temporaries are off the stack by the time the
+// event goes down the Auditor's and the SDK's frames.
+//
+//go:noinline
+func (m *Middleware) responseAttrs(attrs []attribute.KeyValue, r *http.Request, x *exchange, p any, panicked bool, status int, duration time.Duration, sampledAt float64) []attribute.KeyValue {
+	attrs = append(attrs,
 		semconv.HTTPResponseStatusCodeKey.Int(status),
 		semconv.URLFullKey.String(x.fullURL()),
 		semconv.AuditDurationKey.Int64(int64(duration)),
@@ -457,10 +475,7 @@ func (m *Middleware) emitResponse(ctx context.Context, r *http.Request, x *excha
 		m.stats.panics.Add(1)
 		attrs = appendPanic(attrs, p)
 	}
-	e.Attributes = attrs
-	if m.auditor.Emit(ctx, e) == nil {
-		m.stats.emitted.Add(1)
-	}
+	return attrs
 }
 
 // attrBuffer holds the response event's attributes. Auditor.Emit lets the

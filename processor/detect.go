@@ -282,6 +282,9 @@ func (d Detector) find(s string, spans []span) []span {
 	if d&DetectProviderTokens != 0 && len(s) >= tokenStride {
 		spans = findProviderTokens(s, spans)
 	}
+	if len(spans)-first < 2 {
+		return spans
+	}
 	return mergeSpans(spans, first)
 }
 

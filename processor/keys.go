@@ -361,6 +361,28 @@ const (
 	maxCachedKeyLn    = 128
 )
 
+// contractKeys maps the keys secaudit's own events carry to the constants
+// themselves. A cached entry for one of them keeps the constant, whose
+// bytes are the very ones the records' keys point to (the linker keeps one
+// copy of a string constant), so that the cache's comparison ends at the
+// pointer instead of comparing the bytes; any other key is cached as a
+// copy of its own.
+var contractKeys = func() map[string]string {
+	m := make(map[string]string)
+	for _, k := range append(append([]string(nil), protectedKeys...),
+		string(semconv.URLPathKey), string(semconv.URLFullKey), string(semconv.URLQueryKey),
+		string(semconv.UserAgentOriginalKey), string(semconv.UserNameKey),
+		string(semconv.AuditReasonKey), string(semconv.SecurityRuleNameKey),
+		string(semconv.AuditModelNameKey), string(semconv.AuditModelIDKey),
+		string(semconv.AuditModelChangedFieldsKey), string(semconv.AuditEvidenceKey),
+		string(semconv.AuditBlockScopeKey), string(semconv.AuditStreamIDKey), string(semconv.AuditSequenceKey),
+		string(semconv.ExceptionMessageKey), string(semconv.ExceptionTypeKey), string(semconv.ExceptionStacktraceKey),
+	) {
+		m[k] = k
+	}
+	return m
+}()
+
 type keyEntry struct {
 	key   string
 	class keyClass
@@ -411,7 +433,11 @@ func (kc *keyCache) entry(kr *keyRules, k string) *keyEntry {
 	if e := slot.Load(); e != nil && e.key == k {
 		return e
 	}
-	e := &keyEntry{key: strings.Clone(k), class: kr.classify(k)}
+	key, ok := contractKeys[k]
+	if !ok {
+		key = strings.Clone(k)
+	}
+	e := &keyEntry{key: key, class: kr.classify(k)}
 	slot.Store(e)
 	return e
 }

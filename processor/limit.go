@@ -142,7 +142,7 @@ type limitProbe struct {
 
 // probeAttr adds one attribute to the probe. Scalars are handled inline;
 // composite values take the general path.
-func (l *Limiter) probeAttr(p *limitProbe, kv attribute.KeyValue) {
+func (l *Limiter) probeAttr(p *limitProbe, kv *attribute.KeyValue) {
 	maxStr := l.limits.MaxStringLength
 	p.size += len(kv.Key) + 4
 	if len(kv.Key) > maxStr && !p.dirty && l.keyTooLong(string(kv.Key)) {
@@ -190,7 +190,7 @@ func (l *Limiter) probeDone(r *sdklog.Record, p *limitProbe) bool {
 func (l *Limiter) limitRecord(r *sdklog.Record) {
 	var p limitProbe
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		l.probeAttr(&p, kv)
+		l.probeAttr(&p, &kv)
 		return true
 	})
 	if l.probeDone(r, &p) {

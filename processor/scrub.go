@@ -168,12 +168,23 @@ func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 		if kc&keyCount != 0 && countAt < 0 {
 			countAt = i
 		}
-		if s.scalarHit(kc, &kv.Value) {
-			first = i
-			return false
+		// The common cases inline: a trusted value, an integer under a
+		// key with no rule, a string that scans clean.
+		switch t := kv.Value.Type(); {
+		case kc&^keyCount == keyTrustedValue && (t == attribute.STRING || t == attribute.INT64):
+		case kc&^(keyCount|keyURL|keyQuery) == 0 && t == attribute.STRING:
+			if s.stringHit(kv.Value.AsString(), kc) {
+				first = i
+				return false
+			}
+		default:
+			if s.scalarHit(kc, &kv.Value) {
+				first = i
+				return false
+			}
 		}
 		if l != nil {
-			l.probeAttr(p, kv)
+			l.probeAttr(p, &kv)
 		}
 		i++
 		return true
@@ -186,7 +197,7 @@ func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 		count := semconv.AuditRedactedCountKey.Int(t.redacted)
 		r.AddAttributes(count)
 		if l != nil {
-			l.probeAttr(p, count)
+			l.probeAttr(p, &count)
 		}
 	} else {
 		if first < 0 {
@@ -284,7 +295,7 @@ func (s *Scrubber) rewrite(r *sdklog.Record, first, countAt int, t *tally, l *Li
 	if l != nil {
 		for i := first; i < len(buf); i++ {
 			if buf[i].Key != semconv.AuditRedactedCountKey {
-				l.probeAttr(p, buf[i])
+				l.probeAttr(p, &buf[i])
 			}
 		}
 	}
@@ -302,7 +313,7 @@ func (s *Scrubber) rewrite(r *sdklog.Record, first, countAt int, t *tally, l *Li
 		}
 	}
 	if l != nil && countAt >= first {
-		l.probeAttr(p, buf[countAt])
+		l.probeAttr(p, &buf[countAt])
 	}
 	r.SetAttributes(buf...)
 }

@@ -170,12 +170,17 @@ func TestStreamNumberingAllocs(t *testing.T) {
 		p := newProcessor(t, exp, append([]delivery.Option{delivery.WithQueueSize(2 * n), delivery.WithBatchSize(64)}, opts...)...)
 		prov := newProvider(p)
 		l := prov.Logger("t")
+		// In runs of half a batch, so that every record is queued for
+		// the next batch (deeper in the queue, records are held as
+		// clones).
 		run := func() {
 			for i := range recs {
 				l.Emit(ctx, recs[i])
-			}
-			if err := prov.ForceFlush(ctx); err != nil {
-				t.Fatal(err)
+				if i%32 == 31 {
+					if err := prov.ForceFlush(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 		}
 		run() // the worker's batch buffers grow

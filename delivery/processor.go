@@ -330,10 +330,14 @@ func (p *Processor) enqueueLocked(r *sdklog.Record, m meta, w *waiter) (wake boo
 	p.seq++
 	m.seq, m.w = p.seq, w
 	dst := &p.q.reserve(m).rec
-	if p.cfg.stream == "" {
-		cloneInto(dst, r)
-	} else {
+	if p.cfg.stream != "" && p.q.size <= p.cfg.batchSize {
+		// Taken with the next batch: numbered soon.
 		moveInto(dst, r)
+	} else {
+		// A record that waits behind a batch or more (a burst, a slow
+		// exporter) is held as a clone, sized to fit: held records are
+		// what every garbage collection marks.
+		cloneInto(dst, r)
 	}
 	return p.q.size == 1 || p.q.size >= p.cfg.batchSize || w != nil
 }

@@ -40,6 +40,31 @@
 // [Guard.List] name a user by [Subject].UserID and [Subject].UserName only,
 // which the caller sets when usernames may be shown.
 //
+// # Refusals do not flood the log
+//
+// Per address and window, the first refusal is a full event and the rest
+// are quiet ([Guard.RefuseAddressQuiet], [Guard.RefuseAddr]: the audit
+// middleware emits nothing for them) and counted into one
+// security.rate_limited summary (audit.detect.count, client.address,
+// security_rule.name, audit.block.scope address, audit.block.expires_at
+// the end of the counted period), so every refused request is in exactly
+// one event or summary. The rate limit's window is its own
+// ([WithRateLimit]; security_rule.name rate_limit). A blocked address's
+// window is one minute from its first refusal, whatever the rate limit:
+// at most one event and one summary per blocked address and minute, and
+// an ongoing attack reported within a minute; its summary names the
+// block's rule (scanner, manual, …), which tells it from the rate
+// limit's, and a block replaced by one of another rule starts a new
+// window. A summary is emitted lazily, with no goroutine: at the
+// address's first refusal after its window; when a window is swept or
+// evicted (the windows are bounded like the blocks); for a blocked
+// address, when its block ends here — expired, lifted, evicted, or
+// deleted by another instance — just before its security.block.lifted;
+// and at [Guard.Flush], which setup's Pipeline.Shutdown calls before the
+// logs close, so that no count waits for a request that never comes.
+// [Guard.CheckAddress] and [Guard.CheckLogin] (the lockout, which the
+// application asks) count nothing: their caller decides what to emit.
+//
 // A check of an address or pair that is not blocked takes a read lock and
 // a map lookup, with no allocation, and nothing but an atomic load when no
 // block exists or blocking is off.
@@ -63,7 +88,9 @@
 // records. User names are hashed under the store's shared secret. The rate
 // limit asks the store once per request; the first refusal of a window
 // across all instances is the full event, and each instance sums its own
-// quiet refusals in its security.rate_limited summary. A store that fails
+// quiet refusals in its security.rate_limited summary. A blocked address's
+// refusals are counted per instance (its blocks are local copies): each
+// instance emits the first refusal of a minute and its own summary. A store that fails
 // fails open (the rate limit allows, counted in [Stats].StoreErrors; a
 // block the store could not take holds here and is written again at the
 // next sync), except on the paths of [WithFailClosedPaths], which

@@ -31,6 +31,11 @@ const (
 // RuleManual is security_rule.name of a block applied from Go.
 const RuleManual = "manual"
 
+// refusalWindow is the window of a blocked address's refusals
+// ([Guard.RefuseAddr]): its first refusal is a full event, the rest of the
+// window are quiet and counted into one security.rate_limited summary.
+const refusalWindow = time.Minute
+
 // StatusTooManyRequests is the HTTP status a refused request is answered
 // with (429), with Retry-After: [Decision.RetryAfterSeconds].
 const StatusTooManyRequests = 429
@@ -85,14 +90,19 @@ func (d Decision) RetryAfterSeconds() int {
 
 // Stats are the guard's counters.
 type Stats struct {
-	Enabled     bool
-	Blocks      int64 // held now (expired ones not yet met included)
-	Applied     int64 // blocks applied (rules and manual)
-	Lifted      int64 // blocks lifted from Go
-	Expired     int64 // blocks removed after their expiry
-	Evicted     int64 // blocks evicted before their expiry to stay within the cap
-	Refused     int64 // checks answered blocked
-	Allowlisted int64 // blocks not applied because the address is allowlisted
+	Enabled bool
+	Blocks  int64 // held now (expired ones not yet met included)
+	Applied int64 // blocks applied (rules and manual)
+	Lifted  int64 // blocks lifted from Go
+	Expired int64 // blocks removed after their expiry
+	Evicted int64 // blocks evicted before their expiry to stay within the cap
+	Refused int64 // checks answered blocked
+	// RefusedQuiet: of Refused, the requests of a blocked address that
+	// RefuseAddr answered quiet (after the first of their address's
+	// minute), reported by a security.rate_limited summary instead of an
+	// event each.
+	RefusedQuiet int64
+	Allowlisted  int64 // blocks not applied because the address is allowlisted
 	// RateLimited: requests refused by the rate limit (WithRateLimit);
 	// RateQuiet of them after their window's first refusal, reported by
 	// its security.rate_limited summary instead of an event each.
@@ -133,6 +143,7 @@ type Guard struct {
 	hkey     atomic.Pointer[hashKey] // the process's own key, or the store's last
 	logger   atomic.Pointer[loggerBox]
 	rl       *limiter // nil: no rate limit
+	br       *limiter // the refusals of blocked addresses by RefuseAddr; nil when blocking is off
 	store    Store    // nil: blocks and rate windows in this process only
 
 	failClosed                []*regexp.Regexp
@@ -169,6 +180,9 @@ func New(opts ...Option) (*Guard, error) {
 	}
 	if g.now == nil {
 		g.now = time.Now
+	}
+	if g.enabled {
+		g.br = &limiter{per: refusalWindow, max: g.max, m: make(map[[16]byte]*window)}
 	}
 	if r := c.rate.Or(rateSpec{}); r.n > 0 {
 		g.rl = &limiter{n: r.n, per: r.per, max: c.maxRate.Or(DefaultMaxRateAddresses), m: make(map[[16]byte]*window)}
@@ -277,8 +291,44 @@ func (g *Guard) removeExpired(k key, t int64) {
 	g.remove(k)
 	g.mu.Unlock()
 	g.expired.Add(1)
+	g.endRefusals(k, t)
 	if !e.remote { // another instance's block: its expiry is reported there
 		g.emitLifted(context.Background(), e.b, reasonExpired)
+	}
+}
+
+// endRefusals emits the security.rate_limited summary of k's quiet
+// refusals when its address block ends here (expired, lifted, evicted,
+// deleted by another instance), before its security.block.lifted, so that
+// no count waits for a request that may never come.
+func (g *Guard) endRefusals(k key, t int64) {
+	if g.br == nil || k.user != 0 {
+		return
+	}
+	if s, ok := g.br.take(k.addr, t); ok {
+		g.emitRateLimited(s)
+	}
+}
+
+// Flush emits now the security.rate_limited summaries of the quiet
+// refusals counted so far (the rate limit's and the blocked addresses'),
+// whose windows have not been reported yet; a later quiet refusal in the
+// same window is counted into the window's next summary. setup's
+// Pipeline.Shutdown calls it before the logs are flushed, so that no count
+// is lost when traffic stops. A nil guard does nothing.
+func (g *Guard) Flush() {
+	if g == nil {
+		return
+	}
+	t := g.now().UnixNano()
+	var out []rateSummary
+	for _, l := range []*limiter{g.rl, g.br} {
+		if l != nil {
+			out = l.flush(t, out)
+		}
+	}
+	for _, s := range out {
+		g.emitRateLimited(s)
 	}
 }
 
@@ -317,12 +367,13 @@ func (g *Guard) apply(ctx context.Context, scope Scope, s Subject, d time.Durati
 	t := now.UnixNano()
 	var gone []Block // expired and evicted, lifted after the lock
 	var goneWhy []string
+	var goneK []key
 	g.mu.Lock()
 	if _, exists := g.m[k]; !exists && len(g.m) >= g.max {
 		for k2, e := range g.m {
 			if t >= e.until {
 				g.remove(k2)
-				gone, goneWhy = append(gone, e.b), append(goneWhy, reasonExpired)
+				gone, goneWhy, goneK = append(gone, e.b), append(goneWhy, reasonExpired), append(goneK, k2)
 				g.expired.Add(1)
 			}
 		}
@@ -336,7 +387,7 @@ func (g *Guard) apply(ctx context.Context, scope Scope, s Subject, d time.Durati
 				}
 			}
 			g.remove(vk)
-			gone, goneWhy = append(gone, ve.b), append(goneWhy, reasonEvicted)
+			gone, goneWhy, goneK = append(gone, ve.b), append(goneWhy, reasonEvicted), append(goneK, vk)
 			g.evicted.Add(1)
 		}
 	}
@@ -348,6 +399,7 @@ func (g *Guard) apply(ctx context.Context, scope Scope, s Subject, d time.Durati
 		g.storePut(ctx, k, b)
 	}
 	for i, ob := range gone {
+		g.endRefusals(goneK[i], t)
 		g.emitLifted(ctx, ob, goneWhy[i])
 	}
 	g.emitApplied(ctx, b)
@@ -377,10 +429,11 @@ func (g *Guard) Lift(ctx context.Context, scope Scope, s Subject) bool {
 			g.storeErrors.Add(1)
 		}
 	}
-	switch {
-	case !ok:
+	if !ok {
 		return false
-	case t >= e.until:
+	}
+	g.endRefusals(k, t)
+	if t >= e.until {
 		g.expired.Add(1)
 		g.emitLifted(ctx, e.b, reasonExpired)
 		return false
@@ -398,10 +451,12 @@ func (g *Guard) List() []Block {
 	}
 	t := g.now().UnixNano()
 	var live, gone []Block
+	var ended []key
 	g.mu.Lock()
 	for k, e := range g.m {
 		if t >= e.until {
 			g.remove(k)
+			ended = append(ended, k)
 			if !e.remote {
 				gone = append(gone, e.b)
 			} else {
@@ -412,6 +467,9 @@ func (g *Guard) List() []Block {
 		live = append(live, e.b)
 	}
 	g.mu.Unlock()
+	for _, k := range ended {
+		g.endRefusals(k, t)
+	}
 	for _, b := range gone {
 		g.expired.Add(1)
 		g.emitLifted(context.Background(), b, reasonExpired)
@@ -425,16 +483,21 @@ func (g *Guard) Stats() Stats {
 	if g == nil {
 		return Stats{}
 	}
-	var rl, rq, re int64
+	var rl, rq, re, bq int64
 	if l := g.rl; l != nil {
 		l.mu.Lock()
 		rl, rq, re = l.refused, l.quiet, l.evicted
 		l.mu.Unlock()
 	}
+	if l := g.br; l != nil {
+		l.mu.Lock()
+		bq = l.quiet
+		l.mu.Unlock()
+	}
 	return Stats{
 		RateLimited: rl, RateQuiet: rq, RateEvicted: re,
 		Enabled: g.enabled, Blocks: g.count.Load(), Applied: g.applied.Load(), Lifted: g.lifted.Load(),
-		Expired: g.expired.Load(), Evicted: g.evicted.Load(), Refused: g.refused.Load(),
+		Expired: g.expired.Load(), Evicted: g.evicted.Load(), Refused: g.refused.Load(), RefusedQuiet: bq,
 		Allowlisted: g.allowlisted.Load(),
 		StoreErrors: g.storeErrors.Load(), StoreDegraded: g.Degraded(), FailedClosed: g.failedClosed.Load(),
 	}

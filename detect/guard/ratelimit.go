@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
@@ -25,14 +26,17 @@ const DefaultMaxRateAddresses = 10000
 
 // window is one address's fixed window.
 type window struct {
-	end     int64 // Unix ns, exclusive
-	seen    int64 // Unix ns of the last request (least-recently-seen eviction)
-	n       int   // requests allowed in the window
-	refused int   // requests refused in the window
-	quiet   int   // refused after the first: counted into the summary
+	end     int64  // Unix ns, exclusive
+	seen    int64  // Unix ns of the last request (least-recently-seen eviction)
+	rule    string // the refusing block's rule; "" for the rate limit
+	n       int    // requests allowed in the window
+	refused int    // requests refused in the window
+	quiet   int    // refused after the first: counted into the summary
 }
 
-// limiter is the per-address fixed-window rate limit.
+// limiter counts refusals per address in fixed windows: the rate limit
+// (n requests allowed per window), and the refusals of blocked addresses
+// (n 0: every request it counts is refused; Guard.br).
 type limiter struct {
 	n       int
 	per     time.Duration
@@ -48,9 +52,18 @@ type limiter struct {
 // rateSummary is a security.rate_limited record to emit after the lock.
 type rateSummary struct {
 	addr  [16]byte
+	rule  string // the block's rule; "" for the rate limit
 	count int
-	since int64 // the window's start
-	end   int64
+	end   int64 // the end of the counted period: the window's, or earlier when flushed
+}
+
+// summary is w's summary, false when it has no quiet refusal to report;
+// end is the end of the period it covers.
+func (w *window) summary(k [16]byte, end int64) (rateSummary, bool) {
+	if w.quiet == 0 {
+		return rateSummary{}, false
+	}
+	return rateSummary{addr: k, rule: w.rule, count: w.quiet, end: min(end, w.end)}, true
 }
 
 // WithRateLimit refuses an address's requests beyond n per window of per
@@ -116,17 +129,36 @@ func (g *Guard) rate(a netip.Addr) (refused bool, retry time.Duration, quiet boo
 		return g.rateShared(a)
 	}
 	l := g.rl
-	k := a.As16()
 	t := g.now().UnixNano()
 	var out []rateSummary
+	var end int64
 	l.mu.Lock()
+	refused, end, quiet, out = l.count(a.As16(), t, "", out)
+	l.mu.Unlock()
+	for _, s := range out {
+		g.emitRateLimited(s)
+	}
+	if refused {
+		retry = time.Duration(end - t)
+	}
+	return refused, retry, quiet
+}
+
+// count counts a request of k at t in its window (opened by this request
+// when there is none, or the last has ended: its summary is appended to
+// out), and reports whether it is refused (beyond l.n), the window's end,
+// and whether the refusal is quiet (not the window's first). rule is the
+// refusing block's rule ("" for the rate limit): a window of another rule
+// is ended now (a block replaced by one of another rule), so that each
+// summary names one rule. The caller holds l.mu.
+func (l *limiter) count(k [16]byte, t int64, rule string, out []rateSummary) (refused bool, end int64, quiet bool, _ []rateSummary) {
 	w := l.m[k] // one lookup: the window is changed in place
-	if w == nil || t >= w.end {
+	if w == nil || t >= w.end || w.rule != rule {
 		if w != nil { // ended: the address's next window starts now
-			if w.quiet > 0 {
-				out = append(out, rateSummary{addr: k, count: w.quiet, since: w.end - int64(l.per), end: w.end})
+			if s, ok := w.summary(k, t); ok {
+				out = append(out, s)
 			}
-			*w = window{end: t + int64(l.per)}
+			*w = window{end: t + int64(l.per), rule: rule}
 		} else if len(l.m) >= l.max {
 			out = l.makeRoom(t, out)
 		}
@@ -134,29 +166,51 @@ func (g *Guard) rate(a netip.Addr) (refused bool, retry time.Duration, quiet boo
 			out = l.sweep(t, out)
 		}
 		if w == nil {
-			w = &window{end: t + int64(l.per)}
+			w = &window{end: t + int64(l.per), rule: rule}
 			l.m[k] = w
 		}
 	}
 	w.seen = t
 	if w.n < l.n {
 		w.n++
-	} else {
-		refused = true
-		retry = time.Duration(w.end - t)
-		w.refused++
-		l.refused++
-		if w.refused > 1 {
-			w.quiet++
-			l.quiet++
-			quiet = true
+		return false, w.end, false, out
+	}
+	w.refused++
+	l.refused++
+	if w.refused > 1 {
+		w.quiet++
+		l.quiet++
+		quiet = true
+	}
+	return true, w.end, quiet, out
+}
+
+// take removes k's window at t (its address is no longer refused: the
+// block ended) and returns its summary, if any.
+func (l *limiter) take(k [16]byte, t int64) (rateSummary, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.m[k]
+	if w == nil {
+		return rateSummary{}, false
+	}
+	delete(l.m, k)
+	return w.summary(k, t)
+}
+
+// flush returns the summaries of every window's quiet refusals so far, at
+// t, and sets their counts to zero; the windows stay, so that a later
+// refusal in one is still quiet, counted into the window's next summary.
+func (l *limiter) flush(t int64, out []rateSummary) []rateSummary {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, w := range l.m {
+		if s, ok := w.summary(k, t); ok {
+			out = append(out, s)
+			w.quiet = 0
 		}
 	}
-	l.mu.Unlock()
-	for _, s := range out {
-		g.emitRateLimited(s)
-	}
-	return refused, retry, quiet
+	return out
 }
 
 // sweep removes the ended windows (their summaries appended to out); the
@@ -165,8 +219,8 @@ func (l *limiter) sweep(t int64, out []rateSummary) []rateSummary {
 	l.lastGC = t
 	for k, w := range l.m {
 		if t >= w.end {
-			if w.quiet > 0 {
-				out = append(out, rateSummary{addr: k, count: w.quiet, since: w.end - int64(l.per), end: w.end})
+			if s, ok := w.summary(k, t); ok {
+				out = append(out, s)
 			}
 			delete(l.m, k)
 		}
@@ -192,14 +246,16 @@ func (l *limiter) makeRoom(t int64, out []rateSummary) []rateSummary {
 	}
 	delete(l.m, vk)
 	l.evicted++
-	if vw.quiet > 0 {
-		out = append(out, rateSummary{addr: vk, count: vw.quiet, since: vw.end - int64(l.per), end: vw.end})
+	if s, ok := vw.summary(vk, t); ok {
+		out = append(out, s)
 	}
 	return out
 }
 
 // emitRateLimited emits the security.rate_limited summary of a window's
-// quiet refusals (audit.detect.count).
+// quiet refusals (audit.detect.count): the rate limit's (security_rule.name
+// rate_limit) or a blocked address's (the block's rule), scope address;
+// audit.block.expires_at is the end of the counted period.
 func (g *Guard) emitRateLimited(s rateSummary) {
 	box := g.logger.Load()
 	if box == nil || box.l == nil {
@@ -215,7 +271,7 @@ func (g *Guard) emitRateLimited(s rateSummary) {
 	r.SetBody(attribute.StringValue(semconv.EventRateLimited))
 	r.AddAttributes(
 		semconv.AuditSchemaVersionKey.String(semconv.SchemaVersion),
-		semconv.SecurityRuleNameKey.String(RuleRateLimit),
+		semconv.SecurityRuleNameKey.String(cmp.Or(s.rule, RuleRateLimit)),
 		semconv.AuditBlockScopeKey.String(string(ScopeAddress)),
 		semconv.ClientAddressKey.String(netip.AddrFrom16(s.addr).Unmap().String()),
 		semconv.AuditDetectCountKey.Int(s.count),

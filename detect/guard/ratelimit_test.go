@@ -180,8 +180,8 @@ func TestRefuseAddrMatchesText(t *testing.T) {
 	}
 }
 
-// TestRefuseAddrAlloc: a quiet refusal by the rate limit, and an allowed
-// request of a counted address, allocate nothing.
+// TestRefuseAddrAlloc: a quiet refusal by the rate limit or of a blocked
+// address, and an allowed request of a counted address, allocate nothing.
 func TestRefuseAddrAlloc(t *testing.T) {
 	if testsupport.Race {
 		t.Skip("allocation counts differ under -race")
@@ -196,6 +196,19 @@ func TestRefuseAddrAlloc(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("RefuseAddr quiet refusal: %v allocs", n)
+	}
+	// a blocked address's quiet refusal: its window is changed in place
+	blocked := netip.MustParseAddr("198.51.100.9")
+	if err := r.g.Block(context.Background(), guard.ScopeAddress, guard.Subject{Address: blocked.String()}, time.Hour, "test"); err != nil {
+		t.Fatal(err)
+	}
+	r.g.RefuseAddr(blocked) // the first refusal
+	if n := testing.AllocsPerRun(100, func() {
+		if refused, _, _, _, quiet := r.g.RefuseAddr(blocked); !refused || !quiet {
+			t.Fatal("not a quiet refusal")
+		}
+	}); n != 0 {
+		t.Errorf("RefuseAddr quiet refusal of a block: %v allocs", n)
 	}
 	other := netip.MustParseAddr("203.0.113.8")
 	r2 := newRig(t, guard.WithRateLimit(1<<30, time.Hour))

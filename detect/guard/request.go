@@ -18,10 +18,14 @@ func (g *Guard) RefuseAddress(addr string) (refused bool, retryAfter time.Durati
 }
 
 // RefuseAddressQuiet is [Guard.RefuseAddress] that also reports whether a
-// refusal is quiet: a rate-limit refusal after the first of its address's
-// window, which the guard counts into the window's security.rate_limited
-// summary (emitted at the first check after the window ends), so the
-// middleware emits no event of its own for it. A blocked address is
+// refusal is quiet, so that the middleware emits no event of its own for
+// it: a refusal after the first of its address's window, which the guard
+// counts into the window's security.rate_limited summary. The rate limit's
+// window is its own (WithRateLimit); a blocked address's refusals have a
+// window of one minute from its first refusal, whose summary names the
+// block's rule and scope, and is emitted at the address's first refusal
+// after the window, or when the block ends here (before its
+// security.block.lifted), or at [Guard.Flush]. A blocked address is
 // checked first; an allowlisted one is never rate limited.
 func (g *Guard) RefuseAddressQuiet(addr string) (refused bool, retryAfter time.Duration, rule, scope string, quiet bool) {
 	if g == nil || (g.rl == nil && (!g.enabled || g.count.Load() == 0)) {
@@ -47,8 +51,9 @@ func (g *Guard) RefuseAddr(a netip.Addr) (refused bool, retryAfter time.Duration
 		a = a.Unmap().WithZone("")
 	}
 	if g.enabled && g.count.Load() != 0 {
-		if d := g.check(key{addr: a.As16()}); d.Blocked {
-			return true, d.RetryAfter, d.Rule, string(d.Scope), false
+		k := a.As16()
+		if d := g.check(key{addr: k}); d.Blocked {
+			return true, d.RetryAfter, d.Rule, string(d.Scope), g.refusedBlocked(k, d.Rule)
 		}
 	}
 	if g.rl == nil || g.allowed(a) {
@@ -59,4 +64,23 @@ func (g *Guard) RefuseAddr(a netip.Addr) (refused bool, retryAfter time.Duration
 		return false, 0, "", "", false
 	}
 	return true, retryAfter, RuleRateLimit, string(ScopeAddress), quiet
+}
+
+// refusedBlocked counts a refusal of the blocked address k (its block's
+// rule) in the address's window of refusals (one minute from its first)
+// and reports whether it is quiet: not the window's first, counted into
+// the window's security.rate_limited summary, emitted at the address's
+// first refusal after the window, when its block ends here, when the
+// window is swept or evicted, or at [Guard.Flush].
+func (g *Guard) refusedBlocked(k [16]byte, rule string) (quiet bool) {
+	l := g.br
+	t := g.now().UnixNano()
+	var out []rateSummary
+	l.mu.Lock()
+	_, _, quiet, out = l.count(k, t, rule, out)
+	l.mu.Unlock()
+	for _, s := range out {
+		g.emitRateLimited(s)
+	}
+	return quiet
 }

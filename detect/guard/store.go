@@ -268,10 +268,14 @@ func (g *Guard) deleteRemote(id string) {
 		return
 	}
 	g.mu.Lock()
-	if _, ok := g.m[k]; ok {
+	_, ok = g.m[k]
+	if ok {
 		g.remove(k)
 	}
 	g.mu.Unlock()
+	if ok {
+		g.endRefusals(k, g.now().UnixNano())
+	}
 }
 
 // storePut writes a block applied here to the store; a failure leaves it
@@ -306,8 +310,8 @@ func (g *Guard) rateShared(a netip.Addr) (refused bool, retry time.Duration, qui
 	l.mu.Lock()
 	w := l.m[k]
 	if w != nil && t >= w.end {
-		if w.quiet > 0 {
-			out = append(out, rateSummary{addr: k, count: w.quiet, since: w.end - int64(l.per), end: w.end})
+		if s, ok := w.summary(k, t); ok {
+			out = append(out, s)
 		}
 		delete(l.m, k)
 		w = nil

@@ -103,7 +103,9 @@ func (p *Pipeline) Auditor() *secaudit.Auditor { return p.auditor }
 func (p *Pipeline) Exporters() []string { return append([]string(nil), p.exporters...) }
 
 // Shutdown flushes every pending record to the exporters and stops the
-// pipeline, then the TracerProvider of [WithTracing]. A record emitted
+// pipeline, then the TracerProvider of [WithTracing]. It first emits the
+// guard's pending security.rate_limited summaries (guard.Guard.Flush), so
+// that refusals counted in a window that has not ended are not lost. A record emitted
 // once Shutdown has begun is not written: each delivery processor counts
 // it as dropped (reason closed), so that its Stats still account for every
 // record (see [LoggerProvider]). Shutdown honours ctx's deadline; if ctx
@@ -114,6 +116,7 @@ func (p *Pipeline) Shutdown(ctx context.Context) error {
 	if p == nil || p.logs == nil {
 		return nil
 	}
+	p.guard.Flush() // the refusals' pending security.rate_limited counts, while the logs are open
 	err := p.logs.shutdown(ctx)
 	if p.tracer != nil {
 		err = errors.Join(err, p.tracer.Shutdown(ctx))

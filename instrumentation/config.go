@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -227,7 +228,8 @@ func resolve(opts []Option) (*Middleware, error) {
 			o.apply(&c)
 		}
 	}
-	m := &Middleware{routeFunc: c.routeFunc, suspicious: c.suspicious, auditor: c.auditor}
+	m := &Middleware{routeFunc: c.routeFunc, suspicious: c.suspicious, auditor: c.auditor,
+		emitter: newEmitter(2 * runtime.GOMAXPROCS(0))}
 	if c.guard != nil {
 		m.guard = newGuardCalls(c.guard)
 	}

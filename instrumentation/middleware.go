@@ -74,6 +74,8 @@ type Middleware struct {
 	spanChecked atomic.Bool
 
 	stats counters
+
+	emitter emitter // runs response events off the request's goroutine
 }
 
 // Stats counts what a Middleware did. Requests = Emitted + IgnoredStatus +
@@ -376,7 +378,11 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	if x.suspect == nil {
 		duration = time.Since(x.start)
 	}
-	m.emitResponse(ctx, r, x, p, status, duration, sampledAt)
+	if p != nil {
+		m.emitResponse(ctx, r, x, p, status, duration, sampledAt)
+		return
+	}
+	m.emitter.emit(m, ctx, r, x, status, duration, sampledAt)
 }
 
 // emitSuspicious emits the security.suspicious_request event of a request

@@ -161,22 +161,34 @@ func peer4(remoteAddr string) (res Result, ok bool) {
 			}
 			i++
 		}
-		start, v := i, 0
-		for i < len(s) && s[i]-'0' <= 9 {
-			v = v*10 + int(s[i]-'0')
-			i++
-		}
-		// 1–3 digits, at most 255, no leading zero (netip refuses it).
-		if n := i - start; n == 0 || n > 3 || v > 255 || (n > 1 && s[start] == '0') {
+		// 1–3 digits, at most 255, no leading zero (netip refuses it),
+		// unrolled: this runs for every request.
+		if i >= len(s) || s[i]-'0' > 9 {
 			return Result{}, false
+		}
+		v := uint(s[i] - '0')
+		i++
+		if i < len(s) && s[i]-'0' <= 9 {
+			if v == 0 {
+				return Result{}, false
+			}
+			v = v*10 + uint(s[i]-'0')
+			i++
+			if i < len(s) && s[i]-'0' <= 9 {
+				v = v*10 + uint(s[i]-'0')
+				i++
+				if v > 255 || (i < len(s) && s[i]-'0' <= 9) {
+					return Result{}, false
+				}
+			}
 		}
 		ip[field] = byte(v)
 	}
 	if i >= len(s) || s[i] != ':' {
 		return Result{}, false
 	}
-	for j := i + 1; j < len(s); j++ {
-		if s[j]-'0' > 9 {
+	for _, c := range []byte(s[i+1:]) {
+		if c-'0' > 9 {
 			return Result{}, false
 		}
 	}

@@ -357,15 +357,16 @@ func (a *Auditor) emit(ctx context.Context, e *Event) {
 //go:noinline
 func (a *Auditor) record(ctx context.Context, e *Event) log.Record {
 	var buf [maxInline]attribute.KeyValue
-	attrs, own := buf[:0], e.Attributes
+	attrs := buf[:0]
+	sh := shadowsOf(e.Attributes)
 
 	attrs = append(attrs, semconv.AuditSchemaVersionKey.String(semconv.SchemaVersion))
-	attrs = addString(attrs, own, semconv.AuditActionKey, e.Action)
-	attrs = addString(attrs, own, semconv.AuditOutcomeKey, e.Outcome)
-	attrs = addString(attrs, own, semconv.AuditReasonKey, e.reason)
-	attrs = addString(attrs, own, semconv.SecurityRuleNameKey, e.rule)
-	attrs = addString(attrs, own, semconv.AuditModelNameKey, e.Model.Name)
-	attrs = addString(attrs, own, semconv.AuditModelIDKey, e.Model.ID)
+	attrs = addString(attrs, sh&shAction, semconv.AuditActionKey, e.Action)
+	attrs = addString(attrs, sh&shOutcome, semconv.AuditOutcomeKey, e.Outcome)
+	attrs = addString(attrs, sh&shReason, semconv.AuditReasonKey, e.reason)
+	attrs = addString(attrs, sh&shRule, semconv.SecurityRuleNameKey, e.rule)
+	attrs = addString(attrs, sh&shModelName, semconv.AuditModelNameKey, e.Model.Name)
+	attrs = addString(attrs, sh&shModelID, semconv.AuditModelIDKey, e.Model.ID)
 	if len(e.Model.ChangedFields) > 0 {
 		if fields := a.fieldNames(e.Model.ChangedFields); len(fields) > 0 {
 			attrs = append(attrs, semconv.AuditModelChangedFieldsKey.StringSlice(fields))
@@ -377,21 +378,21 @@ func (a *Auditor) record(ctx context.Context, e *Event) log.Record {
 	if u.IsZero() && !e.noRequestUser {
 		u = req.User()
 	}
-	attrs = addString(attrs, own, semconv.UserIDKey, u.ID)
+	attrs = addString(attrs, sh&shUserID, semconv.UserIDKey, u.ID)
 	if a.includeUsernames {
-		attrs = addString(attrs, own, semconv.UserNameKey, u.Name)
+		attrs = addString(attrs, sh&shUserName, semconv.UserNameKey, u.Name)
 	}
 	if req != nil {
 		// Copies of the request's fields, so that the record, which may
 		// wait in a queue, does not keep the request alive.
 		f := req.facts()
-		attrs = addString(attrs, own, semconv.AuditRequestIDKey, ownCopy(f.id, req.ID))
-		attrs = addString(attrs, own, semconv.ClientAddressKey, ownCopy(f.client, req.ClientAddress))
-		attrs = addString(attrs, own, semconv.NetworkPeerAddressKey, ownCopy(f.peer, req.PeerAddress))
-		attrs = addString(attrs, own, semconv.HTTPRequestMethodKey, ownCopy(f.method, req.Method))
-		attrs = addString(attrs, own, semconv.URLPathKey, ownCopy(f.path, req.Path))
-		attrs = addString(attrs, own, semconv.HTTPRouteKey, req.Route())
-		attrs = addString(attrs, own, semconv.SessionIDKey, ownCopy(f.session, req.SessionID))
+		attrs = addString(attrs, sh&shRequestID, semconv.AuditRequestIDKey, ownCopy(f.id, req.ID))
+		attrs = addString(attrs, sh&shClient, semconv.ClientAddressKey, ownCopy(f.client, req.ClientAddress))
+		attrs = addString(attrs, sh&shPeer, semconv.NetworkPeerAddressKey, ownCopy(f.peer, req.PeerAddress))
+		attrs = addString(attrs, sh&shMethod, semconv.HTTPRequestMethodKey, ownCopy(f.method, req.Method))
+		attrs = addString(attrs, sh&shPath, semconv.URLPathKey, ownCopy(f.path, req.Path))
+		attrs = addString(attrs, sh&shRoute, semconv.HTTPRouteKey, req.Route())
+		attrs = addString(attrs, sh&shSession, semconv.SessionIDKey, ownCopy(f.session, req.SessionID))
 		for _, kv := range req.Attributes {
 			if kv.Key != "" && !hasKey(e.Attributes, kv.Key) {
 				attrs = append(attrs, kv)
@@ -422,15 +423,80 @@ func (a *Auditor) record(ctx context.Context, e *Event) log.Record {
 }
 
 // addString appends k=v to attrs unless v is empty or the event's own
-// attributes set k. Not inlined: inlined at each of its many calls, its
-// temporaries made record's stack frame kilobytes larger.
+// attributes set k (shadowed is not zero). Not inlined: inlined at each of
+// its many calls, its temporaries made record's stack frame kilobytes
+// larger.
 //
 //go:noinline
-func addString(attrs, own []attribute.KeyValue, k attribute.Key, v string) []attribute.KeyValue {
-	if v != "" && !hasKey(own, k) {
+func addString(attrs []attribute.KeyValue, shadowed shadows, k attribute.Key, v string) []attribute.KeyValue {
+	if v != "" && shadowed == 0 {
 		attrs = append(attrs, k.String(v))
 	}
 	return attrs
+}
+
+// shadows is the set of the Auditor's own keys that an event's attributes
+// set (and so take the place of the Auditor's value).
+type shadows uint16
+
+const (
+	shAction shadows = 1 << iota
+	shOutcome
+	shReason
+	shRule
+	shModelName
+	shModelID
+	shUserID
+	shUserName
+	shRequestID
+	shClient
+	shPeer
+	shMethod
+	shPath
+	shRoute
+	shSession
+)
+
+// shadowsOf returns the Auditor's keys that attrs set: one pass over the
+// event's attributes, where looking each key up in them took one pass per
+// key.
+func shadowsOf(attrs []attribute.KeyValue) shadows {
+	var s shadows
+	for i := range attrs {
+		switch attrs[i].Key {
+		case semconv.AuditActionKey:
+			s |= shAction
+		case semconv.AuditOutcomeKey:
+			s |= shOutcome
+		case semconv.AuditReasonKey:
+			s |= shReason
+		case semconv.SecurityRuleNameKey:
+			s |= shRule
+		case semconv.AuditModelNameKey:
+			s |= shModelName
+		case semconv.AuditModelIDKey:
+			s |= shModelID
+		case semconv.UserIDKey:
+			s |= shUserID
+		case semconv.UserNameKey:
+			s |= shUserName
+		case semconv.AuditRequestIDKey:
+			s |= shRequestID
+		case semconv.ClientAddressKey:
+			s |= shClient
+		case semconv.NetworkPeerAddressKey:
+			s |= shPeer
+		case semconv.HTTPRequestMethodKey:
+			s |= shMethod
+		case semconv.URLPathKey:
+			s |= shPath
+		case semconv.HTTPRouteKey:
+			s |= shRoute
+		case semconv.SessionIDKey:
+			s |= shSession
+		}
+	}
+	return s
 }
 
 // fieldNames returns names without empty entries, counting those as invalid.

@@ -428,3 +428,48 @@ func TestDisabledProviderWarnsOnce(t *testing.T) {
 		t.Fatalf("warnings %q, want one naming the event and setup.New", got)
 	}
 }
+
+// TestEventAttributesShadowAuditorKeys: an attribute of the event takes
+// the place of each value the Auditor adds itself (the event's fields,
+// the user, the request's facts): the record carries the key once, with
+// the event's value.
+func TestEventAttributesShadowAuditorKeys(t *testing.T) {
+	m := secaudit.Model{Name: "account", ID: "1"}
+	for _, k := range []attribute.Key{
+		semconv.AuditActionKey, semconv.AuditOutcomeKey, semconv.AuditReasonKey, semconv.SecurityRuleNameKey,
+		semconv.AuditModelNameKey, semconv.AuditModelIDKey, semconv.UserIDKey, semconv.UserNameKey,
+		semconv.AuditRequestIDKey, semconv.ClientAddressKey, semconv.NetworkPeerAddressKey,
+		semconv.HTTPRequestMethodKey, semconv.URLPathKey, semconv.HTTPRouteKey, semconv.SessionIDKey,
+	} {
+		t.Run(string(k), func(t *testing.T) {
+			a, rec := newAuditor(t, secaudit.WithUsernames(true))
+			ctx, _, req := requestCtx(t)
+			req.SessionID = "s-1"
+			req.SetUser(secaudit.User{ID: "7", Name: "alice"})
+			own := k.String("own")
+			switch k {
+			case semconv.AuditReasonKey:
+				a.AuthzDenied(ctx, m, "not_owner", own)
+			case semconv.SecurityRuleNameKey:
+				a.SuspiciousRequest(ctx, "sqli", own)
+			default:
+				if err := a.Emit(ctx, secaudit.Event{Name: "custom", Action: "act", Outcome: "success", Model: m,
+					Attributes: []attribute.KeyValue{own}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := 0
+			for _, kv := range only(t, rec).Attributes {
+				if kv.Key == k {
+					n++
+					if kv.Value.AsString() != "own" {
+						t.Errorf("%s = %q, want the event's", k, kv.Value.AsString())
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("%s appears %d times, want once", k, n)
+			}
+		})
+	}
+}

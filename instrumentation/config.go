@@ -228,8 +228,7 @@ func resolve(opts []Option) (*Middleware, error) {
 			o.apply(&c)
 		}
 	}
-	m := &Middleware{routeFunc: c.routeFunc, suspicious: c.suspicious, auditor: c.auditor,
-		emitter: newEmitter(2 * runtime.GOMAXPROCS(0))}
+	m := &Middleware{routeFunc: c.routeFunc, suspicious: c.suspicious, auditor: c.auditor}
 	if c.guard != nil {
 		m.guard = newGuardCalls(c.guard)
 	}
@@ -249,6 +248,9 @@ func resolve(opts []Option) (*Middleware, error) {
 		setting.Env(&c.logOK, envconf.LogOKResponses, c.noEnv, envconf.Bool),
 		setting.Env(&c.query, envconf.LogQuery, c.noEnv, envconf.Bool))
 	m.logOK, m.query = c.logOK.Or(false), c.query.Or(false)
+	if !m.logOK { // events are the exception: hand them to workers (see emitter)
+		m.emitter = newEmitter(2 * runtime.GOMAXPROCS(0))
+	}
 
 	var err error
 	m.sampleRate, err = auditscope.SampleRate(c.sampleRate, c.noEnv)

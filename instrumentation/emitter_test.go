@@ -108,3 +108,15 @@ func TestEmitterFallsBackWhenWorkersAreBusy(t *testing.T) {
 	}
 	goroutines.Check(t) // the worker ends once idle
 }
+
+// TestEmitterOnlyWhenEventsAreTheException: workers take the events only
+// when OK responses are not audited; when every response is, the request's
+// goroutine emits its own event (its stack stays large anyway).
+func TestEmitterOnlyWhenEventsAreTheException(t *testing.T) {
+	for _, logOK := range []bool{false, true} {
+		h := newHarness(t, true, WithLogOKResponses(logOK))
+		if got := h.m.emitter != nil; got == logOK {
+			t.Fatalf("WithLogOKResponses(%v): emitter %v, want %v", logOK, got, !logOK)
+		}
+	}
+}

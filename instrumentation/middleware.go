@@ -75,7 +75,7 @@ type Middleware struct {
 
 	stats counters
 
-	emitter emitter // runs response events off the request's goroutine
+	emitter *emitter // runs response events off the request's goroutine; nil: on it
 }
 
 // Stats counts what a Middleware did. Requests = Emitted + IgnoredStatus +
@@ -378,7 +378,7 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	if x.suspect == nil {
 		duration = time.Since(x.start)
 	}
-	if p != nil {
+	if p != nil || m.emitter == nil {
 		m.emitResponse(ctx, r, x, p, status, duration, sampledAt)
 		return
 	}

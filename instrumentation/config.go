@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -248,9 +247,6 @@ func resolve(opts []Option) (*Middleware, error) {
 		setting.Env(&c.logOK, envconf.LogOKResponses, c.noEnv, envconf.Bool),
 		setting.Env(&c.query, envconf.LogQuery, c.noEnv, envconf.Bool))
 	m.logOK, m.query = c.logOK.Or(false), c.query.Or(false)
-	if !m.logOK { // events are the exception: hand them to workers (see emitter)
-		m.emitter = newEmitter(2 * runtime.GOMAXPROCS(0))
-	}
 
 	var err error
 	m.sampleRate, err = auditscope.SampleRate(c.sampleRate, c.noEnv)

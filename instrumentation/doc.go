@@ -48,12 +48,7 @@
 // query), user_agent.original, audit.duration_ns (handler time), and, when
 // enabled, url.query (the raw query, [WithURLQuery]), audit.request.body or
 // its parse status and session.id, besides the request facts the Auditor
-// adds. The processor chain scrubs them all. The request's goroutine waits
-// for its event; when OK responses are not logged (events are the
-// exception), a few worker goroutines of the Middleware emit them, so that
-// the request's goroutine does not grow its stack for the audit path (the
-// route func and the session id source may then run on a worker: they
-// must be safe for concurrent use, as they are documented to be).
+// adds. The processor chain scrubs them all.
 //
 // With [WithSuspiciousRequests], a request whose path or query matches a
 // probe or injection rule also yields a security.suspicious_request event

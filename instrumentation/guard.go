@@ -19,8 +19,9 @@ type Guard interface {
 }
 
 // QuietGuard is a [Guard] that may answer that a refusal is quiet: already
-// reported (detect/guard's rate limit counts a window's refusals after the
-// first into one security.rate_limited summary). A quiet refusal is
+// reported (detect/guard counts the refusals of an address after the
+// first of a window — of its rate limit, or of a block — into one
+// security.rate_limited summary). A quiet refusal is
 // answered 429 like any other but emits no event (no response event, nor
 // a security.suspicious_request one), and is answered as soon as the
 // client address is resolved, before the middleware builds anything else

@@ -74,8 +74,6 @@ type Middleware struct {
 	spanChecked atomic.Bool
 
 	stats counters
-
-	emitter *emitter // runs response events off the request's goroutine; nil: on it
 }
 
 // Stats counts what a Middleware did. Requests = Emitted + IgnoredStatus +
@@ -378,11 +376,7 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	if x.suspect == nil {
 		duration = time.Since(x.start)
 	}
-	if p != nil || m.emitter == nil {
-		m.emitResponse(ctx, r, x, p, status, duration, sampledAt)
-		return
-	}
-	m.emitter.emit(m, ctx, r, x, status, duration, sampledAt)
+	m.emitResponse(ctx, r, x, p, status, duration, sampledAt)
 }
 
 // emitSuspicious emits the security.suspicious_request event of a request

@@ -23,6 +23,7 @@ import (
 
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/reqid"
 	"github.com/secaudit/secaudit/internal/respwriter"
 	"github.com/secaudit/secaudit/semconv"
 )
@@ -146,7 +147,7 @@ func floorMiddleware(next http.Handler, logger otellog.Logger) http.Handler {
 // comparison middlewares.
 func newRequestID() string {
 	var out [32]byte
-	fillRequestID(&out)
+	reqid.Fill(&out)
 	return string(out[:])
 }
 

@@ -2,14 +2,10 @@ package instrumentation
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,8 +20,10 @@ import (
 	"github.com/secaudit/secaudit/internal/bodycapture"
 	"github.com/secaudit/secaudit/internal/clientip"
 	"github.com/secaudit/secaudit/internal/httpstatus"
+	"github.com/secaudit/secaudit/internal/panicattr"
 	"github.com/secaudit/secaudit/internal/probe"
 	"github.com/secaudit/secaudit/internal/reqctx"
+	"github.com/secaudit/secaudit/internal/reqid"
 	"github.com/secaudit/secaudit/internal/respwriter"
 	"github.com/secaudit/secaudit/internal/sampling"
 	"github.com/secaudit/secaudit/semconv"
@@ -473,7 +471,7 @@ func (m *Middleware) responseAttrs(attrs []attribute.KeyValue, r *http.Request, 
 	}
 	if panicked {
 		m.stats.panics.Add(1)
-		attrs = appendPanic(attrs, p)
+		attrs = panicattr.Append(attrs, p)
 	}
 	return attrs
 }
@@ -565,30 +563,6 @@ func (x *exchange) fullURL() string {
 	return scheme + x.host + u.EscapedPath()
 }
 
-// appendPanic appends the exception attributes of the panic value p (out
-// of emitResponse's frame: fmt and the stack trace are large).
-//
-//go:noinline
-func appendPanic(attrs []attribute.KeyValue, p any) []attribute.KeyValue {
-	return append(attrs,
-		semconv.ExceptionTypeKey.String(fmt.Sprintf("%T", p)),
-		semconv.ExceptionMessageKey.String(panicMessage(p)),
-		semconv.ExceptionStacktraceKey.String(string(debug.Stack())),
-	)
-}
-
-// panicMessage formats a panic value. fmt recovers a panicking Error or
-// String method, but panics again when formatting that panic's own value
-// panics too; then the message says so and the event is still emitted.
-func panicMessage(p any) (msg string) {
-	defer func() {
-		if recover() != nil {
-			msg = "(panic while formatting the panic value)"
-		}
-	}()
-	return fmt.Sprint(p)
-}
-
 // newRequestID returns 32 lowercase hex characters from the runtime's
 // ChaCha8 generator (seeded from the OS): unique and unpredictable enough
 // for correlation, and never taken from the client. The text lives in the
@@ -596,28 +570,6 @@ func panicMessage(p any) (msg string) {
 // written again, so the id costs no allocation of its own (records carry a
 // copy, made only for a request that has events).
 func (x *exchange) newRequestID() string {
-	fillRequestID(&x.id)
+	reqid.Fill(&x.id)
 	return unsafe.String(&x.id[0], len(x.id))
-}
-
-// fillRequestID writes 128 random bits as 32 lowercase hex digits, eight
-// at a time (hexWord), not byte by byte: it runs for every request.
-func fillRequestID(out *[32]byte) {
-	a, b := rand.Uint64(), rand.Uint64()
-	binary.BigEndian.PutUint64(out[0:], hexWord(uint32(a>>32)))
-	binary.BigEndian.PutUint64(out[8:], hexWord(uint32(a)))
-	binary.BigEndian.PutUint64(out[16:], hexWord(uint32(b>>32)))
-	binary.BigEndian.PutUint64(out[24:], hexWord(uint32(b)))
-}
-
-// hexWord returns the eight lowercase hex digits of v, most significant
-// first when stored big-endian: each nibble is spread into a byte of its
-// own, then turned into '0'–'9' or 'a'–'f' in all eight bytes at once.
-func hexWord(v uint32) uint64 {
-	x := uint64(v)
-	x = (x | x<<16) & 0x0000ffff0000ffff
-	x = (x | x<<8) & 0x00ff00ff00ff00ff
-	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f
-	letters := ((x + 0x0606060606060606) >> 4) & 0x0101010101010101 // 1 where the nibble is 10–15
-	return x + 0x3030303030303030 + letters*('a'-'0'-10)
 }

@@ -1,31 +1,10 @@
 package instrumentation
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"regexp"
 	"testing"
 	"unsafe"
 )
-
-// TestHexWord: hexWord's eight digits are fmt's %08x of the word, for the
-// edges and for random words.
-func TestHexWord(t *testing.T) {
-	words := []uint32{0, 1, 9, 10, 15, 16, 0x9a9a9a9a, 0xa9a9a9a9, 0x01234567, 0x89abcdef, 0xfedcba98, 0xffffffff}
-	for range 1000 {
-		words = append(words, rand.Uint32())
-	}
-	for _, v := range words {
-		w := hexWord(v)
-		var got [8]byte
-		for i := range got {
-			got[i] = byte(w >> (56 - 8*i))
-		}
-		if want := fmt.Sprintf("%08x", v); string(got[:]) != want {
-			t.Fatalf("hexWord(%#x) = %q, want %q", v, got, want)
-		}
-	}
-}
 
 // TestRequestIDForm: 32 lowercase hex digits, different every time.
 func TestRequestIDForm(t *testing.T) {

@@ -2,13 +2,9 @@ package auditgrpc
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +20,9 @@ import (
 
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/internal/clientip"
+	"github.com/secaudit/secaudit/internal/panicattr"
 	"github.com/secaudit/secaudit/internal/reqctx"
+	"github.com/secaudit/secaudit/internal/reqid"
 	"github.com/secaudit/secaudit/internal/setting"
 	"github.com/secaudit/secaudit/semconv"
 )
@@ -192,7 +190,7 @@ type call struct {
 func (i *Interceptor) begin(ctx context.Context, c *call, fullMethod string) {
 	i.stats.calls.Add(1)
 	c.start = time.Now()
-	fillRequestID(&c.id)
+	reqid.Fill(&c.id)
 	c.req.ID = unsafe.String(&c.id[0], len(c.id))
 	var remote string
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
@@ -374,11 +372,7 @@ func (i *Interceptor) record(c *call, err error, p any) {
 	}
 	if panicked {
 		i.stats.panics.Add(1)
-		attrs = append(attrs,
-			semconv.ExceptionTypeKey.String(fmt.Sprintf("%T", p)),
-			semconv.ExceptionMessageKey.String(panicMessage(p)),
-			semconv.ExceptionStacktraceKey.String(string(debug.Stack())),
-		)
+		attrs = panicattr.Append(attrs, p)
 	}
 	e.Attributes = attrs
 	if i.auditor.Emit(&c.ctx, e) == nil {
@@ -415,24 +409,4 @@ var attrPool = sync.Pool{New: func() any { return new(attrBuffer) }}
 func (b *attrBuffer) release() {
 	clear(b[:])
 	attrPool.Put(b)
-}
-
-// panicMessage formats a panic value; a value whose formatting panics
-// again gives a fixed text.
-func panicMessage(p any) (msg string) {
-	defer func() {
-		if recover() != nil {
-			msg = "(panic while formatting the panic value)"
-		}
-	}()
-	return fmt.Sprint(p)
-}
-
-// fillRequestID writes 32 lowercase hex characters from the runtime's
-// ChaCha8 generator: never taken from the client.
-func fillRequestID(out *[32]byte) {
-	var raw [16]byte
-	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
-	hex.Encode(out[:], raw[:])
 }

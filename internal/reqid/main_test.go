@@ -1,0 +1,9 @@
+package reqid
+
+import (
+	"testing"
+
+	"github.com/secaudit/secaudit/internal/testsupport"
+)
+
+func TestMain(m *testing.M) { testsupport.Main(m) }

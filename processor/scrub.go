@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -63,6 +64,11 @@ type Scrubber struct {
 	detectors Detector
 	patterns  []*regexp.Regexp
 	pseudo    *pseudonymizer
+	// clean holds the constant texts of secaudit's own events that the
+	// detectors and patterns leave unchanged (see cleanConstant), and
+	// cleanLens their lengths as a set.
+	clean     []string
+	cleanLens uint64
 
 	stats counters
 }
@@ -87,7 +93,41 @@ func newScrubber(c config) (*Scrubber, error) {
 	if ok {
 		s.pseudo = newPseudonymizer(p.key)
 	}
+	for _, c := range ownConstants {
+		if _, hit := s.scrubKeyed(c, 0); !hit && len(c) < 64 {
+			s.clean = append(s.clean, c)
+			s.cleanLens |= 1 << len(c)
+		}
+	}
 	return s, nil
+}
+
+// ownConstants are the texts secaudit's own events carry as values: the
+// bodies, actions and outcomes of the event catalogue.
+var ownConstants = []string{
+	semconv.ActionAccess, semconv.ActionAuthorize, semconv.ActionCreate, semconv.ActionDelete,
+	semconv.ActionInspect, semconv.ActionLogin, semconv.ActionLogout, semconv.ActionMalformed,
+	semconv.ActionRateLimit, semconv.ActionResponse, semconv.ActionUpdate, semconv.ActionVerify,
+	semconv.BodyChainRestart, semconv.BodyHTTPResponse, semconv.BodyLogout, semconv.BodyMalformedRecord,
+	semconv.BodyModelEvent, semconv.BodyParseInvalidJSON, semconv.BodyParseTooLarge,
+	semconv.BodyParseUnsupportedShape, semconv.OutcomeFailure, semconv.OutcomeSuccess,
+}
+
+// cleanConstant reports whether str is one of the constants in s.clean
+// itself (the same bytes, not a copy): a text the scrubber was shown to
+// leave unchanged when it was built, so its scan is skipped. Strings are
+// immutable, so the bytes of a constant are its text.
+func (s *Scrubber) cleanConstant(str string) bool {
+	if len(str) >= 64 || s.cleanLens&(1<<len(str)) == 0 {
+		return false
+	}
+	p := unsafe.StringData(str)
+	for _, c := range s.clean {
+		if unsafe.StringData(c) == p && len(c) == len(str) {
+			return true
+		}
+	}
+	return false
 }
 
 // Enabled reports false: the Scrubber only rewrites records, so whether a
@@ -155,7 +195,7 @@ func (s *Scrubber) scrubRecord(r *sdklog.Record) { s.scrub(r, nil, nil) }
 // need not walk the record again to check its limits.
 func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 	var t tally
-	if b := r.Body(); b.Type() != attribute.EMPTY {
+	if b := r.Body(); b.Type() != attribute.EMPTY && !(b.Type() == attribute.STRING && s.cleanConstant(b.AsString())) {
 		if nb, changed := s.value(0, b, 1, &t); changed {
 			r.SetBody(nb)
 		}
@@ -173,7 +213,7 @@ func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 		switch t := kv.Value.Type(); {
 		case kc&^keyCount == keyTrustedValue && (t == attribute.STRING || t == attribute.INT64):
 		case kc&^(keyCount|keyURL|keyQuery) == 0 && t == attribute.STRING:
-			if s.stringHit(kv.Value.AsString(), kc) {
+			if str := kv.Value.AsString(); !(kc&^keyCount == 0 && s.cleanConstant(str)) && s.stringHit(str, kc) {
 				first = i
 				return false
 			}

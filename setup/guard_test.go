@@ -241,3 +241,54 @@ func TestHealthShowsRateLimit(t *testing.T) {
 		t.Error("the health report shows the address")
 	}
 }
+
+// TestHealthShowsQuietBlockRefusals: the refusals of a blocked address
+// after the first of its minute are counted quiet in the health report
+// (they have no event each, only a security.rate_limited summary), and the
+// report names no address.
+func TestHealthShowsQuietBlockRefusals(t *testing.T) {
+	clearEnv(t)
+	p, err := setup.New(context.Background(), setup.WithoutEnv(), setup.WithJSONLWriter(io.Discard),
+		setup.WithGuardOptions(guard.WithEnabled(true)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Shutdown(context.Background()) }()
+	if err := p.Guard().Block(context.Background(), guard.ScopeAddress, guard.Subject{Address: "203.0.113.7"}, time.Hour, "manual"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := instrumentation.New(instrumentation.WithAuditor(p.Auditor()), instrumentation.WithoutEnv(),
+		instrumentation.WithGuard(p.Guard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	for range 4 {
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/accounts/1", nil)
+		req.RemoteAddr = "203.0.113.7:4711"
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusTooManyRequests {
+			t.Fatalf("status %d, want 429", w.Code)
+		}
+	}
+	w := httptest.NewRecorder()
+	p.HealthHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz/audit", nil))
+	var rep struct {
+		Detection struct {
+			Blocking struct {
+				Refused      int64 `json:"refused"`
+				RefusedQuiet int64 `json:"refused_quiet"`
+			} `json:"blocking"`
+		} `json:"detection"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if b := rep.Detection.Blocking; b.Refused != 4 || b.RefusedQuiet != 3 {
+		t.Errorf("health blocking %+v, want 4 refused, 3 of them quiet\n%s", b, w.Body)
+	}
+	if strings.Contains(w.Body.String(), "203.0.113.7") {
+		t.Error("the health report shows the address")
+	}
+}

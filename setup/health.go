@@ -46,14 +46,17 @@ type detectionHealth struct {
 
 // blockingHealth is the guard's counters: never an address or a user.
 type blockingHealth struct {
-	Enabled     bool  `json:"enabled"`
-	Blocks      int64 `json:"blocks"`
-	Applied     int64 `json:"applied"`
-	Lifted      int64 `json:"lifted"`
-	Expired     int64 `json:"expired"`
-	Evicted     int64 `json:"evicted"`
-	Refused     int64 `json:"refused"`
-	Allowlisted int64 `json:"allowlisted"`
+	Enabled bool  `json:"enabled"`
+	Blocks  int64 `json:"blocks"`
+	Applied int64 `json:"applied"`
+	Lifted  int64 `json:"lifted"`
+	Expired int64 `json:"expired"`
+	Evicted int64 `json:"evicted"`
+	Refused int64 `json:"refused"`
+	// RefusedQuiet: of Refused, the refusals after the first of their
+	// address's minute, counted into security.rate_limited summaries.
+	RefusedQuiet int64 `json:"refused_quiet"`
+	Allowlisted  int64 `json:"allowlisted"`
 	// The rate limit's (guard.WithRateLimit, SECAUDIT_RATE_LIMIT).
 	RateLimited int64 `json:"rate_limited"`
 	RateQuiet   int64 `json:"rate_quiet"`
@@ -71,7 +74,7 @@ func blockingHealthOf(g *guard.Guard) blockingHealth {
 	s := g.Stats()
 	return blockingHealth{
 		Enabled: s.Enabled, Blocks: s.Blocks, Applied: s.Applied, Lifted: s.Lifted,
-		Expired: s.Expired, Evicted: s.Evicted, Refused: s.Refused, Allowlisted: s.Allowlisted,
+		Expired: s.Expired, Evicted: s.Evicted, Refused: s.Refused, RefusedQuiet: s.RefusedQuiet, Allowlisted: s.Allowlisted,
 		RateLimited: s.RateLimited, RateQuiet: s.RateQuiet, RateEvicted: s.RateEvicted,
 		StoreErrors: s.StoreErrors, FailedClosed: s.FailedClosed,
 	}

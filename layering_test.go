@@ -78,12 +78,20 @@ type listedPackage struct {
 // default build tags).
 func listPackages(t *testing.T) []listedPackage {
 	t.Helper()
+	return goList(t, "./...")
+}
+
+// goList runs go list on the patterns (non-test files, the default build
+// tags), from the module's root (where the test runs): go.work makes the
+// repository's other modules visible by their import paths.
+func goList(t *testing.T, patterns ...string) []listedPackage {
+	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("no go command to list the packages: %v", err)
 	}
 	// The test runs in the root package's folder, the module's root.
-	cmd := exec.Command(goTool, "list", "-json=ImportPath,Imports,Deps", "./...")
+	cmd := exec.Command(goTool, append([]string{"list", "-json=ImportPath,Imports,Deps"}, patterns...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -101,8 +109,8 @@ func listPackages(t *testing.T) []listedPackage {
 		}
 		pkgs = append(pkgs, p)
 	}
-	if len(pkgs) < 10 {
-		t.Fatalf("go list found %d packages; is it run from the module root?", len(pkgs))
+	if len(pkgs) == 0 {
+		t.Fatalf("go list %v found no package; is it run from the module root?", patterns)
 	}
 	return pkgs
 }
@@ -304,5 +312,38 @@ func TestLayeringRules(t *testing.T) {
 				t.Fatalf("violations %q, want one with %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestAdaptersReachTheAPIOnly: the router, gRPC and ORM adapters (modules
+// of their own under instrumentation/, joined by go.work) are middleware
+// like instrumentation: an application that adds one pays for no Logs SDK,
+// no exporter and none of the pipeline's packages.
+func TestAdaptersReachTheAPIOnly(t *testing.T) {
+	if len(listPackages(t)) < 10 {
+		t.Fatal("go list found too few packages of the core; is it run from the module root?")
+	}
+	forbidden := []string{
+		"go.opentelemetry.io/otel/sdk", "go.opentelemetry.io/otel/exporters",
+		module + "/processor", module + "/exporter", module + "/delivery", module + "/setup", module + "/detect",
+		module + "/internal/testsupport",
+	}
+	adapters := 0
+	for _, p := range goList(t, module+"/instrumentation/...") {
+		r, _ := rel(p.ImportPath)
+		if strings.Count(r, "/") < 2 { // instrumentation itself: TestLayering's
+			continue
+		}
+		adapters++
+		for _, dep := range p.Deps {
+			for _, f := range forbidden {
+				if under(dep, f) {
+					t.Errorf("%s reaches %s", p.ImportPath, dep)
+				}
+			}
+		}
+	}
+	if adapters < 7 {
+		t.Errorf("found %d adapter packages below instrumentation/, want the 7 of go.work", adapters)
 	}
 }

@@ -26,6 +26,9 @@ func (c *config) guard(shared detect.SharedState) (*guard.Guard, error) {
 		// Blocks and rate windows shared by every instance.
 		opts = append(opts, guard.WithStore(st))
 	}
+	if c.meterProvider != nil {
+		opts = append(opts, guard.WithMeterProvider(c.meterProvider))
+	}
 	return guard.New(append(opts, c.guardOptions...)...)
 }
 

@@ -95,4 +95,16 @@
 // block the store could not take holds here and is written again at the
 // next sync), except on the paths of [WithFailClosedPaths], which
 // [Guard.FailClosed] answers 503 while [Guard.Degraded].
+//
+// # Self-telemetry
+//
+// [Guard.Stats] and, with [WithMeterProvider] (setup passes its own), the
+// OTel metrics secaudit.guard.blocks (held now), secaudit.guard.blocks.applied,
+// .lifted, .expired, .evicted and .allowlisted, secaudit.guard.refused and
+// secaudit.guard.rate_limited (attribute quiet: true for the refusals
+// counted into a security.rate_limited summary),
+// secaudit.guard.rate_limit.evicted, secaudit.guard.store.errors,
+// secaudit.guard.store.degraded and secaudit.guard.failed_closed. They are
+// asynchronous instruments read from Stats at collection time, so a check
+// pays nothing for them; no attribute names an address or a user.
 package guard

@@ -196,6 +196,11 @@ func New(opts ...Option) (*Guard, error) {
 	if c.logger != nil {
 		g.SetLogger(c.logger)
 	}
+	if c.meter != nil {
+		if err := g.registerMetrics(c.meter); err != nil {
+			return nil, err
+		}
+	}
 	if g.store != nil && g.enabled {
 		g.watch()
 	}

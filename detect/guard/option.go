@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/secaudit/secaudit/internal/envconf"
 	"github.com/secaudit/secaudit/internal/setting"
@@ -38,6 +39,7 @@ type config struct {
 	now        func() time.Time
 	store      Store
 	failClosed []*regexp.Regexp
+	meter      metric.MeterProvider
 	optionErr  error
 }
 
@@ -84,6 +86,16 @@ func WithMaxBlocks(n int) Option {
 // through: a logger of the application's audit provider, so that they are
 // scrubbed and delivered like every record. See also [Guard.SetLogger].
 func WithLogger(l log.Logger) Option { return optionFunc(func(c *config) { c.logger = l }) }
+
+// WithMeterProvider reports the guard's counters ([Guard.Stats]) as OTel
+// metrics through mp (secaudit.guard.*: blocks held, applied, lifted,
+// expired, evicted; refusals and rate-limited requests by quiet; store
+// errors; fail-closed answers), read at collection time, at no cost to a
+// check. None by default; setup passes its WithMeterProvider's. No metric
+// attribute names an address or a user.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) { c.meter = mp })
+}
 
 // WithClock replaces time.Now (tests).
 func WithClock(now func() time.Time) Option { return optionFunc(func(c *config) { c.now = now }) }

@@ -184,9 +184,10 @@ func WithDeliveryOptions(opts ...delivery.Option) Option {
 	})
 }
 
-// WithMeterProvider makes the delivery processors report their metrics
-// (records emitted, exported, dropped by reason, queue depth, export
-// latency) through mp. The default is a no-op provider.
+// WithMeterProvider makes the pipeline report its metrics through mp: the
+// delivery processors' (records emitted, exported, dropped by reason,
+// queue depth, export latency), detection's (secaudit.detect.*) and the
+// guard's (secaudit.guard.*). The default is a no-op provider.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c config) config {
 		c.meterProvider = mp

@@ -7,9 +7,15 @@
 // ([Race]), a processor that keeps the records it is given ([Capture]),
 // SDK records and their attributes ([SDKRecord], [NewProvider],
 // [AttrMap]) and the reference's seed vectors, whose one copy in the
-// repository is its testdata/seed-vectors.jsonl ([Vectors]), and the
+// repository is its testdata/seed-vectors.jsonl ([Vectors]), the
 // router conformance table that the audit middleware's tests for the
-// ServeMux and every router adapter run ([RouterConformance]).
+// ServeMux and every router adapter run ([RouterConformance],
+// [RouterConformanceLayouts]), and what else the router adapters' tests
+// share: their route checks ([CheckRoutes], [RouteWithoutAuditMiddleware]),
+// their benchmarks of the router alone, behind the audit middleware and
+// with the adapter ([RouterBenchmark]) and their allocation budget
+// ([RouterAllocations]), each adapter passing in the router-specific
+// parts as functions ([RouterStacks]): this package imports no router.
 //
 // It is for _test.go files only. It imports testing, the OpenTelemetry
 // SDK, otelhttp and go.uber.org/goleak, a test-only dependency: no non-test file of

@@ -266,3 +266,65 @@ func serveRecovering(h http.Handler, w http.ResponseWriter, req *http.Request) (
 	h.ServeHTTP(w, req)
 	return false
 }
+
+// RouterLayout is one layout of the routes of a [RouterApp]: flat, or in a
+// nested router.
+type RouterLayout struct {
+	// Name names the layout's subtest: "flat", "mounted".
+	Name string
+	// Build is the layout's [RouterApp.Build].
+	Build func(p RouterParts) http.Handler
+}
+
+// RouterConformanceLayouts runs [RouterConformance] for each layout, in a
+// subtest of the layout's name, with app built by the layout (app.Build is
+// not used).
+func RouterConformanceLayouts(t *testing.T, app RouterApp, kit RouterKit, layouts ...RouterLayout) {
+	t.Helper()
+	for _, l := range layouts {
+		t.Run(l.Name, func(t *testing.T) {
+			app := app
+			app.Build = func(_ testing.TB, p RouterParts) http.Handler { return l.Build(p) }
+			RouterConformance(t, app, kit)
+		})
+	}
+}
+
+// RouteCase is a request of [CheckRoutes] and the route its request facts
+// must give once it was served ("" for none).
+type RouteCase struct {
+	Method, Host, Path, Want string
+}
+
+// CheckRoutes serves each case's request (its Host when not "") through
+// h, a router with its adapter, with request facts put in its context by
+// facts as the audit middleware puts them, and checks the route the facts
+// give afterwards. facts returns the request with the facts
+// (secaudit.ContextWithRequest) and their Route method.
+func CheckRoutes(t *testing.T, h http.Handler, facts func(*http.Request) (*http.Request, func() string), cases []RouteCase) {
+	t.Helper()
+	for _, tt := range cases {
+		hr := httptest.NewRequest(tt.Method, tt.Path, nil)
+		if tt.Host != "" {
+			hr.Host = tt.Host
+		}
+		hr, route := facts(hr)
+		h.ServeHTTP(httptest.NewRecorder(), hr)
+		if got := route(); got != tt.Want {
+			t.Errorf("%s %s%s: route %q, want %q", tt.Method, tt.Host, tt.Path, got, tt.Want)
+		}
+	}
+}
+
+// RouteWithoutAuditMiddleware checks that an adapter only serves a request
+// without request facts (no audit middleware in front): build returns the
+// router with the adapter serving h on GET /.
+func RouteWithoutAuditMiddleware(t *testing.T, build func(h http.Handler) http.Handler) {
+	t.Helper()
+	called := false
+	h := build(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true }))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if !called {
+		t.Fatal("handler not called")
+	}
+}

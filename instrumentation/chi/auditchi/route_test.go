@@ -19,30 +19,49 @@ import (
 func kit() testsupport.RouterKit {
 	return testsupport.RouterKit{
 		Audit: func(t testing.TB, lp log.LoggerProvider) (func(http.Handler) http.Handler, func(context.Context)) {
-			a, err := secaudit.New(secaudit.WithLoggerProvider(lp), secaudit.WithoutEnv())
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := instrumentation.New(instrumentation.WithAuditor(a), instrumentation.WithoutEnv(),
-				instrumentation.WithLogOKResponses(true), instrumentation.WithGuard(testsupport.RouterGuard{}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m.Wrap, func(ctx context.Context) { a.ModelAccessed(ctx, secaudit.Model{Name: "account", ID: "7"}) }
+			return audit(t, lp, instrumentation.WithLogOKResponses(true), instrumentation.WithGuard(testsupport.RouterGuard{}))
 		},
 		SetUser: func(ctx context.Context, id string) { secaudit.SetUser(ctx, secaudit.User{ID: id}) },
 	}
+}
+
+// audit returns the audit middleware recording through lp with opts,
+// without the environment, and a function that emits one model.access
+// event through its Auditor.
+func audit(t testing.TB, lp log.LoggerProvider, opts ...instrumentation.Option) (func(http.Handler) http.Handler, func(context.Context)) {
+	a, err := secaudit.New(secaudit.WithLoggerProvider(lp), secaudit.WithoutEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := instrumentation.New(append([]instrumentation.Option{instrumentation.WithAuditor(a), instrumentation.WithoutEnv()}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Wrap, func(ctx context.Context) { a.ModelAccessed(ctx, secaudit.Model{Name: "account", ID: "7"}) }
+}
+
+// plainAudit is the audit middleware with its defaults (the benchmarks').
+func plainAudit(t testing.TB, lp log.LoggerProvider) func(http.Handler) http.Handler {
+	wrap, _ := audit(t, lp)
+	return wrap
+}
+
+// facts puts request facts in r's context, as the audit middleware does.
+func facts(r *http.Request) (*http.Request, func() string) {
+	req := new(secaudit.Request)
+	return r.WithContext(secaudit.ContextWithRequest(r.Context(), req)), req.Route
 }
 
 // TestConformance: the router table with chi, its routes flat and in a
 // mounted router, the authentication a middleware of r.Use (which chi
 // runs before it matches).
 func TestConformance(t *testing.T) {
-	for _, tt := range []struct {
-		name  string
-		build func(p testsupport.RouterParts) http.Handler
-	}{
-		{"flat", func(p testsupport.RouterParts) http.Handler {
+	testsupport.RouterConformanceLayouts(t, testsupport.RouterApp{
+		Route:            "/accounts/{id}",
+		RoutedBeforeAuth: true, // looked up in the tree
+		AuthOnUnmatched:  true,
+	}, kit(),
+		testsupport.RouterLayout{Name: "flat", Build: func(p testsupport.RouterParts) http.Handler {
 			r := chi.NewRouter()
 			r.Use(auditchi.Route)
 			r.Use(p.Auth)
@@ -50,7 +69,7 @@ func TestConformance(t *testing.T) {
 			r.Method("GET", "/panic", p.Panic)
 			return r
 		}},
-		{"mounted", func(p testsupport.RouterParts) http.Handler {
+		testsupport.RouterLayout{Name: "mounted", Build: func(p testsupport.RouterParts) http.Handler {
 			r := chi.NewRouter()
 			r.Use(auditchi.Route)
 			r.Use(p.Auth)
@@ -58,16 +77,7 @@ func TestConformance(t *testing.T) {
 			r.Method("GET", "/panic", p.Panic)
 			return r
 		}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			testsupport.RouterConformance(t, testsupport.RouterApp{
-				Route:            "/accounts/{id}",
-				Build:            func(_ testing.TB, p testsupport.RouterParts) http.Handler { return tt.build(p) },
-				RoutedBeforeAuth: true, // looked up in the tree
-				AuthOnUnmatched:  true,
-			}, kit())
-		})
-	}
+	)
 }
 
 // TestRouteOfMountsAndWildcards: a wildcard route and a mounted handler
@@ -84,27 +94,18 @@ func TestRouteOfMountsAndWildcards(t *testing.T) {
 		r.Get("/", ok)
 		r.Route("/v1", func(r chi.Router) { r.Get("/accounts/{id}", ok) })
 	})
-	tests := []struct{ method, path, want string }{
-		{"GET", "/", "/"},
-		{"GET", "/static/css/site.css", "/static/*"},
-		{"GET", "/files/a/b", "/files/*"},
-		{"GET", "/api/", "/api"},
-		{"GET", "/api/v1/accounts/7", "/api/v1/accounts/{id}"},
-		{"GET", "/api/nope", ""},
-		{"GET", "/api/v1/nope", ""},
-		{"POST", "/api/v1/accounts/7", ""},
-		{"BREW", "/api/v1/accounts/7", ""},
-		{"GET", "/nope", ""},
-	}
-	for _, tt := range tests {
-		var req secaudit.Request
-		hr := httptest.NewRequest(tt.method, tt.path, nil)
-		hr = hr.WithContext(secaudit.ContextWithRequest(hr.Context(), &req))
-		r.ServeHTTP(httptest.NewRecorder(), hr)
-		if got := req.Route(); got != tt.want {
-			t.Errorf("%s %s: route %q, want %q", tt.method, tt.path, got, tt.want)
-		}
-	}
+	testsupport.CheckRoutes(t, r, facts, []testsupport.RouteCase{
+		{Method: "GET", Path: "/", Want: "/"},
+		{Method: "GET", Path: "/static/css/site.css", Want: "/static/*"},
+		{Method: "GET", Path: "/files/a/b", Want: "/files/*"},
+		{Method: "GET", Path: "/api/", Want: "/api"},
+		{Method: "GET", Path: "/api/v1/accounts/7", Want: "/api/v1/accounts/{id}"},
+		{Method: "GET", Path: "/api/nope"},
+		{Method: "GET", Path: "/api/v1/nope"},
+		{Method: "POST", Path: "/api/v1/accounts/7"},
+		{Method: "BREW", Path: "/api/v1/accounts/7"},
+		{Method: "GET", Path: "/nope"},
+	})
 }
 
 // TestRouteDuringTheHandler: an event during the handler, and one from a
@@ -124,9 +125,8 @@ func TestRouteDuringTheHandler(t *testing.T) {
 			during = secaudit.RequestFromContext(r.Context()).Route()
 		})
 	})
-	var req secaudit.Request
-	hr := httptest.NewRequest("GET", "/api/accounts/7", nil)
-	r.ServeHTTP(httptest.NewRecorder(), hr.WithContext(secaudit.ContextWithRequest(hr.Context(), &req)))
+	hr, _ := facts(httptest.NewRequest("GET", "/api/accounts/7", nil))
+	r.ServeHTTP(httptest.NewRecorder(), hr)
 	if before != "/api/accounts/{id}" || during != "/api/accounts/{id}" {
 		t.Fatalf("route before routing %q, during the handler %q", before, during)
 	}
@@ -135,12 +135,10 @@ func TestRouteDuringTheHandler(t *testing.T) {
 // TestRouteWithoutAuditMiddleware: without request facts Route only
 // serves.
 func TestRouteWithoutAuditMiddleware(t *testing.T) {
-	called := false
-	r := chi.NewRouter()
-	r.Use(auditchi.Route)
-	r.Get("/", func(http.ResponseWriter, *http.Request) { called = true })
-	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-	if !called {
-		t.Fatal("handler not called")
-	}
+	testsupport.RouteWithoutAuditMiddleware(t, func(h http.Handler) http.Handler {
+		r := chi.NewRouter()
+		r.Use(auditchi.Route)
+		r.Method("GET", "/", h)
+		return r
+	})
 }

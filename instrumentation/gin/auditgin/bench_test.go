@@ -2,112 +2,41 @@ package auditgin_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/gin-gonic/gin"
-	"go.opentelemetry.io/otel/log/noop"
 
-	"github.com/secaudit/secaudit"
-	"github.com/secaudit/secaudit/instrumentation"
 	"github.com/secaudit/secaudit/instrumentation/gin/auditgin"
 	"github.com/secaudit/secaudit/internal/testsupport"
 )
 
-// discardWriter is a ResponseWriter that allocates nothing per request.
-type discardWriter struct {
-	h    http.Header
-	code int
-}
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *discardWriter) WriteHeader(code int)        { w.code = code }
-
-// stacks are what the benchmarks and the allocation budget compare: gin
-// alone, gin behind the audit middleware, and the same with the adapter;
-// routes flat or in a group. The Auditor records nothing (a
-// no-op provider) and OK responses are not logged: the cost measured is
-// the request's, not an event's.
-func stacks(t testing.TB, mounted bool) map[string]http.Handler {
-	a, err := secaudit.New(secaudit.WithLoggerProvider(noop.NewLoggerProvider()), secaudit.WithoutEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := instrumentation.New(instrumentation.WithAuditor(a), instrumentation.WithoutEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
+// stacks are gin under the benchmarks and the allocation budget
+// (testsupport.RouterStacks): routes flat or in a group.
+func stacks() testsupport.RouterStacks {
 	ok := func(c *gin.Context) { c.Status(http.StatusOK) }
-	router := func(adapter bool) http.Handler {
-		gin.SetMode(gin.ReleaseMode)
-		r := gin.New()
-		if adapter {
-			r.Use(auditgin.Route)
-		}
-		if mounted {
-			r.Group("/api").GET("/accounts/:id", ok)
-		} else {
-			r.GET("/api/accounts/:id", ok)
-		}
-		return r
-	}
-	return map[string]http.Handler{
-		"gin":                router(false),
-		"gin+audit":          m.Wrap(router(false)),
-		"gin+audit+auditgin": m.Wrap(router(true)),
-	}
-}
-
-func serve(tb testing.TB, h http.Handler, w *discardWriter, req *http.Request) {
-	w.code = 0
-	h.ServeHTTP(w, req)
-	if w.code != http.StatusOK {
-		tb.Fatalf("status %d", w.code)
+	return testsupport.RouterStacks{
+		Router: "gin", Adapter: "auditgin", Nested: "group", Audit: plainAudit,
+		Build: func(group, adapter bool) http.Handler {
+			gin.SetMode(gin.ReleaseMode)
+			r := gin.New()
+			if adapter {
+				r.Use(auditgin.Route)
+			}
+			if group {
+				r.Group("/api").GET("/accounts/:id", ok)
+			} else {
+				r.GET("/api/accounts/:id", ok)
+			}
+			return r
+		},
 	}
 }
 
 // BenchmarkRouter: a routed request through gin alone and with the audit
 // middleware and the adapter (compare with benchstat -col /stack).
-func BenchmarkRouter(b *testing.B) {
-	testsupport.ClearEnv(b)
-	for _, layout := range []string{"flat", "group"} {
-		s := stacks(b, layout == "group")
-		for _, name := range []string{"gin", "gin+audit", "gin+audit+auditgin"} {
-			b.Run("layout="+layout+"/stack="+name, func(b *testing.B) {
-				req := httptest.NewRequest("GET", "/api/accounts/7", nil)
-				w := &discardWriter{h: http.Header{}}
-				b.ReportAllocs()
-				for b.Loop() {
-					serve(b, s[name], w, req)
-				}
-			})
-		}
-	}
-}
+func BenchmarkRouter(b *testing.B) { testsupport.RouterBenchmark(b, stacks()) }
 
 // TestAdapterAllocations locks the allocations per request: the adapter
 // adds none over the audit middleware (the route is gin's own string);
 // the audit middleware's own are its package's budget.
-func TestAdapterAllocations(t *testing.T) {
-	if testsupport.Race {
-		t.Skip("allocation counts differ under -race")
-	}
-	testsupport.ClearEnv(t)
-	for _, tt := range []struct {
-		layout string
-		budget float64
-	}{{"flat", 0}, {"group", 0}} {
-		s := stacks(t, tt.layout == "group")
-		req := httptest.NewRequest("GET", "/api/accounts/7", nil)
-		w := &discardWriter{h: http.Header{}}
-		allocs := func(h http.Handler) float64 {
-			return testing.AllocsPerRun(200, func() { serve(t, h, w, req) })
-		}
-		alone, audited, adapted := allocs(s["gin"]), allocs(s["gin+audit"]), allocs(s["gin+audit+auditgin"])
-		if adapted-audited > tt.budget {
-			t.Errorf("%s: the adapter adds %v allocations per request, budget %v", tt.layout, adapted-audited, tt.budget)
-		}
-		t.Logf("%s: gin %v, +audit %v, +auditgin %v allocations per request", tt.layout, alone, audited, adapted)
-	}
-}
+func TestAdapterAllocations(t *testing.T) { testsupport.RouterAllocations(t, stacks(), 0, 0) }

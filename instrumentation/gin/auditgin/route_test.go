@@ -3,7 +3,6 @@ package auditgin_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -21,19 +20,37 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 func kit() testsupport.RouterKit {
 	return testsupport.RouterKit{
 		Audit: func(t testing.TB, lp log.LoggerProvider) (func(http.Handler) http.Handler, func(context.Context)) {
-			a, err := secaudit.New(secaudit.WithLoggerProvider(lp), secaudit.WithoutEnv())
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := instrumentation.New(instrumentation.WithAuditor(a), instrumentation.WithoutEnv(),
-				instrumentation.WithLogOKResponses(true), instrumentation.WithGuard(testsupport.RouterGuard{}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m.Wrap, func(ctx context.Context) { a.ModelAccessed(ctx, secaudit.Model{Name: "account", ID: "7"}) }
+			return audit(t, lp, instrumentation.WithLogOKResponses(true), instrumentation.WithGuard(testsupport.RouterGuard{}))
 		},
 		SetUser: func(ctx context.Context, id string) { secaudit.SetUser(ctx, secaudit.User{ID: id}) },
 	}
+}
+
+// audit returns the audit middleware recording through lp with opts,
+// without the environment, and a function that emits one model.access
+// event through its Auditor.
+func audit(t testing.TB, lp log.LoggerProvider, opts ...instrumentation.Option) (func(http.Handler) http.Handler, func(context.Context)) {
+	a, err := secaudit.New(secaudit.WithLoggerProvider(lp), secaudit.WithoutEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := instrumentation.New(append([]instrumentation.Option{instrumentation.WithAuditor(a), instrumentation.WithoutEnv()}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Wrap, func(ctx context.Context) { a.ModelAccessed(ctx, secaudit.Model{Name: "account", ID: "7"}) }
+}
+
+// plainAudit is the audit middleware with its defaults (the benchmarks').
+func plainAudit(t testing.TB, lp log.LoggerProvider) func(http.Handler) http.Handler {
+	wrap, _ := audit(t, lp)
+	return wrap
+}
+
+// facts puts request facts in r's context, as the audit middleware does.
+func facts(r *http.Request) (*http.Request, func() string) {
+	req := new(secaudit.Request)
+	return r.WithContext(secaudit.ContextWithRequest(r.Context(), req)), req.Route
 }
 
 // ginMiddleware runs a net/http middleware as gin middleware: the chain
@@ -57,11 +74,12 @@ func ginMiddleware(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 // middleware of the engine (which gin runs after it matched, and for its
 // NoRoute and NoMethod handlers), routes flat and in a group.
 func TestConformance(t *testing.T) {
-	for _, tt := range []struct {
-		name  string
-		build func(p testsupport.RouterParts) http.Handler
-	}{
-		{"flat", func(p testsupport.RouterParts) http.Handler {
+	testsupport.RouterConformanceLayouts(t, testsupport.RouterApp{
+		Route:            "/accounts/:id",
+		RoutedBeforeAuth: true,
+		AuthOnUnmatched:  true,
+	}, kit(),
+		testsupport.RouterLayout{Name: "flat", Build: func(p testsupport.RouterParts) http.Handler {
 			r := gin.New()
 			r.HandleMethodNotAllowed = true
 			r.Use(auditgin.Route)
@@ -70,7 +88,7 @@ func TestConformance(t *testing.T) {
 			r.GET("/panic", gin.WrapH(p.Panic))
 			return r
 		}},
-		{"group", func(p testsupport.RouterParts) http.Handler {
+		testsupport.RouterLayout{Name: "group", Build: func(p testsupport.RouterParts) http.Handler {
 			r := gin.New()
 			r.HandleMethodNotAllowed = true
 			r.Use(auditgin.Route, ginMiddleware(p.Auth))
@@ -78,16 +96,7 @@ func TestConformance(t *testing.T) {
 			r.GET("/panic", gin.WrapH(p.Panic))
 			return r
 		}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			testsupport.RouterConformance(t, testsupport.RouterApp{
-				Route:            "/accounts/:id",
-				Build:            func(_ testing.TB, p testsupport.RouterParts) http.Handler { return tt.build(p) },
-				RoutedBeforeAuth: true,
-				AuthOnUnmatched:  true,
-			}, kit())
-		})
-	}
+	)
 }
 
 // TestUnmatchedHaveNoRoute: gin's NoRoute and NoMethod handlers, a
@@ -99,32 +108,22 @@ func TestUnmatchedHaveNoRoute(t *testing.T) {
 	r.NoRoute(func(c *gin.Context) { c.String(http.StatusNotFound, "custom") })
 	r.GET("/accounts/:id", func(c *gin.Context) {})
 	r.GET("/static/*file", func(c *gin.Context) {})
-	tests := []struct{ method, path, want string }{
-		{"GET", "/accounts/7", "/accounts/:id"},
-		{"GET", "/static/css/site.css", "/static/*file"},
-		{"GET", "/accounts/7/", ""},
-		{"GET", "/nope", ""},
-		{"POST", "/accounts/7", ""},
-	}
-	for _, tt := range tests {
-		var req secaudit.Request
-		hr := httptest.NewRequest(tt.method, tt.path, nil)
-		r.ServeHTTP(httptest.NewRecorder(), hr.WithContext(secaudit.ContextWithRequest(hr.Context(), &req)))
-		if got := req.Route(); got != tt.want {
-			t.Errorf("%s %s: route %q, want %q", tt.method, tt.path, got, tt.want)
-		}
-	}
+	testsupport.CheckRoutes(t, r, facts, []testsupport.RouteCase{
+		{Method: "GET", Path: "/accounts/7", Want: "/accounts/:id"},
+		{Method: "GET", Path: "/static/css/site.css", Want: "/static/*file"},
+		{Method: "GET", Path: "/accounts/7/"},
+		{Method: "GET", Path: "/nope"},
+		{Method: "POST", Path: "/accounts/7"},
+	})
 }
 
 // TestRouteWithoutAuditMiddleware: without request facts Route only
 // lets the chain go on.
 func TestRouteWithoutAuditMiddleware(t *testing.T) {
-	called := false
-	r := gin.New()
-	r.Use(auditgin.Route)
-	r.GET("/", func(*gin.Context) { called = true })
-	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-	if !called {
-		t.Fatal("handler not called")
-	}
+	testsupport.RouteWithoutAuditMiddleware(t, func(h http.Handler) http.Handler {
+		r := gin.New()
+		r.Use(auditgin.Route)
+		r.GET("/", gin.WrapH(h))
+		return r
+	})
 }

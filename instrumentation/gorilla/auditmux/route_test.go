@@ -3,7 +3,6 @@ package auditmux_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -19,30 +18,49 @@ import (
 func kit() testsupport.RouterKit {
 	return testsupport.RouterKit{
 		Audit: func(t testing.TB, lp log.LoggerProvider) (func(http.Handler) http.Handler, func(context.Context)) {
-			a, err := secaudit.New(secaudit.WithLoggerProvider(lp), secaudit.WithoutEnv())
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := instrumentation.New(instrumentation.WithAuditor(a), instrumentation.WithoutEnv(),
-				instrumentation.WithLogOKResponses(true), instrumentation.WithGuard(testsupport.RouterGuard{}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m.Wrap, func(ctx context.Context) { a.ModelAccessed(ctx, secaudit.Model{Name: "account", ID: "7"}) }
+			return audit(t, lp, instrumentation.WithLogOKResponses(true), instrumentation.WithGuard(testsupport.RouterGuard{}))
 		},
 		SetUser: func(ctx context.Context, id string) { secaudit.SetUser(ctx, secaudit.User{ID: id}) },
 	}
+}
+
+// audit returns the audit middleware recording through lp with opts,
+// without the environment, and a function that emits one model.access
+// event through its Auditor.
+func audit(t testing.TB, lp log.LoggerProvider, opts ...instrumentation.Option) (func(http.Handler) http.Handler, func(context.Context)) {
+	a, err := secaudit.New(secaudit.WithLoggerProvider(lp), secaudit.WithoutEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := instrumentation.New(append([]instrumentation.Option{instrumentation.WithAuditor(a), instrumentation.WithoutEnv()}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Wrap, func(ctx context.Context) { a.ModelAccessed(ctx, secaudit.Model{Name: "account", ID: "7"}) }
+}
+
+// plainAudit is the audit middleware with its defaults (the benchmarks').
+func plainAudit(t testing.TB, lp log.LoggerProvider) func(http.Handler) http.Handler {
+	wrap, _ := audit(t, lp)
+	return wrap
+}
+
+// facts puts request facts in r's context, as the audit middleware does.
+func facts(r *http.Request) (*http.Request, func() string) {
+	req := new(secaudit.Request)
+	return r.WithContext(secaudit.ContextWithRequest(r.Context(), req)), req.Route
 }
 
 // TestConformance: the router table with gorilla/mux, the authentication
 // a middleware of r.Use (which the router runs after it matched, and only
 // for a match), routes flat and in a subrouter.
 func TestConformance(t *testing.T) {
-	for _, tt := range []struct {
-		name  string
-		build func(p testsupport.RouterParts) http.Handler
-	}{
-		{"flat", func(p testsupport.RouterParts) http.Handler {
+	testsupport.RouterConformanceLayouts(t, testsupport.RouterApp{
+		Route:            "/accounts/{id}",
+		RoutedBeforeAuth: true,
+		AuthOnUnmatched:  false, // the router runs no middleware without a match
+	}, kit(),
+		testsupport.RouterLayout{Name: "flat", Build: func(p testsupport.RouterParts) http.Handler {
 			r := mux.NewRouter()
 			r.Use(auditmux.Route)
 			r.Use(p.Auth)
@@ -50,23 +68,14 @@ func TestConformance(t *testing.T) {
 			r.Handle("/panic", p.Panic).Methods("GET")
 			return r
 		}},
-		{"subrouter", func(p testsupport.RouterParts) http.Handler {
+		testsupport.RouterLayout{Name: "subrouter", Build: func(p testsupport.RouterParts) http.Handler {
 			r := mux.NewRouter()
 			r.Use(auditmux.Route, p.Auth)
 			r.PathPrefix("/accounts").Subrouter().Handle("/{id}", p.Account).Methods("GET")
 			r.Handle("/panic", p.Panic).Methods("GET")
 			return r
 		}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			testsupport.RouterConformance(t, testsupport.RouterApp{
-				Route:            "/accounts/{id}",
-				Build:            func(_ testing.TB, p testsupport.RouterParts) http.Handler { return tt.build(p) },
-				RoutedBeforeAuth: true,
-				AuthOnUnmatched:  false, // the router runs no middleware without a match
-			}, kit())
-		})
-	}
+	)
 }
 
 // TestUnmatchedHaveNoRoute: a subrouter's route has its template with the
@@ -81,36 +90,23 @@ func TestUnmatchedHaveNoRoute(t *testing.T) {
 	r.Handle("/accounts/{id:[0-9]+}", ok).Methods("GET")
 	r.PathPrefix("/api").Subrouter().Handle("/v1/keys/{key}", ok)
 	r.Host("admin.example").Handler(ok)
-	tests := []struct{ method, host, path, want string }{
-		{"GET", "", "/accounts/7", "/accounts/{id:[0-9]+}"},
-		{"GET", "", "/api/v1/keys/k", "/api/v1/keys/{key}"},
-		{"GET", "admin.example", "/anything", ""},
-		{"GET", "", "/accounts/x", ""},
-		{"DELETE", "", "/accounts/7", ""},
-		{"GET", "", "/api/nope", ""},
-	}
-	for _, tt := range tests {
-		var req secaudit.Request
-		hr := httptest.NewRequest(tt.method, tt.path, nil)
-		if tt.host != "" {
-			hr.Host = tt.host
-		}
-		r.ServeHTTP(httptest.NewRecorder(), hr.WithContext(secaudit.ContextWithRequest(hr.Context(), &req)))
-		if got := req.Route(); got != tt.want {
-			t.Errorf("%s %s%s: route %q, want %q", tt.method, tt.host, tt.path, got, tt.want)
-		}
-	}
+	testsupport.CheckRoutes(t, r, facts, []testsupport.RouteCase{
+		{Method: "GET", Path: "/accounts/7", Want: "/accounts/{id:[0-9]+}"},
+		{Method: "GET", Path: "/api/v1/keys/k", Want: "/api/v1/keys/{key}"},
+		{Method: "GET", Host: "admin.example", Path: "/anything"},
+		{Method: "GET", Path: "/accounts/x"},
+		{Method: "DELETE", Path: "/accounts/7"},
+		{Method: "GET", Path: "/api/nope"},
+	})
 }
 
 // TestRouteWithoutAuditMiddleware: without request facts Route only
 // serves.
 func TestRouteWithoutAuditMiddleware(t *testing.T) {
-	called := false
-	r := mux.NewRouter()
-	r.Use(auditmux.Route)
-	r.HandleFunc("/", func(http.ResponseWriter, *http.Request) { called = true })
-	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-	if !called {
-		t.Fatal("handler not called")
-	}
+	testsupport.RouteWithoutAuditMiddleware(t, func(h http.Handler) http.Handler {
+		r := mux.NewRouter()
+		r.Use(auditmux.Route)
+		r.Handle("/", h)
+		return r
+	})
 }

@@ -19,30 +19,52 @@ import (
 func kit() testsupport.RouterKit {
 	return testsupport.RouterKit{
 		Audit: func(t testing.TB, lp log.LoggerProvider) (func(http.Handler) http.Handler, func(context.Context)) {
-			a, err := secaudit.New(secaudit.WithLoggerProvider(lp), secaudit.WithoutEnv())
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := instrumentation.New(instrumentation.WithAuditor(a), instrumentation.WithoutEnv(),
-				instrumentation.WithLogOKResponses(true), instrumentation.WithGuard(testsupport.RouterGuard{}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m.Wrap, func(ctx context.Context) { a.ModelAccessed(ctx, secaudit.Model{Name: "account", ID: "7"}) }
+			return audit(t, lp, instrumentation.WithLogOKResponses(true), instrumentation.WithGuard(testsupport.RouterGuard{}))
 		},
 		SetUser: func(ctx context.Context, id string) { secaudit.SetUser(ctx, secaudit.User{ID: id}) },
 	}
+}
+
+// audit returns the audit middleware recording through lp with opts,
+// without the environment, and a function that emits one model.access
+// event through its Auditor.
+func audit(t testing.TB, lp log.LoggerProvider, opts ...instrumentation.Option) (func(http.Handler) http.Handler, func(context.Context)) {
+	a, err := secaudit.New(secaudit.WithLoggerProvider(lp), secaudit.WithoutEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := instrumentation.New(append([]instrumentation.Option{instrumentation.WithAuditor(a), instrumentation.WithoutEnv()}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Wrap, func(ctx context.Context) { a.ModelAccessed(ctx, secaudit.Model{Name: "account", ID: "7"}) }
+}
+
+// plainAudit is the audit middleware with its defaults (the benchmarks').
+func plainAudit(t testing.TB, lp log.LoggerProvider) func(http.Handler) http.Handler {
+	wrap, _ := audit(t, lp)
+	return wrap
+}
+
+// facts puts request facts in r's context, as the audit middleware does,
+// with r's Pattern as their pattern source.
+func facts(r *http.Request) (*http.Request, func() string) {
+	req := new(secaudit.Request)
+	r = r.WithContext(secaudit.ContextWithRequest(r.Context(), req))
+	req.SetPatternSource(r) // as the audit middleware does: echo v5 sets Pattern, a 405's too
+	return r, req.Route
 }
 
 // TestConformance: the router table with echo v5, the authentication a
 // middleware of e.Use (which echo runs after it matched, and for requests
 // it did not match), routes flat and in a group.
 func TestConformance(t *testing.T) {
-	for _, tt := range []struct {
-		name  string
-		build func(p testsupport.RouterParts) http.Handler
-	}{
-		{"flat", func(p testsupport.RouterParts) http.Handler {
+	testsupport.RouterConformanceLayouts(t, testsupport.RouterApp{
+		Route:            "/accounts/:id",
+		RoutedBeforeAuth: true,
+		AuthOnUnmatched:  true,
+	}, kit(),
+		testsupport.RouterLayout{Name: "flat", Build: func(p testsupport.RouterParts) http.Handler {
 			e := echo.New()
 			e.Use(auditecho.Route)
 			e.Use(echo.WrapMiddleware(p.Auth))
@@ -50,23 +72,14 @@ func TestConformance(t *testing.T) {
 			e.GET("/panic", echo.WrapHandler(p.Panic))
 			return e
 		}},
-		{"group", func(p testsupport.RouterParts) http.Handler {
+		testsupport.RouterLayout{Name: "group", Build: func(p testsupport.RouterParts) http.Handler {
 			e := echo.New()
 			e.Use(auditecho.Route, echo.WrapMiddleware(p.Auth))
 			e.Group("/accounts").GET("/:id", echo.WrapHandler(p.Account))
 			e.GET("/panic", echo.WrapHandler(p.Panic))
 			return e
 		}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			testsupport.RouterConformance(t, testsupport.RouterApp{
-				Route:            "/accounts/:id",
-				Build:            func(_ testing.TB, p testsupport.RouterParts) http.Handler { return tt.build(p) },
-				RoutedBeforeAuth: true,
-				AuthOnUnmatched:  true,
-			}, kit())
-		})
-	}
+	)
 }
 
 // TestUnmatchedHaveNoRoute: echo gives a request it did not match a path
@@ -82,42 +95,27 @@ func TestUnmatchedHaveNoRoute(t *testing.T) {
 	e.GET("/static/*", ok)
 	e.RouteNotFound("/api/*", func(c *echo.Context) error { return c.NoContent(http.StatusNotFound) })
 	e.RouteNotFound("/static/*", func(c *echo.Context) error { return c.NoContent(http.StatusNotFound) })
-	tests := []struct{ method, host, path, want string }{
-		{"GET", "", "/accounts/7", "/accounts/:id"},
-		{"GET", "", "/accounts/7/keys/k", "/accounts/:id/keys/:key"},
-		{"GET", "", "/static/css/site.css", "/static/*"},
-		{"DELETE", "", "/accounts/7", ""},
-		{"OPTIONS", "", "/accounts/7", ""},
-		{"GET", "", "/accounts/7/keys", ""},
-		{"GET", "", "/api/nope", ""},
-		{"GET", "", "/nope", ""},
-	}
-	for _, tt := range tests {
-		var req secaudit.Request
-		hr := httptest.NewRequest(tt.method, tt.path, nil)
-		if tt.host != "" {
-			hr.Host = tt.host
-		}
-		hr = hr.WithContext(secaudit.ContextWithRequest(hr.Context(), &req))
-		req.SetPatternSource(hr) // as the audit middleware does: echo v5 sets Pattern, a 405's too
-		e.ServeHTTP(httptest.NewRecorder(), hr)
-		if got := req.Route(); got != tt.want {
-			t.Errorf("%s %s%s: route %q, want %q", tt.method, tt.host, tt.path, got, tt.want)
-		}
-	}
+	testsupport.CheckRoutes(t, e, facts, []testsupport.RouteCase{
+		{Method: "GET", Path: "/accounts/7", Want: "/accounts/:id"},
+		{Method: "GET", Path: "/accounts/7/keys/k", Want: "/accounts/:id/keys/:key"},
+		{Method: "GET", Path: "/static/css/site.css", Want: "/static/*"},
+		{Method: "DELETE", Path: "/accounts/7"},
+		{Method: "OPTIONS", Path: "/accounts/7"},
+		{Method: "GET", Path: "/accounts/7/keys"},
+		{Method: "GET", Path: "/api/nope"},
+		{Method: "GET", Path: "/nope"},
+	})
 }
 
 // TestRouteWithoutAuditMiddleware: without request facts Route only
 // calls the next handler.
 func TestRouteWithoutAuditMiddleware(t *testing.T) {
-	called := false
-	e := echo.New()
-	e.Use(auditecho.Route)
-	e.GET("/", func(*echo.Context) error { called = true; return nil })
-	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-	if !called {
-		t.Fatal("handler not called")
-	}
+	testsupport.RouteWithoutAuditMiddleware(t, func(h http.Handler) http.Handler {
+		e := echo.New()
+		e.Use(auditecho.Route)
+		e.GET("/", echo.WrapHandler(h))
+		return e
+	})
 }
 
 // TestEchosKeepTheirOwnRoutes: two Echos served in turn each answer from

@@ -1,11 +1,6 @@
 package auditecho
 
 import (
-	"runtime"
-	"sync"
-	"sync/atomic"
-	"weak"
-
 	"github.com/labstack/echo/v5"
 
 	"github.com/secaudit/secaudit"
@@ -30,65 +25,24 @@ func Route(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// route is the route source of a route path; unrouted when only
-// e.RouteNotFound registered the path.
-type route struct {
-	path     string
-	unrouted bool
-}
-
-var _ secaudit.RouteSource = (*route)(nil)
-
-// Route returns the path.
-func (r *route) Route() string { return r.path }
-
-// caches holds a routes.Cache[route] per Echo, under a weak pointer to
-// it: an Echo no longer used is not kept alive, and its cache is dropped
-// with it.
-var caches sync.Map
-
-// perEcho is an Echo's cache.
-type perEcho struct {
-	echo  weak.Pointer[echo.Echo]
-	cache *routes.Cache[route]
-}
-
-// last is the cache looked up last: a service has one Echo, which then
-// costs neither a weak pointer nor a map lookup per request.
-var last atomic.Pointer[perEcho]
-
-// cacheOf returns e's cache.
-func cacheOf(e *echo.Echo) *routes.Cache[route] {
-	if p := last.Load(); p != nil && p.echo.Value() == e {
-		return p.cache
-	}
-	key := weak.Make(e)
-	cache, ok := caches.Load(key)
-	if !ok {
-		var loaded bool
-		if cache, loaded = caches.LoadOrStore(key, new(routes.Cache[route])); !loaded {
-			runtime.AddCleanup(e, func(k weak.Pointer[echo.Echo]) { caches.Delete(k) }, key)
-		}
-	}
-	p := &perEcho{echo: key, cache: cache.(*routes.Cache[route])}
-	last.Store(p)
-	return p.cache
-}
+// caches holds the routes seen per Echo: a routes.Route per path, unrouted
+// when only e.RouteNotFound registered it.
+var caches routes.PerOwner[echo.Echo, routes.Route]
 
 // routeOf returns the route source of the route echo matched for c, or
 // nil when it matched none.
-func routeOf(c *echo.Context) *route {
+func routeOf(c *echo.Context) *routes.Route {
 	path := c.Path()
 	if path == "" || c.Get(echo.ContextKeyHeaderAllow) != nil { // 404, 405, OPTIONS
 		return nil
 	}
-	routes := cacheOf(c.Echo())
-	r, ok := routes.Load(path)
+	cache := caches.Of(c.Echo())
+	r, ok := cache.Load(path)
 	if !ok { // the closure only when it is needed: it costs an allocation
 		e := c.Echo()
-		r = routes.Get(path, func(path string) *route { return newRoute(e, path) })
+		r = cache.Get(path, func(path string) *routes.Route { return newRoute(e, path) })
 	}
-	if r.unrouted {
+	if r.Unrouted {
 		return nil
 	}
 	return r
@@ -96,7 +50,7 @@ func routeOf(c *echo.Context) *route {
 
 // newRoute is the route of path: unrouted when the routes of e have path
 // only as a RouteNotFound handler's.
-func newRoute(e *echo.Echo, path string) *route {
+func newRoute(e *echo.Echo, path string) *routes.Route {
 	notFound, routed := false, false
 	for _, r := range e.Router().Routes() {
 		if r.Path != path {
@@ -108,5 +62,5 @@ func newRoute(e *echo.Echo, path string) *route {
 			routed = true
 		}
 	}
-	return &route{path: path, unrouted: notFound && !routed}
+	return &routes.Route{Path: path, Unrouted: notFound && !routed}
 }

@@ -7,9 +7,13 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutlog"
+	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/log/logtest"
+	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/semconv"
 )
 
 // benchBatchSize records per Export call.
@@ -79,9 +83,40 @@ func BenchmarkExportParallel(b *testing.B) {
 	})
 }
 
+// loadResponseRecord is the record tools/load's secaudit mode writes for
+// each request (an http.response.success with the middleware's 13
+// attributes, service.name "load", secaudit's scope, no trace): the
+// encoder's term of the floor that issue #20's ratio divides by.
+func loadResponseRecord() sdklog.Record {
+	return logtest.RecordFactory{
+		EventName:         semconv.EventHTTPResponseSuccess,
+		Timestamp:         fixedTime,
+		ObservedTimestamp: fixedTime,
+		Severity:          semconv.SeverityInfo,
+		SeverityText:      semconv.SeverityTextInfo,
+		Body:              attribute.StringValue(semconv.BodyHTTPResponse),
+		Attributes: []attribute.KeyValue{
+			semconv.AuditSchemaVersionKey.String(semconv.SchemaVersion),
+			semconv.AuditActionKey.String(semconv.ActionResponse),
+			semconv.AuditOutcomeKey.String(semconv.OutcomeSuccess),
+			semconv.AuditRequestIDKey.String("32580eb61b230adbdc88ccd70f6065da"),
+			semconv.ClientAddressKey.String("127.0.0.1"),
+			semconv.NetworkPeerAddressKey.String("127.0.0.1"),
+			semconv.HTTPRequestMethodKey.String("GET"),
+			semconv.URLPathKey.String("/api/v1/items/42"),
+			semconv.HTTPResponseStatusCodeKey.Int(200),
+			semconv.URLFullKey.String("http://127.0.0.1:37657/api/v1/items/42"),
+			semconv.AuditDurationKey.Int64(18925),
+			semconv.UserAgentOriginalKey.String("secaudit-load/1.0"),
+		},
+		Resource:             resource.NewSchemaless(semconv.ServiceNameKey.String("load")),
+		InstrumentationScope: auditScope,
+	}.NewRecord()
+}
+
 // BenchmarkAppendRecord encodes one record into a reused buffer.
 func BenchmarkAppendRecord(b *testing.B) {
-	cases := map[string]sdklog.Record{"client_error": clientErrorFactory().NewRecord()}
+	cases := map[string]sdklog.Record{"client_error": clientErrorFactory().NewRecord(), "load_response": loadResponseRecord()}
 	for _, tc := range goldenCases() {
 		if tc.name == "nested_values" || tc.name == "oversize" {
 			cases[tc.name] = tc.record(nil)

@@ -62,18 +62,61 @@ func load64(s string, i int) uint64 {
 }
 
 // plainWord reports whether the eight bytes of x are all written as they
-// are (asciiWritten 1): no byte below 0x20, quote, backslash, or byte at or
-// above 0x7f (the last test adds 1 to each byte with its high bit cleared
-// first, so no carry crosses bytes, and 0x7f turns into 0x80).
-func plainWord(x uint64) bool {
-	below20 := (x - lsb*0x20) &^ x
-	return (below20|zeroBytes(x^(lsb*'"'))|zeroBytes(x^(lsb*'\\'))|x|(x&^msb+lsb))&msb == 0
+// are (asciiWritten 1).
+func plainWord(x uint64) bool { return unplain(x)&msb == 0 }
+
+// unplain has the high bit set in each byte of x that is not written as it
+// is, and other bits that are noise: test the result with msb. Per byte,
+// with b the byte: x marks b >= 0x80; x - 0x20 marks b < 0x20 (it
+// borrows); (x ^ '"') - 1 and (x ^ '\\') - 1 mark the quote and the
+// backslash (they turn to 0 and borrow); x + 1 marks 0x7f. Besides these,
+// each subtraction marks only bytes at or above 0x80, and a borrow or a
+// carry crosses into the byte above only from a byte marked already, so a
+// byte written as it is never gets marked unless a byte below it is.
+func unplain(x uint64) uint64 {
+	return x | (x - lsb*0x20) | ((x ^ lsb*'"') - lsb) | ((x ^ lsb*'\\') - lsb) | (x + lsb)
+}
+
+// load32 is s[i:i+4] as a little-endian word.
+func load32(s string, i int) uint32 {
+	s = s[i : i+4]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
+// plainPad fills the bytes of a short string's word that the string does
+// not cover with a byte written as it is.
+const plainPad = lsb * 'a'
+
+// Plain reports whether every byte of s is written as it is: no byte needs
+// an escape or a replacement, so [AppendString] writes s between quotes
+// and [StringSize] is len(s)+2. It reads s a word at a time (the last word
+// overlapping the one before it), and a string shorter than a word as one
+// word too, so a short string costs a few instructions whatever its
+// length.
+func Plain(s string) bool {
+	n := len(s)
+	switch {
+	case n >= 8:
+		var bad uint64
+		for i := 0; i < n-8; i += 8 {
+			bad |= unplain(load64(s, i))
+		}
+		return (bad|unplain(load64(s, n-8)))&msb == 0
+	case n >= 4: // two words of four that may overlap
+		return plainWord(uint64(load32(s, 0)) | uint64(load32(s, n-4))<<32)
+	case n > 0: // the first, middle and last bytes cover all three
+		return plainWord(uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16 | plainPad&^0xffffff)
+	}
+	return true
 }
 
 // StringSize is the number of bytes [AppendString] writes for s, quotes
 // included.
 func StringSize(s string) int {
 	n := len(s) + 2
+	if Plain(s) {
+		return n
+	}
 	for i := 0; i < len(s); {
 		for i+8 <= len(s) && plainWord(load64(s, i)) { // eight plain bytes at a time
 			i += 8
@@ -103,6 +146,18 @@ func AppendString(dst []byte, s string) []byte {
 // AppendStringReporting is [AppendString] that also reports whether s held
 // invalid UTF-8 (bytes replaced by U+FFFD).
 func AppendStringReporting(dst []byte, s string) (_ []byte, replaced bool) {
+	if Plain(s) {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"'), false
+	}
+	return appendEscaped(dst, s)
+}
+
+// appendEscaped is [AppendStringReporting] for a string that is not
+// [Plain]: it copies plain runs and writes each other byte or rune by the
+// rules above.
+func appendEscaped(dst []byte, s string) (_ []byte, replaced bool) {
 	dst = append(dst, '"')
 	start := 0 // s[start:i] is pending, to be copied verbatim
 	for i := 0; i < len(s); {

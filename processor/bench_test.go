@@ -215,3 +215,41 @@ func BenchmarkLimiterHugeRecord(b *testing.B) {
 		_ = l.OnEmit(ctx, &r)
 	}
 }
+
+// loadResponseAttrs are the 12 attributes of the http.response.success
+// record tools/load's secaudit mode emits (the exporter's
+// BenchmarkAppendRecord/load_response encodes the same record): nothing in
+// it is redacted, the common case. The request id is generated per
+// request and the path, full URL and user agent come from the client.
+func loadResponseAttrs() []attribute.KeyValue {
+	return []attribute.KeyValue{
+		semconv.AuditSchemaVersionKey.String(semconv.SchemaVersion),
+		semconv.AuditActionKey.String(semconv.ActionResponse),
+		semconv.AuditOutcomeKey.String(semconv.OutcomeSuccess),
+		semconv.AuditRequestIDKey.String("32580eb61b230adbdc88ccd70f6065da"),
+		semconv.ClientAddressKey.String("127.0.0.1"),
+		semconv.NetworkPeerAddressKey.String("127.0.0.1"),
+		semconv.HTTPRequestMethodKey.String("GET"),
+		semconv.URLPathKey.String("/api/v1/items/42"),
+		semconv.HTTPResponseStatusCodeKey.Int(200),
+		semconv.URLFullKey.String("http://127.0.0.1:37657/api/v1/items/42"),
+		semconv.AuditDurationKey.Int64(18925),
+		semconv.UserAgentOriginalKey.String("secaudit-load/1.0"),
+	}
+}
+
+// BenchmarkChainLoadResponse is the default chain (NewChain without
+// options or environment) on the clean record of tools/load's loopback
+// mode: what auditing every request costs in this package.
+func BenchmarkChainLoadResponse(b *testing.B) {
+	chain := mustChain(b, discard{})
+	base := testsupport.SDKRecord(b, apiRecord(semconv.EventHTTPResponseSuccess,
+		attribute.StringValue(semconv.BodyHTTPResponse), loadResponseAttrs()...))
+	ctx := context.Background()
+	r := new(sdklog.Record)
+	b.ReportAllocs()
+	for b.Loop() {
+		*r = base
+		_ = chain.OnEmit(ctx, r)
+	}
+}

@@ -92,6 +92,12 @@ const (
 	AllDetectors = DetectBearerToken | DetectJWT | DetectAWSAccessKeyID | DetectAWSSecretKey |
 		DetectPrivateKey | DetectCardNumber | DetectURLPassword | DetectSecretAssignment |
 		DetectProviderTokens | DetectBasicCredentials
+
+	// detectUnscreened is an internal bit (never a valid option): find
+	// then runs every detector on every candidate its own anchors allow,
+	// without the screens that rule candidates out early. The screens'
+	// tests compare both, which must find the same spans.
+	detectUnscreened Detector = 1 << 15
 )
 
 func (d Detector) String() string {
@@ -203,6 +209,7 @@ func (d Detector) find(s string, spans []span) []span {
 	}
 	m := anchors(s)
 	first := len(spans)
+	screen := d&detectUnscreened == 0
 	if d&DetectSecretAssignment != 0 && m&(ancColon|ancEquals) != 0 {
 		// One memo for both separators: they are visited in string order,
 		// so its searches start from increasing positions.
@@ -216,10 +223,10 @@ func (d Detector) find(s string, spans []span) []span {
 		}
 		for i >= 0 || j >= 0 {
 			if j < 0 || (i >= 0 && i < j) {
-				spans = assignment(s, i, spans, &am)
+				spans = assignment(s, i, spans, &am, screen)
 				i = nextByte(s, ':', i)
 			} else {
-				spans = assignment(s, j, spans, &am)
+				spans = assignment(s, j, spans, &am, screen)
 				j = nextByte(s, '=', j)
 			}
 		}
@@ -280,7 +287,7 @@ func (d Detector) find(s string, spans []span) []span {
 		spans = findAWSSecrets(s, spans)
 	}
 	if d&DetectProviderTokens != 0 && len(s) >= tokenStride {
-		spans = findProviderTokens(s, spans)
+		spans = findProviderTokens(s, spans, screen)
 	}
 	if len(spans)-first < 2 {
 		return spans
@@ -786,6 +793,16 @@ var secretWords = []string{
 	"sessionid", "session", "cookie", "jwt", "bearer", "signature", "sig",
 }
 
+// secretWordLast holds the last letter of every secret word, in both
+// cases.
+var secretWordLast = func() (t [256]bool) {
+	for _, w := range secretWords {
+		c := w[len(w)-1]
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	return t
+}()
+
 // lineValueWords are secret words whose value runs to the end of the line
 // (an Authorization header's scheme and credentials, a Cookie list).
 func lineValueWord(w string) bool {
@@ -828,7 +845,10 @@ func closingQuote(s string, q byte) int {
 // byte (so keys of different separators never overlap); the value's end
 // comes from a memo in m, so separators sharing one value ("auth:auth:…",
 // "password=password=…") cost one pass.
-func assignment(s string, i int, spans []span, m *assignMemo) []span {
+//
+// With screen, a key whose last letter or digit ends no secret word is
+// rejected before it is read.
+func assignment(s string, i int, spans []span, m *assignMemo, screen bool) []span {
 	j := i
 	for j > 0 && (s[j-1] == ' ' || s[j-1] == '\t') && i-j < 4 {
 		j--
@@ -837,6 +857,18 @@ func assignment(s string, i int, spans []span, m *assignMemo) []span {
 		j--
 	}
 	keyEnd := j
+	// The key's normal form ends with its last letter or digit: unless
+	// that ends a secret word, no word can match (the common case, "http:"
+	// or "127.0.0.1:8080"), and the key need not be read.
+	if screen {
+		for j > 0 && byteClass[s[j-1]]&clsKey != 0 && !isAlnum(s[j-1]) {
+			j--
+		}
+		if j == 0 || !secretWordLast[s[j-1]] {
+			return spans
+		}
+		j = keyEnd
+	}
 	// Normalise the key backwards into a small buffer (reversed).
 	var buf [24]byte
 	n := 0

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/secaudit/secaudit/semconv"
 )
@@ -388,6 +389,11 @@ type keyEntry struct {
 	class keyClass
 }
 
+// same reports whether e caches k itself: the same bytes, not a copy.
+func (e *keyEntry) same(k string) bool {
+	return e != nil && unsafe.StringData(e.key) == unsafe.StringData(k) && len(e.key) == len(k)
+}
+
 func keyHash(k string) uint32 {
 	n := len(k)
 	h := uint32(n) * 0x9E3779B1
@@ -397,6 +403,18 @@ func keyHash(k string) uint32 {
 		h ^= h >> 15
 	}
 	return h
+}
+
+// hitAt returns the class of the key of the attribute at position pos
+// when it is the very string cached there (the same bytes: a record of
+// the same shape as the last one, whose keys are constants), without a
+// call; otherwise ask lookupAt.
+func (kc *keyCache) hitAt(pos int, k string) (keyClass, bool) {
+	e := kc.byPos[pos&(keyCachePositions-1)].Load()
+	if pos < keyCachePositions && e.same(k) {
+		return e.class, true
+	}
+	return 0, false
 }
 
 // lookupAt classifies the key of the attribute at position pos.

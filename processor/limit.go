@@ -140,6 +140,29 @@ type limitProbe struct {
 	dirty bool // some attribute needs limiting
 }
 
+// addString adds a string attribute's size to the probe and reports
+// whether the key or the value may be over maxStr bytes: then
+// [Limiter.probeLong] must check them.
+func (p *limitProbe) addString(k, str string, maxStr int) bool {
+	p.size += len(k) + len(str) + 6
+	return len(k)|len(str) > maxStr // at least the longer one
+}
+
+// addScalar adds the size of an INT64, BOOL or EMPTY attribute to the
+// probe and reports whether the key may be over maxStr bytes.
+func (p *limitProbe) addScalar(k string, maxStr int) bool {
+	p.size += len(k) + 4 + jsonenc.MaxScalarSize
+	return len(k) > maxStr
+}
+
+// probeLong checks a key and a string value either of which is longer in
+// bytes than the string limit.
+func (l *Limiter) probeLong(p *limitProbe, k, str string) {
+	if !p.dirty && (l.keyTooLong(k) || l.stringTooLong(str)) {
+		p.dirty = true
+	}
+}
+
 // probeAttr adds one attribute to the probe. Scalars are handled inline;
 // composite values take the general path.
 func (l *Limiter) probeAttr(p *limitProbe, kv *attribute.KeyValue) {

@@ -64,11 +64,10 @@ type Scrubber struct {
 	detectors Detector
 	patterns  []*regexp.Regexp
 	pseudo    *pseudonymizer
-	// clean holds the constant texts of secaudit's own events that the
-	// detectors and patterns leave unchanged (see cleanConstant), and
-	// cleanLens their lengths as a set.
-	clean     []string
-	cleanLens uint64
+	// clean holds, by length, the constant texts of secaudit's own events
+	// that the detectors and patterns leave unchanged (see
+	// cleanConstant).
+	clean [maxCleanLen][]string
 
 	stats counters
 }
@@ -94,9 +93,8 @@ func newScrubber(c config) (*Scrubber, error) {
 		s.pseudo = newPseudonymizer(p.key)
 	}
 	for _, c := range ownConstants {
-		if _, hit := s.scrubKeyed(c, 0); !hit && len(c) < 64 {
-			s.clean = append(s.clean, c)
-			s.cleanLens |= 1 << len(c)
+		if _, hit := s.scrubKeyed(c, 0); !hit && len(c) < maxCleanLen {
+			s.clean[len(c)] = append(s.clean[len(c)], c)
 		}
 	}
 	return s, nil
@@ -118,17 +116,20 @@ var ownConstants = []string{
 // leave unchanged when it was built, so its scan is skipped. Strings are
 // immutable, so the bytes of a constant are its text.
 func (s *Scrubber) cleanConstant(str string) bool {
-	if len(str) >= 64 || s.cleanLens&(1<<len(str)) == 0 {
+	if len(str) >= maxCleanLen {
 		return false
 	}
 	p := unsafe.StringData(str)
-	for _, c := range s.clean {
-		if unsafe.StringData(c) == p && len(c) == len(str) {
+	for _, c := range s.clean[len(str)] {
+		if unsafe.StringData(c) == p {
 			return true
 		}
 	}
 	return false
 }
+
+// maxCleanLen bounds the constants cleanConstant knows.
+const maxCleanLen = 64
 
 // Enabled reports false: the Scrubber only rewrites records, so whether a
 // record is wanted is for the processors after it to say.
@@ -202,29 +203,41 @@ func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 	}
 
 	// First walk: read only, until the first attribute that must change.
+	// The common cases stay inline: a key known at its position, a
+	// trusted value, a string that scans clean, an integer that is no
+	// card number, each sized for the limiter on the way.
 	first, countAt, i := -1, -1, 0
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		kc := s.cache.lookupAt(&s.keys, i, string(kv.Key))
+		kc, ok := s.cache.hitAt(i, string(kv.Key))
+		if !ok {
+			kc = s.cache.lookupAt(&s.keys, i, string(kv.Key))
+		}
 		if kc&keyCount != 0 && countAt < 0 {
 			countAt = i
 		}
-		// The common cases inline: a trusted value, an integer under a
-		// key with no rule, a string that scans clean.
 		switch t := kv.Value.Type(); {
-		case kc&^keyCount == keyTrustedValue && (t == attribute.STRING || t == attribute.INT64):
-		case kc&^(keyCount|keyURL|keyQuery) == 0 && t == attribute.STRING:
-			if str := kv.Value.AsString(); !(kc&^keyCount == 0 && s.cleanConstant(str)) && s.stringHit(str, kc) {
+		case t == attribute.STRING && kc&^(keyCount|keyTrustedValue|keyURL|keyQuery) == 0:
+			str := kv.Value.AsString()
+			if kc&keyTrustedValue == 0 && !(kc&^keyCount == 0 && s.cleanConstant(str)) && s.stringHit(str, kc) {
 				first = i
 				return false
+			}
+			if l != nil && p.addString(string(kv.Key), str, l.limits.MaxStringLength) {
+				l.probeLong(p, string(kv.Key), str)
+			}
+		case t == attribute.INT64 && kc&^(keyCount|keyTrustedValue|keyURL|keyQuery) == 0:
+			if kc&keyTrustedValue == 0 && s.detectors&DetectCardNumber != 0 && cardInt(kv.Value.AsInt64()) {
+				first = i
+				return false
+			}
+			if l != nil && p.addScalar(string(kv.Key), l.limits.MaxStringLength) {
+				l.probeLong(p, string(kv.Key), "")
 			}
 		default:
-			if s.scalarHit(kc, &kv.Value) {
+			if s.otherHit(kc, kv, l, p) {
 				first = i
 				return false
 			}
-		}
-		if l != nil {
-			l.probeAttr(p, &kv)
 		}
 		i++
 		return true
@@ -253,6 +266,18 @@ func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 		s.stats.pseudonymized.Add(uint64(t.pseudonymized))
 	}
 	return true
+}
+
+// otherHit is scalarHit for the first walk's uncommon cases; when the
+// value stays, it probes the attribute for l.
+func (s *Scrubber) otherHit(kc keyClass, kv attribute.KeyValue, l *Limiter, p *limitProbe) bool {
+	if s.scalarHit(kc, &kv.Value) {
+		return true
+	}
+	if l != nil {
+		l.probeAttr(p, &kv)
+	}
+	return false
 }
 
 // scalarHit reports whether the value under key class kc would change,

@@ -302,6 +302,24 @@ var (
 	maxPrefixLen int
 	// alphaSearch[a] finds the first byte outside alphabet a.
 	alphaSearch [nAlphabets]func(string) int
+	// tokenGroup[c] holds the bit of each run group c belongs to.
+	tokenGroup [256]uint8
+	// groupMin[g] is the length of the shortest token of a format whose
+	// bytes all lie in group g (and not in a smaller one).
+	groupMin [nGroups]int
+)
+
+// Run groups: nested byte sets a token lies in, each with the length of
+// its shortest token. Every token of a format is a run of its group's
+// bytes at least that long, so a run of token bytes holding no such run
+// of any group holds no token, and is not examined: a URL
+// ("http://127.0.0.1:8080/api/v1/items/42") is one long run of token
+// bytes, but its runs of word bytes are short.
+const (
+	groupWord = iota // A–Z a–z 0–9 _ - .
+	groupB64         // groupWord and + / =
+	groupAny         // every token byte
+	nGroups
 )
 
 func init() {
@@ -351,6 +369,42 @@ func init() {
 		tokenStride = min(tokenStride, f.back+len(p)+f.min)
 		maxPrefixLen = max(maxPrefixLen, len(p))
 	}
+	initGroups()
+}
+
+// initGroups sets tokenGroup and groupMin from the formats.
+func initGroups() {
+	for c := range 256 {
+		if tokenRunByte[c] {
+			tokenGroup[c] |= 1 << groupAny
+		}
+	}
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") {
+		tokenGroup[c] |= 1<<groupWord | 1<<groupB64
+	}
+	for _, c := range []byte("+/=") {
+		tokenGroup[c] |= 1 << groupB64
+	}
+	for g := range groupMin {
+		groupMin[g] = 1 << 30
+	}
+	for _, f := range tokenFormats {
+		in := uint8(1<<nGroups - 1)
+		for k := 0; k < len(f.prefix); k++ {
+			in &= tokenGroup[f.prefix[k]]
+		}
+		for c := range 256 {
+			if inAlpha(byte(c), f.alpha) || (f.back > 0 && inAlpha(byte(c), f.backAlpha)) {
+				in &= tokenGroup[c]
+			}
+		}
+		for g := range nGroups {
+			if in&(1<<g) != 0 {
+				groupMin[g] = min(groupMin[g], f.back+len(f.prefix)+f.min)
+				break
+			}
+		}
+	}
 }
 
 func formatLess(a, b *tokenFormat) bool {
@@ -365,11 +419,32 @@ func inAlpha(c byte, a alphabet) bool { return alphaBits[c]&(1<<a) != 0 }
 // findProviderTokens appends the spans of provider tokens in s. Only a run
 // of token bytes at least tokenStride long is examined, by scanTokenRuns,
 // so a string of ordinary words costs a few probes and sets up no memo.
-func findProviderTokens(s string, spans []span) []span {
+func findProviderTokens(s string, spans []span, screen bool) []span {
+	if screen && len(s) < groupMin[groupAny] && !mayHoldToken(s) {
+		return spans // a short string as a whole: no run of token bytes need be found
+	}
 	if a, b := nextTokenRun(s, tokenStride-1); a >= 0 {
-		return scanTokenRuns(s, a, b, spans)
+		return scanTokenRuns(s, a, b, spans, screen)
 	}
 	return spans
+}
+
+// mayHoldToken reports whether the run of token bytes run holds, for some
+// group, a run of the group's bytes as long as its shortest token: a
+// token can only lie in such a run. The groups' runs are found like
+// nextTokenRun's, so a run that holds none costs a few probes.
+func mayHoldToken(run string) bool {
+	if len(run) >= groupMin[groupAny] {
+		return true
+	}
+	for g := range groupAny {
+		if n := groupMin[g]; len(run) >= n {
+			if a, _ := nextRun(run, n-1, 1<<g, n); a >= 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nextTokenRun returns the first run [a, b) of at least tokenStride token
@@ -380,23 +455,36 @@ func findProviderTokens(s string, spans []span) []span {
 // it. The bytes two probes read never overlap, and a string of words costs
 // about one short backward read per tokenStride bytes.
 func nextTokenRun(s string, i int) (a, b int) {
-	t := &tokenRunByte
-	for i < len(s) {
-		// Every long run starting after i-tokenStride holds i, if it
-		// starts at or before i.
-		j, lo := i, i-tokenStride
-		for j > lo && t[s[j]] {
-			j--
+	return nextRun(s, i, 1<<groupAny, tokenStride)
+}
+
+// nextRun returns the first run [a, b) of at least n bytes of the groups
+// in mask that starts after i-n, or -1, -1, as nextTokenRun does for
+// token bytes.
+func nextRun(s string, i int, mask uint8, n int) (a, b int) {
+	t := &tokenGroup
+	for uint(i) < uint(len(s)) {
+		// Every long run starting after i-n holds i, if it starts at or
+		// before i.
+		lo := max(i-n+1, 0)
+		w := s[lo : i+1]
+		k := len(w) - 1
+		for k >= 0 && t[w[k]]&mask != 0 {
+			k--
 		}
-		if j > lo {
-			i = j + tokenStride // s[j] ends any run through i
+		if k >= 0 || lo > i-n+1 {
+			if k >= 0 {
+				i = lo + k + n // s[lo+k] ends any run through i
+			} else {
+				i = lo + n - 1 // the run from the start is too short
+			}
 			continue
 		}
-		a, b = j+1, i+1
-		for a > 0 && t[s[a-1]] {
+		a, b = lo, i+1
+		for a > 0 && t[s[a-1]]&mask != 0 {
 			a--
 		}
-		for b < len(s) && t[s[b]] {
+		for b < len(s) && t[s[b]]&mask != 0 {
 			b++
 		}
 		return a, b
@@ -408,10 +496,14 @@ func nextTokenRun(s string, i int) (a, b int) {
 // end of each alphabet's run after a prefix is memoised (one memo per
 // alphabet, searches from increasing positions), so any number of
 // prefixes sharing one stretch of text costs one pass.
-func scanTokenRuns(s string, a, b int, spans []span) []span {
+//
+// With screen, a run that cannot hold a token (mayHoldToken) is skipped.
+func scanTokenRuns(s string, a, b int, spans []span, screen bool) []span {
 	var ends [nAlphabets]memo
 	for a >= 0 {
-		spans = scanTokenRun(s, a, b, spans, &ends)
+		if !screen || mayHoldToken(s[a:b]) {
+			spans = scanTokenRun(s, a, b, spans, &ends)
+		}
 		a, b = nextTokenRun(s, b+tokenStride)
 	}
 	return spans

@@ -184,7 +184,7 @@ func (a *Auditor) Emit(ctx context.Context, e Event) error {
 	if e.Body == "" {
 		e.Body = e.Name
 	}
-	a.emit(ctx, &e)
+	a.emit(ctx, &e, e.Attributes)
 	return nil
 }
 
@@ -197,8 +197,8 @@ func (a *Auditor) LoginSucceeded(ctx context.Context, u User, attrs ...attribute
 	SetUser(ctx, u)
 	a.emit(withClaim(ctx, u.Name), &Event{
 		Name: semconv.EventLoginSuccess, Body: semconv.EventLoginSuccess, Severity: semconv.SeverityInfo,
-		Action: semconv.ActionLogin, Outcome: semconv.OutcomeSuccess, User: u, Attributes: attrs,
-	})
+		Action: semconv.ActionLogin, Outcome: semconv.OutcomeSuccess, User: u,
+	}, attrs)
 }
 
 // LoginFailed records a failed authentication (auth.login.failed). u is
@@ -211,9 +211,9 @@ func (a *Auditor) LoginFailed(ctx context.Context, u User, reason string, attrs 
 	}
 	a.emit(withClaim(ctx, u.Name), &Event{
 		Name: semconv.EventLoginFailed, Body: semconv.EventLoginFailed, Severity: semconv.SeverityWarning,
-		Action: semconv.ActionLogin, Outcome: semconv.OutcomeFailure, User: u, Attributes: attrs,
+		Action: semconv.ActionLogin, Outcome: semconv.OutcomeFailure, User: u,
 		reason: reason, noRequestUser: true,
-	})
+	}, attrs)
 }
 
 // withClaim puts the claimed user name into the context the login event
@@ -240,12 +240,12 @@ func (a *Auditor) Logout(ctx context.Context, u User, attrs ...attribute.KeyValu
 	}
 	e := Event{
 		Name: semconv.EventLogoutSuccess, Body: semconv.BodyLogout, Severity: semconv.SeverityInfo,
-		Action: semconv.ActionLogout, Outcome: semconv.OutcomeSuccess, User: u, Attributes: attrs,
+		Action: semconv.ActionLogout, Outcome: semconv.OutcomeSuccess, User: u,
 	}
 	if u.IsZero() {
 		e.Name, e.Outcome = semconv.EventLogoutUnknown, ""
 	}
-	a.emit(ctx, &e)
+	a.emit(ctx, &e, attrs)
 }
 
 // ModelCreated records that the application created m (model.create).
@@ -275,8 +275,8 @@ func (a *Auditor) model(ctx context.Context, name, action string, m Model, attrs
 	}
 	a.emit(ctx, &Event{
 		Name: name, Body: semconv.BodyModelEvent, Severity: semconv.SeverityInfo,
-		Action: action, Outcome: semconv.OutcomeSuccess, Model: m, Attributes: attrs,
-	})
+		Action: action, Outcome: semconv.OutcomeSuccess, Model: m,
+	}, attrs)
 }
 
 // AuthzDenied records that the request's user was refused an action on m
@@ -309,21 +309,25 @@ func (a *Auditor) security(ctx context.Context, name, action string, m Model, ru
 	}
 	a.emit(ctx, &Event{
 		Name: name, Body: name, Severity: semconv.SeverityWarning,
-		Action: action, Outcome: semconv.OutcomeFailure, Model: m, Attributes: attrs,
+		Action: action, Outcome: semconv.OutcomeFailure, Model: m,
 		rule: rule, reason: reason,
-	})
+	}, attrs)
 }
 
 // now is replaced in tests.
 var now = time.Now
 
-// maxInline is the number of attributes built on the stack; more spill to
-// the heap.
-const maxInline = 24
+// maxInline is the number of attributes a record is built with without an
+// allocation of its own (the response event has 14); more spill to the
+// heap.
+const maxInline = 16
 
 // emit builds and emits one record. Names, severities and bodies are valid
-// here (typed calls set them; Emit validated them).
-func (a *Auditor) emit(ctx context.Context, e *Event) {
+// here (typed calls set them; Emit validated them). attrs are the event's
+// attributes (e.Attributes is not read), passed apart from e so that a
+// typed call's variadic attributes stay on its caller's stack: only their
+// values are copied, where the Event as a whole leaks into the record.
+func (a *Auditor) emit(ctx context.Context, e *Event, attrs []attribute.KeyValue) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -334,80 +338,111 @@ func (a *Auditor) emit(ctx context.Context, e *Event) {
 	}()
 	if !a.logger.Enabled(ctx, log.EnabledParameters{Severity: e.Severity, EventName: e.Name}) {
 		if e.Severity >= log.SeverityWarn1 && !a.warnedDisabled.Load() && a.warnedDisabled.CompareAndSwap(false, true) {
-			// A security event that nothing records: most likely no
-			// provider was ever set (the global one is a no-op until
-			// setup.New or otel.SetLoggerProvider). Said once.
-			otel.Handle(fmt.Errorf("secaudit: %s was not recorded: the Auditor's LoggerProvider records nothing for it; "+
-				"build the pipeline with setup.New first, or pass secaudit.WithLoggerProvider (instrumentation.WithAuditor for the middleware)", e.Name))
+			a.warnDisabled(e.Name)
 		}
 		return
 	}
 	// The record is built in a function of its own: its attribute buffer
-	// and the many temporaries of building (about 5 KB) leave the stack
-	// before the SDK and the processors run below Emit, so that the
-	// request goroutine's stack needs that much less (a deeper stack is
-	// grown, by copying it, after every GC shrinks it).
-	a.logger.Emit(ctx, a.record(ctx, e))
+	// and the temporaries of building (about 2 KB) leave the stack before
+	// the SDK and the processors run below Emit, so that the request
+	// goroutine's stack needs that much less (a deeper stack is grown, by
+	// copying it, after every GC shrinks it). Buffers on the stack, not
+	// pooled on the heap: writes into a heap buffer pay the GC's write
+	// barriers while it marks.
+	var r log.Record
+	a.build(ctx, e, attrs, &r)
+	a.logger.Emit(ctx, r)
 	a.emitted.Add(1)
 }
 
-// record builds e's API record: the Auditor's attributes, the request's
-// and the event's, then the record's fields.
+// warnDisabled says, once, that a security event was not recorded: most
+// likely no provider was ever set (the global one is a no-op until
+// setup.New or otel.SetLoggerProvider).
 //
 //go:noinline
-func (a *Auditor) record(ctx context.Context, e *Event) log.Record {
-	var buf [maxInline]attribute.KeyValue
-	attrs := buf[:0]
-	sh := shadowsOf(e.Attributes)
+func (a *Auditor) warnDisabled(name string) {
+	otel.Handle(fmt.Errorf("secaudit: %s was not recorded: the Auditor's LoggerProvider records nothing for it; "+
+		"build the pipeline with setup.New first, or pass secaudit.WithLoggerProvider (instrumentation.WithAuditor for the middleware)", name))
+}
 
-	attrs = append(attrs, semconv.AuditSchemaVersionKey.String(semconv.SchemaVersion))
-	attrs = addString(attrs, sh&shAction, semconv.AuditActionKey, e.Action)
-	attrs = addString(attrs, sh&shOutcome, semconv.AuditOutcomeKey, e.Outcome)
-	attrs = addString(attrs, sh&shReason, semconv.AuditReasonKey, e.reason)
-	attrs = addString(attrs, sh&shRule, semconv.SecurityRuleNameKey, e.rule)
-	attrs = addString(attrs, sh&shModelName, semconv.AuditModelNameKey, e.Model.Name)
-	attrs = addString(attrs, sh&shModelID, semconv.AuditModelIDKey, e.Model.ID)
+// build builds e's API record in r: the Auditor's attributes, the
+// request's and the event's (attrs), then the record's fields. Not inlined: its temporaries leave the
+// stack before the SDK and the processors run below Emit.
+//
+//go:noinline
+func (a *Auditor) build(ctx context.Context, e *Event, attrs []attribute.KeyValue, r *log.Record) {
+	var buf [maxInline]attribute.KeyValue
+	var sh shadows
+	if len(attrs) > 0 {
+		sh = shadowsOf(attrs)
+	}
+	// The Auditor's own attributes (17 at most) go into the buffer by
+	// index; the request's and the event's are appended after them.
+	n := 0
+	str := func(shadow shadows, k attribute.Key, v string) {
+		if v != "" && sh&shadow == 0 {
+			buf[n] = attribute.KeyValue{Key: k, Value: attribute.StringValue(v)}
+			n++
+		}
+	}
+	str(0, semconv.AuditSchemaVersionKey, semconv.SchemaVersion)
+	str(shAction, semconv.AuditActionKey, e.Action)
+	str(shOutcome, semconv.AuditOutcomeKey, e.Outcome)
+	str(shReason, semconv.AuditReasonKey, e.reason)
+	str(shRule, semconv.SecurityRuleNameKey, e.rule)
+	str(shModelName, semconv.AuditModelNameKey, e.Model.Name)
+	str(shModelID, semconv.AuditModelIDKey, e.Model.ID)
 	if len(e.Model.ChangedFields) > 0 {
 		if fields := a.fieldNames(e.Model.ChangedFields); len(fields) > 0 {
-			attrs = append(attrs, semconv.AuditModelChangedFieldsKey.StringSlice(fields))
+			buf[n] = semconv.AuditModelChangedFieldsKey.StringSlice(fields)
+			n++
 		}
 	}
 
-	req := RequestFromContext(ctx)
+	req := requestOf(ctx)
 	u := e.User
-	if u.IsZero() && !e.noRequestUser {
-		u = req.User()
-	}
-	attrs = addString(attrs, sh&shUserID, semconv.UserIDKey, u.ID)
-	if a.includeUsernames {
-		attrs = addString(attrs, sh&shUserName, semconv.UserNameKey, u.Name)
-	}
+	var f eventFacts
 	if req != nil {
 		// Copies of the request's fields, so that the record, which may
 		// wait in a queue, does not keep the request alive.
-		f := req.facts()
-		attrs = addString(attrs, sh&shRequestID, semconv.AuditRequestIDKey, ownCopy(f.id, req.ID))
-		attrs = addString(attrs, sh&shClient, semconv.ClientAddressKey, ownCopy(f.client, req.ClientAddress))
-		attrs = addString(attrs, sh&shPeer, semconv.NetworkPeerAddressKey, ownCopy(f.peer, req.PeerAddress))
-		attrs = addString(attrs, sh&shMethod, semconv.HTTPRequestMethodKey, ownCopy(f.method, req.Method))
-		attrs = addString(attrs, sh&shPath, semconv.URLPathKey, ownCopy(f.path, req.Path))
-		attrs = addString(attrs, sh&shRoute, semconv.HTTPRouteKey, req.Route())
-		attrs = addString(attrs, sh&shSession, semconv.SessionIDKey, ownCopy(f.session, req.SessionID))
+		req.eventFacts(&f)
+		if u.IsZero() && !e.noRequestUser {
+			u = f.user
+		}
+	}
+	str(shUserID, semconv.UserIDKey, u.ID)
+	if a.includeUsernames {
+		str(shUserName, semconv.UserNameKey, u.Name)
+	}
+	if req != nil {
+		str(shRequestID, semconv.AuditRequestIDKey, f.fields[fID])
+		str(shClient, semconv.ClientAddressKey, f.fields[fClient])
+		str(shPeer, semconv.NetworkPeerAddressKey, f.fields[fPeer])
+		str(shMethod, semconv.HTTPRequestMethodKey, f.fields[fMethod])
+		str(shPath, semconv.URLPathKey, f.fields[fPath])
+		str(shRoute, semconv.HTTPRouteKey, f.route)
+		str(shSession, semconv.SessionIDKey, f.fields[fSession])
+	}
+	kvs := buf[:n:maxInline]
+	if req != nil {
 		for _, kv := range req.Attributes {
-			if kv.Key != "" && !hasKey(e.Attributes, kv.Key) {
-				attrs = append(attrs, kv)
+			if kv.Key != "" && !hasKey(attrs, kv.Key) {
+				kvs = append(kvs, kv)
 			}
 		}
 	}
-	for _, kv := range e.Attributes {
-		if kv.Key == "" {
-			a.invalid.Add(1)
-			continue
+	if sh&shEmpty == 0 {
+		kvs = append(kvs, attrs...)
+	} else {
+		for _, kv := range attrs {
+			if kv.Key == "" {
+				a.invalid.Add(1)
+				continue
+			}
+			kvs = append(kvs, kv)
 		}
-		attrs = append(attrs, kv)
 	}
 
-	var r log.Record
 	t := now()
 	r.SetTimestamp(t)
 	r.SetObservedTimestamp(t)
@@ -418,21 +453,7 @@ func (a *Auditor) record(ctx context.Context, e *Event) log.Record {
 	if e.Err != nil {
 		r.SetErr(e.Err)
 	}
-	r.AddAttributes(attrs...)
-	return r
-}
-
-// addString appends k=v to attrs unless v is empty or the event's own
-// attributes set k (shadowed is not zero). Not inlined: inlined at each of
-// its many calls, its temporaries made record's stack frame kilobytes
-// larger.
-//
-//go:noinline
-func addString(attrs []attribute.KeyValue, shadowed shadows, k attribute.Key, v string) []attribute.KeyValue {
-	if v != "" && shadowed == 0 {
-		attrs = append(attrs, k.String(v))
-	}
-	return attrs
+	r.AddAttributes(kvs...)
 }
 
 // shadows is the set of the Auditor's own keys that an event's attributes
@@ -455,9 +476,12 @@ const (
 	shPath
 	shRoute
 	shSession
+
+	shEmpty // not a key: an attribute has an empty key (dropped, counted)
 )
 
-// shadowsOf returns the Auditor's keys that attrs set: one pass over the
+// shadowsOf returns the Auditor's keys that attrs set (and shEmpty when
+// one of them has no key): one pass over the
 // event's attributes, where looking each key up in them took one pass per
 // key.
 func shadowsOf(attrs []attribute.KeyValue) shadows {
@@ -494,6 +518,8 @@ func shadowsOf(attrs []attribute.KeyValue) shadows {
 			s |= shRoute
 		case semconv.SessionIDKey:
 			s |= shSession
+		case "":
+			s |= shEmpty
 		}
 	}
 	return s

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -36,9 +34,9 @@ func (u User) IsZero() bool { return u.ID == "" && u.Name == "" }
 //
 // The fields may share memory with the request (the method and path are
 // substrings of the request line, which holds the query too): events never
-// carry them as they are but copies of their own, made once per Request at
-// its first event, so a record waiting in a queue keeps only its own
-// values alive, never the request.
+// carry them as they are but copies of their own, the short ones made once
+// per Request at its first event, so a record waiting in a queue keeps
+// only its own values alive, never the request.
 type Request struct {
 	// ID is the request id: 32 lowercase hex characters (audit.request_id).
 	ID string
@@ -59,60 +57,94 @@ type Request struct {
 	// copied: their values must not share memory with request buffers.
 	Attributes []attribute.KeyValue
 
-	mu      sync.RWMutex // guards route, user, source and pattern
+	// mu guards route, user, source, pattern and copies. A plain mutex:
+	// the request's goroutine takes it a few times per request (SetUser,
+	// an event), rarely with another goroutine at the same time.
+	mu      sync.Mutex
 	route   string
 	user    User
 	source  RouteSource
 	pattern *http.Request
-
-	owned atomic.Pointer[facts] // copies of the fields for records
+	copies  string // the short fields' copies for records (see eventFacts)
 }
 
-// facts are copies of a Request's fields that records carry, in one
-// allocation. A field that does not fit in buf is left out ("") and copied
-// for each event instead: a record keeps facts alive through its short
-// fields, and must not keep a long one with them.
-type facts struct {
-	id, client, peer, method, path, session string
-
-	buf [factsInline]byte
-}
-
-// factsInline is the room for the copies: a request id, two IPv6
-// addresses, a method, a path of usual length and a session id fit.
+// factsInline is the room for the copies of the short fields that a
+// Request's events share: a request id, two IPv6 addresses, a method, a
+// path of usual length and a session id fit. A field that does not fit is
+// copied for each event instead: a record keeps the shared copies alive
+// through its short fields, and must not keep a long one with them.
 const factsInline = 256
 
-// facts returns the copies of r's fields, making them at the first call.
-func (r *Request) facts() *facts {
-	if f := r.owned.Load(); f != nil {
-		return f
-	}
-	f := new(facts)
-	free := f.buf[:0:factsInline]
-	inline := func(s string) string {
-		if s == "" || len(s) > cap(free)-len(free) {
-			return ""
-		}
-		start := len(free)
-		free = append(free, s...)
-		// The bytes are never written again: the string is immutable.
-		return unsafe.String(&free[start], len(s))
-	}
-	f.id, f.client, f.peer = inline(r.ID), inline(r.ClientAddress), inline(r.PeerAddress)
-	f.method, f.session, f.path = inline(r.Method), inline(r.SessionID), inline(r.Path)
-	if !r.owned.CompareAndSwap(nil, f) {
-		return r.owned.Load()
-	}
-	return f
+// Indexes of the fields in eventFacts.fields, in the order they are laid
+// out in Request.copies.
+const (
+	fID = iota
+	fClient
+	fPeer
+	fMethod
+	fSession
+	fPath
+	nFields
+)
+
+// eventFacts is what an event takes from its Request: the user, the route,
+// and copies of the fields (indexed by fID…fPath).
+type eventFacts struct {
+	user   User
+	route  string
+	fields [nFields]string
 }
 
-// ownCopy returns the copy of a field for a record: the facts' copy, or a
-// new one of field when it did not fit there.
-func ownCopy(inline, field string) string {
-	if inline != "" || field == "" {
-		return inline
+// eventFacts fills f for an event of r: one lock for the user, the route
+// and the copies, which the first event makes (in one allocation of the
+// short fields' bytes, without pointers: nothing for the GC to scan).
+func (r *Request) eventFacts(f *eventFacts) {
+	f.fields = [nFields]string{r.ID, r.ClientAddress, r.PeerAddress, r.Method, r.SessionID, r.Path}
+	r.mu.Lock()
+	f.user = r.user
+	route, pat := r.route, r.pattern
+	if route == "" && r.source != nil {
+		// Under the lock: SetRouteSource(nil) waits for the reads in
+		// progress, so no event reads a router's state once the router
+		// may reuse it.
+		route = r.source.Route()
 	}
-	return strings.Clone(field)
+	if r.copies == "" {
+		r.copies = joinShort(&f.fields)
+	}
+	copies := r.copies
+	r.mu.Unlock()
+	if route == "" && pat != nil {
+		route = RouteFromPattern(pat.Pattern)
+	}
+	f.route = route
+	// Split the copies as joinShort laid them out (the fields never
+	// change once the Request is shared); a field left out gets a copy
+	// of its own.
+	room := factsInline
+	for i := range f.fields {
+		switch s := f.fields[i]; {
+		case s == "":
+		case len(s) <= room:
+			f.fields[i], copies = copies[:len(s)], copies[len(s):]
+			room -= len(s)
+		default:
+			f.fields[i] = strings.Clone(s)
+		}
+	}
+}
+
+// joinShort returns the fields that fit, in order, in factsInline bytes,
+// joined: one new string.
+func joinShort(fields *[nFields]string) string {
+	var buf [factsInline]byte
+	b := buf[:0]
+	for _, s := range fields {
+		if s != "" && len(s) <= cap(b)-len(b) {
+			b = append(b, s...)
+		}
+	}
+	return string(b)
 }
 
 // RouteSource gives the route pattern a router matched for a request, read
@@ -164,9 +196,9 @@ func (r *Request) SetRouteSource(src RouteSource) {
 		r.mu.Unlock()
 		return
 	}
-	r.mu.RLock()
+	r.mu.Lock()
 	old, set := r.source, r.route != ""
-	r.mu.RUnlock()
+	r.mu.Unlock()
 	if old == nil {
 		return
 	}
@@ -206,7 +238,7 @@ func (r *Request) Route() string {
 	if r == nil {
 		return ""
 	}
-	r.mu.RLock()
+	r.mu.Lock()
 	route, src, pat := r.route, r.source, r.pattern
 	if route == "" && src != nil {
 		// Under the lock: SetRouteSource(nil) waits for the reads in
@@ -214,7 +246,7 @@ func (r *Request) Route() string {
 		// may reuse it.
 		route = src.Route()
 	}
-	r.mu.RUnlock()
+	r.mu.Unlock()
 	if route == "" && pat != nil {
 		route = RouteFromPattern(pat.Pattern)
 	}
@@ -246,9 +278,10 @@ func (r *Request) User() User {
 	if r == nil {
 		return User{}
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.user
+	r.mu.Lock()
+	u := r.user
+	r.mu.Unlock()
+	return u
 }
 
 // ContextWithRequest returns a copy of ctx that carries req.
@@ -261,6 +294,11 @@ func RequestFromContext(ctx context.Context) *Request {
 	if ctx == nil {
 		return nil
 	}
+	return requestOf(ctx)
+}
+
+// requestOf is RequestFromContext for a context that is not nil.
+func requestOf(ctx context.Context) *Request {
 	req, _ := ctx.Value(reqctx.Key{}).(*Request)
 	return req
 }

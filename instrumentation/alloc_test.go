@@ -3,6 +3,7 @@ package instrumentation
 import (
 	"io"
 	"net/http"
+	"runtime"
 	"testing"
 
 	"go.opentelemetry.io/otel/log/noop"
@@ -37,6 +38,52 @@ func allocsOver(t *testing.T, h http.Handler) float64 {
 		})
 	}
 	return run(h) - run(bareHandler())
+}
+
+// bytesOver returns the bytes per request h allocates beyond those of the
+// bare handler.
+func bytesOver(t *testing.T, h http.Handler) float64 {
+	t.Helper()
+	req := benchRequest()
+	w := &discardWriter{h: http.Header{"Content-Type": {""}}}
+	const runs = 1000
+	run := func(h http.Handler) float64 {
+		h.ServeHTTP(w, req) // warm up pools and caches
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range runs {
+			h.ServeHTTP(w, req)
+		}
+		runtime.ReadMemStats(&after)
+		return float64(after.TotalAlloc-before.TotalAlloc) / runs
+	}
+	return run(h) - run(bareHandler())
+}
+
+// TestByteBudget locks the bytes the middleware adds to a request it does
+// not audit (OK responses off): its per-request state (the exchange, 416
+// bytes) and the request copy that carries the context (320).
+func TestByteBudget(t *testing.T) {
+	if testsupport.Race {
+		t.Skip("allocation sizes differ under -race")
+	}
+	clearEnv(t)
+	a, err := secaudit.New(secaudit.WithLoggerProvider(noop.NewLoggerProvider()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(WithAuditor(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const budget = 416 + 320
+	// Half a byte per request of slack for what the runtime allocates
+	// in the background during the runs.
+	if got := bytesOver(t, m.Wrap(bareHandler())); got > budget+0.5 {
+		t.Fatalf("%v bytes per request over bare, budget %v", got, budget)
+	} else {
+		t.Logf("%v bytes per request over bare (budget %v)", got, budget)
+	}
 }
 
 // TestAllocationBudget locks the allocations the audit path adds per

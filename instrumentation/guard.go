@@ -73,9 +73,11 @@ func newGuardCalls(g Guard) guardCalls {
 	return c
 }
 
-// blocked is a guard's loud refusal of a request, kept for its event.
+// blocked is a guard's loud refusal of a request, kept for its answer
+// and its event.
 type blocked struct {
 	rule, scope string
+	retry       time.Duration
 }
 
 // refusal is the guard's answer for a request.
@@ -145,12 +147,11 @@ func (m *Middleware) refuseQuietly(w http.ResponseWriter, r refusal) {
 	writeTooManyRequests(w, r.retry)
 }
 
-// block answers a loud refusal 429 and keeps its rule and scope for the
-// response event.
-func (m *Middleware) block(w http.ResponseWriter, x *exchange, r *refusal) {
+// block answers a loud refusal (x.blocked, which the response event
+// reads) 429.
+func (m *Middleware) block(w http.ResponseWriter, x *exchange) {
 	m.stats.blocked.Add(1)
-	x.blocked = &blocked{rule: r.rule, scope: r.scope}
-	writeTooManyRequests(w, r.retry)
+	writeTooManyRequests(w, x.blocked().retry)
 }
 
 // writeTooManyRequests writes the 429: what http.Error writes, with

@@ -179,27 +179,58 @@ var _ http.Handler = (*handler)(nil)
 // the request facts (see secaudit.Request). It stays within 512 bytes
 // (TestExchangeSize): a larger object costs the allocator a header and a
 // slower path on every request, so what few requests need is held by
-// pointer (suspect, blocked, bodyAttr).
+// pointer (rare).
 type exchange struct {
-	req      secaudit.Request
-	ctx      reqctx.Node // the handler's context: the request's, plus &req
-	writer   respwriter.Writer
-	start    time.Time
-	suspect  *suspicion          // the probe rule the request matched, if any
-	blocked  *blocked            // the guard's refusal, if any
-	query    string              // the raw query, when url.query is enabled
-	bodyAttr *attribute.KeyValue // the captured body (WithRequestBody), if any
-	id       [32]byte            // the request id's text; req.ID points into it
+	req    secaudit.Request
+	ctx    reqctx.Node // the handler's context: the request's, plus &req
+	writer respwriter.Writer
+	start  time.Time
+	rare   *rareFacts // what few requests have, when the request has any of it
+	query  string     // the raw query, when url.query is enabled
+	id     [32]byte   // the request id's text; req.ID points into it
 
 	// Taken before the handler, which may rewrite its request in place.
-	https         bool
-	host          string
-	path, rawPath string // url.full's path is escaped from these when an event needs it
-	userAgent     string
+	https     bool
+	host      string
+	rawPath   string // url.full's path is escaped from it and req.Path when an event needs it
+	userAgent string
 }
 
-// suspicion is what the probe rules found in a request: kept out of the
-// exchange, which every request allocates, since few requests have one.
+// rareFacts are what few requests have, kept out of the exchange, which
+// every request allocates: one allocation for a request that has any.
+type rareFacts struct {
+	suspect   suspicion          // the probe rule the request matched (when isSuspect)
+	blocked   blocked            // the guard's loud refusal (when isBlocked)
+	bodyAttr  attribute.KeyValue // the captured body (WithRequestBody), if any (Key not "")
+	isSuspect bool
+	isBlocked bool
+}
+
+// rareFacts returns x.rare, made at the first call.
+func (x *exchange) rareFacts() *rareFacts {
+	if x.rare == nil {
+		x.rare = new(rareFacts)
+	}
+	return x.rare
+}
+
+// suspect returns the probe rule the request matched, or nil.
+func (x *exchange) suspect() *suspicion {
+	if x.rare == nil || !x.rare.isSuspect {
+		return nil
+	}
+	return &x.rare.suspect
+}
+
+// blocked returns the guard's loud refusal of the request, or nil.
+func (x *exchange) blocked() *blocked {
+	if x.rare == nil || !x.rare.isBlocked {
+		return nil
+	}
+	return &x.rare.blocked
+}
+
+// suspicion is what the probe rules found in a request.
 type suspicion struct {
 	rule     string // security_rule.name
 	evidence string // audit.evidence: what the rule matched (a copy)
@@ -217,20 +248,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.checkSpan(r)
 	}
 
-	var xff []string // looked up only when a proxy is trusted to set it
-	if m.resolver.TrustsProxies() {
-		xff = r.Header[clientip.HeaderXForwardedFor]
+	x, r2, ww := m.begin(w, r)
+	if x == nil { // refused quietly: answered, nothing built
+		return
 	}
-	origin := m.resolver.Resolve(r.RemoteAddr, xff)
-	var refused refusal
-	if m.guard.g != nil {
-		if refused = m.guard.ask(origin.Client, origin.Addr); refused.refused && refused.quiet {
-			m.refuseQuietly(w, refused)
-			return
-		}
-	}
-
-	x, r2, ww := m.begin(w, r, &origin)
 
 	completed := false
 	defer func() {
@@ -247,8 +268,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(p)
 		}
 	}()
-	if refused.refused {
-		m.block(ww, x, &refused)
+	if x.blocked() != nil {
+		m.block(ww, x)
 		completed = true
 		return
 	}
@@ -277,21 +298,40 @@ func (m *Middleware) ignoredPath(r *http.Request) bool {
 	return false
 }
 
-// begin builds a request's exchange: its facts (the origin resolved),
-// what url.full and the response event need, the handler's request with
-// the context that carries the facts, and the response observer. Not
-// inlined: ServeHTTP's frame stays under every handler's and the audit's
-// frames, so what only the start needs is kept out of it.
+// begin builds a request's exchange: its facts (the origin resolved and,
+// with a guard, asked about), what url.full and the response event need,
+// the handler's request with the context that carries the facts, and the
+// response observer. A request the guard refuses quietly is answered here,
+// before anything is built for it, and x is nil. Not inlined: ServeHTTP's
+// frame stays under every handler's and the audit's frames, so what only
+// the start needs (the origin, the guard's answer) is kept out of it.
 //
 //go:noinline
-func (m *Middleware) begin(w http.ResponseWriter, r *http.Request, origin *clientip.Result) (x *exchange, r2 *http.Request, ww http.ResponseWriter) {
+func (m *Middleware) begin(w http.ResponseWriter, r *http.Request) (x *exchange, r2 *http.Request, ww http.ResponseWriter) {
+	var xff []string // looked up only when a proxy is trusted to set it
+	if m.resolver.TrustsProxies() {
+		xff = r.Header[clientip.HeaderXForwardedFor]
+	}
+	origin := m.resolver.Resolve(r.RemoteAddr, xff)
+	var refused refusal
+	if m.guard.g != nil {
+		if refused = m.guard.ask(origin.Client, origin.Addr); refused.refused && refused.quiet {
+			m.refuseQuietly(w, refused)
+			return nil, nil, nil
+		}
+	}
+
 	x = &exchange{start: time.Now()}
+	if refused.refused {
+		rare := x.rareFacts()
+		rare.blocked, rare.isBlocked = blocked{rule: refused.rule, scope: refused.scope, retry: refused.retry}, true
+	}
 	x.req.ID = x.newRequestID()
 	x.req.ClientAddress = origin.Client
 	x.req.PeerAddress = origin.Peer
 	x.req.Method = r.Method
 	x.req.Path = r.URL.Path
-	x.https, x.host, x.path, x.rawPath = r.TLS != nil, r.Host, r.URL.Path, r.URL.RawPath
+	x.https, x.host, x.rawPath = r.TLS != nil, r.Host, r.URL.RawPath
 	x.userAgent = firstValue(r.Header, "User-Agent")
 	if m.query {
 		x.query = r.URL.RawQuery
@@ -301,7 +341,8 @@ func (m *Middleware) begin(w http.ResponseWriter, r *http.Request, origin *clien
 	}
 	if m.suspicious {
 		if rule, evidence := probe.Find(r.URL); rule != "" {
-			x.suspect = &suspicion{rule: rule, evidence: evidence}
+			rare := x.rareFacts()
+			rare.suspect, rare.isSuspect = suspicion{rule: rule, evidence: evidence}, true
 		}
 	}
 
@@ -311,7 +352,7 @@ func (m *Middleware) begin(w http.ResponseWriter, r *http.Request, origin *clien
 	if m.body != nil {
 		kv, body := m.body.Capture(r)
 		if kv.Key != "" {
-			x.bodyAttr = &kv
+			x.rareFacts().bodyAttr = kv
 		}
 		if body != nil {
 			r2.Body = body
@@ -336,7 +377,7 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	// the duration read only then: when the handler was done, before the
 	// events are built.
 	var duration time.Duration
-	if x.suspect != nil {
+	if x.suspect() != nil {
 		duration = time.Since(x.start)
 		m.emitSuspicious(ctx, r, x)
 	}
@@ -371,7 +412,7 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 			sampledAt = m.sampleRate
 		}
 	}
-	if x.suspect == nil {
+	if x.suspect() == nil {
 		duration = time.Since(x.start)
 	}
 	m.emitResponse(ctx, r, x, p, status, duration, sampledAt)
@@ -383,7 +424,8 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 //go:noinline
 func (m *Middleware) emitSuspicious(ctx context.Context, r *http.Request, x *exchange) {
 	m.resolveRoute(r, x)
-	m.auditor.SuspiciousRequest(ctx, x.suspect.rule, semconv.AuditEvidenceKey.String(x.suspect.evidence))
+	sus := x.suspect()
+	m.auditor.SuspiciousRequest(ctx, sus.rule, semconv.AuditEvidenceKey.String(sus.evidence))
 	m.stats.suspicious.Add(1)
 }
 
@@ -418,7 +460,7 @@ func (m *Middleware) emitResponse(ctx context.Context, r *http.Request, x *excha
 	default:
 		e.Name, e.Severity, e.Outcome = semconv.EventHTTPResponseSuccess, semconv.SeverityInfo, semconv.OutcomeSuccess
 	}
-	if x.suspect == nil { // else settled for the suspicious-request event
+	if x.suspect() == nil { // else settled for the suspicious-request event
 		m.resolveRoute(r, x)
 	}
 
@@ -454,8 +496,8 @@ func (m *Middleware) responseAttrs(attrs []attribute.KeyValue, r *http.Request, 
 	if sampledAt > 0 { // kept by sampling: say at what rate, so counts can be scaled
 		attrs = append(attrs, semconv.AuditSampleRateKey.Float64(sampledAt))
 	}
-	if x.bodyAttr != nil {
-		attrs = append(attrs, *x.bodyAttr)
+	if x.rare != nil && x.rare.bodyAttr.Key != "" {
+		attrs = append(attrs, x.rare.bodyAttr)
 	}
 	if m.sessions != nil && x.req.SessionID == "" {
 		if sid := m.sessionID(r); sid != "" {
@@ -463,10 +505,10 @@ func (m *Middleware) responseAttrs(attrs []attribute.KeyValue, r *http.Request, 
 			attrs = append(attrs, semconv.SessionIDKey.String(strings.Clone(sid)))
 		}
 	}
-	if x.blocked != nil {
+	if b := x.blocked(); b != nil {
 		attrs = append(attrs,
-			semconv.SecurityRuleNameKey.String(x.blocked.rule),
-			semconv.AuditBlockScopeKey.String(x.blocked.scope),
+			semconv.SecurityRuleNameKey.String(b.rule),
+			semconv.AuditBlockScopeKey.String(b.scope),
 		)
 	}
 	if panicked {
@@ -559,7 +601,7 @@ func (x *exchange) fullURL() string {
 	if x.https {
 		scheme = "https://"
 	}
-	u := url.URL{Path: x.path, RawPath: x.rawPath}
+	u := url.URL{Path: x.req.Path, RawPath: x.rawPath}
 	return scheme + x.host + u.EscapedPath()
 }
 

@@ -24,9 +24,11 @@ func TestRequestIDForm(t *testing.T) {
 }
 
 // TestExchangeSize: the per-request state stays in a size class whose
-// objects need no malloc header (at most 512 bytes).
+// objects need no malloc header, and which it reached: at most 416 bytes
+// (it was 512 before the rare facts moved out and the response observer
+// shrank).
 func TestExchangeSize(t *testing.T) {
-	if size := unsafe.Sizeof(exchange{}); size > 512 {
-		t.Fatalf("exchange is %d bytes, want at most 512", size)
+	if size := unsafe.Sizeof(exchange{}); size > 416 {
+		t.Fatalf("exchange is %d bytes, want at most 416", size)
 	}
 }

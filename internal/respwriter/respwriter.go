@@ -11,8 +11,8 @@ import (
 // one from [Wrap].
 type Writer struct {
 	rw       http.ResponseWriter
-	status   int
 	bytes    int64
+	status   int32 // a status code has three digits: 32 bytes in all
 	hijacked bool
 }
 
@@ -24,7 +24,7 @@ var (
 // Status returns the first final status the handler sent, or 0 when it sent
 // none (net/http then sends 200 when the handler returns, unless the
 // connection was hijacked).
-func (w *Writer) Status() int { return w.status }
+func (w *Writer) Status() int { return int(w.status) }
 
 // BytesWritten returns the number of body bytes the handler wrote.
 func (w *Writer) BytesWritten() int64 { return w.bytes }
@@ -42,7 +42,7 @@ func (w *Writer) Header() http.Header { return w.rw.Header() }
 // WriteHeader records the first final status and passes code on.
 func (w *Writer) WriteHeader(code int) {
 	if w.status == 0 && !w.hijacked && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
-		w.status = code
+		w.status = int32(max(min(code, 1<<31-1), -1<<31))
 	}
 	w.rw.WriteHeader(code)
 }
@@ -156,7 +156,9 @@ func Wrap(rw http.ResponseWriter) (*Writer, http.ResponseWriter) {
 // larger per-request struct) and returns the writer to hand to the handler
 // in rw's place. The returned writer does not allocate.
 func (w *Writer) Reset(rw http.ResponseWriter) http.ResponseWriter {
-	*w = Writer{rw: rw}
+	// Field by field: the Writer usually lives in a larger heap object,
+	// where a whole-struct assignment pays the GC's bulk write barrier.
+	w.rw, w.bytes, w.status, w.hijacked = rw, 0, 0, false
 	_, isF := rw.(http.Flusher)
 	_, isH := rw.(http.Hijacker)
 	_, isR := rw.(io.ReaderFrom)

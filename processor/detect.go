@@ -154,36 +154,85 @@ func isB64URL(c byte) bool {
 const minSecretLen = 5
 
 // Anchor bits: which bytes a string contains, from one table-driven pass.
+// The low bits are the detectors a byte anchors (a detector runs only when
+// one of its anchor bytes is present); the high ones are bytes that
+// matter otherwise.
 const (
-	ancColon uint16 = 1 << iota
-	ancEquals
-	ancAt
-	ancJ     // 'J' of "eyJ"
-	ancDash  // '-' of "-----BEGIN"
-	ancB     // 'b' of "bearer"
-	ancUpper // 'A' of "AKIA…"
-	ancDigit
-	ancUpperB // 'B' of "Bearer"
+	ancDash    uint32 = 1 << (16 + iota) // '-' of "-----BEGIN", with ancUpperB
+	ancUpperB                            // 'B' of "-----BEGIN" (and "Bearer")
+	ancLowerB                            // 'b' of "bearer"
+	ancPercent                           // '%': url.* values are also read decoded
+	ancPlus                              // '+': a space in url.query
 )
 
-var anchorTable = func() (t [256]uint16) {
-	t[':'] = ancColon
-	t['='] = ancEquals
-	t['@'] = ancAt
-	t['J'] = ancJ
+// anchoredDetectors are the detectors whose anchor bytes are in
+// anchorTable's low bits; the others run on length alone, and
+// DetectPrivateKey runs when both its anchors (ancDash, ancUpperB) are
+// present.
+const anchoredDetectors = DetectSecretAssignment | DetectURLPassword | DetectJWT | DetectAWSAccessKeyID |
+	DetectBearerToken | DetectBasicCredentials | DetectCardNumber
+
+var anchorTable = func() (t [256]uint32) {
+	t[':'] = uint32(DetectSecretAssignment)
+	t['='] = uint32(DetectSecretAssignment)
+	t['@'] = uint32(DetectURLPassword)
+	t['J'] = uint32(DetectJWT)
+	t['A'] = uint32(DetectAWSAccessKeyID)
+	t['b'] = uint32(DetectBearerToken|DetectBasicCredentials) | ancLowerB
+	t['B'] = uint32(DetectBearerToken|DetectBasicCredentials) | ancUpperB
 	t['-'] = ancDash
-	t['b'], t['B'] = ancB, ancUpperB
-	t['A'] = ancUpper
+	t['%'] = ancPercent
+	t['+'] = ancPlus
 	for c := '0'; c <= '9'; c++ {
-		t[c] = ancDigit
+		t[c] = uint32(DetectCardNumber)
+	}
+	return t
+}()
+
+// minLen is the shortest string each detector can find a secret in, by
+// bit; DetectProviderTokens' is tokenStride.
+var minLen = [10]int{
+	0: 15, // DetectBearerToken: "bearer", a blank and 8 characters
+	1: 10, // DetectJWT: "eyJ" and a character, '.', 4 characters, '.'
+	2: 20, // DetectAWSAccessKeyID
+	3: 40, // DetectAWSSecretKey
+	4: 27, // DetectPrivateKey: "-----BEGIN ", "PRIVATE KEY", "-----"
+	5: 13, // DetectCardNumber
+	6: minSecretLen,
+	7: minSecretLen,
+	8: minSecretLen,
+	9: 14, // DetectBasicCredentials: "basic", a blank and 8 characters
+}
+
+// fitLen[n] is the detectors that fit in a string of n bytes (of 40 or
+// more for the last).
+var fitLen = func() (t [41]Detector) {
+	for n := range t {
+		for b, m := range minLen {
+			if n >= m {
+				t[n] |= 1 << b
+			}
+		}
 	}
 	return t
 }()
 
 // anchors returns the anchor bits of s.
-func anchors(s string) uint16 {
-	var m0, m1, m2, m3 uint16
+func anchors(s string) uint32 {
 	t := &anchorTable
+	if len(s) < 8 {
+		var m uint32
+		for i := 0; i < len(s); i++ {
+			m |= t[s[i]]
+		}
+		return m
+	}
+	// The last 8 bytes, which hold whatever the 8-byte steps leave.
+	tail := s[len(s)-8:]
+	m0 := t[tail[0]] | t[tail[4]]
+	m1 := t[tail[1]] | t[tail[5]]
+	m2 := t[tail[2]] | t[tail[6]]
+	m3 := t[tail[3]] | t[tail[7]]
 	for len(s) >= 8 {
 		_ = s[7]
 		m0 |= t[s[0]] | t[s[4]]
@@ -192,10 +241,26 @@ func anchors(s string) uint16 {
 		m3 |= t[s[3]] | t[s[7]]
 		s = s[8:]
 	}
-	for i := 0; i < len(s); i++ {
-		m0 |= t[s[i]]
-	}
 	return m0 | m1 | m2 | m3
+}
+
+// run returns the detectors of d that can find something in s, whose
+// anchor bits are m: those whose anchor bytes s holds (or that have none)
+// and that fit in its length. With detectUnscreened, every detector of d
+// runs: each still searches for its own anchors, only slower.
+func (d Detector) run(s string, m uint32) Detector {
+	if d&detectUnscreened != 0 {
+		return d & AllDetectors
+	}
+	r := d & (Detector(m)&anchoredDetectors | DetectAWSSecretKey | DetectProviderTokens)
+	if m&(ancDash|ancUpperB) == ancDash|ancUpperB {
+		r |= d & DetectPrivateKey
+	}
+	r &= fitLen[min(len(s), len(fitLen)-1)]
+	if len(s) < tokenStride {
+		r &^= DetectProviderTokens
+	}
+	return r
 }
 
 // find appends the spans of secrets in s to spans, sorted and merged. One
@@ -207,92 +272,142 @@ func (d Detector) find(s string, spans []span) []span {
 	if d == 0 || len(s) < minSecretLen {
 		return spans
 	}
-	m := anchors(s)
+	return d.findAnchored(s, anchors(s), spans)
+}
+
+// findAnchored is find for s, whose anchor bits are m.
+func (d Detector) findAnchored(s string, m uint32, spans []span) []span {
+	run := d.run(s, m)
+	if run == 0 || len(s) < minSecretLen {
+		return spans
+	}
+	// Each detector searches on its own (out of line, so that a clean
+	// string pays for the ones it runs only).
 	first := len(spans)
 	screen := d&detectUnscreened == 0
-	if d&DetectSecretAssignment != 0 && m&(ancColon|ancEquals) != 0 {
-		// One memo for both separators: they are visited in string order,
-		// so its searches start from increasing positions.
-		var am assignMemo
-		i, j := -1, -1
-		if m&ancColon != 0 {
-			i = strings.IndexByte(s, ':')
-		}
-		if m&ancEquals != 0 {
-			j = strings.IndexByte(s, '=')
-		}
-		for i >= 0 || j >= 0 {
-			if j < 0 || (i >= 0 && i < j) {
-				spans = assignment(s, i, spans, &am, screen)
-				i = nextByte(s, ':', i)
-			} else {
-				spans = assignment(s, j, spans, &am, screen)
-				j = nextByte(s, '=', j)
-			}
-		}
+	if run&DetectSecretAssignment != 0 {
+		spans = findAssignments(s, spans, screen)
 	}
-	if d&DetectURLPassword != 0 && m&ancAt != 0 {
-		if m&ancColon != 0 {
-			var um urlMemo
-			for i := strings.Index(s, "://"); i >= 0; i = nextString(s, "://", i) {
-				spans = urlPassword(s, i, spans, &um)
-			}
-		}
-		for i := strings.IndexByte(s, '@'); i >= 0; i = nextByte(s, '@', i) {
-			spans = dsnPassword(s, i, spans)
-		}
+	if run&DetectURLPassword != 0 {
+		spans = findURLPasswords(s, spans)
 	}
-	if d&DetectJWT != 0 && m&ancJ != 0 {
-		for j := strings.IndexByte(s, 'J'); j >= 0; j = nextByte(s, 'J', j) {
-			if i := j - 2; i >= 0 && s[i] == 'e' && s[i+1] == 'y' && (i == 0 || !isB64URL(s[i-1])) {
-				spans = jwt(s, i, spans)
-			}
-		}
+	if run&DetectJWT != 0 {
+		spans = findJWTs(s, spans)
 	}
-	if d&DetectAWSAccessKeyID != 0 && m&ancUpper != 0 && len(s) >= 20 {
-		for i := strings.IndexByte(s, 'A'); i >= 0 && len(s)-i >= 20; i = nextByte(s, 'A', i) {
-			spans = awsKeyID(s, i, spans)
-		}
+	if run&DetectAWSAccessKeyID != 0 {
+		spans = findAWSKeyIDs(s, spans)
 	}
-	if d&(DetectBearerToken|DetectBasicCredentials) != 0 && m&(ancB|ancUpperB) != 0 && len(s) >= 14 {
-		for _, c := range [...]byte{'b', 'B'} {
-			if m&anchorTable[c] == 0 {
-				continue
-			}
-			// "basic" plus a space and 8 base64 characters: 14 bytes
-			// ("bearer …" needs 15).
-			for i := strings.IndexByte(s, c); i >= 0 && len(s)-i >= 14; i = nextByte(s, c, i) {
-				if i > 0 && isAlnum(s[i-1]) {
-					continue
-				}
-				if d&DetectBearerToken != 0 && len(s)-i >= 15 {
-					spans = bearer(s, i, spans)
-				}
-				if d&DetectBasicCredentials != 0 {
-					spans = basicCredentials(s, i, spans)
-				}
-			}
-		}
+	if run&(DetectBearerToken|DetectBasicCredentials) != 0 {
+		spans = findSchemes(s, m, run, spans, screen)
 	}
-	if d&DetectPrivateKey != 0 && m&ancDash != 0 {
-		var end, close memo
-		for i := strings.Index(s, "-----BEGIN "); i >= 0; i = nextString(s, "-----BEGIN ", i) {
-			spans = privateKey(s, i, spans, &end, &close)
-		}
+	if run&DetectPrivateKey != 0 {
+		spans = findPrivateKeys(s, spans)
 	}
-	if d&DetectCardNumber != 0 && m&ancDigit != 0 && len(s) >= 13 {
+	if run&DetectCardNumber != 0 {
 		spans = findCards(s, spans)
 	}
-	if d&DetectAWSSecretKey != 0 && len(s) >= 40 {
+	if run&DetectAWSSecretKey != 0 {
 		spans = findAWSSecrets(s, spans)
 	}
-	if d&DetectProviderTokens != 0 && len(s) >= tokenStride {
+	if run&DetectProviderTokens != 0 {
 		spans = findProviderTokens(s, spans, screen)
 	}
 	if len(spans)-first < 2 {
 		return spans
 	}
 	return mergeSpans(spans, first)
+}
+
+// findAssignments appends the secret assignments of s.
+func findAssignments(s string, spans []span, screen bool) []span {
+	// One memo for both separators: they are visited in string order,
+	// so its searches start from increasing positions.
+	var am assignMemo
+	i := strings.IndexByte(s, ':')
+	j := strings.IndexByte(s, '=')
+	for i >= 0 || j >= 0 {
+		k := j
+		if j < 0 || (i >= 0 && i < j) {
+			k = i
+		}
+		// The common clean case without a call: the key before the
+		// separator ends in a letter or digit that ends no secret word
+		// ("http:", "127.0.0.1:8080").
+		if c := s[max(k-1, 0)]; !screen || k == 0 || !isAlnum(c) || secretWordLast[c] {
+			spans = assignment(s, k, spans, &am, screen)
+		}
+		if k == i {
+			i = nextByte(s, ':', i)
+		} else {
+			j = nextByte(s, '=', j)
+		}
+	}
+	return spans
+}
+
+// findURLPasswords appends the passwords of URLs and DSNs in s.
+func findURLPasswords(s string, spans []span) []span {
+	if strings.IndexByte(s, ':') >= 0 {
+		var um urlMemo
+		for i := strings.Index(s, "://"); i >= 0; i = nextString(s, "://", i) {
+			spans = urlPassword(s, i, spans, &um)
+		}
+	}
+	for i := strings.IndexByte(s, '@'); i >= 0; i = nextByte(s, '@', i) {
+		spans = dsnPassword(s, i, spans)
+	}
+	return spans
+}
+
+// findJWTs appends the JSON Web Tokens in s.
+func findJWTs(s string, spans []span) []span {
+	for j := strings.IndexByte(s, 'J'); j >= 0; j = nextByte(s, 'J', j) {
+		if i := j - 2; i >= 0 && s[i] == 'e' && s[i+1] == 'y' && (i == 0 || !isB64URL(s[i-1])) {
+			spans = jwt(s, i, spans)
+		}
+	}
+	return spans
+}
+
+// findAWSKeyIDs appends the AWS access key ids in s.
+func findAWSKeyIDs(s string, spans []span) []span {
+	for i := strings.IndexByte(s, 'A'); i >= 0 && len(s)-i >= 20; i = nextByte(s, 'A', i) {
+		spans = awsKeyID(s, i, spans)
+	}
+	return spans
+}
+
+// findSchemes appends the bearer tokens and Basic credentials in s, of
+// the detectors in run; m is s's anchor bits.
+func findSchemes(s string, m uint32, run Detector, spans []span, screen bool) []span {
+	for _, c := range [...]byte{'b', 'B'} {
+		if screen && m&anchorTable[c]&(ancLowerB|ancUpperB) == 0 {
+			continue
+		}
+		// "basic" plus a space and 8 base64 characters: 14 bytes
+		// ("bearer …" needs 15).
+		for i := strings.IndexByte(s, c); i >= 0 && len(s)-i >= 14; i = nextByte(s, c, i) {
+			if i > 0 && isAlnum(s[i-1]) {
+				continue
+			}
+			if run&DetectBearerToken != 0 && len(s)-i >= 15 {
+				spans = bearer(s, i, spans)
+			}
+			if run&DetectBasicCredentials != 0 {
+				spans = basicCredentials(s, i, spans)
+			}
+		}
+	}
+	return spans
+}
+
+// findPrivateKeys appends the private key blocks in s.
+func findPrivateKeys(s string, spans []span) []span {
+	var end, close memo
+	for i := strings.Index(s, "-----BEGIN "); i >= 0; i = nextString(s, "-----BEGIN ", i) {
+		spans = privateKey(s, i, spans, &end, &close)
+	}
+	return spans
 }
 
 // nextByte returns the index of the next c in s after i, or -1.

@@ -18,6 +18,9 @@ var screenPieces = func() []string {
 		"password", "Password", "PASSWORD", "pass_word_", "token", "TOKEN", "auth", "x-AUTH", "Cookie", "SIG", "jwt", "API_KEY", "session", "SecretKey",
 		"Bearer ", "basic ", "Basic ", "eyJ", "AKIA", "-----BEGIN ", "PRIVATE KEY-----", "-----END ", "tcp(",
 		"4111", "1111", "4111111111111111", "0123456789", "deadbeef", "u:p@h", "user:S3cr#t@db",
+		// The shortest secrets of the length gates.
+		"eyJa.bbbb.", "Bearer abcdEF12", "basic " + basicOf("u:p:x"), "-----BEGIN PRIVATE KEY-----",
+		"pwd=x", "u:p@/", "AKIA" + strings.Repeat("Z", 16), "4111 1111 1111 1", "4111-1111-1111-1111",
 	}
 	for _, c := range providerPlants {
 		t := c.token
@@ -77,6 +80,9 @@ func TestDetectorScreens(t *testing.T) {
 		if len(AllDetectors.find(s, nil)) > 0 {
 			found++
 		}
+	}
+	for _, p := range screenPieces {
+		checkScreens(t, p)
 	}
 	for _, c := range providerPlants {
 		checkScreens(t, c.token)

@@ -528,13 +528,16 @@ func (s *Scrubber) stringHit(str string, kc keyClass) bool {
 	if query && len(s.querySpans(str, spanBuf[:0])) > 0 {
 		return true
 	}
-	if len(s.detectors.find(str, spanBuf[:0])) > 0 {
+	// One pass over str finds the detectors' anchors and whether it
+	// needs decoding.
+	m := anchors(str)
+	if s.detectors != 0 && len(s.detectors.findAnchored(str, m, spanBuf[:0])) > 0 {
 		return true
 	}
 	if len(s.patterns) > 0 && len(patternSpans(s.patterns, str, spanBuf[:0])) > 0 {
 		return true
 	}
-	if kc&keyURL != 0 && needsDecode(str, query) {
+	if kc&keyURL != 0 && (m&ancPercent != 0 || query && m&ancPlus != 0) { // needsDecode
 		dec := percentDecode(str, query, nil)
 		if len(s.detectors.find(dec, spanBuf[:0])) > 0 {
 			return true

@@ -26,9 +26,13 @@ var (
 )
 
 const (
-	// inlineAttributes is how many record attributes are gathered on the
-	// stack; records with more cost one allocation.
+	// inlineAttributes is how many record attributes AppendRecord gathers
+	// on the stack; records with more cost one allocation.
 	inlineAttributes = 32
+	// fewAttributes is the smaller stack array AppendRecord uses for a
+	// record with no more attributes (most records), which is cheaper to
+	// clear.
+	fewAttributes = 16
 	// quadraticDedupMax is the longest key list de-duplicated without a map
 	// (see dupIndex); it is bounded by the 64 bits of dupIndex.maybe.
 	quadraticDedupMax = 64
@@ -61,25 +65,34 @@ const (
 // slice, map and byte-slice values costs the copies the attribute package
 // makes. It is safe for concurrent use with distinct dst buffers.
 func AppendRecord(dst []byte, r *sdklog.Record, maxRecordBytes int) []byte {
-	dst, _ = appendRecord(dst, r, maxRecordBytes, nil)
+	if r == nil {
+		return dst
+	}
+	if r.AttributesLen() <= fewAttributes {
+		var inline [fewAttributes]attribute.KeyValue
+		dst, _ = appendRecord(dst, r, gather(r, inline[:0]), maxRecordBytes, nil)
+		return dst
+	}
+	var inline [inlineAttributes]attribute.KeyValue
+	dst, _ = appendRecord(dst, r, gather(r, inline[:0]), maxRecordBytes, nil)
 	return dst
 }
 
-// appendRecord is AppendRecord that also reports whether r was replaced by
-// a malformed_record line, and may reuse the resource and scope encoded for
-// an earlier record (cache may be nil).
-func appendRecord(dst []byte, r *sdklog.Record, maxRecordBytes int, cache *originCache) (out []byte, malformed bool) {
-	if r == nil {
-		return dst, false
-	}
-	limit := normalizeMaxRecordBytes(maxRecordBytes)
-
-	var inline [inlineAttributes]attribute.KeyValue
-	attrs := inline[:0]
+// gather appends the attributes of r to attrs.
+func gather(r *sdklog.Record, attrs []attribute.KeyValue) []attribute.KeyValue {
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
 		attrs = append(attrs, kv)
 		return true
 	})
+	return attrs
+}
+
+// appendRecord is AppendRecord of r, whose attributes attrs holds (see
+// gather), that also reports whether r was replaced by a malformed_record
+// line, and may reuse the resource and scope encoded for an earlier record
+// (cache may be nil).
+func appendRecord(dst []byte, r *sdklog.Record, attrs []attribute.KeyValue, maxRecordBytes int, cache *originCache) (out []byte, malformed bool) {
+	limit := normalizeMaxRecordBytes(maxRecordBytes)
 	ts, observed := timestamps(r)
 	version := schemaVersion(attrs)
 
@@ -176,7 +189,8 @@ func (e *encoder) checkSize() {
 func (e *encoder) string(s string) { e.key(s) }
 
 // key appends s as a JSON string like string does, and reports whether it
-// replaced invalid UTF-8.
+// replaced invalid UTF-8. A plain string (the common case: nothing to
+// escape or replace) is copied between quotes in place.
 func (e *encoder) key(s string) (replaced bool) {
 	if e.err != nil {
 		return false
@@ -185,7 +199,13 @@ func (e *encoder) key(s string) (replaced bool) {
 		e.err = errTooLarge
 		return false
 	}
-	e.buf, replaced = jsonenc.AppendStringReporting(e.buf, s)
+	if jsonenc.Plain(s) {
+		b := append(e.buf, '"')
+		b = append(b, s...)
+		e.buf = append(b, '"')
+	} else {
+		e.buf, replaced = jsonenc.AppendStringReporting(e.buf, s)
+	}
 	e.checkSize()
 	return replaced
 }
@@ -200,9 +220,14 @@ func (e *encoder) float(f float64) {
 
 func (e *encoder) envelope(r *sdklog.Record, attrs []attribute.KeyValue, ts, observed int64, version string, cache *originCache) {
 	e.raw(`{"timestamp":`)
+	digits := len(e.buf)
 	e.int(ts)
 	e.raw(`,"observed_timestamp":`)
-	e.int(observed)
+	if observed == ts { // the usual case: copy the digits just written
+		e.buf = append(e.buf, e.buf[digits:len(e.buf)-len(`,"observed_timestamp":`)]...)
+	} else {
+		e.int(observed)
+	}
 	e.raw(`,"severity_text":`)
 	text := r.SeverityText()
 	if text == "" {
@@ -219,12 +244,16 @@ func (e *encoder) envelope(r *sdklog.Record, attrs []attribute.KeyValue, ts, obs
 	}
 	e.origin(r.Resource(), r.InstrumentationScope(), cache)
 	e.raw(`,"attributes":{"` + semconv.EnvelopeEventTypeKey + `":`)
+	name := len(e.buf)
 	e.string(r.EventName())
+	nameEnd := len(e.buf)
 	e.raw(`,"` + semconv.EnvelopeSchemaVersionKey + `":`)
 	e.string(version)
 	e.members(attrs, true, true)
 	e.raw(`},"event_name":`)
-	e.string(r.EventName())
+	if e.err == nil { // the event name once more, as just written
+		e.buf = append(e.buf, e.buf[name:nameEnd]...)
+	}
 	if tid, sid := r.TraceID(), r.SpanID(); tid.IsValid() && sid.IsValid() {
 		e.raw(`,"trace_id":"`)
 		e.buf = hex.AppendEncode(e.buf, tid[:])
@@ -446,12 +475,43 @@ func (e *encoder) membersPass(kvs []attribute.KeyValue, comma, topLevel, lossy b
 		if e.err != nil {
 			return false
 		}
-		key := string(kvs[i].Key)
+		kv := &kvs[i]
+		key := string(kv.Key)
 		if topLevel && (key == semconv.EnvelopeEventTypeKey || key == semconv.EnvelopeSchemaVersionKey) {
 			continue
 		}
-		if dups.shadowed(kvs, i) {
+		if dups.maybeShadowed(i) && dups.shadowed(kvs, i) {
 			continue
+		}
+		// The common case in one go: the key and a string value are plain
+		// (written as they are), or the value is an INT64, and the member
+		// fits the remaining room (its punctuation and an int's digits take
+		// at most 26 bytes).
+		if typ := kv.Value.Type(); typ == attribute.STRING || typ == attribute.INT64 {
+			var s string
+			if typ == attribute.STRING {
+				s = kv.Value.AsString()
+			}
+			if len(key)+len(s) <= e.limit-len(e.buf)-26 && jsonenc.Plain(key) && jsonenc.Plain(s) {
+				b := e.buf
+				if comma {
+					b = append(b, ',', '"')
+				} else {
+					b = append(b, '"')
+				}
+				b = append(b, key...)
+				if typ == attribute.INT64 {
+					b = strconv.AppendInt(append(b, '"', ':'), kv.Value.AsInt64(), 10)
+				} else {
+					b = append(b, '"', ':', '"')
+					b = append(b, s...)
+					b = append(b, '"')
+				}
+				e.buf = b
+				e.checkSize()
+				comma = true
+				continue
+			}
 		}
 		if comma {
 			e.raw(",")
@@ -461,7 +521,7 @@ func (e *encoder) membersPass(kvs []attribute.KeyValue, comma, topLevel, lossy b
 			return true
 		}
 		e.raw(":")
-		e.value(kvs[i].Value)
+		e.value(kv.Value)
 	}
 	return false
 }
@@ -478,6 +538,7 @@ type dupIndex struct {
 	last  map[string]int // long lists
 	maybe uint64         // short valid lists: bit i: a later pair may share kvs[i]'s key
 	lossy bool           // compare keys as written (some key is not valid UTF-8)
+	every bool           // last != nil or lossy: shadowed must be asked for every pair
 }
 
 func newDupIndex(kvs []attribute.KeyValue, lossy bool) dupIndex {
@@ -486,10 +547,10 @@ func newDupIndex(kvs []attribute.KeyValue, lossy bool) dupIndex {
 		for i := range kvs {
 			last[writtenKey(kvs[i].Key, lossy)] = i
 		}
-		return dupIndex{last: last, lossy: lossy}
+		return dupIndex{last: last, lossy: lossy, every: true}
 	}
 	if lossy {
-		return dupIndex{lossy: true}
+		return dupIndex{lossy: true, every: true}
 	}
 	var seen, maybe uint64
 	for i := len(kvs) - 1; i >= 0; i-- {
@@ -502,14 +563,19 @@ func newDupIndex(kvs []attribute.KeyValue, lossy bool) dupIndex {
 	return dupIndex{maybe: maybe}
 }
 
-// fingerprint hashes a key to 0..63 from its length and three of its bytes.
+// fingerprint hashes a key to 0..63 from its length and last byte (cheap,
+// and telling apart the keys of a typical record).
 func fingerprint(k attribute.Key) uint {
-	n := len(k)
+	n := uint(len(k))
 	if n == 0 {
 		return 0
 	}
-	return (uint(n) ^ uint(k[0])<<1 ^ uint(k[n/2])*3 ^ uint(k[n-1])*5) & 63
+	return (n*7 ^ uint(k[n-1])) & 63
 }
+
+// maybeShadowed is the cheap first test: false means kvs[i] is not
+// shadowed, true that shadowed must be asked.
+func (d *dupIndex) maybeShadowed(i int) bool { return d.every || d.maybe&(1<<uint(i)) != 0 }
 
 func (d dupIndex) shadowed(kvs []attribute.KeyValue, i int) bool {
 	switch {

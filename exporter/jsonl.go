@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit/integrity"
@@ -23,6 +24,10 @@ var ErrShutdown = fmt.Errorf("exporter: JSONL: %w", sdklog.ErrExporterShutdown)
 // maxRetainedBuffer is the largest encode buffer kept between exports; a
 // batch that needed more gives its buffer back to the garbage collector.
 const maxRetainedBuffer = 4 << 20
+
+// maxRetainedAttributes is the largest attribute slice kept between
+// exports.
+const maxRetainedAttributes = 256
 
 // JSONL is an [sdklog.Exporter] that writes each record as one line of JSON
 // (the envelope described in the package documentation). Create it with
@@ -40,8 +45,9 @@ type JSONL struct {
 
 	chain *chain // WithChain; nil without
 
-	mu     sync.Mutex // guards w, file, chain, buf, origin, closed and writes to w
+	mu     sync.Mutex // guards w, file, chain, buf, attrs, origin, closed and writes to w
 	buf    []byte
+	attrs  []attribute.KeyValue // one record's attributes (see gather); cleared after each batch
 	origin originCache
 	closed bool
 
@@ -212,7 +218,8 @@ func (e *JSONL) Export(ctx context.Context, records []sdklog.Record) error {
 		}
 		mark := len(buf)
 		var bad bool
-		buf, bad = appendRecord(buf, &records[i], e.maxRecordBytes, &e.origin)
+		e.attrs = gather(&records[i], e.attrs[:0])
+		buf, bad = appendRecord(buf, &records[i], e.attrs, e.maxRecordBytes, &e.origin)
 		if bad {
 			malformed++
 		}
@@ -258,6 +265,13 @@ func (e *JSONL) Export(ctx context.Context, records []sdklog.Record) error {
 		e.buf = buf[:0]
 	} else {
 		e.buf = nil
+	}
+	// Hold no record's values past the batch.
+	if cap(e.attrs) <= maxRetainedAttributes {
+		clear(e.attrs[:cap(e.attrs)])
+		e.attrs = e.attrs[:0]
+	} else {
+		e.attrs = nil
 	}
 	if writeErr != nil {
 		return writeErr
@@ -320,7 +334,7 @@ func (e *JSONL) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
-	e.buf, e.origin = nil, originCache{}
+	e.buf, e.attrs, e.origin = nil, nil, originCache{}
 	err := e.flush()
 	if e.chain != nil && e.chain.sidecar != nil {
 		e.checkpoint(integrity.CheckpointShutdown)

@@ -49,11 +49,6 @@ const (
 	msb = 0x8080808080808080
 )
 
-// zeroBytes has the high bit set in the bytes where v has a zero byte
-// (and possibly in bytes above such a byte, which only matters when one is
-// zero already).
-func zeroBytes(v uint64) uint64 { return (v - lsb) &^ v }
-
 // load64 is s[i:i+8] as a little-endian word.
 func load64(s string, i int) uint64 {
 	s = s[i : i+8]

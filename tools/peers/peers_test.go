@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -424,11 +425,12 @@ func TestPeersWriteTheEvent(t *testing.T) {
 }
 
 // TestSecauditLosesNothing: secaudit's pipeline, configured as
-// BenchmarkPeers configures it, writes every record of a run three times
-// as long as its delivery queue (8192 records by default), and counts no
-// loss.
+// BenchmarkPeers configures it and with one P as cachegrind.sh measures
+// it, writes every record of a run three times as long as its delivery
+// queue (8192 records by default), and counts no loss.
 func TestSecauditLosesNothing(t *testing.T) {
 	const n = 3 * 8192
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, p := range peers {
 		if p.name != "secaudit" {
 			continue

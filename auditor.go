@@ -235,8 +235,8 @@ func (a *Auditor) Logout(ctx context.Context, u User, attrs ...attribute.KeyValu
 	if a == nil {
 		return
 	}
-	if u.IsZero() {
-		u = RequestFromContext(ctx).User()
+	if u.IsZero() && ctx != nil {
+		u = rawRequestOf(ctx).User()
 	}
 	e := Event{
 		Name: semconv.EventLogoutSuccess, Body: semconv.BodyLogout, Severity: semconv.SeverityInfo,

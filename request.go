@@ -30,7 +30,11 @@ func (u User) IsZero() bool { return u.ID == "" && u.Name == "" }
 //
 // Fields are set before the Request is stored in a context and must not be
 // changed afterwards, except through the methods, which are safe for
-// concurrent use. A Request must not be copied after first use.
+// concurrent use. A Request must not be copied after first use. The
+// instrumentation middleware sets ID, ClientAddress and PeerAddress when
+// they are first asked for — by [RequestFromContext] or by an event — so
+// that a request nobody asks about costs neither a random id nor an
+// address parse: read a Request through RequestFromContext.
 //
 // The fields may share memory with the request (the method and path are
 // substrings of the request line, which holds the query too): events never
@@ -286,7 +290,10 @@ func (r *Request) User() User {
 
 // ContextWithRequest returns a copy of ctx that carries req.
 func ContextWithRequest(ctx context.Context, req *Request) context.Context {
-	return context.WithValue(ctx, reqctx.Key{}, req)
+	if ctx == nil {
+		panic("cannot create context from nil parent") // as context.WithValue
+	}
+	return &reqctx.Node{Context: ctx, Val: req}
 }
 
 // RequestFromContext returns the Request stored in ctx, or nil.
@@ -303,12 +310,23 @@ func requestOf(ctx context.Context) *Request {
 	return req
 }
 
+// rawRequestOf is the Request in ctx (not nil) for a call that reads
+// none of the facts the middleware fills when first asked for (ID,
+// ClientAddress, PeerAddress): naming the user, reading it.
+func rawRequestOf(ctx context.Context) *Request {
+	req, _ := ctx.Value(reqctx.RawKey{}).(*Request)
+	return req
+}
+
 // SetUser records u as the acting user of the request in ctx, so that the
 // request's http.response event and every later event of the request carry
 // it. Call it from the application's authentication middleware or handler. It
 // reports whether ctx carried a request.
 func SetUser(ctx context.Context, u User) bool {
-	req := RequestFromContext(ctx)
+	if ctx == nil {
+		return false
+	}
+	req := rawRequestOf(ctx)
 	if req == nil {
 		return false
 	}

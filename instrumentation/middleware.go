@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -182,19 +183,63 @@ var _ http.Handler = (*handler)(nil)
 // pointer (rare).
 type exchange struct {
 	req    secaudit.Request
-	ctx    reqctx.Node // the handler's context: the request's, plus &req
+	ctx    reqctx.Node // the handler's context: the request's, plus &req (x fills it)
 	writer respwriter.Writer
-	start  time.Time
-	rare   *rareFacts // what few requests have, when the request has any of it
-	query  string     // the raw query, when url.query is enabled
-	id     [32]byte   // the request id's text; req.ID points into it
+	start  time.Duration // since clockBase: the monotonic clock, read cheaper than time.Now
+	rare   *rareFacts    // what few requests have, when the request has any of it
+	query  string        // the raw query, when url.query is enabled
+	id     [32]byte      // the request id's text; req.ID points into it
+	filled atomic.Uint32 // factsPending, factsFilling or factsFilled (see FillFacts)
+	remote string        // the socket peer, when the origin is resolved lazily (see FillFacts)
+	orig   *http.Request // the request the middleware was given: its Host and TLS are as they came
 
-	// Taken before the handler, which may rewrite its request in place.
-	https     bool
-	host      string
-	rawPath   string // url.full's path is escaped from it and req.Path when an event needs it
+	// Taken before the handler, which may change the header map in place.
 	userAgent string
 }
+
+// The states of exchange.filled.
+const (
+	factsPending uint32 = iota
+	factsFilling
+	factsFilled
+)
+
+// clockBase is the origin of exchange.start: time.Since of a time that
+// has a monotonic reading reads only the monotonic clock.
+var clockBase = time.Now()
+
+// FillFacts sets the request's id and, when begin left it for later, its
+// client and peer addresses, the first time they are asked for (an event,
+// secaudit.RequestFromContext): most requests (a 200 while OK responses are
+// not audited) never need them. The values are those begin would have
+// set: a new random id, the addresses of the peer the request came from.
+// Safe for concurrent use: a second caller waits for the first.
+func (x *exchange) FillFacts() {
+	if x.filled.Load() != factsFilled {
+		x.fill()
+	}
+}
+
+//go:noinline
+func (x *exchange) fill() {
+	if !x.filled.CompareAndSwap(factsPending, factsFilling) {
+		for x.filled.Load() != factsFilled {
+			runtime.Gosched() // another goroutine is filling: a few hundred instructions
+		}
+		return
+	}
+	x.req.ID = x.newRequestID()
+	if x.remote != "" {
+		// Without trusted proxies the origin is the peer alone: the same
+		// answer now as at the start.
+		origin := noProxies.Resolve(x.remote, nil)
+		x.req.ClientAddress, x.req.PeerAddress = origin.Client, origin.Peer
+	}
+	x.filled.Store(factsFilled)
+}
+
+// noProxies resolves origins without trusted proxies.
+var noProxies *clientip.Resolver
 
 // rareFacts are what few requests have, kept out of the exchange, which
 // every request allocates: one allocation for a request that has any.
@@ -202,6 +247,7 @@ type rareFacts struct {
 	suspect   suspicion          // the probe rule the request matched (when isSuspect)
 	blocked   blocked            // the guard's loud refusal (when isBlocked)
 	bodyAttr  attribute.KeyValue // the captured body (WithRequestBody), if any (Key not "")
+	rawPath   string             // the URL's RawPath, when it has one (an unusual escaping)
 	isSuspect bool
 	isBlocked bool
 }
@@ -308,30 +354,42 @@ func (m *Middleware) ignoredPath(r *http.Request) bool {
 //
 //go:noinline
 func (m *Middleware) begin(w http.ResponseWriter, r *http.Request) (x *exchange, r2 *http.Request, ww http.ResponseWriter) {
-	var xff []string // looked up only when a proxy is trusted to set it
-	if m.resolver.TrustsProxies() {
-		xff = r.Header[clientip.HeaderXForwardedFor]
-	}
-	origin := m.resolver.Resolve(r.RemoteAddr, xff)
+	var origin clientip.Result
 	var refused refusal
-	if m.guard.g != nil {
-		if refused = m.guard.ask(origin.Client, origin.Addr); refused.refused && refused.quiet {
-			m.refuseQuietly(w, refused)
-			return nil, nil, nil
+	// Without trusted proxies nor a guard, the origin is resolved when
+	// first asked for (FillFacts); else now: the guard needs it, and
+	// X-Forwarded-For is read as it came (the handler may change it).
+	eager := m.resolver.TrustsProxies() || m.guard.g != nil
+	if eager {
+		var xff []string // looked up only when a proxy is trusted to set it
+		if m.resolver.TrustsProxies() {
+			xff = r.Header[clientip.HeaderXForwardedFor]
+		}
+		origin = m.resolver.Resolve(r.RemoteAddr, xff)
+		if m.guard.g != nil {
+			if refused = m.guard.ask(origin.Client, origin.Addr); refused.refused && refused.quiet {
+				m.refuseQuietly(w, refused)
+				return nil, nil, nil
+			}
 		}
 	}
 
-	x = &exchange{start: time.Now()}
+	x = &exchange{start: time.Since(clockBase), orig: r}
 	if refused.refused {
 		rare := x.rareFacts()
 		rare.blocked, rare.isBlocked = blocked{rule: refused.rule, scope: refused.scope, retry: refused.retry}, true
 	}
-	x.req.ID = x.newRequestID()
-	x.req.ClientAddress = origin.Client
-	x.req.PeerAddress = origin.Peer
+	if eager {
+		x.req.ClientAddress = origin.Client
+		x.req.PeerAddress = origin.Peer
+	} else {
+		x.remote = r.RemoteAddr
+	}
 	x.req.Method = r.Method
 	x.req.Path = r.URL.Path
-	x.https, x.host, x.rawPath = r.TLS != nil, r.Host, r.URL.RawPath
+	if r.URL.RawPath != "" { // url.full's path is escaped from it and req.Path when an event needs it
+		x.rareFacts().rawPath = r.URL.RawPath
+	}
 	x.userAgent = firstValue(r.Header, "User-Agent")
 	if m.query {
 		x.query = r.URL.RawQuery
@@ -347,7 +405,7 @@ func (m *Middleware) begin(w http.ResponseWriter, r *http.Request) (x *exchange,
 	}
 
 	// secaudit.ContextWithRequest, without an allocation of its own.
-	x.ctx = reqctx.Node{Context: r.Context(), Val: &x.req}
+	x.ctx = reqctx.Node{Context: r.Context(), Val: &x.req, Fill: x}
 	r2 = r.WithContext(&x.ctx)
 	if m.body != nil {
 		kv, body := m.body.Capture(r)
@@ -378,7 +436,7 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 	// events are built.
 	var duration time.Duration
 	if x.suspect() != nil {
-		duration = time.Since(x.start)
+		duration = time.Since(clockBase) - x.start
 		m.emitSuspicious(ctx, r, x)
 	}
 
@@ -413,7 +471,7 @@ func (m *Middleware) record(r *http.Request, x *exchange, p any) {
 		}
 	}
 	if x.suspect() == nil {
-		duration = time.Since(x.start)
+		duration = time.Since(clockBase) - x.start
 	}
 	m.emitResponse(ctx, r, x, p, status, duration, sampledAt)
 }
@@ -435,6 +493,7 @@ func (m *Middleware) sampleIn(ctx context.Context, x *exchange) bool {
 	tid := trace.SpanContextFromContext(ctx).TraceID()
 	var draw uint64
 	if !tid.IsValid() {
+		x.FillFacts()
 		draw = m.sampleKey.Draw(x.req.ID)
 	}
 	return m.sampleKey.Keep(tid, m.sampleRate, draw)
@@ -598,11 +657,14 @@ func firstValue(h http.Header, canonicalKey string) string {
 // fullURL is scheme://host/path: no userinfo, no query, no fragment.
 func (x *exchange) fullURL() string {
 	scheme := "http://"
-	if x.https {
+	if x.orig.TLS != nil {
 		scheme = "https://"
 	}
-	u := url.URL{Path: x.req.Path, RawPath: x.rawPath}
-	return scheme + x.host + u.EscapedPath()
+	u := url.URL{Path: x.req.Path}
+	if x.rare != nil {
+		u.RawPath = x.rare.rawPath
+	}
+	return scheme + x.orig.Host + u.EscapedPath()
 }
 
 // newRequestID returns 32 lowercase hex characters from the runtime's

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/secaudit/secaudit"
+	"github.com/secaudit/secaudit/internal/reqctx"
 )
 
 // Route marks where the router is, for a net/http ServeMux (or any handler
@@ -24,7 +25,10 @@ import (
 // front, Route only calls next.
 func Route(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secaudit.RequestFromContext(r.Context()).SetPatternSource(r)
+		// The raw lookup: recording the route reads none of the facts
+		// filled when first asked for.
+		req, _ := r.Context().Value(reqctx.RawKey{}).(*secaudit.Request)
+		req.SetPatternSource(r)
 		next.ServeHTTP(w, r)
 	})
 }

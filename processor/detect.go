@@ -163,6 +163,8 @@ const (
 	ancLowerB                            // 'b' of "bearer"
 	ancPercent                           // '%': url.* values are also read decoded
 	ancPlus                              // '+': a space in url.query
+	ancColon                             // ':' of an assignment
+	ancEquals                            // '=' of an assignment
 )
 
 // anchoredDetectors are the detectors whose anchor bytes are in
@@ -173,8 +175,8 @@ const anchoredDetectors = DetectSecretAssignment | DetectURLPassword | DetectJWT
 	DetectBearerToken | DetectBasicCredentials | DetectCardNumber
 
 var anchorTable = func() (t [256]uint32) {
-	t[':'] = uint32(DetectSecretAssignment)
-	t['='] = uint32(DetectSecretAssignment)
+	t[':'] = uint32(DetectSecretAssignment) | ancColon
+	t['='] = uint32(DetectSecretAssignment) | ancEquals
 	t['@'] = uint32(DetectURLPassword)
 	t['J'] = uint32(DetectJWT)
 	t['A'] = uint32(DetectAWSAccessKeyID)
@@ -286,7 +288,7 @@ func (d Detector) findAnchored(s string, m uint32, spans []span) []span {
 	first := len(spans)
 	screen := d&detectUnscreened == 0
 	if run&DetectSecretAssignment != 0 {
-		spans = findAssignments(s, spans, screen)
+		spans = findAssignments(s, m, spans, screen)
 	}
 	if run&DetectURLPassword != 0 {
 		spans = findURLPasswords(s, spans)
@@ -318,13 +320,19 @@ func (d Detector) findAnchored(s string, m uint32, spans []span) []span {
 	return mergeSpans(spans, first)
 }
 
-// findAssignments appends the secret assignments of s.
-func findAssignments(s string, spans []span, screen bool) []span {
+// findAssignments appends the secret assignments of s, whose anchor bits
+// are m.
+func findAssignments(s string, m uint32, spans []span, screen bool) []span {
 	// One memo for both separators: they are visited in string order,
 	// so its searches start from increasing positions.
 	var am assignMemo
-	i := strings.IndexByte(s, ':')
-	j := strings.IndexByte(s, '=')
+	i, j := -1, -1
+	if m&ancColon != 0 {
+		i = strings.IndexByte(s, ':')
+	}
+	if m&ancEquals != 0 {
+		j = strings.IndexByte(s, '=')
+	}
 	for i >= 0 || j >= 0 {
 		k := j
 		if j < 0 || (i >= 0 && i < j) {

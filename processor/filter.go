@@ -41,6 +41,9 @@ type Filter struct {
 	paths    []*regexp.Regexp
 	statuses httpstatus.Set
 	funcs    []FilterFunc
+	// byResponse: paths or statuses are ignored, so http.response.*
+	// records are looked at.
+	byResponse bool
 
 	stats counters
 }
@@ -60,7 +63,8 @@ func newFilter(next sdklog.Processor, c config) (*Filter, error) {
 	if err := errors.Join(errPaths, errStatus); err != nil {
 		return nil, err
 	}
-	return &Filter{next: next, paths: paths, statuses: statuses, funcs: c.filters}, nil
+	return &Filter{next: next, paths: paths, statuses: statuses, funcs: c.filters,
+		byResponse: len(paths) > 0 || !statuses.Empty()}, nil
 }
 
 // Enabled reports whether the downstream processor wants such a record.
@@ -106,7 +110,7 @@ func (f *Filter) Stats() Stats {
 const httpResponsePrefix = "http.response."
 
 func (f *Filter) keep(ctx context.Context, r *sdklog.Record) bool {
-	if (len(f.paths) > 0 || !f.statuses.Empty()) && strings.HasPrefix(r.EventName(), httpResponsePrefix) {
+	if f.byResponse && strings.HasPrefix(r.EventName(), httpResponsePrefix) {
 		var path, full string
 		status := int64(-1)
 		// Walk them all: with duplicate keys the last one wins, as in the

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"unicode/utf8"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
@@ -199,15 +200,31 @@ func (l *Limiter) probeDone(r *sdklog.Record, p *limitProbe) bool {
 	lim := &l.limits
 	body := r.Body()
 	n := r.AttributesLen()
-	if n > lim.MaxAttributes || (lim.MaxDepth <= 1 && n > 0) || l.needs(body, 1) {
+	if n > lim.MaxAttributes || (lim.MaxDepth <= 1 && n > 0) {
 		p.dirty = true
+	}
+	var bodySize int
+	if body.Type() == attribute.STRING { // the common body, as needs and jsonenc.Size see it
+		str := body.AsString()
+		bodySize = len(str) + 2
+		if lim.MaxDepth <= 1 || len(str) > lim.MaxStringLength && l.stringTooLong(str) {
+			p.dirty = true
+		}
+	} else {
+		bodySize = jsonenc.Size(body, lim.MaxRecordBytes, jsonenc.Raw)
+		if l.needs(body, 1) {
+			p.dirty = true
+		}
+	}
+	if p.dirty {
+		return true
 	}
 	// Values are counted raw (jsonenc.Raw): 6 times that bounds what is
 	// written. So are the event name and severity text of the envelope;
 	// its resource and scope are counted as written; never less than a
 	// fixed reserve.
 	env := envelopeReserve + 2*(6*len(r.EventName())+2) + 6*len(r.SeverityText()) + 2 + l.originSize(r)
-	return p.dirty || (p.size+jsonenc.Size(body, lim.MaxRecordBytes, jsonenc.Raw))*6+max(env, envelopeReserve*4) > lim.MaxRecordBytes
+	return (p.size+bodySize)*6+max(env, envelopeReserve*4) > lim.MaxRecordBytes
 }
 
 func (l *Limiter) limitRecord(r *sdklog.Record) {
@@ -354,7 +371,7 @@ func (l *Limiter) envelopeSize(r *sdklog.Record) int {
 // them, cached for the last resource and scope asked for.
 func (l *Limiter) originSize(r *sdklog.Record) int {
 	res, sc := r.Resource(), r.InstrumentationScope()
-	if o := l.origin.Load(); o != nil && o.res == res && o.name == sc.Name && o.version == sc.Version {
+	if o := l.origin.Load(); o != nil && o.res == res && sameString(o.name, sc.Name) && sameString(o.version, sc.Version) {
 		return o.size
 	}
 	o := &originSize{res: res, name: sc.Name, version: sc.Version}
@@ -367,6 +384,12 @@ func (l *Limiter) originSize(r *sdklog.Record) int {
 	}
 	l.origin.Store(o)
 	return o.size
+}
+
+// sameString reports whether a == b, without comparing the bytes of a
+// string with itself (the scope name of every record of a logger).
+func sameString(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
 // keyTooLong reports whether k is longer than the string limit. The

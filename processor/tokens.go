@@ -438,13 +438,31 @@ func mayHoldToken(run string) bool {
 		return true
 	}
 	for g := range groupAny {
-		if n := groupMin[g]; len(run) >= n {
-			if a, _ := nextRun(run, n-1, 1<<g, n); a >= 0 {
-				return true
-			}
+		if hasRun(run, 1<<g, groupMin[g]) {
+			return true
 		}
 	}
 	return false
+}
+
+// hasRun reports whether s holds a run of at least n bytes of the groups
+// in mask. Every such run in a string shorter than 2n covers its core
+// s[len(s)-n:n], so a byte outside the groups there settles it (a URL's
+// ':' or '/'); otherwise nextRun looks.
+func hasRun(s string, mask uint8, n int) bool {
+	if len(s) < n {
+		return false
+	}
+	if len(s) < 2*n {
+		core := s[len(s)-n : n]
+		for i := 0; i < len(core); i++ {
+			if tokenGroup[core[i]]&mask == 0 {
+				return false
+			}
+		}
+	}
+	a, _ := nextRun(s, n-1, mask, n)
+	return a >= 0
 }
 
 // nextTokenRun returns the first run [a, b) of at least tokenStride token

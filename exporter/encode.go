@@ -176,7 +176,7 @@ type encoder struct {
 
 func (e *encoder) raw(s string) { e.buf = append(e.buf, s...) }
 
-func (e *encoder) int(n int64) { e.buf = strconv.AppendInt(e.buf, n, 10) }
+func (e *encoder) int(n int64) { e.buf = jsonenc.AppendInt(e.buf, n) }
 
 func (e *encoder) checkSize() {
 	if e.err == nil && len(e.buf) > e.limit {

@@ -35,6 +35,44 @@ func AppendFloat(dst []byte, f float64) []byte {
 	return dst
 }
 
+// AppendInt appends n in decimal, as strconv.AppendInt(dst, n, 10) does.
+// A 19-digit number, such as a Unix time in nanoseconds (years 2001 to
+// 2286), takes a shorter path: two digits at a time straight into dst.
+func AppendInt(dst []byte, n int64) []byte {
+	if n < 1e18 {
+		return strconv.AppendInt(dst, n, 10)
+	}
+	dst = append(dst, "0000000000000000000"...)
+	b := dst[len(dst)-19:]
+	hi, lo := uint32(uint64(n)/1e10), uint64(n)%1e10 // 9 and 10 digits
+	for i := 17; i >= 9; i -= 2 {
+		q := lo / 100
+		p := (lo - q*100) * 2
+		b[i], b[i+1] = digitPairs[p], digitPairs[p+1]
+		lo = q
+	}
+	for i := 7; i >= 1; i -= 2 {
+		q := hi / 100
+		p := (hi - q*100) * 2
+		b[i], b[i+1] = digitPairs[p], digitPairs[p+1]
+		hi = q
+	}
+	b[0] = byte('0' + hi)
+	return dst
+}
+
+// digitPairs holds "00" to "99".
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
 // BytesSize is the number of bytes [AppendBytes] writes for n bytes.
 func BytesSize(n int) int { return base64.StdEncoding.EncodedLen(n) + 2 }
 

@@ -67,3 +67,27 @@ func TestAppendBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendInt: AppendInt writes what strconv.AppendInt writes, at the
+// edges of its 19-digit path and for random numbers of every length.
+func TestAppendInt(t *testing.T) {
+	check := func(n int64) {
+		t.Helper()
+		if got, want := string(AppendInt([]byte("p:"), n)), "p:"+strconv.FormatInt(n, 10); got != want {
+			t.Fatalf("AppendInt(%d) = %s, want %s", n, got, want)
+		}
+	}
+	for _, n := range []int64{
+		0, 1, -1, 9, 10, 99, 100, 1e9, 1e10 - 1, 1e10, 1e17, 1e18 - 1, 1e18, 1e18 + 1, 1e18 + 99,
+		1767323045600000000, 1999999999999999999, 2e18, 9e18, math.MaxInt64, math.MaxInt64 - 1,
+		math.MinInt64, -1e18, -1767323045600000000,
+	} {
+		check(n)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		check(rng.Int64() >> rng.IntN(64))
+		check(-rng.Int64() >> rng.IntN(64))
+		check(1e18 + rng.Int64N(math.MaxInt64-1e18))
+	}
+}

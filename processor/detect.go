@@ -229,12 +229,15 @@ func anchors(s string) uint32 {
 		}
 		return m
 	}
-	// The last 8 bytes, which hold whatever the 8-byte steps leave.
-	tail := s[len(s)-8:]
-	m0 := t[tail[0]] | t[tail[4]]
-	m1 := t[tail[1]] | t[tail[5]]
-	m2 := t[tail[2]] | t[tail[6]]
-	m3 := t[tail[3]] | t[tail[7]]
+	var m0, m1, m2, m3 uint32
+	if len(s)%8 != 0 {
+		// The last 8 bytes, which hold whatever the 8-byte steps leave.
+		tail := s[len(s)-8:]
+		m0 = t[tail[0]] | t[tail[4]]
+		m1 = t[tail[1]] | t[tail[5]]
+		m2 = t[tail[2]] | t[tail[6]]
+		m3 = t[tail[3]] | t[tail[7]]
+	}
 	for len(s) >= 8 {
 		_ = s[7]
 		m0 |= t[s[0]] | t[s[4]]
@@ -279,7 +282,23 @@ func (d Detector) find(s string, spans []span) []span {
 
 // findAnchored is find for s, whose anchor bits are m.
 func (d Detector) findAnchored(s string, m uint32, spans []span) []span {
+	return d.findRun(s, m, d.toRun(s, m), spans)
+}
+
+// toRun is run, and with d's screens (the common case of a string whose
+// only candidates are card numbers, a path or a version with digits)
+// drops DetectCardNumber when no run of card bytes is long enough.
+func (d Detector) toRun(s string, m uint32) Detector {
 	run := d.run(s, m)
+	if run == DetectCardNumber && d&detectUnscreened == 0 && !cardCandidate(s) {
+		return 0
+	}
+	return run
+}
+
+// findRun is find for s, whose anchor bits are m, running the detectors in
+// run.
+func (d Detector) findRun(s string, m uint32, run Detector, spans []span) []span {
 	if run == 0 || len(s) < minSecretLen {
 		return spans
 	}
@@ -482,6 +501,29 @@ func byteSet(chars string) (t [256]bool) {
 }
 
 func cardByte(c byte) bool { return (c >= '0' && c <= '9') || c == ' ' || c == '-' }
+
+// cardCandidate reports whether one of findCards' probes lies in a run of
+// at least 13 card bytes (digits, spaces, dashes): without one, findCards
+// finds nothing.
+func cardCandidate(s string) bool {
+	for i := 12; i < len(s); i += 13 {
+		if !cardByte(s[i]) {
+			continue
+		}
+		a, b := i, i+1
+		for a > 0 && cardByte(s[a-1]) {
+			a--
+		}
+		for b < len(s) && cardByte(s[b]) {
+			b++
+		}
+		if b-a >= 13 {
+			return true
+		}
+		i = b - 1
+	}
+	return false
+}
 
 // findCards probes every 13th byte: a card number spans at least 13 bytes
 // of digits and separators, so it contains a probed byte. Around a probe

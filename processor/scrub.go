@@ -531,7 +531,7 @@ func (s *Scrubber) stringHit(str string, kc keyClass) bool {
 	// One pass over str finds the detectors' anchors and whether it
 	// needs decoding.
 	m := anchors(str)
-	if s.detectors != 0 && len(s.detectors.findAnchored(str, m, spanBuf[:0])) > 0 {
+	if run := s.detectors.toRun(str, m); run != 0 && len(s.detectors.findRun(str, m, run, spanBuf[:0])) > 0 {
 		return true
 	}
 	if len(s.patterns) > 0 && len(patternSpans(s.patterns, str, spanBuf[:0])) > 0 {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 
 	"github.com/secaudit/secaudit/internal/testsupport"
+	"github.com/secaudit/secaudit/semconv"
 )
 
 // TestCleanRecordAllocations locks in the zero-allocation clean path: a
@@ -49,5 +51,15 @@ func TestCleanRecordAllocations(t *testing.T) {
 		if got > tt.max {
 			t.Errorf("%s: %v allocations per record, want ≤ %v", tt.name, got, tt.max)
 		}
+	}
+	// The record tools/load audits (BenchmarkChainLoadResponse).
+	base := testsupport.SDKRecord(t, apiRecord(semconv.EventHTTPResponseSuccess,
+		attribute.StringValue(semconv.BodyHTTPResponse), loadResponseAttrs()...))
+	r := new(sdklog.Record)
+	if got := testing.AllocsPerRun(200, func() {
+		*r = base
+		_ = chain.OnEmit(ctx, r)
+	}); got > 0 {
+		t.Errorf("chain, load response: %v allocations per record, want 0", got)
 	}
 }

@@ -270,9 +270,14 @@ func (d Detector) run(s string, m uint32) Detector {
 
 // find appends the spans of secrets in s to spans, sorted and merged. One
 // table-driven pass finds which anchor bytes s holds; only the detectors
-// whose anchors are present then search, with the SIMD-backed strings
-// functions or, for digit and base64 runs, by probing every 13th / 40th
-// byte. A clean string costs about one load and one OR per byte.
+// whose anchors are present and that fit in s then search, with the
+// SIMD-backed strings functions or, for digit, base64 and token runs, by
+// probing every 13th / 40th / tokenStride-th byte. Screens then rule out
+// the common clean candidates before any detector reads them (a key that
+// ends no secret word, a URL whose runs of token bytes are too short, a
+// number too short for a card); TestDetectorScreens checks that they only
+// skip work that finds nothing. A clean string costs about one load and
+// one OR per byte.
 func (d Detector) find(s string, spans []span) []span {
 	if d == 0 || len(s) < minSecretLen {
 		return spans

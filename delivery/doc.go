@@ -108,6 +108,10 @@
 // retried with exponential back-off ([WithRetry]); meanwhile new records
 // queue up, and beyond the bound the usual priority rule drops and counts.
 // So an OTLP Collector that restarts loses nothing that fits in the queue.
+// While an export fails, or has run for 100 ms, the records queued behind
+// the first few are held packed in pointer-free memory, which garbage
+// collections need not scan, and rebuilt as the exporter takes them: a
+// queue held full through an outage costs the collector almost nothing.
 // (Turn otlploghttp's own retry off behind this processor: it would hold
 // the worker for up to a minute per batch.) After [WithRetry]'s maximum
 // elapsed time of continuous failure, failing batches are dropped and

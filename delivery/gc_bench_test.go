@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"testing"
 
 	"go.opentelemetry.io/otel/log"
 
 	"github.com/secaudit/secaudit/delivery"
+	"github.com/secaudit/secaudit/internal/testsupport"
 	"github.com/secaudit/secaudit/semconv"
 )
 
@@ -33,29 +35,107 @@ func responseRecord(i int) log.Record {
 	return r
 }
 
+// heldQueue is a processor whose exporter is stalled on its first record
+// while held more records wait in its queue, as a slow or unreachable
+// collector leaves them (the processor deems the export stalled at once,
+// where it waits stallAfter otherwise); release lets the exporter go and
+// shuts it down.
+func heldQueue(tb testing.TB, held int) (p *delivery.Processor, release func()) {
+	tb.Helper()
+	ctx := context.Background()
+	stalled := &memExporter{}
+	p = newProcessor(tb, stalled, delivery.WithQueueSize(4096))
+	delivery.DeemStalledAfter(p, 0)
+	prov := newProvider(p)
+	stalled.setStall(true)
+	l := prov.Logger("held")
+	l.Emit(ctx, responseRecord(0))
+	<-stalled.entered // the exporter holds the first record; the rest wait
+	for i := range held {
+		l.Emit(ctx, responseRecord(i+1))
+	}
+	if st := p.Stats(); st.Emitted != uint64(held+1) {
+		tb.Fatalf("held queue: %d emitted, want %d", st.Emitted, held+1)
+	}
+	return p, func() {
+		stalled.setStall(false)
+		if err := prov.Shutdown(ctx); err != nil {
+			tb.Error(err)
+		}
+	}
+}
+
+// scannableHeap returns the heap bytes that a garbage collection scans
+// (runtime/metrics /gc/scan/heap:bytes) after a full collection.
+func scannableHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// heldScanPerRecord returns the scannable heap that each of held queued
+// records adds: what every garbage collection must scan for it, measured
+// against a processor holding none (the smaller of three rounds each, so
+// that a collection of the test's own garbage does not count).
+func heldScanPerRecord(tb testing.TB, held int) float64 {
+	tb.Helper()
+	measure := func(n int) uint64 {
+		_, release := heldQueue(tb, n)
+		defer release()
+		return scannableHeap()
+	}
+	best := func(n int) uint64 {
+		v := measure(n)
+		for range 2 {
+			v = min(v, measure(n))
+		}
+		return v
+	}
+	empty, full := best(0), best(held)
+	if full < empty {
+		return 0
+	}
+	return float64(full-empty) / float64(held)
+}
+
+// heldScanBudget is what each record held in a stalled processor's queue
+// may add to the heap a garbage collection scans. A record held as an SDK
+// record (its struct, attribute array and strings, 1.3 KB of pointer-bearing
+// memory for the 14 attributes of responseRecord) far exceeds it.
+const heldScanBudget = 192
+
+// TestQueueHeldScan: 512 records of 14 attributes waiting behind a
+// stalled exporter add at most heldScanBudget bytes each to what every
+// garbage collection scans: the queue holds them in pointer-free memory,
+// not as SDK records.
+func TestQueueHeldScan(t *testing.T) {
+	if testsupport.Race {
+		t.Skip("the race detector changes what the heap holds")
+	}
+	checkGoroutines(t)
+	got := heldScanPerRecord(t, 512)
+	t.Logf("scannable heap per held record: %.0f B", got)
+	if got > heldScanBudget {
+		t.Errorf("each held record adds %.0f B to the scannable heap, want at most %d", got, heldScanBudget)
+	}
+}
+
 // BenchmarkQueueHeld is GC-sensitive: one 14-attribute record through a
 // LoggerProvider and a delivery processor whose exporter takes everything,
 // while another delivery processor holds held records in its queue (its
 // exporter stalled), as a burst or a slow collector leaves them. Every
 // garbage collection marks what the held queue points to, so what a held
 // record costs the GC shows as the difference between held=0 and
-// held=512 (instructions under cachegrind, or ns/op).
+// held=512 (instructions under cachegrind, or ns/op). scan-B/held is
+// what each held record adds to the heap every collection scans (see
+// heldScanPerRecord).
 func BenchmarkQueueHeld(b *testing.B) {
 	ctx := context.Background()
 	for _, held := range []int{0, 512} {
 		b.Run(fmt.Sprintf("held=%d", held), func(b *testing.B) {
-			stalled := &memExporter{}
-			hp := newProcessor(b, stalled, delivery.WithQueueSize(4096))
-			hprov := newProvider(hp)
-			stalled.setStall(true)
-			hl := hprov.Logger("held")
-			if held > 0 {
-				hl.Emit(ctx, responseRecord(0))
-				<-stalled.entered // the exporter holds the first batch; the rest wait
-				for i := range held {
-					hl.Emit(ctx, responseRecord(i+1))
-				}
-			}
+			_, release := heldQueue(b, held)
 			flowing := newProcessor(b, discardExporter{})
 			prov := newProvider(flowing)
 			logger := prov.Logger("bench")
@@ -76,12 +156,11 @@ func BenchmarkQueueHeld(b *testing.B) {
 			runtime.ReadMemStats(&m1)
 			b.ReportMetric(float64(m1.NumGC-m0.NumGC)*1000/float64(b.N), "gc/kop")
 			b.ReportMetric(float64(m0.HeapAlloc)/1024, "live-KiB")
-			_ = prov.Shutdown(ctx)
-			if st := hp.Stats(); held > 0 && st.Emitted != uint64(held+1) {
-				b.Fatalf("held queue: %d emitted, want %d", st.Emitted, held+1)
+			if held > 0 {
+				b.ReportMetric(heldScanPerRecord(b, held), "scan-B/held")
 			}
-			stalled.setStall(false)
-			_ = hprov.Shutdown(ctx)
+			_ = prov.Shutdown(ctx)
+			release()
 		})
 	}
 }

@@ -3,6 +3,7 @@ package delivery
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -48,8 +49,16 @@ func (l *ledger) add(reason, event string) {
 		event = UnnamedEvents
 	}
 	k := dropKey{reason, event}
-	if _, ok := l.byKey[k]; !ok && len(l.byKey) >= maxDropKeys {
-		k.event = OtherEvents
+	if _, ok := l.byKey[k]; !ok {
+		if len(l.byKey) >= maxDropKeys {
+			k.event = OtherEvents
+		} else {
+			// The name may point into a packing chunk (see store): a
+			// key of its own does not keep the chunk.
+			k.event = strings.Clone(k.event)
+		}
+	} else if _, ok := l.window[k]; !ok {
+		k.event = strings.Clone(k.event)
 	}
 	l.byKey[k]++
 	l.window[k]++
@@ -121,7 +130,7 @@ func (p *Processor) queueSummaryLocked(now time.Time, final bool) bool {
 	l.windowStart = now
 
 	p.seq++
-	p.q.push(entry{rec: rec, meta: meta{seq: p.seq, class: uint8(classStrict), internal: true}})
+	p.q.pushRecord(rec, meta{seq: p.seq, class: uint8(classStrict), internal: true})
 	p.summaries.Add(1)
 	return true
 }

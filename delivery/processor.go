@@ -43,25 +43,27 @@ type Processor struct {
 
 	mu           sync.Mutex
 	q            queue
-	seq          uint64          // last seq handed out
-	numbered     uint64          // last audit.sequence given (WithStream)
-	inflight     []meta          // the batch in the exporter's hands …
-	inflightRecs []sdklog.Record // … and its records
-	exportGen    uint64          // exports started
-	doneGen      uint64          // exports finished
-	exportStart  time.Time       // zero when no export runs
-	failing      error           // the last export failed and its records wait for a retry
-	failingSince time.Time       // start of the current run of failures
-	strictErr    error           // a strict record missed its deadline; cleared by a success
-	lastSuccess  time.Time       //
-	lastErr      error           //
-	lastErrAt    time.Time       //
-	progress     chan struct{}   // closed and replaced whenever waiters should look again
-	closing      bool            // Shutdown began
-	abandoned    bool            // Shutdown's context ended: the worker's results no longer count
-	finalDone    bool            // the final summary was queued
-	ledger       ledger          // drops
-	template     *sdklog.Record  // resource and scope for summary records
+	seq          uint64             // last seq handed out
+	numbered     uint64             // last audit.sequence given (WithStream)
+	inflight     []meta             // the batch in the exporter's hands …
+	inflightRecs []sdklog.Record    // … and its records
+	exportGen    uint64             // exports started
+	doneGen      uint64             // exports finished
+	exportStart  time.Time          // zero when no export runs
+	failing      error              // the last export failed and its records wait for a retry
+	failingSince time.Time          // start of the current run of failures
+	strictErr    error              // a strict record missed its deadline; cleared by a success
+	lastSuccess  time.Time          //
+	lastErr      error              //
+	lastErrAt    time.Time          //
+	progress     chan struct{}      // closed and replaced whenever waiters should look again
+	closing      bool               // Shutdown began
+	abandoned    bool               // Shutdown's context ended: the worker's results no longer count
+	finalDone    bool               // the final summary was queued
+	ledger       ledger             // drops
+	waiters      map[uint64]*waiter // blocking and strict records' emitters, by seq
+	stallAfter   time.Duration      // see stalledLocked: stallAfter but for tests
+	template     *sdklog.Record     // resource and scope for summary records
 	lastTrim     time.Time
 	flushing     int // ForceFlush calls in progress: no lingering
 
@@ -103,6 +105,8 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 		stop:     make(chan struct{}),
 		quit:     make(chan struct{}),
 		exited:   make(chan struct{}),
+
+		stallAfter: stallAfter,
 	}
 	p.ledger.windowStart = time.Now()
 	p.loud = lossReport{name: cfg.name, interval: LossReportInterval}
@@ -322,24 +326,60 @@ func (p *Processor) evictOverflowLocked() {
 	p.q.remove(s)
 }
 
-// enqueueLocked clones r into a new queue slot and reports whether the
+// packBeyond is the number of records that a stalled or failing exporter
+// leaves held as SDK records: the queue packs the records behind them
+// (see store).
+const packBeyond = 32
+
+// stallAfter is how long an export runs before the processor deems it
+// stalled: records queued behind it then wait for long, through garbage
+// collections. A healthy export takes milliseconds.
+const stallAfter = 100 * time.Millisecond
+
+// enqueueLocked copies r into a new queue slot and reports whether the
 // worker needs waking: it may be idle or lingering, and has reason to
 // stop when this is the first record, the batch is full, or someone
 // waits. p.mu must be held.
 func (p *Processor) enqueueLocked(r *sdklog.Record, m meta, w *waiter) (wake bool) {
 	p.seq++
-	m.seq, m.w = p.seq, w
-	dst := &p.q.reserve(m).rec
+	m.seq = p.seq
+	if w != nil {
+		m.waits = true
+		if p.waiters == nil {
+			p.waiters = make(map[uint64]*waiter)
+		}
+		p.waiters[m.seq] = w
+	} else if p.q.size >= packBeyond && p.stalledLocked() {
+		// Held records are what every garbage collection marks: these
+		// are held packed. Not those of a healthy exporter, even
+		// behind a backlog: rebuilding a record costs its worker more
+		// than the collections it would wait through.
+		if h, ok := p.q.st.pack(r); ok {
+			m.packed = true
+			p.q.reserve(m).rec = h
+			return p.q.size >= p.cfg.batchSize
+		}
+	}
+	e := p.q.reserve(m)
+	e.rec = p.q.st.newFull()
+	dst := p.q.st.fullSlot(e.rec)
 	if p.cfg.stream != "" && p.q.size <= p.cfg.batchSize {
 		// Taken with the next batch: numbered soon.
 		moveInto(dst, r)
 	} else {
-		// A record that waits behind a batch or more (a burst, a slow
-		// exporter) is held as a clone, sized to fit: held records are
-		// what every garbage collection marks.
 		cloneInto(dst, r)
 	}
 	return p.q.size == 1 || p.q.size >= p.cfg.batchSize || w != nil
+}
+
+// stalledLocked reports whether the records queued now will wait long: the
+// last export failed, or the one in progress has run for p.stallAfter.
+// p.mu must be held.
+func (p *Processor) stalledLocked() bool {
+	if p.failing != nil {
+		return true
+	}
+	return !p.exportStart.IsZero() && time.Since(p.exportStart) >= p.stallAfter
 }
 
 // cloneInto deep-copies src into dst. Kept out of line so that its
@@ -453,11 +493,43 @@ func (p *Processor) broadcastLocked() {
 	p.progress = make(chan struct{})
 }
 
-// dropLocked counts e as lost and tells its waiter; p.mu must be held.
-func (p *Processor) dropLocked(e *entry, reason string) { p.dropMetaLocked(&e.meta, &e.rec, reason) }
+// finishLocked tells m's waiter, if any, whether its record was exported,
+// and forgets it. p.mu must be held.
+func (p *Processor) finishLocked(m *meta, exported bool) {
+	if !m.waits {
+		return
+	}
+	if w := p.waiters[m.seq]; w != nil {
+		delete(p.waiters, m.seq)
+		w.exported = exported
+		close(w.done)
+	}
+}
+
+// dropLocked counts the queued record e as lost and tells its waiter; p.mu
+// must be held. Without a spill exporter, a user record's event name is
+// all the count needs: it is not rebuilt.
+func (p *Processor) dropLocked(e *entry, reason string) {
+	if p.spill == nil && !e.internal {
+		p.finishLocked(&e.meta, false)
+		p.ledger.add(reason, p.q.st.eventName(e.rec))
+		return
+	}
+	p.dropHeldLocked(e, reason)
+}
+
+// dropHeldLocked is dropLocked with the record rebuilt. Kept out of line
+// for its record-sized temporary; see cloneInto.
+//
+//go:noinline
+func (p *Processor) dropHeldLocked(e *entry, reason string) {
+	var r sdklog.Record
+	p.q.st.load(&r, e.rec)
+	p.dropMetaLocked(&e.meta, &r, reason)
+}
 
 func (p *Processor) dropMetaLocked(m *meta, r *sdklog.Record, reason string) {
-	m.finish(false)
+	p.finishLocked(m, false)
 	if m.internal {
 		// A summary the exporter could not take goes to the spill file
 		// too, uncounted: the account of losses is worth keeping.
@@ -670,7 +742,7 @@ func (p *Processor) succeededLocked(metas []meta, now time.Time) {
 		if !metas[i].internal {
 			n++
 		}
-		metas[i].finish(true)
+		p.finishLocked(&metas[i], true)
 	}
 	p.exported.Add(n)
 	p.failing, p.strictErr = nil, nil

@@ -2,10 +2,12 @@ package delivery
 
 import sdklog "go.opentelemetry.io/otel/sdk/log"
 
-// entry is one queued record, in a slot of the queue's pool.
+// entry is one queued record, in a slot of the queue's pool. It holds no
+// pointers (the record is in the queue's store, see held), so that the
+// garbage collector does not scan the pool.
 type entry struct {
-	rec sdklog.Record
 	meta
+	rec held
 	// Links, as slot numbers (index+1; 0 for none): the neighbours in the
 	// record's class by arrival (older, newer), and among the records of
 	// its group (same actor, same class), likewise. grp is the group's
@@ -17,27 +19,19 @@ type entry struct {
 
 // meta is what the processor knows about a record besides the record.
 type meta struct {
-	seq      uint64  // arrival order, from 1
-	actor    uint64  // who the record is about (see actorOf); 0 for summaries
-	class    uint8   // index into queue.classes
-	internal bool    // a summary record: not counted as emitted, exported or dropped
-	w        *waiter // blocking and strict records: told when the record leaves
-	number   uint64  // its audit.sequence (WithStream); 0 until taken
+	seq      uint64 // arrival order, from 1
+	actor    uint64 // who the record is about (see actorOf); 0 for summaries
+	number   uint64 // its audit.sequence (WithStream); 0 until taken
+	class    uint8  // index into queue.classes
+	internal bool   // a summary record: not counted as emitted, exported or dropped
+	waits    bool   // a blocking or strict emitter waits for it: see Processor.waiters
+	packed   bool   // the queue held it packed (see store): it is packed again if put back
 }
 
 // waiter is how a blocking or strict OnEmit learns its record's fate.
 type waiter struct {
 	done     chan struct{} // closed when the record was exported or dropped
 	exported bool          // written before done is closed
-}
-
-// finish tells the waiter, if any, and forgets it.
-func (e *meta) finish(exported bool) {
-	if e.w != nil {
-		e.w.exported = exported
-		close(e.w.done)
-		e.w = nil
-	}
 }
 
 // classTrail is the pseudo-class of the groups that count an actor's
@@ -105,13 +99,15 @@ type queue struct {
 
 	size    int
 	waiters int // entries with a waiter
+
+	st store // the records
 }
 
 func (q *queue) at(s int32) *entry { return &q.slots[s-1] }
 
 func (q *queue) count(e *meta, delta int) {
 	q.size += delta
-	if e.w != nil {
+	if e.waits {
 		q.waiters += delta
 	}
 }
@@ -255,6 +251,7 @@ func (q *queue) remove(s int32) {
 	if isTrail(e.class) {
 		q.removeTrail(e.actor, e.seq)
 	}
+	q.st.release(e.rec)
 	*e = entry{next: q.free}
 	q.free = s
 	if q.size == 0 {
@@ -284,14 +281,22 @@ func (q *queue) removeTrail(actor, seq uint64) {
 	}
 }
 
+// push queues e, whose record the store holds already.
 func (q *queue) push(e entry) {
 	s := q.alloc()
 	*q.at(s) = entry{rec: e.rec, meta: e.meta}
 	q.insert(s, false)
 }
 
+// pushRecord queues r, held as an SDK record, with meta m.
+func (q *queue) pushRecord(r sdklog.Record, m meta) {
+	h := q.st.newFull()
+	*q.st.fullSlot(h) = r
+	q.push(entry{meta: m, rec: h})
+}
+
 // reserve appends a slot for a record with meta m and returns it, for the
-// caller to fill in place.
+// caller to give it its record (see store).
 func (q *queue) reserve(m meta) *entry {
 	s := q.alloc()
 	q.at(s).meta = m
@@ -300,7 +305,8 @@ func (q *queue) reserve(m meta) *entry {
 }
 
 // take appends up to n of the oldest records to recs and their meta to
-// metas, in arrival order.
+// metas, in arrival order. Records held packed are rebuilt into the
+// elements of recs past its length, when it has the capacity.
 func (q *queue) take(recs []sdklog.Record, metas []meta, n int) ([]sdklog.Record, []meta) {
 	for len(recs) < n {
 		c := q.oldest()
@@ -309,19 +315,27 @@ func (q *queue) take(recs []sdklog.Record, metas []meta, n int) ([]sdklog.Record
 		}
 		s := q.classes[c].oldest
 		e := q.at(s)
-		recs = append(recs, e.rec)
+		if len(recs) < cap(recs) {
+			recs = recs[:len(recs)+1]
+		} else {
+			recs = append(recs, sdklog.Record{})
+		}
+		q.st.load(&recs[len(recs)-1], e.rec)
 		metas = append(metas, e.meta)
 		q.remove(s)
 	}
 	return recs, metas
 }
 
-// putBack returns a batch taken by take to the front of its classes.
+// putBack returns a batch taken by take to the front of its classes: the
+// records that were held packed are packed again, the others kept as they
+// are.
 func (q *queue) putBack(recs []sdklog.Record, metas []meta) {
 	for i := len(recs) - 1; i >= 0; i-- {
 		s := q.alloc()
 		e := q.at(s)
-		e.rec, e.meta = recs[i], metas[i]
+		e.meta = metas[i]
+		e.rec = q.st.hold(&recs[i], metas[i].packed)
 		q.insert(s, true)
 	}
 }
@@ -386,13 +400,14 @@ func (q *queue) minSeq() (uint64, bool) {
 	return q.at(q.classes[c].oldest).seq, true
 }
 
-// trim gives back the buffers of an empty queue above shrinkAbove.
-// Buffers are kept between bursts otherwise: regrowing them on every burst
-// would cost more than the queue itself.
+// trim gives back the buffers of an empty queue above shrinkAbove, and
+// the store's current chunk. Buffers are kept between bursts otherwise:
+// regrowing them on every burst would cost more than the queue itself.
 func (q *queue) trim() {
 	if q.size != 0 {
 		return
 	}
+	q.st.trim()
 	if cap(q.slots) > shrinkAbove {
 		q.slots, q.free = nil, 0
 	}
@@ -412,6 +427,7 @@ func (q *queue) drain(f func(*entry)) {
 	}
 	clear(q.slots)
 	q.slots, q.free = q.slots[:0], 0
+	q.st.reset()
 	clear(q.groups)
 	q.groups, q.gfree = q.groups[:0], 0
 	clear(q.index)

@@ -134,8 +134,11 @@
 // # Performance
 //
 // Encoding is hand-written append-style code over one reused buffer: a
-// record of up to 32 scalar attributes costs no allocation. [AppendRecord]
-// exposes the encoder for other writers.
+// record of up to 32 scalar attributes costs no allocation. Strings are
+// checked a word at a time; one with nothing to escape (the common case) is
+// copied as it is, and a member whose key and value are such strings (or
+// whose value is an integer) is written in one go. [AppendRecord] exposes
+// the encoder for other writers.
 //
 // # Concurrency and zero value
 //

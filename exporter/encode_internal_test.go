@@ -321,3 +321,67 @@ func TestAppendStringWordScan(t *testing.T) {
 		check(string(w))
 	}
 }
+
+// generalMembers writes kvs as membersPass does, every member through the
+// general path (key, then value): what the one-go path for plain members
+// must match.
+func generalMembers(kvs []attribute.KeyValue, limit int) ([]byte, error) {
+	e := encoder{buf: []byte("{"), limit: limit}
+	dups := newDupIndex(kvs, false)
+	comma := false
+	for i, kv := range kvs {
+		if e.err != nil {
+			break
+		}
+		if dups.maybeShadowed(i) && dups.shadowed(kvs, i) {
+			continue
+		}
+		if comma {
+			e.raw(",")
+		}
+		comma = true
+		e.key(string(kv.Key))
+		e.raw(":")
+		e.value(kv.Value)
+	}
+	return e.buf, e.err
+}
+
+// FuzzMembersPlainPath: members written in one go (a plain key with a
+// plain string or an int) come out as the general path writes them, and
+// fail the record limit exactly when it does, whatever the keys, values and
+// room left.
+func FuzzMembersPlainPath(f *testing.F) {
+	f.Add("audit.action", "response", int64(200), "url.full", uint8(0), uint16(4000))
+	f.Add("k", "", int64(math.MinInt64), "k", uint8(1), uint16(40))
+	f.Add("q\"k", "v\\", int64(-1), "\u2028", uint8(2), uint16(60))
+	f.Add("abcdefgh", "abcdefgh\x7f", int64(1e18), "é", uint8(3), uint16(27))
+	f.Add("user_agent.original", strings.Repeat("x", 300), int64(9), "\xff", uint8(4), uint16(330))
+	f.Fuzz(func(t *testing.T, k1, v1 string, n int64, k2 string, shape uint8, room uint16) {
+		kvs := []attribute.KeyValue{
+			attribute.String(k1, v1),
+			attribute.Int64(k2, n),
+			attribute.String(k2+k1, v1+k2),
+		}
+		if shape&1 != 0 {
+			kvs = append(kvs, attribute.Bool(k1+"b", true), attribute.String(k1, k2)) // shadows the first
+		}
+		if shape&2 != 0 {
+			kvs = append(kvs, attribute.Int64(v1, -n), attribute.StringSlice(k2, []string{v1}))
+		}
+		if !utf8.ValidString(k1) || !utf8.ValidString(k2) || !utf8.ValidString(v1) {
+			return // the lossy pass writes again; members checks that
+		}
+		for _, limit := range []int{int(room), int(room) + 26, math.MaxInt32} {
+			e := encoder{buf: []byte("{"), limit: limit}
+			e.members(kvs, false, false)
+			want, wantErr := generalMembers(kvs, limit)
+			if (e.err != nil) != (wantErr != nil) {
+				t.Fatalf("limit %d: err %v, general path %v", limit, e.err, wantErr)
+			}
+			if e.err == nil && !bytes.Equal(e.buf, want) {
+				t.Fatalf("limit %d:\n got %s\nwant %s", limit, e.buf, want)
+			}
+		}
+	})
+}

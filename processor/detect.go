@@ -290,13 +290,17 @@ func (d Detector) findAnchored(s string, m uint32, spans []span) []span {
 	return d.findRun(s, m, d.toRun(s, m), spans)
 }
 
-// toRun is run, and with d's screens (the common case of a string whose
-// only candidates are card numbers, a path or a version with digits)
-// drops DetectCardNumber when no run of card bytes is long enough.
+// toRun is run, and with d's screens drops DetectCardNumber when no probe
+// of findCards lies in a run of card bytes long enough (a path or a
+// version with digits).
 func (d Detector) toRun(s string, m uint32) Detector {
 	run := d.run(s, m)
-	if run == DetectCardNumber && d&detectUnscreened == 0 && !cardCandidate(s) {
-		return 0
+	if run&DetectCardNumber != 0 && d&detectUnscreened == 0 {
+		// Card in run: len(s) >= 13. Below 26 bytes, findCards' only
+		// probe is s[12].
+		if len(s) < 26 && !cardByte(s[12]) || len(s) >= 26 && !cardCandidate(s) {
+			run &^= DetectCardNumber
+		}
 	}
 	return run
 }

@@ -520,6 +520,23 @@ func (s *Scrubber) stringSlice(v attribute.Value, t *tally) (attribute.Value, bo
 
 // stringHit reports whether scrubKeyed would change str under key class kc.
 func (s *Scrubber) stringHit(str string, kc keyClass) bool {
+	if kc&keyQuery != 0 || len(s.patterns) > 0 || str == semconv.Redacted {
+		return s.stringHitAll(str, kc)
+	}
+	// The common case, detectors only: one pass over str finds their
+	// anchors and whether it needs decoding.
+	m := anchors(str)
+	if run := s.detectors.toRun(str, m); run != 0 {
+		var spanBuf [4]span
+		if len(s.detectors.findRun(str, m, run, spanBuf[:0])) > 0 {
+			return true
+		}
+	}
+	return kc&keyURL != 0 && m&ancPercent != 0 && s.stringHitAll(str, kc)
+}
+
+// stringHitAll is stringHit for any key class and configuration.
+func (s *Scrubber) stringHitAll(str string, kc keyClass) bool {
 	if str == semconv.Redacted {
 		return false
 	}
@@ -528,10 +545,8 @@ func (s *Scrubber) stringHit(str string, kc keyClass) bool {
 	if query && len(s.querySpans(str, spanBuf[:0])) > 0 {
 		return true
 	}
-	// One pass over str finds the detectors' anchors and whether it
-	// needs decoding.
 	m := anchors(str)
-	if run := s.detectors.toRun(str, m); run != 0 && len(s.detectors.findRun(str, m, run, spanBuf[:0])) > 0 {
+	if len(s.detectors.findAnchored(str, m, spanBuf[:0])) > 0 {
 		return true
 	}
 	if len(s.patterns) > 0 && len(patternSpans(s.patterns, str, spanBuf[:0])) > 0 {

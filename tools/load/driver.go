@@ -228,6 +228,12 @@ func countCachegrind(self, mode string, round int, pl plan, r *run) error {
 	if err != nil {
 		return fmt.Errorf("run under cachegrind: %w", err)
 	}
+	if c.Server.Dropped > 0 || c.Server.Emitted != c.Server.Exported {
+		// A dropped event skips its export: the count would leave out
+		// work an undisturbed server does.
+		return fmt.Errorf("%s round %d under cachegrind: emitted %d, exported %d, dropped %d: instructions not counted",
+			mode, round, c.Server.Emitted, c.Server.Exported, c.Server.Dropped)
+	}
 	if c.Server.Served > 0 && c.Server.Instructions > idle {
 		r.InstrPerReq = float64(c.Server.Instructions-idle) / float64(c.Server.Served)
 	}
@@ -266,7 +272,10 @@ func measure(self, mode string, round int, pl plan, profile, how string) (run, e
 	perfOut, cgOut := "", ""
 	if how != "" {
 		cgOut = filepath.Join(pl.dir, fmt.Sprintf("cachegrind.%s.%s.%d", how, strings.ReplaceAll(mode, "+", "-"), round))
-		args = append([]string{"-q", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=" + cgOut, self}, args...)
+		// --fair-sched: valgrind runs one thread at a time, and by
+		// default the running thread keeps the lock, so the delivery
+		// worker can starve (and drop records) as it never would natively.
+		args = append([]string{"-q", "--tool=cachegrind", "--cache-sim=no", "--fair-sched=yes", "--cachegrind-out-file=" + cgOut, self}, args...)
 		prog = "valgrind"
 	} else if pl.perf && pl.counter == counterPerf {
 		// perf stat runs the server as its child and writes the counts

@@ -206,42 +206,44 @@ func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 	// The common cases stay inline: a key known at its position, a
 	// trusted value, a string that scans clean, an integer that is no
 	// card number, each sized for the limiter on the way.
-	first, countAt, i := -1, -1, 0
+	w := firstWalk{s: s, l: l, p: p, first: -1, countAt: -1}
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		s, i := w.s, w.i
 		kc, ok := s.cache.hitAt(i, string(kv.Key))
 		if !ok {
 			kc = s.cache.lookupAt(&s.keys, i, string(kv.Key))
 		}
-		if kc&keyCount != 0 && countAt < 0 {
-			countAt = i
+		if kc&keyCount != 0 && w.countAt < 0 {
+			w.countAt = i
 		}
 		switch t := kv.Value.Type(); {
 		case t == attribute.STRING && kc&^(keyCount|keyTrustedValue|keyURL|keyQuery) == 0:
 			str := kv.Value.AsString()
 			if kc&keyTrustedValue == 0 && !(kc&^keyCount == 0 && s.cleanConstant(str)) && s.stringHit(str, kc) {
-				first = i
+				w.first = i
 				return false
 			}
-			if l != nil && p.addString(string(kv.Key), str, l.limits.MaxStringLength) {
-				l.probeLong(p, string(kv.Key), str)
+			if w.l != nil && w.p.addString(string(kv.Key), str, w.l.limits.MaxStringLength) {
+				w.l.probeLong(w.p, string(kv.Key), str)
 			}
 		case t == attribute.INT64 && kc&^(keyCount|keyTrustedValue|keyURL|keyQuery) == 0:
 			if kc&keyTrustedValue == 0 && s.detectors&DetectCardNumber != 0 && cardInt(kv.Value.AsInt64()) {
-				first = i
+				w.first = i
 				return false
 			}
-			if l != nil && p.addScalar(string(kv.Key), l.limits.MaxStringLength) {
-				l.probeLong(p, string(kv.Key), "")
+			if w.l != nil && w.p.addScalar(string(kv.Key), w.l.limits.MaxStringLength) {
+				w.l.probeLong(w.p, string(kv.Key), "")
 			}
 		default:
-			if s.otherHit(kc, kv, l, p) {
-				first = i
+			if s.otherHit(kc, kv, w.l, w.p) {
+				w.first = i
 				return false
 			}
 		}
-		i++
+		w.i = i + 1
 		return true
 	})
+	first, countAt := w.first, w.countAt
 	if first < 0 && t.redacted == 0 {
 		return false
 	}
@@ -266,6 +268,15 @@ func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 		s.stats.pseudonymized.Add(uint64(t.pseudonymized))
 	}
 	return true
+}
+
+// firstWalk is the state of scrub's first walk.
+type firstWalk struct {
+	s              *Scrubber
+	l              *Limiter
+	p              *limitProbe
+	first, countAt int // as in scrub
+	i              int // the attribute's position
 }
 
 // otherHit is scalarHit for the first walk's uncommon cases; when the

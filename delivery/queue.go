@@ -1,6 +1,10 @@
 package delivery
 
-import sdklog "go.opentelemetry.io/otel/sdk/log"
+import (
+	"math/bits"
+
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+)
 
 // entry is one queued record, in a slot of the queue's pool. It holds no
 // pointers (the record is in the queue's store, see held), so that the
@@ -87,6 +91,7 @@ type queue struct {
 	slots   []entry
 	free    int32 // first free slot, chained through next
 	classes [numClasses]classList
+	filled  uint8 // bit c set when class c holds records
 
 	groups  []group
 	gfree   int32   // first free group, chained through oldest
@@ -114,23 +119,20 @@ func (q *queue) count(e *meta, delta int) {
 
 // lowest returns the lowest non-empty class, or -1.
 func (q *queue) lowest() int {
-	for c := range q.classes {
-		if q.classes[c].n > 0 {
-			return c
-		}
+	if q.filled == 0 {
+		return -1
 	}
-	return -1
+	return bits.TrailingZeros8(q.filled)
 }
 
 // oldest returns the class whose oldest record arrived first, or -1.
 func (q *queue) oldest() int {
 	best := -1
 	var seq uint64
-	for c := range q.classes {
-		if l := &q.classes[c]; l.n > 0 {
-			if s := q.at(l.oldest).seq; best < 0 || s < seq {
-				best, seq = c, s
-			}
+	for m := q.filled; m != 0; m &= m - 1 {
+		c := bits.TrailingZeros8(m)
+		if s := q.at(q.classes[c].oldest).seq; best < 0 || s < seq {
+			best, seq = c, s
 		}
 	}
 	return best
@@ -176,6 +178,9 @@ func (q *queue) insert(s int32, front bool) {
 			l.oldest = s
 		}
 		l.newest = s
+	}
+	if l.n == 0 {
+		q.filled |= 1 << e.class
 	}
 	l.n++
 
@@ -228,7 +233,9 @@ func (q *queue) remove(s int32) {
 	} else {
 		l.newest = e.prev
 	}
-	l.n--
+	if l.n--; l.n == 0 {
+		q.filled &^= 1 << e.class
+	}
 
 	g := e.grp
 	gr := &q.groups[g-1]
@@ -425,6 +432,7 @@ func (q *queue) drain(f func(*entry)) {
 		}
 		q.classes[c] = classList{}
 	}
+	q.filled = 0
 	clear(q.slots)
 	q.slots, q.free = q.slots[:0], 0
 	q.st.reset()

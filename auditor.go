@@ -381,7 +381,8 @@ func (a *Auditor) build(ctx context.Context, e *Event, attrs []attribute.KeyValu
 	n := 0
 	str := func(shadow shadows, k attribute.Key, v string) {
 		if v != "" && sh&shadow == 0 {
-			buf[n] = attribute.KeyValue{Key: k, Value: attribute.StringValue(v)}
+			kv := &buf[n]
+			kv.Key, kv.Value = k, attribute.StringValue(v)
 			n++
 		}
 	}

@@ -140,15 +140,22 @@ func (r *Request) eventFacts(f *eventFacts) {
 
 // joinShort returns the fields that fit, in order, in factsInline bytes,
 // joined: one new string.
-func joinShort(fields *[nFields]string) string {
-	var buf [factsInline]byte
-	b := buf[:0]
-	for _, s := range fields {
-		if s != "" && len(s) <= cap(b)-len(b) {
-			b = append(b, s...)
+func joinShort(f *[nFields]string) string {
+	var b strings.Builder
+	if n := len(f[0]) + len(f[1]) + len(f[2]) + len(f[3]) + len(f[4]) + len(f[5]); n <= factsInline {
+		// All of them, the usual case.
+		b.Grow(n)
+		for _, s := range f {
+			b.WriteString(s)
+		}
+		return b.String()
+	}
+	for _, s := range f {
+		if len(s) <= factsInline-b.Len() {
+			b.WriteString(s)
 		}
 	}
-	return string(b)
+	return b.String()
 }
 
 // RouteSource gives the route pattern a router matched for a request, read

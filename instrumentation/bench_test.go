@@ -89,7 +89,7 @@ func slogMiddleware(next http.Handler, out io.Writer) http.Handler {
 // newSDKOnly is newPipeline without the processor chain: the real SDK
 // (de-duplication off), the simple exporting processor and the JSONL
 // exporter.
-func newSDKOnly(b *testing.B, w io.Writer) (*secaudit.Auditor, *sdklog.LoggerProvider) {
+func newSDKOnly(b testing.TB, w io.Writer) (*secaudit.Auditor, *sdklog.LoggerProvider) {
 	b.Helper()
 	exp, err := exporter.NewJSONL(exporter.WithWriter(w))
 	if err != nil {

@@ -77,7 +77,7 @@ func (f *Filter) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	if f == nil || f.next == nil || r == nil {
 		return nil
 	}
-	if !f.keep(ctx, r) {
+	if (f.byResponse || len(f.funcs) > 0) && !f.keep(ctx, r) {
 		return nil
 	}
 	return f.next.OnEmit(ctx, r)

@@ -29,7 +29,11 @@
 // never used), the client and peer addresses, the method and the path. So
 // an auth, model or security event the application emits with the request's
 // context (see [secaudit.Auditor]) carries the same request id, addresses
-// and trace as the response event. The application names the acting user
+// and trace as the response event. The id and, unless proxies are trusted
+// or a guard asks about the address, the addresses are made when first
+// asked for — by an event or by [secaudit.RequestFromContext] — with the
+// values of the request as it came: a request nobody asks about (a 200
+// while OK responses are not audited) costs neither. The application names the acting user
 // with [secaudit.SetUser] from its authentication middleware or handler; the
 // response event reads it after the handler, so a user resolved during the
 // request counts. user.id is always emitted; user.name only when the

@@ -3,5 +3,8 @@
 // and can live inside a larger allocation: the middleware embeds it in its
 // per-request state, so that putting the facts into the request's context
 // costs no allocation of its own, where context.WithValue costs one on
-// every request.
+// every request. A Node may also complete the facts the first time they are
+// read ([Filler]): the middleware makes the request id and the client
+// address only for a request that somebody asks about; [RawKey] reads the
+// facts without completing them.
 package reqctx

@@ -501,7 +501,7 @@ func (e *encoder) membersPass(kvs []attribute.KeyValue, comma, topLevel, lossy b
 				}
 				b = append(b, key...)
 				if typ == attribute.INT64 {
-					b = strconv.AppendInt(append(b, '"', ':'), kv.Value.AsInt64(), 10)
+					b = jsonenc.AppendInt(append(b, '"', ':'), kv.Value.AsInt64())
 				} else {
 					b = append(b, '"', ':', '"')
 					b = append(b, s...)

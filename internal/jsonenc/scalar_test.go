@@ -69,7 +69,8 @@ func TestAppendBytes(t *testing.T) {
 }
 
 // TestAppendInt: AppendInt writes what strconv.AppendInt writes, at the
-// edges of its 19-digit path and for random numbers of every length.
+// edges of its paths, for every number below 100000 and for random numbers
+// of every length.
 func TestAppendInt(t *testing.T) {
 	check := func(n int64) {
 		t.Helper()
@@ -85,6 +86,9 @@ func TestAppendInt(t *testing.T) {
 		check(n)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	for n := range int64(100000) {
+		check(n)
+	}
 	for range 100000 {
 		check(rng.Int64() >> rng.IntN(64))
 		check(-rng.Int64() >> rng.IntN(64))

@@ -1,10 +1,16 @@
 package processor
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/secaudit/secaudit/internal/testsupport"
+	"github.com/secaudit/secaudit/semconv"
 )
 
 // screenPieces are what the screens' random strings are made of: the
@@ -134,4 +140,64 @@ func FuzzDetectorScreens(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		checkScreens(t, s)
 	})
+}
+
+// TestChainLoadRecordSecrets: the client's values of the clean record
+// BenchmarkChainLoadResponse measures are still scanned once the chain has
+// learnt its shape (the keys cached at their positions, the screens
+// passing the clean values): a secret in the path, the full URL or the user
+// agent of a record of the same shape is redacted, and counted.
+func TestChainLoadRecordSecrets(t *testing.T) {
+	card := "4111111111111111"
+	tok := "ghp_" + fake("screen", fkAlnum, 36)
+	tests := []struct {
+		key  attribute.Key
+		give string
+	}{
+		{semconv.URLPathKey, "/api/v1/items/" + card},
+		{semconv.URLPathKey, "/api/v1/items/" + tok},
+		{semconv.URLPathKey, "/api/v1/login;password=hunter2"},
+		{semconv.URLPathKey, "/api/v1/items/4111%201111%201111%201111"},
+		{semconv.URLFullKey, "http://127.0.0.1:37657/api/v1/items/" + tok},
+		{semconv.URLFullKey, "http://app:S3cr3t@127.0.0.1:37657/api/v1/items/42"},
+		{semconv.URLFullKey, "http://127.0.0.1:37657/api/v1/items/42?x=" + tok},
+		{semconv.UserAgentOriginalKey, "secaudit-load/1.0 Bearer abcdEF123456"},
+		{semconv.UserAgentOriginalKey, "secaudit-load/1.0 token=s3cr3t"},
+		{semconv.UserAgentOriginalKey, "secaudit-load/1.0 " + card},
+	}
+	ctx := context.Background()
+	chain := mustChain(t, discard{})
+	clean := testsupport.SDKRecord(t, apiRecord(semconv.EventHTTPResponseSuccess,
+		attribute.StringValue(semconv.BodyHTTPResponse), loadResponseAttrs()...))
+	for _, tt := range tests {
+		t.Run(string(tt.key)+"/"+tt.give, func(t *testing.T) {
+			for range 3 { // the shape is learnt
+				r := clean
+				if err := chain.OnEmit(ctx, &r); err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := testsupport.AttrMap(&r)[string(semconv.AuditRedactedCountKey)]; ok {
+					t.Fatal("the clean record was scrubbed")
+				}
+			}
+			attrs := loadResponseAttrs()
+			for i := range attrs {
+				if attrs[i].Key == tt.key {
+					attrs[i].Value = attribute.StringValue(tt.give)
+				}
+			}
+			r := testsupport.SDKRecord(t, apiRecord(semconv.EventHTTPResponseSuccess,
+				attribute.StringValue(semconv.BodyHTTPResponse), attrs...))
+			if err := chain.OnEmit(ctx, &r); err != nil {
+				t.Fatal(err)
+			}
+			got := testsupport.AttrMap(&r)
+			if v := got[string(tt.key)].AsString(); v == tt.give || !strings.Contains(v, semconv.Redacted) {
+				t.Errorf("%s = %q, want it redacted", tt.key, v)
+			}
+			if n := got[string(semconv.AuditRedactedCountKey)].AsInt64(); n < 1 {
+				t.Errorf("audit.redacted_count %d, want ≥ 1", n)
+			}
+		})
+	}
 }

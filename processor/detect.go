@@ -292,15 +292,23 @@ func (d Detector) findAnchored(s string, m uint32, spans []span) []span {
 
 // toRun is run, and with d's screens drops DetectCardNumber when no probe
 // of findCards lies in a run of card bytes long enough (a path or a
-// version with digits).
+// version with digits), and DetectProviderTokens when a string shorter
+// than any run of token bytes worth finding holds no run of a group as
+// long as its shortest token (a URL).
 func (d Detector) toRun(s string, m uint32) Detector {
 	run := d.run(s, m)
-	if run&DetectCardNumber != 0 && d&detectUnscreened == 0 {
+	if d&detectUnscreened != 0 {
+		return run
+	}
+	if run&DetectCardNumber != 0 {
 		// Card in run: len(s) >= 13. Below 26 bytes, findCards' only
 		// probe is s[12].
 		if len(s) < 26 && !cardByte(s[12]) || len(s) >= 26 && !cardCandidate(s) {
 			run &^= DetectCardNumber
 		}
+	}
+	if run&DetectProviderTokens != 0 && len(s) < groupMin[groupAny] && !mayHoldToken(s) {
+		run &^= DetectProviderTokens // a short string as a whole: no run of token bytes need be found
 	}
 	return run
 }

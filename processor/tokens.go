@@ -420,9 +420,6 @@ func inAlpha(c byte, a alphabet) bool { return alphaBits[c]&(1<<a) != 0 }
 // of token bytes at least tokenStride long is examined, by scanTokenRuns,
 // so a string of ordinary words costs a few probes and sets up no memo.
 func findProviderTokens(s string, spans []span, screen bool) []span {
-	if screen && len(s) < groupMin[groupAny] && !mayHoldToken(s) {
-		return spans // a short string as a whole: no run of token bytes need be found
-	}
 	if a, b := nextTokenRun(s, tokenStride-1); a >= 0 {
 		return scanTokenRuns(s, a, b, spans, screen)
 	}
@@ -437,12 +434,7 @@ func mayHoldToken(run string) bool {
 	if len(run) >= groupMin[groupAny] {
 		return true
 	}
-	for g := range groupAny {
-		if hasRun(run, 1<<g, groupMin[g]) {
-			return true
-		}
-	}
-	return false
+	return hasRun(run, 1<<groupWord, groupMin[groupWord]) || hasRun(run, 1<<groupB64, groupMin[groupB64])
 }
 
 // hasRun reports whether s holds a run of at least n bytes of the groups

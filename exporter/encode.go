@@ -199,15 +199,19 @@ func (e *encoder) key(s string) (replaced bool) {
 		e.err = errTooLarge
 		return false
 	}
-	if jsonenc.Plain(s) {
-		b := append(e.buf, '"')
-		b = append(b, s...)
-		e.buf = append(b, '"')
-	} else {
+	if !jsonenc.Plain(s) {
 		e.buf, replaced = jsonenc.AppendStringReporting(e.buf, s)
+		e.checkSize()
+		return replaced
 	}
-	e.checkSize()
-	return replaced
+	b := append(e.buf, '"')
+	b = append(b, s...)
+	b = append(b, '"')
+	e.buf = b
+	if len(b) > e.limit {
+		e.err = errTooLarge
+	}
+	return false
 }
 
 func (e *encoder) float(f float64) {
@@ -237,9 +241,12 @@ func (e *encoder) envelope(r *sdklog.Record, attrs []attribute.KeyValue, ts, obs
 	e.raw(`,"severity_number":`)
 	e.int(int64(r.Severity()))
 	e.raw(`,"body":`)
-	if body := r.Body(); body.Type() == attribute.EMPTY {
+	switch body := r.Body(); body.Type() {
+	case attribute.EMPTY:
 		e.raw(`""`)
-	} else {
+	case attribute.STRING:
+		e.string(body.AsString())
+	default:
 		e.value(body)
 	}
 	e.origin(r.Resource(), r.InstrumentationScope(), cache)
@@ -570,7 +577,7 @@ func fingerprint(k attribute.Key) uint {
 	if n == 0 {
 		return 0
 	}
-	return (n*7 ^ uint(k[n-1])) & 63
+	return (n + uint(k[n-1])*7) & 63
 }
 
 // maybeShadowed is the cheap first test: false means kvs[i] is not

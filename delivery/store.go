@@ -3,6 +3,7 @@ package delivery
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -42,6 +43,9 @@ import (
 // chunkSize is the size of a packing chunk. A record larger than a chunk
 // gets a chunk of its own.
 const chunkSize = 32 << 10
+
+// chunkRoom is the room below which a chunk takes no more records.
+const chunkRoom = 1 << 10
 
 // maxTemplates bounds the (resource, scope) pairs the store packs records
 // of; records of further pairs are held as SDK records. Loggers are few and
@@ -268,6 +272,13 @@ func (st *store) pack(r *sdklog.Record) (held, bool) {
 
 	if st.cur == 0 {
 		st.newChunk(chunkSize)
+	} else if c := &st.chunks[st.cur-1]; cap(c.buf)-len(c.buf) < chunkRoom {
+		// Most records fit in chunkRoom: a new chunk now spares append
+		// the copies of a record outgrowing the old one.
+		if c.live == 0 {
+			st.dropChunk(st.cur)
+		}
+		st.newChunk(chunkSize)
 	}
 	c := &st.chunks[st.cur-1]
 	start := len(c.buf)
@@ -279,7 +290,7 @@ func (st *store) pack(r *sdklog.Record) (held, bool) {
 	if flags&packObserved != 0 {
 		b = appendTime(b, obs)
 	}
-	b = binary.AppendVarint(b, int64(r.Severity()))
+	b = binary.LittleEndian.AppendUint32(b, uint32(int32(r.Severity())))
 	b = appendStr(b, r.EventName())
 	b = appendStr(b, r.SeverityText())
 	if flags&packTrace != 0 {
@@ -288,7 +299,7 @@ func (st *store) pack(r *sdklog.Record) (held, bool) {
 		b = append(b, byte(tf))
 	}
 	b = appendValue(b, r.Body())
-	b = binary.AppendUvarint(b, uint64(r.AttributesLen()))
+	b = appendLen(b, r.AttributesLen())
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
 		b = appendStr(b, string(kv.Key))
 		b = appendValue(b, kv.Value)
@@ -357,15 +368,26 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.LittleEndian.AppendUint32(b, uint32(t.Nanosecond()))
 }
 
+// appendLen appends a length: one byte below 255, else 255 and four.
+func appendLen(b []byte, n int) []byte {
+	if n < 0xff {
+		return append(b, byte(n))
+	}
+	return binary.LittleEndian.AppendUint32(append(b, 0xff), uint32(n))
+}
+
 func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+	return append(appendLen(b, len(s)), s...)
 }
 
 // appendValue appends v: its type, then its data.
 func appendValue(b []byte, v attribute.Value) []byte {
-	b = append(b, byte(v.Type()))
-	switch v.Type() {
+	t := v.Type()
+	b = append(b, byte(t))
+	if t == attribute.STRING { // most values
+		return appendStr(b, v.AsString())
+	}
+	switch t {
 	case attribute.BOOL:
 		if v.AsBool() {
 			return append(b, 1)
@@ -381,7 +403,7 @@ func appendValue(b []byte, v attribute.Value) []byte {
 		return appendStr(b, string(v.AsByteSlice()))
 	case attribute.BOOLSLICE:
 		s := v.AsBoolSlice()
-		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = appendLen(b, len(s))
 		for _, x := range s {
 			if x {
 				b = append(b, 1)
@@ -391,31 +413,31 @@ func appendValue(b []byte, v attribute.Value) []byte {
 		}
 	case attribute.INT64SLICE:
 		s := v.AsInt64Slice()
-		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = appendLen(b, len(s))
 		for _, x := range s {
 			b = binary.LittleEndian.AppendUint64(b, uint64(x))
 		}
 	case attribute.FLOAT64SLICE:
 		s := v.AsFloat64Slice()
-		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = appendLen(b, len(s))
 		for _, x := range s {
 			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
 		}
 	case attribute.STRINGSLICE:
 		s := v.AsStringSlice()
-		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = appendLen(b, len(s))
 		for _, x := range s {
 			b = appendStr(b, x)
 		}
 	case attribute.SLICE:
 		s := v.AsSlice()
-		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = appendLen(b, len(s))
 		for _, x := range s {
 			b = appendValue(b, x)
 		}
 	case attribute.MAP:
 		s := v.AsMap()
-		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = appendLen(b, len(s))
 		for _, kv := range s {
 			b = appendStr(b, string(kv.Key))
 			b = appendValue(b, kv.Value)
@@ -445,23 +467,24 @@ func (st *store) unpack(dst *sdklog.Record, h held) {
 		copy(sid[:], d.next(len(sid)))
 		dst.SetTraceID(tid)
 		dst.SetSpanID(sid)
-		dst.SetTraceFlags(trace.TraceFlags(d.next(1)[0]))
+		dst.SetTraceFlags(trace.TraceFlags(d.byte()))
 	}
 	dst.SetBody(d.value())
-	n := int(d.uvarint())
-	kvs := st.scratch[:0]
-	for range n {
-		k := attribute.Key(d.str())
-		kvs = append(kvs, attribute.KeyValue{Key: k, Value: d.value()})
+	n := d.length()
+	kvs := slices.Grow(st.scratch[:0], n)[:n]
+	for i := range kvs {
+		kvs[i].Key = attribute.Key(d.str())
+		kvs[i].Value = d.value()
 	}
 	dst.SetAttributes(kvs...)
 	clear(kvs) // the scratch must not keep the chunk
 	st.scratch = kvs[:0]
 }
 
-// decoder reads a packed record. Strings point into its bytes.
+// decoder reads a packed record from b, at i. Strings point into b.
 type decoder struct {
 	b        []byte
+	i        int
 	severity log.Severity
 	times    [2]struct {
 		sec  int64
@@ -472,19 +495,15 @@ type decoder struct {
 // header reads the fixed part before the event name, keeping the
 // timestamps and severity for later, and returns the flags.
 func (d *decoder) header() byte {
-	flags := d.next(1)[0]
-	i := 0
-	for _, f := range [2]byte{packTimestamp, packObserved} {
+	flags := d.byte()
+	for i, f := range [2]byte{packTimestamp, packObserved} {
 		if flags&f != 0 {
 			p := d.next(12)
 			d.times[i].sec = int64(binary.LittleEndian.Uint64(p))
 			d.times[i].nsec = binary.LittleEndian.Uint32(p[8:])
 		}
-		i++
 	}
-	v, n := binary.Varint(d.b)
-	d.b = d.b[n:]
-	d.severity = log.Severity(v)
+	d.severity = log.Severity(int32(binary.LittleEndian.Uint32(d.next(4))))
 	return flags
 }
 
@@ -498,35 +517,49 @@ func (d *decoder) time(i int, utc bool) time.Time {
 	return v
 }
 
+func (d *decoder) byte() byte {
+	c := d.b[d.i]
+	d.i++
+	return c
+}
+
 func (d *decoder) next(n int) []byte {
-	p := d.b[:n:n]
-	d.b = d.b[n:]
+	p := d.b[d.i : d.i+n : d.i+n]
+	d.i += n
 	return p
 }
 
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	d.b = d.b[n:]
-	return v
+// length reads a length written by appendLen.
+func (d *decoder) length() int {
+	n := int(d.byte())
+	if n == 0xff {
+		n = int(binary.LittleEndian.Uint32(d.next(4)))
+	}
+	return n
 }
 
 func (d *decoder) u64() uint64 { return binary.LittleEndian.Uint64(d.next(8)) }
 
 // str returns the next string, pointing into the chunk.
 func (d *decoder) str() string {
-	n := int(d.uvarint())
+	n := d.length()
 	if n == 0 {
 		return ""
 	}
-	p := d.next(n)
+	p := d.b[d.i : d.i+n]
+	d.i += n
 	return unsafe.String(&p[0], n)
 }
 
 // value reads a value.
 func (d *decoder) value() attribute.Value {
-	switch t := attribute.Type(d.next(1)[0]); t {
+	t := attribute.Type(d.byte())
+	if t == attribute.STRING { // most values
+		return attribute.StringValue(d.str())
+	}
+	switch t {
 	case attribute.BOOL:
-		return attribute.BoolValue(d.next(1)[0] != 0)
+		return attribute.BoolValue(d.byte() != 0)
 	case attribute.INT64:
 		return attribute.Int64Value(int64(d.u64()))
 	case attribute.FLOAT64:
@@ -536,37 +569,37 @@ func (d *decoder) value() attribute.Value {
 	case attribute.BYTESLICE:
 		return attribute.ByteSliceValue([]byte(d.str()))
 	case attribute.BOOLSLICE:
-		s := make([]bool, d.uvarint())
+		s := make([]bool, d.length())
 		for i := range s {
-			s[i] = d.next(1)[0] != 0
+			s[i] = d.byte() != 0
 		}
 		return attribute.BoolSliceValue(s)
 	case attribute.INT64SLICE:
-		s := make([]int64, d.uvarint())
+		s := make([]int64, d.length())
 		for i := range s {
 			s[i] = int64(d.u64())
 		}
 		return attribute.Int64SliceValue(s)
 	case attribute.FLOAT64SLICE:
-		s := make([]float64, d.uvarint())
+		s := make([]float64, d.length())
 		for i := range s {
 			s[i] = math.Float64frombits(d.u64())
 		}
 		return attribute.Float64SliceValue(s)
 	case attribute.STRINGSLICE:
-		s := make([]string, d.uvarint())
+		s := make([]string, d.length())
 		for i := range s {
 			s[i] = d.str()
 		}
 		return attribute.StringSliceValue(s)
 	case attribute.SLICE:
-		s := make([]attribute.Value, d.uvarint())
+		s := make([]attribute.Value, d.length())
 		for i := range s {
 			s[i] = d.value()
 		}
 		return attribute.SliceValue(s...)
 	case attribute.MAP:
-		s := make([]attribute.KeyValue, d.uvarint())
+		s := make([]attribute.KeyValue, d.length())
 		for i := range s {
 			s[i].Key = attribute.Key(d.str())
 			s[i].Value = d.value()

@@ -290,7 +290,9 @@ func (d Detector) findAnchored(s string, m uint32, spans []span) []span {
 	return d.findRun(s, m, d.toRun(s, m), spans)
 }
 
-// toRun is run, and with d's screens drops DetectCardNumber when no probe
+// toRun is run, and with d's screens drops DetectSecretAssignment when
+// no separator follows a byte a secret key may end with (sepCandidate),
+// DetectCardNumber when no probe
 // of findCards lies in a run of card bytes long enough (a path or a
 // version with digits), and DetectProviderTokens when a string shorter
 // than any run of token bytes worth finding holds no run of a group as
@@ -299,6 +301,9 @@ func (d Detector) toRun(s string, m uint32) Detector {
 	run := d.run(s, m)
 	if d&detectUnscreened != 0 {
 		return run
+	}
+	if run&DetectSecretAssignment != 0 && !(m&ancColon != 0 && sepCandidate(s, ':') || m&ancEquals != 0 && sepCandidate(s, '=')) {
+		run &^= DetectSecretAssignment
 	}
 	if run&DetectCardNumber != 0 {
 		// Card in run: len(s) >= 13. Below 26 bytes, findCards' only
@@ -387,6 +392,19 @@ func findAssignments(s string, m uint32, spans []span, screen bool) []span {
 		}
 	}
 	return spans
+}
+
+// sepCandidate reports whether a separator c of s follows a byte that the
+// key of a secret assignment may end with: a letter or digit that ends a
+// secret word, or none (a blank, a quote, '_', '-' or '.' may come between
+// the key's last letter and the separator), or nothing at all.
+func sepCandidate(s string, c byte) bool {
+	for i := strings.IndexByte(s, c); i >= 0; i = nextByte(s, c, i) {
+		if p := s[max(i-1, 0)]; i == 0 || !isAlnum(p) || secretWordLast[p] {
+			return true
+		}
+	}
+	return false
 }
 
 // findURLPasswords appends the passwords of URLs and DSNs in s.

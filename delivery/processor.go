@@ -62,7 +62,7 @@ type Processor struct {
 	finalDone    bool               // the final summary was queued
 	ledger       ledger             // drops
 	waiters      map[uint64]*waiter // blocking and strict records' emitters, by seq
-	stallAfter   time.Duration      // see stalledLocked: stallAfter but for tests
+	stallAfter   time.Duration      // when an export is deemed stalled (see stalledLocked); tests shorten it
 	template     *sdklog.Record     // resource and scope for summary records
 	lastTrim     time.Time
 	flushing     int // ForceFlush calls in progress: no lingering

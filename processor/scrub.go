@@ -128,6 +128,18 @@ func (s *Scrubber) cleanConstant(str string) bool {
 	return false
 }
 
+// bodyClean reports whether the body b needs no scan: empty, or one of
+// secaudit's constants (cleanConstant). It reads b's type once.
+func bodyClean(s *Scrubber, b *attribute.Value) bool {
+	switch b.Type() {
+	case attribute.EMPTY:
+		return true
+	case attribute.STRING:
+		return s.cleanConstant(b.AsString())
+	}
+	return false
+}
+
 // maxCleanLen bounds the constants cleanConstant knows.
 const maxCleanLen = 64
 
@@ -196,7 +208,7 @@ func (s *Scrubber) scrubRecord(r *sdklog.Record) { s.scrub(r, nil, nil) }
 // need not walk the record again to check its limits.
 func (s *Scrubber) scrub(r *sdklog.Record, l *Limiter, p *limitProbe) bool {
 	var t tally
-	if b := r.Body(); b.Type() != attribute.EMPTY && !(b.Type() == attribute.STRING && s.cleanConstant(b.AsString())) {
+	if b := r.Body(); !bodyClean(s, &b) {
 		if nb, changed := s.value(0, b, 1, &t); changed {
 			r.SetBody(nb)
 		}

@@ -434,7 +434,25 @@ func mayHoldToken(run string) bool {
 	if len(run) >= groupMin[groupAny] {
 		return true
 	}
+	// The common case, a short string broken in both cores, without a
+	// call.
+	if w, b := groupMin[groupWord], groupMin[groupB64]; len(run) < 2*w && len(run) < 2*b &&
+		(len(run) < w || coreBroken(run, 1<<groupWord, w)) && (len(run) < b || coreBroken(run, 1<<groupB64, b)) {
+		return false
+	}
 	return hasRun(run, 1<<groupWord, groupMin[groupWord]) || hasRun(run, 1<<groupB64, groupMin[groupB64])
+}
+
+// coreBroken reports whether s, shorter than 2n, has a byte outside the
+// groups in mask in its core s[len(s)-n:n], which every run of n bytes in
+// s covers: then s holds no such run.
+func coreBroken(s string, mask uint8, n int) bool {
+	for i := len(s) - n; i < n; i++ {
+		if tokenGroup[s[i]]&mask == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // hasRun reports whether s holds a run of at least n bytes of the groups
@@ -445,13 +463,8 @@ func hasRun(s string, mask uint8, n int) bool {
 	if len(s) < n {
 		return false
 	}
-	if len(s) < 2*n {
-		core := s[len(s)-n : n]
-		for i := 0; i < len(core); i++ {
-			if tokenGroup[core[i]]&mask == 0 {
-				return false
-			}
-		}
+	if len(s) < 2*n && coreBroken(s, mask, n) {
+		return false
 	}
 	a, _ := nextRun(s, n-1, mask, n)
 	return a >= 0

@@ -91,12 +91,14 @@ const plainPad = lsb * 'a'
 func Plain(s string) bool {
 	n := len(s)
 	switch {
-	case n >= 8:
+	case n > 16:
 		var bad uint64
 		for i := 0; i < n-8; i += 8 {
 			bad |= unplain(load64(s, i))
 		}
 		return (bad|unplain(load64(s, n-8)))&msb == 0
+	case n >= 8: // two words of eight that may overlap
+		return (unplain(load64(s, 0))|unplain(load64(s, n-8)))&msb == 0
 	case n >= 4: // two words of four that may overlap
 		return plainWord(uint64(load32(s, 0)) | uint64(load32(s, n-4))<<32)
 	case n > 0: // the first, middle and last bytes cover all three

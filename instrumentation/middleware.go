@@ -305,7 +305,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.MultipartForm = r2.MultipartForm // so net/http removes its temp files
 		}
 		if completed {
-			m.record(r2, x, nil)
+			if !m.quiet(x) {
+				m.record(r2, x, nil)
+			}
 			return
 		}
 		p := recover()
@@ -419,6 +421,28 @@ func (m *Middleware) begin(w http.ResponseWriter, r *http.Request) (x *exchange,
 	// Events during the request read the route the router records on r2.
 	x.req.SetPatternSource(r2)
 	return x, r2, x.writer.Reset(w)
+}
+
+// quiet reports whether a request whose handler returned yields no event —
+// no probe rule matched, no refusal, an OK status while OK responses are
+// not logged — and then counts it: the common case, decided without
+// record's deferred recovery (nothing here can panic).
+func (m *Middleware) quiet(x *exchange) bool {
+	if m.logOK || x.rare != nil {
+		return false
+	}
+	status := x.writer.Status()
+	if status == 0 {
+		if x.writer.Hijacked() {
+			return false // record tells a protocol switch apart
+		}
+		status = http.StatusOK
+	}
+	if status >= 400 || m.ignoreStatus.Has(int64(status)) {
+		return false
+	}
+	m.stats.okNotLogged.Add(1)
+	return true
 }
 
 // record emits the request's events after the handler. p is the value the

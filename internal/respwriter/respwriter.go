@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
+	"sync/atomic"
 )
 
 // Writer observes a handler's response. Its zero value is not usable; get
@@ -159,24 +161,86 @@ func (w *Writer) Reset(rw http.ResponseWriter) http.ResponseWriter {
 	// Field by field: the Writer usually lives in a larger heap object,
 	// where a whole-struct assignment pays the GC's bulk write barrier.
 	w.rw, w.bytes, w.status, w.hijacked = rw, 0, 0, false
-	_, isF := rw.(http.Flusher)
-	_, isH := rw.(http.Hijacker)
-	_, isR := rw.(io.ReaderFrom)
-	switch {
-	case isF && isH && isR:
+	switch kindOf(rw) {
+	case kindFHR:
 		return fhr{w}
-	case isF && isH:
+	case kindFH:
 		return fh{w}
-	case isF && isR:
+	case kindFR:
 		return fr{w}
-	case isH && isR:
+	case kindHR:
 		return hr{w}
-	case isF:
+	case kindF:
 		return f{w}
-	case isH:
+	case kindH:
 		return h{w}
-	case isR:
+	case kindR:
 		return r{w}
 	}
 	return plain{w}
+}
+
+// The combinations of the optional interfaces a writer has, as bits.
+const (
+	kindF = 1 << iota // http.Flusher
+	kindH             // http.Hijacker
+	kindR             // io.ReaderFrom
+
+	kindFH  = kindF | kindH
+	kindFR  = kindF | kindR
+	kindHR  = kindH | kindR
+	kindFHR = kindF | kindH | kindR
+)
+
+// kinds remembers the interfaces of the first writer types Reset sees: a
+// server hands the same one or two types every time (HTTP/1 and HTTP/2),
+// and finding a type here costs less than the three interface
+// assertions. Entries are added, never replaced: at most len(kinds)
+// allocations per process; a type beyond them is asserted every time.
+var kinds [4]atomic.Pointer[typeKind]
+
+type typeKind struct {
+	t    reflect.Type
+	kind uint8
+}
+
+// kindOf returns the optional interfaces rw has.
+func kindOf(rw http.ResponseWriter) uint8 {
+	t := reflect.TypeOf(rw)
+	for i := range kinds {
+		k := kinds[i].Load()
+		if k == nil {
+			break
+		}
+		if k.t == t {
+			return k.kind
+		}
+	}
+	var kind uint8
+	if _, ok := rw.(http.Flusher); ok {
+		kind |= kindF
+	}
+	if _, ok := rw.(http.Hijacker); ok {
+		kind |= kindH
+	}
+	if _, ok := rw.(io.ReaderFrom); ok {
+		kind |= kindR
+	}
+	var add *typeKind
+	for i := range kinds {
+		k := kinds[i].Load()
+		if k != nil {
+			if k.t == t {
+				break // another goroutine added it
+			}
+			continue
+		}
+		if add == nil {
+			add = &typeKind{t: t, kind: kind}
+		}
+		if kinds[i].CompareAndSwap(nil, add) {
+			break
+		}
+	}
+	return kind
 }

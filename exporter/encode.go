@@ -493,7 +493,7 @@ func (e *encoder) membersPass(kvs []attribute.KeyValue, comma, topLevel, lossy b
 		// The common case in one go: the key and a string value are plain
 		// (written as they are), or the value is an INT64, and the member
 		// fits the remaining room (its punctuation and an int's digits take
-		// at most 26 bytes).
+		// at most 26 bytes), so that it needs no size check.
 		if typ := kv.Value.Type(); typ == attribute.STRING || typ == attribute.INT64 {
 			var s string
 			if typ == attribute.STRING {
@@ -515,7 +515,6 @@ func (e *encoder) membersPass(kvs []attribute.KeyValue, comma, topLevel, lossy b
 					b = append(b, '"')
 				}
 				e.buf = b
-				e.checkSize()
 				comma = true
 				continue
 			}

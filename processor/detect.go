@@ -249,25 +249,6 @@ func anchors(s string) uint32 {
 	return m0 | m1 | m2 | m3
 }
 
-// run returns the detectors of d that can find something in s, whose
-// anchor bits are m: those whose anchor bytes s holds (or that have none)
-// and that fit in its length. With detectUnscreened, every detector of d
-// runs: each still searches for its own anchors, only slower.
-func (d Detector) run(s string, m uint32) Detector {
-	if d&detectUnscreened != 0 {
-		return d & AllDetectors
-	}
-	r := d & (Detector(m)&anchoredDetectors | DetectAWSSecretKey | DetectProviderTokens)
-	if m&(ancDash|ancUpperB) == ancDash|ancUpperB {
-		r |= d & DetectPrivateKey
-	}
-	r &= fitLen[min(len(s), len(fitLen)-1)]
-	if len(s) < tokenStride {
-		r &^= DetectProviderTokens
-	}
-	return r
-}
-
 // find appends the spans of secrets in s to spans, sorted and merged. One
 // table-driven pass finds which anchor bytes s holds; only the detectors
 // whose anchors are present and that fit in s then search, with the
@@ -290,17 +271,29 @@ func (d Detector) findAnchored(s string, m uint32, spans []span) []span {
 	return d.findRun(s, m, d.toRun(s, m), spans)
 }
 
-// toRun is run, and with d's screens drops DetectSecretAssignment when
-// no separator follows a byte a secret key may end with (sepCandidate),
-// DetectCardNumber when no probe
-// of findCards lies in a run of card bytes long enough (a path or a
-// version with digits), and DetectProviderTokens when a string shorter
-// than any run of token bytes worth finding holds no run of a group as
-// long as its shortest token (a URL).
+// toRun returns the detectors of d that can find something in s, whose
+// anchor bits are m: those whose anchor bytes s holds (or that have none)
+// and that fit in its length. With detectUnscreened, every detector of d
+// runs: each still searches for its own anchors, only slower. Otherwise
+// the screens also drop DetectSecretAssignment when no separator follows
+// a byte a secret key may end with (sepCandidate), DetectCardNumber when
+// no probe of findCards lies in a run of card bytes long enough (a path
+// or a version with digits), and DetectProviderTokens when a string
+// shorter than any run of token bytes worth finding holds no run of a
+// group as long as its shortest token (a URL).
 func (d Detector) toRun(s string, m uint32) Detector {
-	run := d.run(s, m)
 	if d&detectUnscreened != 0 {
-		return run
+		return d & AllDetectors
+	}
+	// The detectors whose anchor bytes s holds (or that have none) and
+	// that fit in its length.
+	run := d & (Detector(m)&anchoredDetectors | DetectAWSSecretKey | DetectProviderTokens)
+	if m&(ancDash|ancUpperB) == ancDash|ancUpperB {
+		run |= d & DetectPrivateKey
+	}
+	run &= fitLen[min(len(s), len(fitLen)-1)]
+	if len(s) < tokenStride {
+		run &^= DetectProviderTokens
 	}
 	if run&DetectSecretAssignment != 0 && !(m&ancColon != 0 && sepCandidate(s, ':') || m&ancEquals != 0 && sepCandidate(s, '=')) {
 		run &^= DetectSecretAssignment

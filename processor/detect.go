@@ -392,8 +392,12 @@ func findAssignments(s string, m uint32, spans []span, screen bool) []span {
 // secret word, or none (a blank, a quote, '_', '-' or '.' may come between
 // the key's last letter and the separator), or nothing at all.
 func sepCandidate(s string, c byte) bool {
-	for i := strings.IndexByte(s, c); i >= 0; i = nextByte(s, c, i) {
-		if p := s[max(i-1, 0)]; i == 0 || !isAlnum(p) || secretWordLast[p] {
+	for i := 0; i < len(s); i++ {
+		k := strings.IndexByte(s[i:], c)
+		if k < 0 {
+			return false
+		}
+		if i += k; i == 0 || !isAlnum(s[i-1]) || secretWordLast[s[i-1]] {
 			return true
 		}
 	}

@@ -58,3 +58,38 @@ func TestNodeIsAContext(t *testing.T) {
 		t.Errorf("nested Value(Key) = %v, want the inner node's", got)
 	}
 }
+
+// countingFiller counts the times it is asked to complete the facts.
+type countingFiller struct{ calls int }
+
+func (f *countingFiller) FillFacts() { f.calls++ }
+
+// TestNodeFillsForKeyOnly: Value(Key) completes the facts before answering,
+// Value(RawKey) answers without completing them, and other keys go to the
+// parent without either.
+func TestNodeFillsForKeyOnly(t *testing.T) {
+	fill := &countingFiller{}
+	val := new(int)
+	n := &reqctx.Node{Context: context.WithValue(context.Background(), otherKey{}, "other"), Val: val, Fill: fill}
+	tests := []struct {
+		key   any
+		want  any
+		calls int
+	}{
+		{reqctx.RawKey{}, val, 0},
+		{otherKey{}, "other", 0},
+		{reqctx.Key{}, val, 1},
+		{reqctx.Key{}, val, 2}, // the Filler itself makes repeated calls cheap
+	}
+	for _, tt := range tests {
+		if got := n.Value(tt.key); got != tt.want {
+			t.Errorf("Value(%T) = %v, want %v", tt.key, got, tt.want)
+		}
+		if fill.calls != tt.calls {
+			t.Errorf("after Value(%T): %d fills, want %d", tt.key, fill.calls, tt.calls)
+		}
+	}
+	if got := (&reqctx.Node{Context: context.Background(), Val: val}).Value(reqctx.Key{}); got != val {
+		t.Errorf("a Node without a Filler answers %v", got)
+	}
+}

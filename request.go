@@ -103,7 +103,6 @@ type eventFacts struct {
 // and the copies, which the first event makes (in one allocation of the
 // short fields' bytes, without pointers: nothing for the GC to scan).
 func (r *Request) eventFacts(f *eventFacts) {
-	f.fields = [nFields]string{r.ID, r.ClientAddress, r.PeerAddress, r.Method, r.SessionID, r.Path}
 	r.mu.Lock()
 	f.user = r.user
 	route, pat := r.route, r.pattern
@@ -114,7 +113,7 @@ func (r *Request) eventFacts(f *eventFacts) {
 		route = r.source.Route()
 	}
 	if r.copies == "" {
-		r.copies = joinShort(&f.fields)
+		r.copies = r.joinShort()
 	}
 	copies := r.copies
 	r.mu.Unlock()
@@ -126,31 +125,38 @@ func (r *Request) eventFacts(f *eventFacts) {
 	// change once the Request is shared); a field left out gets a copy
 	// of its own.
 	room := factsInline
-	for i := range f.fields {
-		switch s := f.fields[i]; {
-		case s == "":
-		case len(s) <= room:
-			f.fields[i], copies = copies[:len(s)], copies[len(s):]
-			room -= len(s)
-		default:
-			f.fields[i] = strings.Clone(s)
+	own := func(s string) string {
+		if len(s) > room {
+			return strings.Clone(s)
 		}
+		c := copies[:len(s)]
+		copies, room = copies[len(s):], room-len(s)
+		return c
 	}
+	f.fields[fID] = own(r.ID)
+	f.fields[fClient] = own(r.ClientAddress)
+	f.fields[fPeer] = own(r.PeerAddress)
+	f.fields[fMethod] = own(r.Method)
+	f.fields[fSession] = own(r.SessionID)
+	f.fields[fPath] = own(r.Path)
 }
 
-// joinShort returns the fields that fit, in order, in factsInline bytes,
-// joined: one new string.
-func joinShort(f *[nFields]string) string {
+// joinShort returns r's fields that fit, in the order eventFacts splits
+// them, in factsInline bytes, joined: one new string.
+func (r *Request) joinShort() string {
 	var b strings.Builder
-	if n := len(f[0]) + len(f[1]) + len(f[2]) + len(f[3]) + len(f[4]) + len(f[5]); n <= factsInline {
+	if n := len(r.ID) + len(r.ClientAddress) + len(r.PeerAddress) + len(r.Method) + len(r.SessionID) + len(r.Path); n <= factsInline {
 		// All of them, the usual case.
 		b.Grow(n)
-		for _, s := range f {
-			b.WriteString(s)
-		}
+		b.WriteString(r.ID)
+		b.WriteString(r.ClientAddress)
+		b.WriteString(r.PeerAddress)
+		b.WriteString(r.Method)
+		b.WriteString(r.SessionID)
+		b.WriteString(r.Path)
 		return b.String()
 	}
-	for _, s := range f {
+	for _, s := range [...]string{r.ID, r.ClientAddress, r.PeerAddress, r.Method, r.SessionID, r.Path} {
 		if len(s) <= factsInline-b.Len() {
 			b.WriteString(s)
 		}

@@ -3,7 +3,6 @@ package delivery
 import (
 	"cmp"
 	"slices"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -49,16 +48,8 @@ func (l *ledger) add(reason, event string) {
 		event = UnnamedEvents
 	}
 	k := dropKey{reason, event}
-	if _, ok := l.byKey[k]; !ok {
-		if len(l.byKey) >= maxDropKeys {
-			k.event = OtherEvents
-		} else {
-			// The name may point into a packing chunk (see store): a
-			// key of its own does not keep the chunk.
-			k.event = strings.Clone(k.event)
-		}
-	} else if _, ok := l.window[k]; !ok {
-		k.event = strings.Clone(k.event)
+	if _, ok := l.byKey[k]; !ok && len(l.byKey) >= maxDropKeys {
+		k.event = OtherEvents
 	}
 	l.byKey[k]++
 	l.window[k]++

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -96,6 +97,30 @@ type store struct {
 	lastTmpl int
 
 	scratch []attribute.KeyValue // the attributes of the record being rebuilt
+
+	// names interns the event names of packed records: a rebuilt record's
+	// name, which the drop account may keep as a map key, never points
+	// into a chunk.
+	names map[string]string
+}
+
+// maxNames bounds store.names; further names are copied each time.
+const maxNames = 1024
+
+// intern returns s, which may point into a chunk, as a string that does
+// not.
+func (st *store) intern(s string) string {
+	if v, ok := st.names[s]; ok {
+		return v
+	}
+	v := strings.Clone(s)
+	if len(st.names) < maxNames {
+		if st.names == nil {
+			st.names = make(map[string]string)
+		}
+		st.names[v] = v
+	}
+	return v
 }
 
 // newFull returns a free slab slot, for an SDK record.
@@ -162,7 +187,7 @@ func (st *store) load(dst *sdklog.Record, h held) {
 }
 
 // eventName returns the event name of the record h holds, without
-// rebuilding it. The string may point into a chunk.
+// rebuilding it.
 func (st *store) eventName(h held) string {
 	switch {
 	case h.full != 0:
@@ -170,7 +195,7 @@ func (st *store) eventName(h held) string {
 	case h.chunk != 0:
 		d := decoder{b: st.chunks[h.chunk-1].buf[h.off : h.off+h.n]}
 		d.header()
-		return d.str()
+		return st.intern(d.str())
 	}
 	return ""
 }
@@ -454,7 +479,7 @@ func (st *store) unpack(dst *sdklog.Record, h held) {
 	d := decoder{b: st.chunks[h.chunk-1].buf[h.off : h.off+h.n]}
 	*dst = st.tmpls[h.tmpl].rec.Clone()
 	flags := d.header()
-	dst.SetEventName(d.str())
+	dst.SetEventName(st.intern(d.str()))
 	dst.SetSeverityText(d.str())
 	if flags&packTimestamp != 0 {
 		dst.SetTimestamp(d.time(0, flags&packTimeUTC != 0))

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
@@ -473,4 +474,73 @@ func BenchmarkPackedRecord(b *testing.B) {
 			st.release(h)
 		}
 	})
+}
+
+// TestPackedDropsCounted: records held packed that a more valuable record
+// evicts are counted under their event names, and the drop account keeps
+// interned copies of the names, not the chunks they were packed in (a
+// map updates a string key on every assignment).
+func TestPackedDropsCounted(t *testing.T) {
+	testsupport.CheckGoroutines(t)
+	exp := &keepExporter{entered: make(chan struct{}), release: make(chan struct{})}
+	p, err := New(exp, WithoutEnv(), WithQueueSize(64), WithBatchSize(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stallAfter = 0 // stalled from the start
+	ctx := context.Background()
+	emit := func(name string, n int) {
+		for i := range n {
+			var r log.Record
+			r.SetEventName(name)
+			r.AddAttributes(attribute.String("client.address", fmt.Sprintf("203.0.113.%d", i%200)))
+			rec := testsupport.SDKRecord(t, r)
+			if err := p.OnEmit(ctx, &rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	emit("http.response.success", 1)
+	<-exp.entered
+	emit("http.response.redirect", packBeyond)   // held as SDK records
+	emit("http.response.success", 64-packBeyond) // packed; the queue is full
+	p.mu.Lock()
+	packed := 0
+	for i := range p.q.slots {
+		if p.q.slots[i].rec.chunk != 0 {
+			packed++
+		}
+	}
+	p.mu.Unlock()
+	if packed != 64-packBeyond {
+		t.Fatalf("%d records packed, want %d", packed, 64-packBeyond)
+	}
+	emit("login.failed", 64-packBeyond) // each evicts a packed response, the lowest priority
+	st := p.Stats()
+	want := Drop{Reason: ReasonEvicted, EventName: "http.response.success", Count: 64 - packBeyond}
+	if len(st.Drops) != 1 || st.Drops[0] != want {
+		t.Errorf("Drops = %+v, want [%+v]", st.Drops, want)
+	}
+	p.mu.Lock()
+	for k := range p.ledger.byKey {
+		for _, c := range p.q.st.chunks {
+			if within(k.event, c.buf) {
+				t.Errorf("the drop account's name %q points into a packing chunk", k.event)
+			}
+		}
+	}
+	p.mu.Unlock()
+	close(exp.release)
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// within reports whether s's bytes lie in buf's array.
+func within(s string, buf []byte) bool {
+	if len(s) == 0 || cap(buf) == 0 {
+		return false
+	}
+	p, lo := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	return p >= lo && p < lo+uintptr(cap(buf))
 }

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -172,29 +171,60 @@ type handler struct {
 
 var _ http.Handler = (*handler)(nil)
 
-// exchange is the per-request state: one allocation holds the request
-// facts, the context node that carries them to the handler, and the
-// response observer. It is never pooled or reused: req.ID points into its
-// id array, handlers may keep the id, and the handler's context (ctx) may
-// outlive the request. Records never keep it alive: they carry copies of
-// the request facts (see secaudit.Request). It stays within 512 bytes
-// (TestExchangeSize): a larger object costs the allocator a header and a
-// slower path on every request, so what few requests need is held by
-// pointer (rare).
+// exchange is the per-request state, in one allocation: the request
+// facts, the handler's request (a copy of the one the middleware was
+// given, with the exchange as its context) and the response observer. The
+// exchange is itself the handler's context: its parent's, plus the facts
+// under reqctx.Key and reqctx.RawKey (see Value), which costs no node of
+// its own. It is never pooled or reused: the handler may keep its request
+// or its context (context.WithoutCancel(r.Context()) in a goroutine), or
+// the request id, past the request. Records never keep it alive: they
+// carry copies of the request facts (see secaudit.Request). Its size class
+// matters on every request, audited or not (TestExchangeSize): what few
+// requests need is held by pointer (rare), the request id's text is made
+// only when first asked for, and the socket peer is read from the request
+// as it came (orig), not copied.
 type exchange struct {
+	context.Context // the parent: the context of the request the middleware was given
+
 	req    secaudit.Request
-	ctx    reqctx.Node // the handler's context: the request's, plus &req (x fills it)
+	r2     http.Request // the handler's request: *orig with the exchange as its context
 	writer respwriter.Writer
 	start  time.Duration // since clockBase: the monotonic clock, read cheaper than time.Now
 	rare   *rareFacts    // what few requests have, when the request has any of it
-	query  string        // the raw query, when url.query is enabled
-	id     [32]byte      // the request id's text; req.ID points into it
+	orig   *http.Request // the request the middleware was given: its Host, TLS and RemoteAddr are as they came
 	filled atomic.Uint32 // factsPending, factsFilling or factsFilled (see FillFacts)
-	remote string        // the socket peer, when the origin is resolved lazily (see FillFacts)
-	orig   *http.Request // the request the middleware was given: its Host and TLS are as they came
+	// lazyOrigin: the client and peer addresses are left for FillFacts,
+	// which resolves orig.RemoteAddr (no trusted proxies, no guard).
+	lazyOrigin bool
 
-	// Taken before the handler, which may change the header map in place.
+	// Taken before the handler, which may change the header map and the
+	// URL in place.
 	userAgent string
+	query     string // the raw query, when url.query is enabled
+}
+
+var _ context.Context = (*exchange)(nil)
+
+// Value returns the request facts for reqctx.Key (completed first, see
+// FillFacts) and reqctx.RawKey (as they are), as a reqctx.Node would, and
+// asks the parent for any other key.
+func (x *exchange) Value(key any) any {
+	switch key.(type) {
+	case reqctx.Key:
+		x.FillFacts()
+		return &x.req
+	case reqctx.RawKey:
+		return &x.req
+	}
+	return x.Context.Value(key)
+}
+
+// String describes the context like the contexts of package context
+// describe themselves, without printing the facts.
+func (x *exchange) String() string {
+	n := reqctx.Node{Context: x.Context}
+	return n.String()
 }
 
 // The states of exchange.filled.
@@ -228,11 +258,12 @@ func (x *exchange) fill() {
 		}
 		return
 	}
-	x.req.ID = x.newRequestID()
-	if x.remote != "" {
+	x.req.ID = newRequestID()
+	if x.lazyOrigin {
 		// Without trusted proxies the origin is the peer alone: the same
-		// answer now as at the start.
-		origin := noProxies.Resolve(x.remote, nil)
+		// answer now as at the start (orig is the request as it came; the
+		// handler changes only its copy).
+		origin := noProxies.Resolve(x.orig.RemoteAddr, nil)
 		x.req.ClientAddress, x.req.PeerAddress = origin.Client, origin.Peer
 	}
 	x.filled.Store(factsFilled)
@@ -385,7 +416,7 @@ func (m *Middleware) begin(w http.ResponseWriter, r *http.Request) (x *exchange,
 		x.req.ClientAddress = origin.Client
 		x.req.PeerAddress = origin.Peer
 	} else {
-		x.remote = r.RemoteAddr
+		x.lazyOrigin = true
 	}
 	x.req.Method = r.Method
 	x.req.Path = r.URL.Path
@@ -406,9 +437,12 @@ func (m *Middleware) begin(w http.ResponseWriter, r *http.Request) (x *exchange,
 		}
 	}
 
-	// secaudit.ContextWithRequest, without an allocation of its own.
-	x.ctx = reqctx.Node{Context: r.Context(), Val: &x.req, Fill: x}
-	r2 = r.WithContext(&x.ctx)
+	// secaudit.ContextWithRequest and r.WithContext, without an
+	// allocation of their own: WithContext is inlined, its copy stays on
+	// the stack and is copied into the exchange.
+	x.Context = r.Context()
+	x.r2 = *r.WithContext(x)
+	r2 = &x.r2
 	if m.body != nil {
 		kv, body := m.body.Capture(r)
 		if kv.Key != "" {
@@ -693,11 +727,13 @@ func (x *exchange) fullURL() string {
 
 // newRequestID returns 32 lowercase hex characters from the runtime's
 // ChaCha8 generator (seeded from the OS): unique and unpredictable enough
-// for correlation, and never taken from the client. The text lives in the
-// exchange, which every reference to the id keeps alive, and is never
-// written again, so the id costs no allocation of its own (records carry a
-// copy, made only for a request that has events).
-func (x *exchange) newRequestID() string {
-	reqid.Fill(&x.id)
-	return unsafe.String(&x.id[0], len(x.id))
+// for correlation, and never taken from the client. It is made only for a
+// request somebody asks about (FillFacts), in an allocation of its own
+// (no pointers, nothing for the GC to scan), so that the exchange every
+// request allocates has no room for it, and a kept id keeps only itself
+// alive.
+func newRequestID() string {
+	var id [32]byte
+	reqid.Fill(&id)
+	return string(id[:])
 }

@@ -11,8 +11,9 @@ type Key struct{}
 
 // RawKey is the context key of a request's audit facts for the calls that
 // do not read the facts a [Filler] completes (naming the user, recording
-// the route): a [Node] answers it with Val as it is, and only a Node
-// answers it.
+// the route): a [Node] answers it with Val as it is. Only the carriers of
+// facts answer it: a Node, or a context of the same contract (the HTTP
+// middleware's per-request state is one).
 type RawKey struct{}
 
 // Filler completes the facts a Node carries the first time they are asked

@@ -122,6 +122,7 @@ type config struct {
 	spill           setting.Value[spillTarget]
 	spillMax        setting.Value[int]
 	stream          string
+	noCopy          bool
 	noEnv           bool
 }
 
@@ -283,6 +284,26 @@ func WithStream(id string) Option {
 	return optionFunc(func(c config) config { c.stream = id; return c })
 }
 
+// WithoutCopy makes the processor queue the records it is given as they
+// are, keeping each record's attribute array, instead of a copy of it: a
+// record with more than five attributes then costs no allocation (and no
+// copying) to queue. The Logs SDK builds a new record for each Emit and
+// reuses none, but hands that one record to every processor of the
+// provider in turn, and a processor may change it. So use WithoutCopy only
+// when no processor after this one, in the provider's order and in any
+// fan-out, changes records (adds, sets or replaces attributes, or changes
+// anything else): the processor keeps the record's attribute array
+// instead of a copy, and a later change could show in, or be overwritten
+// by, the record it queued (its stream numbering, [WithStream], appends
+// to that array). Processors before this one may change records as usual.
+// setup turns it on for the last exporting processor of a pipeline when
+// only read-only processors follow it. Records handed to the spill
+// exporter, and records queued behind a stalled exporter (held packed),
+// are copied as before.
+func WithoutCopy() Option {
+	return optionFunc(func(c config) config { c.noCopy = true; return c })
+}
+
 // WithoutEnv makes [New] ignore the SECAUDIT_DELIVERY_* variables.
 func WithoutEnv() Option {
 	return optionFunc(func(c config) config { c.noEnv = true; return c })
@@ -303,6 +324,7 @@ type resolved struct {
 	spillFrom                            string
 	spillMax                             int64
 	stream                               string
+	noCopy                               bool
 }
 
 func newConfig(opts []Option) (resolved, error) {
@@ -332,6 +354,7 @@ func newConfig(opts []Option) (resolved, error) {
 		spillFrom:     c.spill.From(),
 		spillMax:      int64(c.spillMax.Or(DefaultSpillMaxBytes)),
 		stream:        c.stream,
+		noCopy:        c.noCopy,
 	}
 	// A variable's value was checked by its parser; what is left to check
 	// here came from an option.

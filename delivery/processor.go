@@ -136,13 +136,17 @@ func New(exp sdklog.Exporter, opts ...Option) (*Processor, error) {
 	return p, nil
 }
 
+// CopiesRecords reports whether OnEmit queues a copy of each record it is
+// given: true unless the processor was built [WithoutCopy].
+func (p *Processor) CopiesRecords() bool { return p != nil && !p.cfg.noCopy }
+
 // Enabled reports whether the processor takes records: true until
 // Shutdown.
 func (p *Processor) Enabled(context.Context, sdklog.EnabledParameters) bool {
 	return p != nil && !p.closed.Load()
 }
 
-// OnEmit queues a copy of r for export.
+// OnEmit queues a copy of r for export (r itself under [WithoutCopy]).
 //
 // In async mode it never waits: when the queue is full, a record of the
 // lowest priority present makes room for r if r ranks higher (the newest
@@ -336,7 +340,8 @@ const packBeyond = 32
 // collections. A healthy export takes milliseconds.
 const stallAfter = 100 * time.Millisecond
 
-// enqueueLocked copies r into a new queue slot and reports whether the
+// enqueueLocked copies r into a new queue slot (or, under WithoutCopy,
+// takes its attribute array) and reports whether the
 // worker needs waking: it may be idle or lingering, and has reason to
 // stop when this is the first record, the batch is full, or someone
 // waits. p.mu must be held.
@@ -363,10 +368,17 @@ func (p *Processor) enqueueLocked(r *sdklog.Record, m meta, w *waiter) (wake boo
 	e := p.q.reserve(m)
 	e.rec = p.q.st.newFull()
 	dst := p.q.st.fullSlot(e.rec)
-	if p.cfg.stream != "" && p.q.size <= p.cfg.batchSize {
+	switch {
+	case p.cfg.noCopy:
+		// WithoutCopy: no processor after this one changes r, and the
+		// SDK made r for this Emit alone, so r's attribute array is
+		// the queue's to keep (and to append the stream's attributes
+		// to, past r's length).
+		*dst = *r
+	case p.cfg.stream != "" && p.q.size <= p.cfg.batchSize:
 		// Taken with the next batch: numbered soon.
 		moveInto(dst, r)
-	} else {
+	default:
 		cloneInto(dst, r)
 	}
 	return p.q.size == 1 || p.q.size >= p.cfg.batchSize || w != nil

@@ -176,7 +176,9 @@ func WithJSONLFsync(p exporter.FsyncPolicy) Option {
 // and spill files apart: with more than one exporter, pass neither
 // delivery.WithName nor delivery.WithSpill (whose exporter each processor
 // would own and shut down); delivery.WithSpillDir names a file per
-// processor.
+// processor. Nor delivery.WithoutCopy: New gives it to the last processor
+// when nothing after it changes records, and fails when it would reach a
+// processor that must copy.
 func WithDeliveryOptions(opts ...delivery.Option) Option {
 	return optionFunc(func(c config) config {
 		c.deliveryOpts = append(c.deliveryOpts, opts...)

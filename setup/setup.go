@@ -186,13 +186,32 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		for _, cl := range closers {
 			_ = cl(context.Background())
 		}
+		if p.detector != nil {
+			_ = p.detector.Shutdown(context.Background())
+		}
 		if p.stateClose != nil {
 			_ = p.stateClose()
 		}
 		return nil, err
 	}
 	exporters := c.exporters.Or(defaultExporters)
-	for _, name := range exporters {
+	if len(exporters)+len(c.extra) > 0 {
+		// Detection reads each record after the chain (scrubbed,
+		// limited). Built first: whether it only reads records decides
+		// how the last delivery processor queues them.
+		dopts := []detect.Option{detect.WithResponder(p.guard.Responder())}
+		if shared != nil {
+			dopts = append(dopts, detect.WithState(shared))
+		}
+		det, err := c.detector(dopts...)
+		if err != nil {
+			return fail(err)
+		}
+		if det.Active() {
+			p.detector = det
+		}
+	}
+	for i, name := range exporters {
 		var exp sdklog.Exporter
 		switch name {
 		case ExporterJSONL:
@@ -218,7 +237,13 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 			exp = otlp
 		}
 		closers = append(closers, exp.Shutdown)
-		dp, err := c.delivery(name, exp)
+		// The last exporting processor may keep the SDK's record as it
+		// is, when nothing after it changes records: no user processor
+		// follows in the fan-out, and the detection processor after the
+		// chain only reads. Every earlier one copies, so that the next
+		// sees the record unchanged (each numbers its own copy).
+		owns := i == len(exporters)-1 && len(c.extra) == 0 && readsOnly(p.detector)
+		dp, err := c.delivery(name, exp, owns)
 		if err != nil {
 			return fail(err)
 		}
@@ -254,18 +279,8 @@ func New(ctx context.Context, opts ...Option) (*Pipeline, error) {
 		}
 		popts = append(popts, sdklog.WithProcessor(chain))
 		p.chain = chain
-		// Detection reads each record after the chain (scrubbed, limited).
-		dopts := []detect.Option{detect.WithResponder(p.guard.Responder())}
-		if shared != nil {
-			dopts = append(dopts, detect.WithState(shared))
-		}
-		det, err := c.detector(dopts...)
-		if err != nil {
-			return fail(err)
-		}
-		if det.Active() {
-			popts = append(popts, sdklog.WithProcessor(det))
-			p.detector = det
+		if p.detector != nil {
+			popts = append(popts, sdklog.WithProcessor(p.detector))
 		}
 		// Every record carries the resource to every exporter; processors
 		// cannot change it, so its attributes are scrubbed here, once.
@@ -344,7 +359,9 @@ func defaultServiceName() attribute.KeyValue {
 	return auditconv.ServiceNameKey.String(name)
 }
 
-func (c *config) delivery(name string, exp sdklog.Exporter) (*delivery.Processor, error) {
+// delivery builds the delivery processor of the exporter name; owns gives
+// it delivery.WithoutCopy (see New for when that is safe).
+func (c *config) delivery(name string, exp sdklog.Exporter, owns bool) (*delivery.Processor, error) {
 	// Every record carries audit.stream.id and audit.sequence, numbered by
 	// its pipeline after the queue: one stream per pipeline and process
 	// start, so that each backend sees a gap-free sequence per stream
@@ -356,10 +373,43 @@ func (c *config) delivery(name string, exp sdklog.Exporter) (*delivery.Processor
 	if c.noEnv {
 		opts = append(opts, delivery.WithoutEnv())
 	}
+	if owns {
+		opts = append(opts, delivery.WithoutCopy())
+	}
 	// A bad setting's error names it, and every processor has the same
 	// settings; a spill file's error names the file, which names the
 	// processor.
-	return delivery.New(exp, append(opts, c.deliveryOpts...)...)
+	dp, err := delivery.New(exp, append(opts, c.deliveryOpts...)...)
+	if err == nil && !owns && !dp.CopiesRecords() {
+		// WithoutCopy among the delivery options, for a processor that
+		// another one, or a user processor, follows.
+		_ = dp.Shutdown(context.Background())
+		return nil, setting.Invalid("WithDeliveryOptions", "delivery.WithoutCopy()",
+			"no delivery.WithoutCopy: New turns it on for the last exporting processor when nothing after it changes records")
+	}
+	return dp, err
+}
+
+// readsOnly reports whether the detection processor det (nil when
+// detection is off) only reads the records it is given. Its built-in
+// rules read a record's attributes into a view of their own; a custom
+// rule (detect.WithCustomRule) is given the record itself, which it could
+// change. Custom rules cannot take a built-in rule's name, so a rule name
+// not among the built-in ones is a custom rule (and a built-in rule this
+// list does not know yet only costs the copy).
+func readsOnly(det *detect.Processor) bool {
+	if !det.Active() {
+		return true
+	}
+	for name := range det.Stats().Alerts {
+		switch name {
+		case detect.RuleBruteForce, detect.RulePasswordSpray, detect.RuleDistributedBruteForce,
+			detect.RuleEnumeration, detect.RuleScanner, detect.RuleSensitiveChange:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // newStreamID returns a random audit.stream.id: 32 hex digits.

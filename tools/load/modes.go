@@ -119,7 +119,7 @@ func buildSecaudit(h http.Handler, dir string, simple, logOK bool) (http.Handler
 	if simple {
 		exporting = sdklog.NewSimpleProcessor(exp)
 	} else {
-		dp, err = delivery.New(exp, delivery.WithName("jsonl"))
+		dp, err = delivery.New(exp, delivery.WithName("jsonl"), delivery.WithoutCopy()) // the last processor: nothing after it changes records
 		if err != nil {
 			return nil, nil, err
 		}

@@ -14,10 +14,25 @@ import (
 // the processor's queue and its worker to an exporter that takes
 // everything, flushed every 64 records so that none is dropped (under
 // one CPU the worker runs only when the emitter waits).
-func BenchmarkDelivered(b *testing.B) {
+func BenchmarkDelivered(b *testing.B) { benchDelivered(b) }
+
+// BenchmarkDeliveredWithoutCopy is BenchmarkDelivered with
+// delivery.WithoutCopy: the record is queued without a copy of its
+// attributes.
+func BenchmarkDeliveredWithoutCopy(b *testing.B) { benchDelivered(b, delivery.WithoutCopy()) }
+
+// BenchmarkDeliveredStream and BenchmarkDeliveredStreamWithoutCopy number
+// the records (delivery.WithStream), as every setup pipeline does.
+func BenchmarkDeliveredStream(b *testing.B) { benchDelivered(b, delivery.WithStream("s")) }
+
+func BenchmarkDeliveredStreamWithoutCopy(b *testing.B) {
+	benchDelivered(b, delivery.WithStream("s"), delivery.WithoutCopy())
+}
+
+func benchDelivered(b *testing.B, opts ...delivery.Option) {
 	ctx := context.Background()
 	exp := &countingExporter{Exporter: discardExporter{}}
-	p := newProcessor(b, exp, delivery.WithBatchSize(64))
+	p := newProcessor(b, exp, append([]delivery.Option{delivery.WithBatchSize(64)}, opts...)...)
 	prov := newProvider(p)
 	logger := prov.Logger("bench")
 	recs := make([]log.Record, 256)

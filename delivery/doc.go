@@ -23,7 +23,9 @@
 // # A bounded queue, by priority
 //
 // [Processor.OnEmit] copies the record into a bounded queue
-// ([WithQueueSize]) and returns; one worker goroutine exports them in
+// ([WithQueueSize]; with [WithoutCopy], for the last processor of a
+// provider when nothing after it changes records, it keeps the SDK's
+// record as it is) and returns; one worker goroutine exports them in
 // arrival order, in batches of up to [WithBatchSize]. Once a record waits,
 // the worker gives the batch a few milliseconds to fill ([WithLinger],
 // 5 ms by default) unless a blocking or strict emitter, ForceFlush or
@@ -201,7 +203,7 @@
 // # Cost
 //
 // OnEmit copies the record (no allocation for up to five attributes, one
-// beyond), hashes its actor, takes a mutex and wakes the worker: about as
+// beyond; none with [WithoutCopy]), hashes its actor, takes a mutex and wakes the worker: about as
 // much as the SDK's batch processor. The queue grows with use up to its bound and gives its
 // memory back when idle.
 //

@@ -161,51 +161,60 @@ func (*readingProcessor) ForceFlush(context.Context) error                      
 // exporter intact, numbered, while their emitters return and emit more,
 // and while a processor after the delivery processor reads them (run with
 // -race: the worker's numbering appends to the array the SDK's record
-// still holds).
+// still holds); in every mode.
 func TestWithoutCopyRecordsIntact(t *testing.T) {
 	checkGoroutines(t)
-	ctx := context.Background()
-	exp := &memExporter{keep: true}
-	p := newProcessor(t, exp, delivery.WithoutCopy(), delivery.WithStream("s"),
-		delivery.WithBatchSize(16), delivery.WithLinger(0), delivery.WithQueueSize(10_000))
-	reader := &readingProcessor{}
-	prov := testsupport.NewProvider(p, reader)
-	logger := prov.Logger("test")
-	const writers, each = 4, 300
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Go(func() {
-			for i := range each {
-				logger.Emit(ctx, wideRecord(w, i))
+	for _, tc := range []struct {
+		mode delivery.Mode
+		each int
+	}{{delivery.ModeAsync, 300}, {delivery.ModeBlocking, 50}, {delivery.ModeStrict, 50}} {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			ctx := context.Background()
+			exp := &memExporter{keep: true}
+			p := newProcessor(t, exp, delivery.WithoutCopy(), delivery.WithStream("s"), delivery.WithMode(tc.mode),
+				delivery.WithBatchSize(16), delivery.WithLinger(0), delivery.WithQueueSize(10_000))
+			reader := &readingProcessor{}
+			prov := testsupport.NewProvider(p, reader)
+			logger := prov.Logger("test")
+			const writers = 4
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Go(func() {
+					for i := range tc.each {
+						logger.Emit(ctx, wideRecord(w, i))
+					}
+				})
+			}
+			wg.Wait()
+			if err := prov.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			total := uint64(writers * tc.each)
+			if st := p.Stats(); st.Exported != total || st.Dropped != 0 {
+				t.Fatalf("exported %d, dropped %d, want %d and 0", st.Exported, st.Dropped, total)
+			}
+			if got := reader.n.Load(); got != int64(total) {
+				t.Errorf("the reader saw %d records, want %d", got, total)
+			}
+			_, seqs := numbers(exp.records)
+			for i := range exp.records {
+				if err := checkWide(&exp.records[i], "s"); err != nil {
+					t.Fatalf("record %d: %v", i, err)
+				}
+				if seqs[i] != int64(i+1) {
+					t.Fatalf("record %d: audit.sequence %d, want %d", i, seqs[i], i+1)
+				}
 			}
 		})
-	}
-	wg.Wait()
-	if err := prov.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st := p.Stats(); st.Exported != writers*each || st.Dropped != 0 {
-		t.Fatalf("exported %d, dropped %d, want %d and 0", st.Exported, st.Dropped, writers*each)
-	}
-	if reader.n.Load() != writers*each {
-		t.Errorf("the reader saw %d records, want %d", reader.n.Load(), writers*each)
-	}
-	_, seqs := numbers(exp.records)
-	for i := range exp.records {
-		if err := checkWide(&exp.records[i], "s"); err != nil {
-			t.Fatalf("record %d: %v", i, err)
-		}
-		if seqs[i] != int64(i+1) {
-			t.Fatalf("record %d: audit.sequence %d, want %d", i, seqs[i], i+1)
-		}
 	}
 }
 
 // TestTwoStreamsOneWithoutCopy: two numbering processors, the first
 // copying and the last WithoutCopy (as setup wires two exporters): each
 // exporter gets every record intact, with its own stream id only and a
-// contiguous sequence, whether the first queues its records or copies
-// them (a long queue).
+// contiguous sequence, whether the first moves the SDK's array into its
+// queue and hands the next processor a copy (a record taken with the next
+// batch) or queues a copy (a record behind a batch or more).
 func TestTwoStreamsOneWithoutCopy(t *testing.T) {
 	checkGoroutines(t)
 	for _, batch := range []int{1, 4, 64} {

@@ -296,6 +296,10 @@ func WithStream(id string) Option {
 // instead of a copy, and a later change could show in, or be overwritten
 // by, the record it queued (its stream numbering, [WithStream], appends
 // to that array). Processors before this one may change records as usual.
+// With WithStream, give the provider sdklog.WithAllowKeyDuplication (as
+// setup does): under the SDK's de-duplication, numbering a record that
+// already carries audit.stream.id or audit.sequence replaces them in
+// place, where a processor after this one may be reading them.
 // setup turns it on for the last exporting processor of a pipeline when
 // only read-only processors follow it. Records handed to the spill
 // exporter, and records queued behind a stalled exporter (held packed),

@@ -23,6 +23,7 @@ import (
 
 	"github.com/secaudit/secaudit"
 	"github.com/secaudit/secaudit/exporter"
+	"github.com/secaudit/secaudit/internal/reqid"
 	"github.com/secaudit/secaudit/internal/respwriter"
 	"github.com/secaudit/secaudit/semconv"
 )
@@ -140,6 +141,14 @@ func floorMiddleware(next http.Handler, logger otellog.Logger) http.Handler {
 		)
 		logger.Emit(r.Context(), rec)
 	})
+}
+
+// newRequestID is the middleware's request id as a plain string, for the
+// comparison middlewares.
+func newRequestID() string {
+	var out [32]byte
+	reqid.Fill(&out)
+	return string(out[:])
 }
 
 // lineCounter discards what it is given and counts lines.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -174,41 +175,52 @@ var _ http.Handler = (*handler)(nil)
 // exchange is the per-request state, in one allocation: the request
 // facts, the handler's request (a copy of the one the middleware was
 // given, with the exchange as its context) and the response observer. The
-// exchange is itself the handler's context: its parent's, plus the facts
-// under reqctx.Key and reqctx.RawKey (see Value), which costs no node of
-// its own. It is never pooled or reused: the handler may keep its request
-// or its context (context.WithoutCancel(r.Context()) in a goroutine), or
-// the request id, past the request. Records never keep it alive: they
-// carry copies of the request facts (see secaudit.Request). Its size class
-// matters on every request, audited or not (TestExchangeSize): what few
-// requests need is held by pointer (rare), the request id's text is made
-// only when first asked for, and the socket peer is read from the request
-// as it came (orig), not copied.
+// exchange is itself the handler's context: the context of the request as
+// it came (orig), plus the facts under reqctx.Key and reqctx.RawKey (see
+// Value), which costs no node of its own. It is never pooled or reused:
+// the handler may keep its request or its context
+// (context.WithoutCancel(r.Context()) in a goroutine), or the request id,
+// past the request. Records never keep it alive: they carry copies of the
+// request facts (see secaudit.Request). Its size class matters on every
+// request, audited or not: it stays within 640 bytes (TestExchangeSize),
+// so what few requests need is held by pointer (rare), and what orig
+// keeps as it came (the parent context, the peer, Host, TLS) is read from
+// there, not copied. (Beyond 512 bytes an object with pointers carries an
+// 8-byte malloc header: 632 bytes is the most that fits 640.)
 type exchange struct {
-	context.Context // the parent: the context of the request the middleware was given
-
 	req    secaudit.Request
 	r2     http.Request // the handler's request: *orig with the exchange as its context
 	writer respwriter.Writer
 	start  time.Duration // since clockBase: the monotonic clock, read cheaper than time.Now
 	rare   *rareFacts    // what few requests have, when the request has any of it
-	orig   *http.Request // the request the middleware was given: its Host, TLS and RemoteAddr are as they came
+	orig   *http.Request // the request the middleware was given: its context, Host, TLS and RemoteAddr are as they came
+	id     [32]byte      // the request id's text; req.ID points into it
 	filled atomic.Uint32 // factsPending, factsFilling or factsFilled (see FillFacts)
 	// lazyOrigin: the client and peer addresses are left for FillFacts,
 	// which resolves orig.RemoteAddr (no trusted proxies, no guard).
 	lazyOrigin bool
 
-	// Taken before the handler, which may change the header map and the
-	// URL in place.
-	userAgent string
-	query     string // the raw query, when url.query is enabled
+	// The first User-Agent value, taken before the handler, which may
+	// change the header map in place: the element of the request's own
+	// header slice, which Header.Set, Add and Del leave as it is (8 bytes
+	// where its string would take 16); nil without one.
+	userAgent *string
 }
 
 var _ context.Context = (*exchange)(nil)
 
+// Deadline returns the deadline of the request's context.
+func (x *exchange) Deadline() (time.Time, bool) { return x.orig.Context().Deadline() }
+
+// Done returns the done channel of the request's context.
+func (x *exchange) Done() <-chan struct{} { return x.orig.Context().Done() }
+
+// Err returns the error of the request's context.
+func (x *exchange) Err() error { return x.orig.Context().Err() }
+
 // Value returns the request facts for reqctx.Key (completed first, see
 // FillFacts) and reqctx.RawKey (as they are), as a reqctx.Node would, and
-// asks the parent for any other key.
+// asks the request's context for any other key.
 func (x *exchange) Value(key any) any {
 	switch key.(type) {
 	case reqctx.Key:
@@ -217,14 +229,22 @@ func (x *exchange) Value(key any) any {
 	case reqctx.RawKey:
 		return &x.req
 	}
-	return x.Context.Value(key)
+	return x.orig.Context().Value(key)
 }
 
 // String describes the context like the contexts of package context
 // describe themselves, without printing the facts.
 func (x *exchange) String() string {
-	n := reqctx.Node{Context: x.Context}
+	n := reqctx.Node{Context: x.orig.Context()}
 	return n.String()
+}
+
+// agent returns the request's first User-Agent value as it came, or "".
+func (x *exchange) agent() string {
+	if x.userAgent == nil {
+		return ""
+	}
+	return *x.userAgent
 }
 
 // The states of exchange.filled.
@@ -258,7 +278,7 @@ func (x *exchange) fill() {
 		}
 		return
 	}
-	x.req.ID = newRequestID()
+	x.req.ID = x.newRequestID()
 	if x.lazyOrigin {
 		// Without trusted proxies the origin is the peer alone: the same
 		// answer now as at the start (orig is the request as it came; the
@@ -279,6 +299,7 @@ type rareFacts struct {
 	blocked   blocked            // the guard's loud refusal (when isBlocked)
 	bodyAttr  attribute.KeyValue // the captured body (WithRequestBody), if any (Key not "")
 	rawPath   string             // the URL's RawPath, when it has one (an unusual escaping)
+	query     string             // the raw query, when url.query is enabled and the request has one
 	isSuspect bool
 	isBlocked bool
 }
@@ -423,9 +444,11 @@ func (m *Middleware) begin(w http.ResponseWriter, r *http.Request) (x *exchange,
 	if r.URL.RawPath != "" { // url.full's path is escaped from it and req.Path when an event needs it
 		x.rareFacts().rawPath = r.URL.RawPath
 	}
-	x.userAgent = firstValue(r.Header, "User-Agent")
-	if m.query {
-		x.query = r.URL.RawQuery
+	if v := r.Header["User-Agent"]; len(v) > 0 {
+		x.userAgent = &v[0]
+	}
+	if m.query && r.URL.RawQuery != "" {
+		x.rareFacts().query = r.URL.RawQuery
 	}
 	if m.sessions != nil {
 		x.req.SessionID = m.sessionID(r)
@@ -440,7 +463,6 @@ func (m *Middleware) begin(w http.ResponseWriter, r *http.Request) (x *exchange,
 	// secaudit.ContextWithRequest and r.WithContext, without an
 	// allocation of their own: WithContext is inlined, its copy stays on
 	// the stack and is copied into the exchange.
-	x.Context = r.Context()
 	x.r2 = *r.WithContext(x)
 	r2 = &x.r2
 	if m.body != nil {
@@ -462,7 +484,7 @@ func (m *Middleware) begin(w http.ResponseWriter, r *http.Request) (x *exchange,
 // not logged — and then counts it: the common case, decided without
 // record's deferred recovery (nothing here can panic).
 func (m *Middleware) quiet(x *exchange) bool {
-	if m.logOK || x.rare != nil {
+	if m.logOK || x.suspect() != nil || x.blocked() != nil {
 		return false
 	}
 	status := x.writer.Status()
@@ -600,15 +622,15 @@ func (m *Middleware) responseAttrs(attrs []attribute.KeyValue, r *http.Request, 
 		semconv.URLFullKey.String(x.fullURL()),
 		semconv.AuditDurationKey.Int64(int64(duration)),
 	)
-	if x.query != "" {
+	if x.rare != nil && x.rare.query != "" {
 		// A copy: the query is a part of the request line.
-		attrs = append(attrs, semconv.URLQueryKey.String(strings.Clone(x.query)))
+		attrs = append(attrs, semconv.URLQueryKey.String(strings.Clone(x.rare.query)))
 	}
-	if x.userAgent != "" {
+	if ua := x.agent(); ua != "" {
 		// Not copied: net/http gives every header value an allocation of
 		// its own, and the limiter copies what it cuts, so the record
 		// keeps alive at most the user agent itself, never the request.
-		attrs = append(attrs, semconv.UserAgentOriginalKey.String(x.userAgent))
+		attrs = append(attrs, semconv.UserAgentOriginalKey.String(ua))
 	}
 	if sampledAt > 0 { // kept by sampling: say at what rate, so counts can be scaled
 		attrs = append(attrs, semconv.AuditSampleRateKey.Float64(sampledAt))
@@ -704,14 +726,6 @@ func (m *Middleware) sessionID(r *http.Request) (id string) {
 	return m.sessions.AuditSessionID(r)
 }
 
-// firstValue is Header.Get for a key already in canonical form.
-func firstValue(h http.Header, canonicalKey string) string {
-	if v := h[canonicalKey]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
 // fullURL is scheme://host/path: no userinfo, no query, no fragment.
 func (x *exchange) fullURL() string {
 	scheme := "http://"
@@ -727,13 +741,11 @@ func (x *exchange) fullURL() string {
 
 // newRequestID returns 32 lowercase hex characters from the runtime's
 // ChaCha8 generator (seeded from the OS): unique and unpredictable enough
-// for correlation, and never taken from the client. It is made only for a
-// request somebody asks about (FillFacts), in an allocation of its own
-// (no pointers, nothing for the GC to scan), so that the exchange every
-// request allocates has no room for it, and a kept id keeps only itself
-// alive.
-func newRequestID() string {
-	var id [32]byte
-	reqid.Fill(&id)
-	return string(id[:])
+// for correlation, and never taken from the client. The text lives in the
+// exchange, which every reference to the id keeps alive, and is never
+// written again, so the id costs no allocation of its own (records carry a
+// copy, made only for a request that has events).
+func (x *exchange) newRequestID() string {
+	reqid.Fill(&x.id)
+	return unsafe.String(&x.id[0], len(x.id))
 }

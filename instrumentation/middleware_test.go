@@ -627,26 +627,59 @@ func TestMiddlewareConcurrentSafe(t *testing.T) {
 }
 
 // TestHandlerRewritesDoNotChangeFacts: a handler (or inner router) that
-// rewrites its request in place does not change what the event reports.
+// rewrites its request in place does not change what the event reports,
+// whichever way it changes the header map (the middleware keeps the
+// request's own User-Agent element, not a copy) or the URL.
 func TestHandlerRewritesDoNotChangeFacts(t *testing.T) {
-	h := newHarness(t, false)
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.URL.Path = "/rewritten"
-		r.URL.RawPath = ""
-		r.Host = "internal"
-		r.Header.Set("User-Agent", "changed")
-		w.WriteHeader(404)
-	})
-	req := httptest.NewRequest("GET", "http://shop.example/orig/path", nil)
-	req.Header.Set("User-Agent", "original")
-	h.serve(next, req)
-	a := attrsOf(h.only())
-	if a[semconv.URLFullKey].AsString() != "http://shop.example/orig/path" || a[semconv.URLPathKey].AsString() != "/orig/path" ||
-		a[semconv.UserAgentOriginalKey].AsString() != "original" {
-		t.Fatalf("attributes follow the handler's rewrite: %v", a)
+	headerRewrites := []struct {
+		name    string
+		rewrite func(h http.Header)
+	}{
+		{"set", func(h http.Header) { h.Set("User-Agent", "changed") }},
+		{"del", func(h http.Header) { h.Del("User-Agent") }},
+		{"add", func(h http.Header) { h.Add("User-Agent", "changed") }},
+		{"del and add", func(h http.Header) { h.Del("User-Agent"); h.Add("User-Agent", "changed") }},
 	}
-	if h.m.Stats().AuditPanics != 0 {
-		t.Fatal("audit panicked")
+	for _, tt := range headerRewrites {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, false, WithURLQuery(true))
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r.URL.Path = "/rewritten"
+				r.URL.RawPath = ""
+				r.URL.RawQuery = "changed=1"
+				r.Host = "internal"
+				tt.rewrite(r.Header)
+				w.WriteHeader(404)
+			})
+			req := httptest.NewRequest("GET", "http://shop.example/orig/path?q=1", nil)
+			req.Header.Set("User-Agent", "original")
+			h.serve(next, req)
+			a := attrsOf(h.only())
+			if a[semconv.URLFullKey].AsString() != "http://shop.example/orig/path" || a[semconv.URLPathKey].AsString() != "/orig/path" ||
+				a[semconv.UserAgentOriginalKey].AsString() != "original" || a[semconv.URLQueryKey].AsString() != "q=1" {
+				t.Fatalf("attributes follow the handler's rewrite: %v", a)
+			}
+			if h.m.Stats().AuditPanics != 0 {
+				t.Fatal("audit panicked")
+			}
+		})
+	}
+}
+
+// TestQuietWithRareFacts: an OK response whose request has facts kept out
+// of the exchange that yield no event of their own (a query, an unusual
+// escaping) is not audited while OK responses are not, and is counted.
+func TestQuietWithRareFacts(t *testing.T) {
+	h := newHarness(t, false, WithURLQuery(true))
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for _, target := range []string{"/a?q=1", "/a%2Fb", "/a%2Fb?q=1", "/a"} {
+		h.serve(ok, httptest.NewRequest("GET", target, nil))
+	}
+	if n := len(h.records()); n != 0 {
+		t.Fatalf("%d events for OK responses while they are not audited", n)
+	}
+	if st := h.m.Stats(); st.OKNotLogged != 4 || st.Requests != 4 {
+		t.Fatalf("stats %+v, want 4 requests, 4 OK not logged", st)
 	}
 }
 

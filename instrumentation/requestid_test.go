@@ -31,7 +31,8 @@ func TestRequestIDForm(t *testing.T) {
 	form := regexp.MustCompile(`^[0-9a-f]{32}$`)
 	seen := map[string]bool{}
 	for range 1000 {
-		id := newRequestID()
+		var x exchange
+		id := x.newRequestID()
 		if !form.MatchString(id) {
 			t.Fatalf("request id %q is not 32 lowercase hex digits", id)
 		}
@@ -42,14 +43,16 @@ func TestRequestIDForm(t *testing.T) {
 	}
 }
 
-// TestExchangeSize: the per-request state — the facts, the response
-// observer and the handler's request, whose context is the exchange
-// itself — is one object of at most 640 bytes (it was 416 bytes for the
-// exchange plus 320 for the request copy WithContext made, in two
-// allocations), and the handler's request and context are that object.
+// TestExchangeSize: the per-request state — the facts, the request id's
+// text, the response observer and the handler's request, whose context is
+// the exchange itself — is one object in the 640-byte size class: at most
+// 632 bytes, as an object with pointers beyond 512 bytes carries an 8-byte
+// malloc header (it was 416 bytes for the exchange plus 320 for the
+// request copy WithContext made, in two allocations); and the handler's
+// request and context are that object.
 func TestExchangeSize(t *testing.T) {
-	if size := unsafe.Sizeof(exchange{}); size > 640 {
-		t.Fatalf("exchange is %d bytes, want at most 640", size)
+	if size := unsafe.Sizeof(exchange{}); size > 632 {
+		t.Fatalf("exchange is %d bytes, want at most 632 (640 with its malloc header)", size)
 	}
 	m, err := New(WithAuditor(noopAuditor(t)))
 	if err != nil {

@@ -228,7 +228,7 @@ func resolve(opts []Option) (*Middleware, error) {
 		}
 	}
 	m := &Middleware{routeFunc: c.routeFunc, suspicious: c.suspicious, auditor: c.auditor}
-	if c.guard != nil {
+	if c.guard != nil && !inert(c.guard) {
 		m.guard = newGuardCalls(c.guard)
 	}
 	if m.auditor == nil {

@@ -38,7 +38,11 @@ type QuietGuard interface {
 // 429 Too Many Requests with Retry-After (the seconds until the block
 // ends, rounded up), the handler does not run, and its
 // http.response.client_error event carries the block's security_rule.name
-// and audit.block.scope. A nil guard is ignored.
+// and audit.block.scope. A nil guard is ignored, and so is a guard that
+// says, through an Enabled() bool method, that it refuses nothing
+// (detect/guard's *Guard with blocking off): the middleware then resolves
+// the client address only when an event or a handler asks for it, as
+// without a guard. Such a guard must not start refusing later.
 func WithGuard(g Guard) Option {
 	return optionFunc(func(c *config) {
 		if g != nil {
@@ -56,6 +60,14 @@ func WithGuard(g Guard) Option {
 type AddrGuard interface {
 	QuietGuard
 	RefuseAddr(addr netip.Addr) (refused bool, retryAfter time.Duration, rule, scope string, quiet bool)
+}
+
+// inert reports whether g says it refuses nothing: an Active method that
+// reports false (detect/guard's Guard with neither blocking nor a rate
+// limit, settings fixed when it is built).
+func inert(g Guard) bool {
+	a, ok := g.(interface{ Active() bool })
+	return ok && !a.Active()
 }
 
 // guardCalls is the guard with its optional interfaces asserted once, at

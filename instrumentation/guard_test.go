@@ -104,3 +104,48 @@ func TestGuardNotAskedOnIgnoredPathsAndOptional(t *testing.T) {
 		}
 	}
 }
+
+// switchedGuard is a fakeGuard with detect/guard's Active method.
+type switchedGuard struct {
+	fakeGuard
+	enabled bool
+}
+
+func (g *switchedGuard) Active() bool { return g.enabled }
+
+// A guard that says it refuses nothing (detect/guard's with neither
+// blocking nor a rate limit, which setup hands the middleware by default) is not asked, and the
+// request's origin is left for when it is asked for, as without a guard;
+// an enabled one is asked for every request, its origin resolved at once.
+func TestGuardThatRefusesNothingNotAsked(t *testing.T) {
+	for _, tc := range []struct {
+		enabled   bool
+		wantCalls int64
+		wantState uint32
+	}{
+		{enabled: false, wantCalls: 0, wantState: factsPending},
+		{enabled: true, wantCalls: 1, wantState: factsPending},
+	} {
+		g := &switchedGuard{fakeGuard: fakeGuard{blocked: map[string]time.Duration{}}, enabled: tc.enabled}
+		m, err := New(WithAuditor(noopAuditor(t)), WithGuard(g))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var x *exchange
+		h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			x = r.Context().(*exchange)
+		}))
+		req := httptest.NewRequest(http.MethodGet, "/x", nil)
+		req.RemoteAddr = "198.51.100.7:5555"
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if n := g.calls.Load(); n != tc.wantCalls {
+			t.Errorf("enabled=%v: guard asked %d times, want %d", tc.enabled, n, tc.wantCalls)
+		}
+		if got := x.filled.Load(); got != tc.wantState {
+			t.Errorf("enabled=%v: facts state %d, want %d", tc.enabled, got, tc.wantState)
+		}
+		if lazy := x.req.ClientAddress == ""; lazy == tc.enabled {
+			t.Errorf("enabled=%v: client address %q before anybody asked", tc.enabled, x.req.ClientAddress)
+		}
+	}
+}

@@ -210,6 +210,12 @@ func New(opts ...Option) (*Guard, error) {
 // Enabled reports whether blocking is on (SECAUDIT_BLOCK).
 func (g *Guard) Enabled() bool { return g != nil && g.enabled }
 
+// Active reports whether g may refuse a request: blocking is on or a rate
+// limit is set (SECAUDIT_RATE_LIMIT). Both are fixed when g is built, so
+// an inactive Guard refuses nothing, ever; the HTTP middleware does not
+// ask one (instrumentation.WithGuard).
+func (g *Guard) Active() bool { return g != nil && (g.enabled || g.rl != nil) }
+
 // Duration is the default block duration (SECAUDIT_BLOCK_DURATION).
 func (g *Guard) Duration() time.Duration {
 	if g == nil {

@@ -464,3 +464,32 @@ func BenchmarkCheckLogin(b *testing.B) {
 		r.g.CheckLogin("alice", "203.0.113.7")
 	}
 }
+
+// TestActive: a Guard may refuse requests when blocking is on or a rate
+// limit is set, and only then (the middleware skips an inactive one).
+func TestActive(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts []guard.Option
+		want bool
+	}{
+		{"defaults", nil, false},
+		{"blocking", []guard.Option{guard.WithEnabled(true)}, true},
+		{"blocking off", []guard.Option{guard.WithEnabled(false)}, false},
+		{"rate limit only", []guard.Option{guard.WithRateLimit(10, time.Minute)}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := guard.New(append([]guard.Option{guard.WithoutEnv()}, tt.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := g.Active(); got != tt.want {
+				t.Fatalf("Active() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	var none *guard.Guard
+	if none.Active() {
+		t.Fatal("a nil Guard is active")
+	}
+}

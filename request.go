@@ -317,6 +317,21 @@ func RequestFromContext(ctx context.Context) *Request {
 	return requestOf(ctx)
 }
 
+// RequestForUpdate returns the Request stored in ctx, or nil, as
+// [RequestFromContext] does, but without completing the fields the
+// instrumentation middleware fills when they are first asked for: ID,
+// ClientAddress and PeerAddress may still be empty. It is for a middleware
+// that only sets facts (a router adapter's SetRouteSource on every
+// request, an authentication middleware's SetUser), so that a request no
+// event follows costs no request id and no address parse. Read the fields
+// through RequestFromContext.
+func RequestForUpdate(ctx context.Context) *Request {
+	if ctx == nil {
+		return nil
+	}
+	return rawRequestOf(ctx)
+}
+
 // requestOf is RequestFromContext for a context that is not nil.
 func requestOf(ctx context.Context) *Request {
 	req, _ := ctx.Value(reqctx.Key{}).(*Request)

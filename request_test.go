@@ -280,3 +280,17 @@ func TestRequestAttributesOnEveryEvent(t *testing.T) {
 		}
 	}
 }
+
+// RequestForUpdate finds the same Request as RequestFromContext, and
+// nothing where there is none.
+func TestRequestForUpdate(t *testing.T) {
+	req := &secaudit.Request{Method: "GET", Path: "/x"}
+	ctx := secaudit.ContextWithRequest(context.Background(), req)
+	if got := secaudit.RequestForUpdate(ctx); got != req || got != secaudit.RequestFromContext(ctx) {
+		t.Fatalf("RequestForUpdate = %p, want %p", got, req)
+	}
+	//lint:ignore SA1012 a nil context is part of the contract
+	if secaudit.RequestForUpdate(nil) != nil || secaudit.RequestForUpdate(context.Background()) != nil {
+		t.Fatal("a request found in a context without one")
+	}
+}

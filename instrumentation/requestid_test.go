@@ -124,7 +124,12 @@ func TestFactsFilledWhenAsked(t *testing.T) {
 	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx = r.Context()
 		secaudit.SetUser(ctx, secaudit.User{ID: "7"}) // reads no filled fact
-		r.RemoteAddr = "192.0.2.99:1"                 // too late to change the origin
+		if req := secaudit.RequestForUpdate(ctx); req == nil {
+			t.Error("RequestForUpdate: no request")
+		} else {
+			req.SetRoute("/x/{id}") // what router adapters do: fills nothing either
+		}
+		r.RemoteAddr = "192.0.2.99:1" // too late to change the origin
 	}))
 	req := httptest.NewRequest("GET", "/x", nil)
 	req.RemoteAddr = "198.51.100.7:5555"

@@ -15,7 +15,7 @@ import (
 // router, for the response event and every event of the request.
 func Route(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req := secaudit.RequestFromContext(r.Context())
+		req := secaudit.RequestForUpdate(r.Context())
 		if req == nil || chi.RouteContext(r.Context()) == nil {
 			next.ServeHTTP(w, r)
 			return

@@ -11,7 +11,7 @@ import (
 // in front of the engine, for the response event and every event of the
 // request.
 func Route(c *gin.Context) {
-	req := secaudit.RequestFromContext(c.Request.Context())
+	req := secaudit.RequestForUpdate(c.Request.Context())
 	if req == nil {
 		return
 	}

@@ -15,7 +15,7 @@ import (
 // event of the request.
 func Route(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if req := secaudit.RequestFromContext(r.Context()); req != nil {
+		if req := secaudit.RequestForUpdate(r.Context()); req != nil {
 			if route := mux.CurrentRoute(r); route != nil {
 				if tpl, err := route.GetPathTemplate(); err == nil && tpl != "" {
 					t, ok := templates.Load(tpl)

@@ -12,7 +12,7 @@ import (
 // the Echo, for the response event and every event of the request.
 func Route(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
-		if req := secaudit.RequestFromContext(c.Request().Context()); req != nil {
+		if req := secaudit.RequestForUpdate(c.Request().Context()); req != nil {
 			if r := routeOf(c); r != nil {
 				req.SetRouteSource(r)
 			} else {

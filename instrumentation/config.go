@@ -143,7 +143,7 @@ func WithTrustedProxies(cidrs []string, count int) Option {
 // one router middleware each), which put the router's pattern on every
 // event of the request, not only on the response event; for a ServeMux
 // behind middlewares see [Route]; any other router can call
-// secaudit.RequestFromContext(ctx).SetRoute(pattern) from a middleware
+// secaudit.RequestForUpdate(ctx).SetRoute(pattern) from a middleware
 // that runs after matching. A panic in f is recovered and counted.
 func WithRouteFunc(f func(*http.Request) string) Option {
 	return optionFunc(func(c *config) { c.routeFunc = f })

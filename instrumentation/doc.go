@@ -94,7 +94,7 @@
 // instrumentation/gin/auditgin and instrumentation/echo/auditecho (echo
 // v4; instrumentation/echo/v5/auditecho for v5) (/accounts/:id) and
 // instrumentation/gorilla/auditmux (the route's path template). Any other
-// router calls secaudit.RequestFromContext(ctx).SetRoute(pattern) from a
+// router calls secaudit.RequestForUpdate(ctx).SetRoute(pattern) from a
 // middleware that runs after matching, or records a
 // [secaudit.RouteSource]; [WithRouteFunc] gives the route of the response
 // event only.
